@@ -1,0 +1,63 @@
+# dealmap — `make` builds, `make run` serves the demo company, `make test` runs every test.
+# SAN=1 builds everything with AddressSanitizer and UndefinedBehaviorSanitizer.
+
+CC      ?= cc
+PKGS    := libmicrohttpd jansson sqlite3 libsodium
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -pthread \
+           -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrack -pthread
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+BUILD   := build-san
+else
+BUILD   := build
+endif
+
+SRC      := $(wildcard src/base/*.c src/model/*.c src/store/*.c src/domain/*.c src/http/*.c \
+                       src/api/*.c src/cli/*.c)
+OBJ      := $(SRC:%.c=$(BUILD)/%.o)
+BIN      := $(BUILD)/dealmap
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+DB       ?= dealmap.db
+LISTEN   ?= 127.0.0.1:8080
+DEMO_ADMIN_PASSWORD ?= Dealmap-Admin-2026
+
+.PHONY: all run test unit api deps clean
+all: $(BIN)
+
+$(BUILD)/.deps-ok: scripts/deps.sh
+	@scripts/deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/%.o: %.c $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BIN): $(OBJ) $(BUILD)/src/main.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(OBJ) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+run: $(BIN)
+	@test -f $(DB) || $(BIN) demo --db $(DB) --admin-password '$(DEMO_ADMIN_PASSWORD)'
+	@echo "dealmap: open http://$(LISTEN)/  — admin / $(DEMO_ADMIN_PASSWORD); demo users wang, zhao, li, zhang, chen / Dealmap-Demo-2026"
+	$(BIN) serve --db $(DB) --listen $(LISTEN)
+
+unit: $(UNIT_BIN)
+
+test: $(BIN) $(UNIT_BIN)
+	@tests/run.sh $(BUILD)
+
+deps:
+	@scripts/deps.sh
+
+clean:
+	rm -rf build build-san
+
+-include $(OBJ:.o=.d) $(BUILD)/src/main.d

@@ -1,0 +1,23 @@
+#!/bin/sh
+# deps.sh — make sure the Debian packages dealmap builds and tests with are installed.
+# As root it installs what is missing with apt-get; otherwise it prints the exact command and fails.
+set -eu
+PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev \
+libcrack2-dev cracklib-runtime libcmocka-dev python3 curl"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+	echo "deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends $missing >/dev/null
+	# cracklib's dictionary is built by its package's post-install; make sure it exists.
+	[ -e /var/cache/cracklib/cracklib_dict.pwd ] || update-cracklib >/dev/null 2>&1 || true
+else
+	echo "deps: missing Debian packages:$missing" >&2
+	echo "deps: run:  sudo apt-get install -y$missing" >&2
+	exit 1
+fi

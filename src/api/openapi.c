@@ -1,0 +1,250 @@
+/* openapi.c — the OpenAPI 3 document, generated from the route table and the model's field
+ * tables: what the server routes and validates is what the document says. */
+#include "api.h"
+#include "../base/xmalloc.h"
+#include <stdlib.h>
+#include <string.h>
+#include "../base/banned.h"
+
+static json_t *ref(const char *schema)
+{
+	char *r = xasprintf("#/components/schemas/%s", schema);
+	json_t *o = json_pack("{s:s}", "$ref", r);
+	free(r);
+	return o;
+}
+
+static json_t *enum_list(const char *const *values)
+{
+	json_t *a = json_array();
+	for (int i = 0; values[i]; i++)
+		json_array_append_new(a, json_string(values[i]));
+	return a;
+}
+
+static json_t *field_schema(const struct field *f)
+{
+	json_t *s;
+	switch (f->type) {
+	case FT_TEXT:
+		s = json_pack("{s:s,s:I}", "type", "string", "maxLength", (json_int_t)f->max);
+		break;
+	case FT_INT:
+	case FT_REF:
+		s = json_pack("{s:s,s:s}", "type", "integer", "format", "int64");
+		if (f->max)
+			json_object_set_new(s, "maximum", json_integer(f->max));
+		if (f->min || f->type == FT_REF)
+			json_object_set_new(s, "minimum", json_integer(f->min));
+		break;
+	case FT_BOOL:
+		s = json_pack("{s:s}", "type", "boolean");
+		break;
+	case FT_DATE:
+		s = json_pack("{s:s,s:s}", "type", "string", "format", "date");
+		break;
+	case FT_TIME:
+		s = json_pack("{s:s,s:s}", "type", "string", "format", "date-time");
+		break;
+	case FT_ENUM:
+		s = json_pack("{s:s,s:o}", "type", "string", "enum", enum_list(f->values));
+		break;
+	default:
+		s = f->schema ? json_loads(f->schema, 0, NULL) : NULL;
+		if (!s)
+			s = json_object();
+		break;
+	}
+	json_object_set_new(s, "description", json_string(f->doc ? f->doc : ""));
+	if (!(f->flags & (FF_REQUIRED | FF_NOTNULL)) && strcmp(f->name, "id") &&
+	    strcmp(f->name, "created_at") && strcmp(f->name, "updated_at") &&
+	    strcmp(f->name, "version"))
+		json_object_set_new(s, "nullable", json_true());
+	if (f->flags & FF_READONLY)
+		json_object_set_new(s, "readOnly", json_true());
+	if (f->flags & FF_WRITEONLY)
+		json_object_set_new(s, "writeOnly", json_true());
+	if (f->dflt)
+		json_object_set_new(s, "default", json_loads(f->dflt, JSON_DECODE_ANY, NULL));
+	return s;
+}
+
+static json_t *kind_schema(const struct kind *k)
+{
+	json_t *props = json_object(), *req = json_array();
+	for (size_t i = 0; i < k->nfields; i++) {
+		const struct field *f = &k->fields[i];
+		json_object_set_new(props, f->name, field_schema(f));
+		if (f->flags & FF_REQUIRED)
+			json_array_append_new(req, json_string(f->name));
+	}
+	return json_pack("{s:s,s:s,s:o,s:o,s:b}", "type", "object", "description", k->doc,
+			 "properties", props, "required", req, "additionalProperties", 0);
+}
+
+static json_t *fixed_schemas(void)
+{
+	const char *text =
+		"{\"Error\":{\"type\":\"object\",\"required\":[\"error\"],\"properties\":{\"error\":"
+		"{\"type\":\"object\",\"required\":[\"code\",\"message\",\"field\"],\"properties\":{"
+		"\"code\":{\"type\":\"string\",\"description\":\"Stable machine-readable code: "
+		"invalid_json, invalid_field, required, unknown_field, read_only, invalid_param, "
+		"unauthorized, invalid_credentials, csrf, forbidden, not_found, method_not_allowed, "
+		"duplicate, conflict, version_mismatch, payload_too_large, rate_limited, unavailable, "
+		"internal.\"},\"message\":{\"type\":\"string\"},\"field\":{\"type\":\"string\","
+		"\"nullable\":true,\"description\":\"The field or parameter at fault.\"},"
+		"\"existing_id\":{\"type\":\"integer\",\"description\":\"duplicate: the record "
+		"already holding the name, when the caller may see it.\"}}}}},"
+		"\"Login\":{\"type\":\"object\",\"required\":[\"username\",\"password\"],"
+		"\"properties\":{\"username\":{\"type\":\"string\"},\"password\":{\"type\":\"string\","
+		"\"writeOnly\":true}}},"
+		"\"Session\":{\"type\":\"object\",\"properties\":{\"token\":{\"type\":\"string\","
+		"\"description\":\"Bearer token (256-bit, hex); also set as the dm_session cookie.\"},"
+		"\"csrf_token\":{\"type\":\"string\",\"description\":\"Also set as the dm_csrf "
+		"cookie; send it as X-CSRF-Token on cookie-authenticated writes.\"},"
+		"\"user\":{\"$ref\":\"#/components/schemas/User\"}}},"
+		"\"Ok\":{\"type\":\"object\",\"properties\":{\"ok\":{\"type\":\"boolean\"}}},"
+		"\"Health\":{\"type\":\"object\",\"properties\":{\"status\":{\"type\":\"string\"}}},"
+		"\"AuditEntry\":{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"},"
+		"\"at\":{\"type\":\"string\",\"format\":\"date-time\"},\"actor_id\":{\"type\":"
+		"\"integer\",\"nullable\":true,\"description\":\"Who; null for the command line.\"},"
+		"\"actor\":{\"type\":\"string\",\"nullable\":true},\"action\":{\"type\":\"string\","
+		"\"enum\":[\"create\",\"update\",\"archive\",\"restore\",\"password\"]},"
+		"\"field\":{\"type\":\"string\",\"nullable\":true},\"old\":{\"nullable\":true,"
+		"\"description\":\"Value before (any JSON type).\"},\"new\":{\"nullable\":true,"
+		"\"description\":\"Value after (any JSON type).\"}}}}";
+	return json_loads(text, 0, NULL);
+}
+
+static json_t *param(const char *name, const char *in, const char *desc, json_t *schema)
+{
+	return json_pack("{s:s,s:s,s:s,s:b,s:o}", "name", name, "in", in, "description", desc,
+			 "required", !strcmp(in, "path"), "schema",
+			 schema ? schema : json_pack("{s:s}", "type", "string"));
+}
+
+static void list_params(json_t *ps, const struct kind *k)
+{
+	json_t *sorts = json_array();
+	json_array_append_new(ps, param("limit", "query", "Page size, 1-500 (default 50).",
+					 json_pack("{s:s,s:i,s:i}", "type", "integer", "minimum", 1,
+						   "maximum", 500)));
+	json_array_append_new(ps, param("cursor", "query", "The `next` of the previous page.", NULL));
+	for (size_t i = 0; i < k->nfields; i++) {
+		const struct field *f = &k->fields[i];
+		if (f->flags & FF_SORT) {
+			char *d = xasprintf("-%s", f->name);
+			json_array_append_new(sorts, json_string(f->name));
+			json_array_append_new(sorts, json_string(d));
+			free(d);
+		}
+		if (f->flags & FF_FILTER) {
+			char *d = xasprintf("Only records whose %s equals this (`null` for none).", f->name);
+			json_t *s = field_schema(f);
+			json_object_del(s, "readOnly");
+			json_object_del(s, "default");
+			json_array_append_new(ps, param(f->name, "query", d, s));
+			free(d);
+		}
+	}
+	json_array_append_new(ps, param("sort", "query", "Field to sort by, `-` for descending; "
+					 "ties by id.", json_pack("{s:s,s:o}", "type", "string", "enum", sorts)));
+	if (k->flags & KF_NAME_KEY)
+		json_array_append_new(ps, param("name", "query", "Substring of the name, case- and "
+						 "width-insensitive (Chinese works).", NULL));
+	json_array_append_new(ps, param("updated_since", "query", "Only records changed at or "
+					 "after this RFC 3339 time.", NULL));
+	json_array_append_new(ps, param("archived", "query", "true: archived records only (admins).",
+					 json_pack("{s:s}", "type", "boolean")));
+}
+
+static json_t *content(json_t *schema)
+{
+	return json_pack("{s:{s:o}}", "application/json", "schema", schema);
+}
+
+static json_t *operation(const struct route *r)
+{
+	json_t *op = json_pack("{s:s,s:[s]}", "summary", r->summary ? r->summary : "", "tags",
+			       r->tag ? r->tag : "system");
+	json_t *ps = json_array();
+	if (strstr(r->pattern, "{id}"))
+		json_array_append_new(ps, param("id", "path", "Record id.",
+						 json_pack("{s:s,s:i}", "type", "integer", "minimum", 1)));
+	if ((r->flags & ROUTE_LIST) && r->data)
+		list_params(ps, r->data);
+	for (int i = 0; r->query && r->query[i]; i++) {
+		const char *colon = strchr(r->query[i], ':');
+		char *name = xstrndup(r->query[i], (size_t)(colon - r->query[i]));
+		json_array_append_new(ps, param(name, "query", colon + 1, NULL));
+		free(name);
+	}
+	if (!strcmp(r->method, "PATCH"))
+		json_array_append_new(ps, param("If-Match", "header", "The version you last read; "
+						 "412 when the record has changed since.", NULL));
+	json_object_set_new(op, "parameters", ps);
+	if (r->req_schema)
+		json_object_set_new(op, "requestBody",
+				    json_pack("{s:b,s:o}", "required", 1, "content",
+					      content(ref(r->req_schema))));
+	json_t *ok;
+	if (r->flags & ROUTE_LIST)
+		ok = json_pack("{s:s,s:{s:[s,s],s:{s:{s:s,s:o},s:{s:s,s:b}}}}", "type", "object",
+			       "required", "items", "next", "properties", "items", "type", "array",
+			       "items", ref(r->resp_schema), "next", "type", "string", "nullable", 1);
+	else if (r->resp_schema)
+		ok = ref(r->resp_schema);
+	else
+		ok = json_object();
+	json_t *resp = json_object();
+	json_object_set_new(resp, r->created ? "201" : "200",
+			    json_pack("{s:s,s:o}", "description", "Success", "content", content(ok)));
+	json_object_set_new(resp, "default", json_pack("{s:s,s:o}", "description",
+		"Error (see docs/API.md for the status of each code)", "content",
+		content(ref("Error"))));
+	json_object_set_new(op, "responses", resp);
+	if (r->flags & ROUTE_PUBLIC)
+		json_object_set_new(op, "security", json_array());
+	return op;
+}
+
+static char *lower(const char *s)
+{
+	char *o = xstrdup(s);
+	for (char *p = o; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	return o;
+}
+
+json_t *api_openapi(const struct route *routes, size_t n)
+{
+	json_t *paths = json_object(), *schemas = fixed_schemas();
+	for (int i = 0; model_kinds[i]; i++)
+		json_object_set_new(schemas, model_kinds[i]->title, kind_schema(model_kinds[i]));
+	for (size_t i = 0; i < n; i++) {
+		const struct route *r = &routes[i];
+		if (strncmp(r->pattern, "/api/v1/", 8))
+			continue;   /* the document covers the API, not the web pages */
+		json_t *item = json_object_get(paths, r->pattern + 7);
+		if (!item) {
+			item = json_object();
+			json_object_set_new(paths, r->pattern + 7, item);
+		}
+		char *m = lower(r->method);
+		json_object_set_new(item, m, operation(r));
+		free(m);
+	}
+	return json_pack(
+		"{s:s,s:{s:s,s:s,s:s},s:[{s:s}],s:o,s:{s:o,s:{s:{s:s,s:s},s:{s:s,s:s,s:s}}},"
+		"s:[{s:[]},{s:[]}]}",
+		"openapi", "3.0.3", "info", "title", "dealmap API", "version", "1",
+		"description", "The JSON API of dealmap, a CRM for big B2B orders. Conventions: "
+		"docs/API.md.",
+		"servers", "url", "/api/v1",
+		"paths", paths,
+		"components", "schemas", schemas, "securitySchemes",
+		"bearer", "type", "http", "scheme", "bearer",
+		"cookie", "type", "apiKey", "in", "cookie", "name", "dm_session",
+		"security", "bearer", "cookie");
+}

@@ -1,0 +1,49 @@
+/* records.h — create, read, change, archive, restore and list the records of every kind, with
+ * the rules of SPEC §1-§2 applied: who may write what, parents that must be visible, owners a
+ * caller may assign, and the audit trail. Called by the API and the command line alike. */
+#ifndef DM_RECORDS_H
+#define DM_RECORDS_H
+#include <jansson.h>
+#include <stddef.h>
+#include "../base/err.h"
+#include "../model/model.h"
+#include "../store/store.h"
+
+struct kv {
+	const char *key;
+	const char *value;
+};
+
+#define LIST_DEFAULT_LIMIT 50
+#define LIST_MAX_LIMIT 500
+
+/* The actor of command-line changes: an admin with no user row (audited as actor null). */
+extern const struct viewer viewer_system;
+
+/* Each returns 0 and a new record in *out (caller decrefs), or an error. A record v may not see
+ * is DM_ENOTFOUND; a parent named by a field that v may not see is DM_ENOTFOUND with the field. */
+int rec_create(struct store *s, const struct kind *k, const struct viewer *v, json_t *body,
+	       json_t **out, struct dm_err *e);
+int rec_get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
+	    json_t **out, struct dm_err *e);
+/* if_match < 0: no precondition; otherwise DM_ESTALE unless it equals the current version. */
+int rec_update(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
+	       json_t *body, int64_t if_match, json_t **out, struct dm_err *e);
+int rec_archive(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
+		json_t **out, struct dm_err *e);
+int rec_restore(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
+		json_t **out, struct dm_err *e);
+
+/* List with the query parameters of the API (limit, cursor, sort, archived, name, updated_since,
+ * and equality filters on filterable fields). *next is a cursor to pass back, or NULL on the last
+ * page (caller frees). Bad parameters answer DM_EPARAM naming the parameter. */
+int rec_list(struct store *s, const struct kind *k, const struct viewer *v,
+	     const struct kv *params, size_t nparams, json_t **items, char **next,
+	     struct dm_err *e);
+
+/* The audit trail: params object=<kind name>, id=<n>, limit, cursor. Admins, and managers for
+ * records they see; DM_EFORBIDDEN for other roles. */
+int rec_audit(struct store *s, const struct viewer *v, const struct kv *params, size_t nparams,
+	      json_t **items, char **next, struct dm_err *e);
+
+#endif

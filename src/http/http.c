@@ -1,0 +1,393 @@
+/* http.c — the server around libmicrohttpd: request state, limits, routing, responses.
+ *
+ * libmicrohttpd 0.9.75 traps handled here (see STACK-NOTES): the response is queued on the
+ * second callback, never the first, or keep-alive is lost; the body arrives in pieces and is
+ * capped as it comes; the connection timeout is set explicitly. */
+#include "http.h"
+#include "../base/log.h"
+#include "../base/xmalloc.h"
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "../base/banned.h"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct http_config cfg;
+	atomic_int active;        /* requests between first callback and completion */
+};
+
+/* Per-request state, kept in MHD's con_cls. */
+struct rqctx {
+	struct http_req rq;
+	struct buf body;
+	int too_large;
+	int answered;
+	atomic_int *active;
+};
+
+static const char *const security_headers[][2] = {
+	{ "X-Content-Type-Options", "nosniff" },
+	{ "Referrer-Policy", "no-referrer" },
+	{ "X-Frame-Options", "DENY" },
+	{ "Content-Security-Policy",
+	  "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+	  "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'" },
+	{ "Cache-Control", "no-store" },
+};
+
+int http_status_of(enum dm_code code)
+{
+	switch (code) {
+	case DM_OK: return 200;
+	case DM_EJSON: case DM_EINVAL: case DM_EREQUIRED: case DM_EUNKNOWN: case DM_EREADONLY:
+	case DM_EPARAM:
+		return 400;
+	case DM_EAUTH: case DM_ECREDS: return 401;
+	case DM_ECSRF: case DM_EFORBIDDEN: return 403;
+	case DM_ENOTFOUND: return 404;
+	case DM_EDUPLICATE: case DM_ECONFLICT: return 409;
+	case DM_ESTALE: return 412;
+	case DM_ETOOLARGE: return 413;
+	case DM_ERATE: return 429;
+	case DM_EUNAVAILABLE: case DM_ESCHEMA: return 503;
+	case DM_EINTERNAL: return 500;
+	}
+	return 500;
+}
+
+void http_set_json(struct http_resp *rs, int status, json_t *json)
+{
+	json_decref(rs->json);
+	rs->status = status;
+	rs->json = json;
+}
+
+void http_add_header(struct http_resp *rs, const char *name, const char *value)
+{
+	if (rs->nheaders == HTTP_MAX_HEADERS_OUT)
+		abort();   /* a programming error: raise the bound */
+	rs->headers[rs->nheaders].name = xstrdup(name);
+	rs->headers[rs->nheaders++].value = xstrdup(value);
+}
+
+static void resp_release(struct http_resp *rs)
+{
+	json_decref(rs->json);
+	free(rs->body);
+	for (int i = 0; i < rs->nheaders; i++) {
+		free(rs->headers[i].name);
+		free(rs->headers[i].value);
+	}
+}
+
+static void error_response(struct http_resp *rs, const struct dm_err *err)
+{
+	json_t *e = json_pack("{s:s,s:s,s:o}", "code", dm_code_name(err->code), "message",
+			      err->message[0] ? err->message : dm_code_name(err->code), "field",
+			      err->field[0] ? json_string(err->field) : json_null());
+	if (err->code == DM_EDUPLICATE && err->existing_id)
+		json_object_set_new(e, "existing_id", json_integer(err->existing_id));
+	if (err->code == DM_ERATE && err->retry_after) {
+		char s[16];
+		snprintf(s, sizeof s, "%d", err->retry_after);
+		http_add_header(rs, "Retry-After", s);
+	}
+	if (err->code == DM_EINTERNAL)
+		log_error("internal error: %s", err->message);
+	http_set_json(rs, http_status_of(err->code), json_pack("{s:o}", "error", e));
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn, struct http_resp *rs)
+{
+	struct MHD_Response *r;
+	const char *ctype = rs->content_type;
+	if (rs->body) {
+		r = MHD_create_response_from_buffer(rs->body_len, rs->body, MHD_RESPMEM_MUST_FREE);
+		rs->body = NULL;
+	} else {
+		char *s = rs->json ? json_dumps(rs->json, JSON_COMPACT) : xstrdup("");
+		r = MHD_create_response_from_buffer(strlen(s), s, MHD_RESPMEM_MUST_FREE);
+		ctype = "application/json; charset=utf-8";
+	}
+	if (ctype)
+		MHD_add_response_header(r, "Content-Type", ctype);
+	for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
+		MHD_add_response_header(r, security_headers[i][0], security_headers[i][1]);
+	for (int i = 0; i < rs->nheaders; i++)
+		MHD_add_response_header(r, rs->headers[i].name, rs->headers[i].value);
+	enum MHD_Result ok = MHD_queue_response(conn, (unsigned)(rs->status ? rs->status : 200), r);
+	MHD_destroy_response(r);
+	resp_release(rs);
+	return ok;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *conn, enum dm_code code,
+				  const char *field, const char *msg)
+{
+	struct http_resp rs;
+	struct dm_err e;
+	memset(&rs, 0, sizeof rs);
+	dm_err_clear(&e);
+	dm_fail(&e, code, field, "%s", msg);
+	error_response(&rs, &e);
+	return send_resp(conn, &rs);
+}
+
+/* ---- request helpers ------------------------------------------------------------------------- */
+
+const char *http_header(struct http_req *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_cookie(struct http_req *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, name);
+}
+
+int http_json_body(struct http_req *rq, json_t **out)
+{
+	json_error_t je;
+	*out = NULL;
+	if (!rq->body_len)
+		return dm_fail(&rq->err, DM_EJSON, NULL, "a JSON object body is required");
+	json_t *j = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je);
+	if (!j)
+		return dm_fail(&rq->err, DM_EJSON, NULL, "invalid JSON at line %d column %d: %s",
+			       je.line, je.column, je.text);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return dm_fail(&rq->err, DM_EJSON, NULL, "the body must be a JSON object");
+	}
+	*out = j;
+	return 0;
+}
+
+static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const char *key,
+				     const char *value)
+{
+	struct http_req *rq = cls;
+	(void)kind;
+	if (rq->nparams == HTTP_MAX_PARAMS) {
+		rq->too_many_params = 1;
+		return MHD_NO;
+	}
+	rq->params[rq->nparams].key = key;
+	rq->params[rq->nparams++].value = value ? value : "";
+	return MHD_YES;
+}
+
+/* ---- routing ------------------------------------------------------------------------------------ */
+
+/* Match path against pattern; {id} segments must be positive integers. */
+static int route_match(const char *pattern, const char *path, int64_t ids[HTTP_MAX_PATH_IDS])
+{
+	int nid = 0;
+	while (*pattern && *path) {
+		if (!strncmp(pattern, "{id}", 4)) {
+			int64_t v = 0;
+			int digits = 0;
+			while (*path >= '0' && *path <= '9') {
+				if (v > (INT64_MAX - 9) / 10)
+					return 0;
+				v = v * 10 + (*path++ - '0');
+				digits++;
+			}
+			if (!digits || v < 1 || nid == HTTP_MAX_PATH_IDS)
+				return 0;
+			ids[nid++] = v;
+			pattern += 4;
+			continue;
+		}
+		if (*pattern != *path)
+			return 0;
+		pattern++;
+		path++;
+	}
+	return !*pattern && (!*path || (path[0] == '/' && !path[1]));
+}
+
+static enum MHD_Result dispatch(struct http_server *srv, struct rqctx *c)
+{
+	struct http_req *rq = &c->rq;
+	struct http_resp rs;
+	const struct route *found = NULL;
+	int path_known = 0;
+	char allow[64] = "";
+	memset(&rs, 0, sizeof rs);
+	for (size_t i = 0; i < srv->cfg.nroutes; i++) {
+		const struct route *r = &srv->cfg.routes[i];
+		if (!route_match(r->pattern, rq->path, rq->ids))
+			continue;
+		path_known = 1;
+		if (strlen(allow) + strlen(r->method) + 3 < sizeof allow)
+			snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
+				 allow[0] ? ", " : "", r->method);
+		if (!strcmp(r->method, rq->method)) {
+			found = r;
+			break;
+		}
+	}
+	if (!found && path_known) {
+		dm_fail(&rq->err, DM_ENOTFOUND, NULL, "method %s is not allowed here", rq->method);
+		error_response(&rs, &rq->err);
+		rs.status = 405;
+		json_object_set_new(json_object_get(rs.json, "error"), "code",
+				    json_string("method_not_allowed"));
+		http_add_header(&rs, "Allow", allow);
+		return send_resp(rq->conn, &rs);
+	}
+	if (!found)
+		return send_error(rq->conn, DM_ENOTFOUND, NULL, "no such endpoint");
+	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, collect_param, rq);
+	if (rq->too_many_params)
+		return send_error(rq->conn, DM_EPARAM, NULL, "too many query parameters");
+	rq->route_data = found->data;
+	int rc = 0;
+	if (!(found->flags & ROUTE_PUBLIC))
+		rc = srv->cfg.authenticate(rq);
+	if (!rc)
+		rc = found->handler(rq, &rs);
+	if (rc) {
+		if (!rq->err.code)
+			dm_fail(&rq->err, (enum dm_code)rc, NULL, "%s", dm_code_name((enum dm_code)rc));
+		json_decref(rs.json);
+		rs.json = NULL;
+		error_response(&rs, &rq->err);
+	}
+	return send_resp(rq->conn, &rs);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct rqctx *c = *con_cls;
+	(void)version;
+	if (!c) {
+		/* First callback: record the request only (queueing now would cost keep-alive). */
+		c = xcalloc(1, sizeof *c);
+		c->body.cap = HTTP_BODY_MAX;
+		c->rq.method = method;
+		c->rq.path = url;
+		c->rq.conn = conn;
+		c->rq.app = srv->cfg.app;
+		c->active = &srv->active;
+		atomic_fetch_add(&srv->active, 1);
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+		if (cl && strtoull(cl, NULL, 10) > HTTP_BODY_MAX)
+			c->too_large = 1;
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+		if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)ci->client_addr)->sin_addr, c->rq.addr,
+				  sizeof c->rq.addr);
+		else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ci->client_addr)->sin6_addr,
+				  c->rq.addr, sizeof c->rq.addr);
+		*con_cls = c;
+		return MHD_YES;
+	}
+	if (c->answered) {
+		*upload_size = 0;   /* discard the rest of a refused body */
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!c->too_large && buf_append(&c->body, upload, *upload_size))
+			c->too_large = 1;
+		*upload_size = 0;
+		if (c->too_large) {
+			/* Answer now; libmicrohttpd closes the connection after it. */
+			c->answered = 1;
+			buf_release(&c->body);
+			return send_error(conn, DM_ETOOLARGE, NULL, "the body is larger than 10 MiB");
+		}
+		return MHD_YES;
+	}
+	c->answered = 1;
+	if (c->too_large)
+		return send_error(conn, DM_ETOOLARGE, NULL, "the body is larger than 10 MiB");
+	c->rq.body = c->body.data ? c->body.data : "";
+	c->rq.body_len = c->body.len;
+	return dispatch(srv, c);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode why)
+{
+	struct rqctx *c = *con_cls;
+	(void)cls;
+	(void)conn;
+	(void)why;
+	if (!c)
+		return;
+	buf_release(&c->body);
+	free(c->rq.auth);
+	atomic_fetch_sub(c->active, 1);
+	free(c);
+	*con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	(void)cls;
+	vsnprintf(line, sizeof line, fmt, ap);
+	size_t n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = '\0';
+	log_msg(LOG_DEBUG, "http: %s", line);
+}
+
+int http_start(const struct http_config *cfg, struct http_server **out, struct dm_err *e)
+{
+	struct sockaddr_in addr;
+	memset(&addr, 0, sizeof addr);
+	addr.sin_family = AF_INET;
+	addr.sin_port = htons((uint16_t)cfg->port);
+	const char *host = strcmp(cfg->host, "localhost") ? cfg->host : "127.0.0.1";
+	if (inet_pton(AF_INET, host, &addr.sin_addr) != 1)
+		return dm_fail(e, DM_EPARAM, "listen", "listen address %s is not an IPv4 address", host);
+	struct http_server *srv = xcalloc(1, sizeof *srv);
+	srv->cfg = *cfg;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1) * 8;
+	srv->daemon = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		on_request, srv,
+		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+		MHD_OPTION_THREAD_POOL_SIZE, threads,
+		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s ? cfg->timeout_s : 30u,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_HEADER_MAX + 16 * 1024),
+		MHD_OPTION_CONNECTION_LIMIT, 4000u,
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_END);
+	if (!srv->daemon) {
+		free(srv);
+		return dm_fail(e, DM_EUNAVAILABLE, "listen", "cannot listen on %s:%d (in use?)",
+			       cfg->host, cfg->port);
+	}
+	*out = srv;
+	return 0;
+}
+
+void http_stop(struct http_server *srv, unsigned grace_ms)
+{
+	if (!srv)
+		return;
+	MHD_quiesce_daemon(srv->daemon);
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	for (unsigned waited = 0; atomic_load(&srv->active) > 0 && waited < grace_ms; waited += 10)
+		nanosleep(&ts, NULL);
+	MHD_stop_daemon(srv->daemon);
+	free(srv);
+}

@@ -1,0 +1,38 @@
+/* main.c — process set-up, then the command table. */
+#include "cli/cli.h"
+#include <stdio.h>
+#include <string.h>
+#include "base/banned.h"
+
+static const struct command commands[] = {
+	{ "serve", cmd_serve, "serve the web app and the JSON API" },
+	{ "init", cmd_init, "create or migrate a database and its admin" },
+	{ "user", cmd_user, "add, list users, change a password" },
+	{ "demo", cmd_demo, "load a demo company into a new database" },
+};
+
+static void usage(FILE *out)
+{
+	fputs("usage: dealmap COMMAND [options]   (dealmap COMMAND --help for more)\n\n"
+	      "dealmap, a CRM for big B2B orders. Commands:\n", out);
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "dealmap: unknown command %s\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

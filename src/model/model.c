@@ -1,0 +1,480 @@
+/* model.c — field tables of every kind, and the one validator that reads them. */
+#include "model.h"
+#include "../base/text.h"
+#include "../base/timeutil.h"
+#include <string.h>
+#include "../base/banned.h"
+
+const char *const model_roles[] = { "admin", "manager", "rep", "partner", NULL };
+const char *const model_locales[] = { "zh-CN", "en", NULL };
+const char *const model_importance[] = { "A", "B", "C", "VVIP", NULL };
+const char *const model_lifecycles[] = { "acquire", "grow", "mature", "decline", "lost", NULL };
+const char *const model_ranks[] = { "executive", "director", "manager", "staff", NULL };
+const char *const model_stages[] = { "interest", "brewing", "design", "compare", "commit",
+				     "use", "won", "lost", NULL };
+const char *const model_channels[] = { "phone", "wechat", "sms", "visit", "invite", "email",
+				       "meeting", "quote", "demo", "other", NULL };
+
+#define INT64_BIG 9007199254740991LL   /* 2^53-1: integers every JSON client reads exactly */
+#define SHORT 200
+#define MEDIUM 1000
+#define LONG 20000
+
+/* ---- checks of the JSON-valued fields ------------------------------------------------------ */
+
+static int check_text_value(const char *field, json_t *v, size_t max, int required,
+			    struct dm_err *e)
+{
+	if (!json_is_string(v))
+		return dm_fail(e, DM_EINVAL, field, "%s must be a string", field);
+	if (text_utf8_len(json_string_value(v)) > max)
+		return dm_fail(e, DM_EINVAL, field, "%s is longer than %zu characters", field, max);
+	if (required && json_string_length(v) == 0)
+		return dm_fail(e, DM_EINVAL, field, "%s must not be empty", field);
+	return 0;
+}
+
+static int check_number(const char *field, json_t *v, double min, double max, struct dm_err *e)
+{
+	if (!json_is_number(v) || json_number_value(v) < min || json_number_value(v) > max)
+		return dm_fail(e, DM_EINVAL, field, "%s must be a number from %g to %g", field, min,
+			       max);
+	return 0;
+}
+
+/* Check that every key of object o is one of keys[]. */
+static int check_keys(const char *field, json_t *o, const char *const *keys, struct dm_err *e)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v) {
+		if (model_enum_index(keys, k) < 0)
+			return dm_fail(e, DM_EINVAL, field, "%s has an unknown member \"%.60s\"", field, k);
+	}
+	return 0;
+}
+
+static int check_list(const struct field *f, json_t *v, size_t max_items, struct dm_err *e)
+{
+	if (!json_is_array(v))
+		return dm_fail(e, DM_EINVAL, f->name, "%s must be a list", f->name);
+	if (json_array_size(v) > max_items)
+		return dm_fail(e, DM_EINVAL, f->name, "%s has more than %zu items", f->name, max_items);
+	return 0;
+}
+
+static int check_installed_base(const struct field *f, json_t *v, struct dm_err *e)
+{
+	static const char *const keys[] = { "brand", "product", "quantity", "years", NULL };
+	size_t i;
+	json_t *it;
+	if (check_list(f, v, 200, e))
+		return e->code;
+	json_array_foreach(v, i, it) {
+		if (!json_is_object(it))
+			return dm_fail(e, DM_EINVAL, f->name, "installed_base items must be objects");
+		if (check_keys(f->name, it, keys, e) ||
+		    check_text_value("installed_base.brand", json_object_get(it, "brand"), SHORT, 1, e))
+			return e->code;
+		json_t *p = json_object_get(it, "product");
+		if (p && check_text_value("installed_base.product", p, SHORT, 0, e))
+			return e->code;
+		json_t *q = json_object_get(it, "quantity"), *y = json_object_get(it, "years");
+		if (q && (!json_is_integer(q) || json_integer_value(q) < 0))
+			return dm_fail(e, DM_EINVAL, "installed_base.quantity",
+				       "installed_base.quantity must be a whole number >= 0");
+		if (y && check_number("installed_base.years", y, 0, 200, e))
+			return e->code;
+	}
+	return 0;
+}
+
+static int check_string_list(const struct field *f, json_t *v, struct dm_err *e)
+{
+	size_t i;
+	json_t *it;
+	if (check_list(f, v, 50, e))
+		return e->code;
+	json_array_foreach(v, i, it) {
+		if (check_text_value(f->name, it, SHORT, 1, e))
+			return e->code;
+	}
+	return 0;
+}
+
+static int check_criteria(const struct field *f, json_t *v, struct dm_err *e)
+{
+	static const char *const keys[] = { "criterion", "weight", "ours", "theirs", NULL };
+	size_t i;
+	json_t *it;
+	if (check_list(f, v, 50, e))
+		return e->code;
+	json_array_foreach(v, i, it) {
+		if (!json_is_object(it))
+			return dm_fail(e, DM_EINVAL, f->name, "purchase_criteria items must be objects");
+		if (check_keys(f->name, it, keys, e) ||
+		    check_text_value("purchase_criteria.criterion", json_object_get(it, "criterion"),
+				     SHORT, 1, e))
+			return e->code;
+		for (int k = 1; k < 4; k++) {
+			json_t *n = json_object_get(it, keys[k]);
+			if (n && check_number(f->name, n, 0, 100, e))
+				return e->code;
+		}
+	}
+	return 0;
+}
+
+static int check_assessment(const struct field *f, json_t *v, struct dm_err *e)
+{
+	static const char *const keys[] = { "deal_size", "regional_influence", "cost_to_win",
+					    "opportunity_cost", "competitive_strength",
+					    "unique_value", "relationship", NULL };
+	const char *k;
+	json_t *s;
+	if (!json_is_object(v))
+		return dm_fail(e, DM_EINVAL, f->name, "assessment must be an object");
+	if (check_keys(f->name, v, keys, e))
+		return e->code;
+	json_object_foreach(v, k, s) {
+		if (!json_is_integer(s) || json_integer_value(s) < 1 || json_integer_value(s) > 5)
+			return dm_fail(e, DM_EINVAL, f->name, "assessment.%s must be a whole number 1-5", k);
+	}
+	return 0;
+}
+
+static int check_id_list(const struct field *f, json_t *v, struct dm_err *e)
+{
+	size_t i, j;
+	json_t *it;
+	if (check_list(f, v, 100, e))
+		return e->code;
+	json_array_foreach(v, i, it) {
+		if (!json_is_integer(it) || json_integer_value(it) < 1)
+			return dm_fail(e, DM_EINVAL, f->name, "%s must be a list of ids", f->name);
+		for (j = 0; j < i; j++)
+			if (json_integer_value(json_array_get(v, j)) == json_integer_value(it))
+				return dm_fail(e, DM_EINVAL, f->name, "%s lists an id twice", f->name);
+	}
+	return 0;
+}
+
+/* ---- the field tables ---------------------------------------------------------------------- */
+
+#define SYSTEM_FIELDS                                                                         \
+	{ "id", FT_INT, FF_READONLY | FF_SORT, 0, 0, NULL, NULL, NULL, NULL, "Identifier." },  \
+	{ "created_at", FT_TIME, FF_READONLY | FF_SORT, 0, 0, NULL, NULL, NULL, NULL,          \
+	  "When the record was created (RFC 3339, UTC)." },                                    \
+	{ "updated_at", FT_TIME, FF_READONLY | FF_SORT, 0, 0, NULL, NULL, NULL, NULL,          \
+	  "When the record last changed (RFC 3339, UTC)." },                                   \
+	{ "version", FT_INT, FF_READONLY, 0, 0, NULL, NULL, NULL, NULL,                        \
+	  "Starts at 1, +1 on every change; send it back in If-Match." },                      \
+	{ "archived_at", FT_TIME, FF_READONLY, 0, 0, NULL, NULL, NULL, NULL,                   \
+	  "Set when archived (deleted); null while live." }
+
+#define TEXT(n, fl, len, doc) { n, FT_TEXT, fl, 0, len, NULL, NULL, NULL, NULL, doc }
+#define ENUM(n, fl, vals, d, doc) { n, FT_ENUM, fl, 0, 0, vals, NULL, d, NULL, doc }
+#define REF(n, fl, kind, doc) { n, FT_REF, fl, 1, INT64_BIG, NULL, kind, NULL, NULL, doc }
+#define DATE(n, fl, doc) { n, FT_DATE, fl, 0, 0, NULL, NULL, NULL, NULL, doc }
+#define JSONF(n, fl, chk, d, doc, sch) { n, FT_JSON, fl, 0, 0, NULL, NULL, d, chk, doc, sch }
+
+static const struct field user_fields[] = {
+	SYSTEM_FIELDS,
+	{ "username", FT_TEXT, FF_REQUIRED | FF_SORT | FF_FILTER, 0, 64, NULL, NULL, NULL, NULL,
+	  "Sign-in name: 2-64 of a-z 0-9 . _ @ - (stored lower-case, unique)." },
+	TEXT("display_name", FF_SORT, SHORT, "Name shown to colleagues."),
+	ENUM("role", FF_REQUIRED | FF_FILTER | FF_NOTNULL, model_roles, NULL,
+	     "admin | manager | rep | partner."),
+	REF("team_id", FF_FILTER, "team", "The user's team; managers see their team's records."),
+	DATE("hired_on", 0, "Hiring date (for ramp time)."),
+	{ "active", FT_BOOL, FF_FILTER | FF_NOTNULL, 0, 0, NULL, NULL, "true", NULL,
+	  "Inactive users cannot sign in; deactivating ends their sessions." },
+	ENUM("locale", FF_NOTNULL, model_locales, "\"zh-CN\"", "zh-CN | en."),
+	{ "password", FT_TEXT, FF_WRITEONLY, 0, 256, NULL, NULL, NULL, NULL,
+	  "Write-only. At least 8 characters and not a common password." },
+};
+
+static const struct field team_fields[] = {
+	SYSTEM_FIELDS,
+	TEXT("name", FF_REQUIRED | FF_SORT, SHORT, "Team (territory) name."),
+	REF("parent_id", FF_FILTER, "team", "Parent team; teams form a tree."),
+	REF("manager_id", FF_FILTER, "user", "The team's manager."),
+};
+
+static const struct field account_fields[] = {
+	SYSTEM_FIELDS,
+	TEXT("name", FF_REQUIRED | FF_SORT, SHORT,
+	     "Customer company name; unique among live accounts, case- and width-insensitively."),
+	TEXT("industry", FF_FILTER | FF_SORT, SHORT, "Industry."),
+	TEXT("scale", 0, SHORT, "Company size."),
+	TEXT("nature", 0, SHORT, "Ownership nature (state-owned, private, foreign...)."),
+	TEXT("address", 0, MEDIUM, "Address."),
+	TEXT("website", 0, MEDIUM, "Website."),
+	TEXT("phone", 0, 64, "Switchboard phone."),
+	TEXT("source", FF_FILTER, SHORT, "Where the account came from."),
+	REF("owner_id", FF_FILTER | FF_SORT, "user", "Owning rep; null = in the public pool."),
+	ENUM("importance", FF_FILTER | FF_SORT | FF_NOTNULL, model_importance, "\"C\"",
+	     "A | B | C | VVIP."),
+	ENUM("lifecycle", FF_FILTER | FF_SORT | FF_NOTNULL, model_lifecycles, "\"acquire\"",
+	     "acquire | grow | mature | decline | lost."),
+	DATE("first_deal_on", FF_SORT, "Date of the first deal."),
+	JSONF("installed_base", FF_NOTNULL, check_installed_base, "[]",
+	      "Products of ours or competitors in use: [{brand, product, quantity, years}].",
+	      "{\"type\":\"array\",\"maxItems\":200,\"items\":{\"type\":\"object\","
+	      "\"required\":[\"brand\"],\"properties\":{\"brand\":{\"type\":\"string\"},"
+	      "\"product\":{\"type\":\"string\"},\"quantity\":{\"type\":\"integer\","
+	      "\"minimum\":0},\"years\":{\"type\":\"number\",\"minimum\":0}}}}"),
+	TEXT("notes", 0, LONG, "Free notes."),
+	{ "touches", FT_INT, FF_READONLY | FF_DERIVED | FF_SORT, 0, 0, NULL, NULL, NULL, NULL,
+	  "Derived: number of live effective activities on the account." },
+	{ "last_touch_at", FT_TIME, FF_READONLY | FF_DERIVED | FF_SORT, 0, 0, NULL, NULL, NULL,
+	  NULL, "Derived: occurred_at of the latest live effective activity, or null." },
+};
+
+static const struct field contact_fields[] = {
+	SYSTEM_FIELDS,
+	REF("account_id", FF_REQUIRED | FF_FILTER | FF_CREATEONLY, "account", "The contact's company."),
+	TEXT("name", FF_REQUIRED | FF_SORT, SHORT, "Person's name."),
+	TEXT("title", 0, SHORT, "Job title."),
+	TEXT("department", FF_FILTER, SHORT, "Department."),
+	ENUM("rank", FF_FILTER, model_ranks, NULL, "executive | director | manager | staff."),
+	REF("reports_to_id", FF_FILTER, "contact",
+	    "Another contact of the same account this one reports to (the org chart)."),
+	TEXT("faction", FF_FILTER, SHORT, "Free-text faction tag."),
+	TEXT("phone", 0, 64, "Phone."),
+	TEXT("email", 0, 254, "E-mail."),
+	TEXT("wechat", 0, 64, "WeChat id."),
+};
+
+static const struct field opportunity_fields[] = {
+	SYSTEM_FIELDS,
+	REF("account_id", FF_REQUIRED | FF_FILTER | FF_CREATEONLY, "account", "The customer."),
+	TEXT("name", FF_REQUIRED | FF_SORT, SHORT, "Deal name."),
+	REF("owner_id", FF_FILTER | FF_SORT, "user", "Owning rep (defaults to the creator)."),
+	{ "amount", FT_INT, FF_SORT | FF_NOTNULL, 0, INT64_BIG, NULL, NULL, "0", NULL,
+	  "Amount in minor currency units (fen, cents)." },
+	{ "currency", FT_TEXT, FF_NOTNULL, 3, 3, NULL, NULL, "\"CNY\"", NULL,
+	  "ISO 4217 code, three capital letters." },
+	ENUM("stage", FF_FILTER | FF_SORT | FF_NOTNULL, model_stages, "\"interest\"",
+	     "interest | brewing | design | compare | commit | use | won | lost."),
+	DATE("expected_close_on", FF_SORT, "Expected close date."),
+	JSONF("competitors", FF_NOTNULL, check_string_list, "[]", "Competitor names.",
+	      "{\"type\":\"array\",\"maxItems\":50,\"items\":{\"type\":\"string\"}}"),
+	JSONF("purchase_criteria", FF_NOTNULL, check_criteria, "[]",
+	      "[{criterion, weight, ours, theirs}].",
+	      "{\"type\":\"array\",\"maxItems\":50,\"items\":{\"type\":\"object\","
+	      "\"required\":[\"criterion\"],\"properties\":{\"criterion\":{\"type\":"
+	      "\"string\"},\"weight\":{\"type\":\"number\"},\"ours\":{\"type\":\"number\"},"
+	      "\"theirs\":{\"type\":\"number\"}}}}"),
+	JSONF("assessment", 0, check_assessment, NULL,
+	      "Sub-scores 1-5: deal_size, regional_influence, cost_to_win, opportunity_cost, "
+	      "competitive_strength, unique_value, relationship.",
+	      "{\"type\":\"object\",\"additionalProperties\":{\"type\":\"integer\","
+	      "\"minimum\":1,\"maximum\":5}}"),
+	TEXT("lost_reason", 0, MEDIUM, "Why the deal was lost."),
+};
+
+static const struct field activity_fields[] = {
+	SYSTEM_FIELDS,
+	REF("account_id", FF_REQUIRED | FF_FILTER | FF_CREATEONLY, "account", "The account followed up."),
+	JSONF("contact_ids", FF_NOTNULL, check_id_list, "[]",
+	      "Contacts of the same account involved.",
+	      "{\"type\":\"array\",\"maxItems\":100,\"items\":{\"type\":\"integer\"}}"),
+	REF("opportunity_id", FF_FILTER, "opportunity", "An opportunity of the same account."),
+	ENUM("channel", FF_REQUIRED | FF_FILTER | FF_NOTNULL, model_channels, NULL,
+	     "phone | wechat | sms | visit | invite | email | meeting | quote | demo | other."),
+	{ "occurred_at", FT_TIME, FF_SORT | FF_NOTNULL, 0, 0, NULL, NULL, NULL, NULL,
+	  "When it happened (defaults to now)." },
+	{ "effective", FT_BOOL, FF_FILTER | FF_NOTNULL, 0, 0, NULL, NULL, "true", NULL,
+	  "Only effective follow-ups count as touches." },
+	TEXT("summary", 0, LONG, "What was said and agreed."),
+	DATE("next_touch_on", FF_SORT, "When to follow up next."),
+	{ "user_id", FT_REF, FF_READONLY | FF_FILTER, 1, INT64_BIG, NULL, "user", NULL, NULL,
+	  "Who logged it." },
+};
+
+#define KIND(var, nm, pl, ti, vis, fl, sf, doc)                                                \
+	const struct kind var = { nm, pl, ti, var##_fields_, sizeof var##_fields_ / sizeof var##_fields_[0], \
+				  vis, fl, sf, doc }
+
+#define kind_user_fields_ user_fields
+#define kind_team_fields_ team_fields
+#define kind_account_fields_ account_fields
+#define kind_contact_fields_ contact_fields
+#define kind_opportunity_fields_ opportunity_fields
+#define kind_activity_fields_ activity_fields
+
+KIND(kind_user, "user", "users", "User", VIS_DIRECTORY, KF_NAME_KEY, "display_name",
+     "A person who signs in: admin, manager, rep or partner.");
+KIND(kind_team, "team", "teams", "Team", VIS_DIRECTORY, KF_NAME_KEY, "name",
+     "A team (territory); teams form a tree.");
+KIND(kind_account, "account", "accounts", "Account", VIS_OWNER, KF_NAME_KEY | KF_UNIQUE_NAME,
+     "name", "A customer company (客户).");
+KIND(kind_contact, "contact", "contacts", "Contact", VIS_ACCOUNT, KF_NAME_KEY, "name",
+     "A person at a customer (联系人).");
+KIND(kind_opportunity, "opportunity", "opportunities", "Opportunity", VIS_ACCOUNT_OR_OWNER,
+     KF_NAME_KEY, "name", "A deal in the funnel (商机).");
+KIND(kind_activity, "activity", "activities", "Activity", VIS_ACCOUNT, 0, NULL,
+     "A follow-up (跟进记录).");
+
+const struct kind *const model_kinds[] = { &kind_user, &kind_team, &kind_account, &kind_contact,
+					   &kind_opportunity, &kind_activity, NULL };
+
+/* ---- lookups -------------------------------------------------------------------------------- */
+
+const struct kind *model_kind(const char *name)
+{
+	for (int i = 0; model_kinds[i]; i++)
+		if (!strcmp(model_kinds[i]->name, name))
+			return model_kinds[i];
+	return NULL;
+}
+
+const struct kind *model_kind_by_plural(const char *plural)
+{
+	for (int i = 0; model_kinds[i]; i++)
+		if (!strcmp(model_kinds[i]->plural, plural))
+			return model_kinds[i];
+	return NULL;
+}
+
+const struct field *model_field(const struct kind *k, const char *name)
+{
+	for (size_t i = 0; i < k->nfields; i++)
+		if (!strcmp(k->fields[i].name, name))
+			return &k->fields[i];
+	return NULL;
+}
+
+int model_enum_index(const char *const *values, const char *s)
+{
+	for (int i = 0; values[i]; i++)
+		if (!strcmp(values[i], s))
+			return i;
+	return -1;
+}
+
+int model_role_parse(const char *s, enum role *out)
+{
+	int i = model_enum_index(model_roles, s);
+	if (i < 0)
+		return -1;
+	*out = (enum role)i;
+	return 0;
+}
+
+const char *model_role_name(enum role r)
+{
+	return model_roles[r];
+}
+
+int model_is_column(const struct field *f)
+{
+	return !(f->flags & (FF_DERIVED | FF_WRITEONLY));
+}
+
+/* ---- validation ---------------------------------------------------------------------------- */
+
+static int check_value(const struct field *f, json_t *v, struct dm_err *e)
+{
+	int64_t ms;
+	switch (f->type) {
+	case FT_TEXT:
+		if (check_text_value(f->name, v, (size_t)f->max, (f->flags & FF_REQUIRED) != 0, e))
+			return e->code;
+		if (f->min && text_utf8_len(json_string_value(v)) < (size_t)f->min)
+			return dm_fail(e, DM_EINVAL, f->name, "%s must be at least %lld characters",
+				       f->name, (long long)f->min);
+		return 0;
+	case FT_INT:
+	case FT_REF:
+		if (!json_is_integer(v))
+			return dm_fail(e, DM_EINVAL, f->name, "%s must be a whole number", f->name);
+		if (json_integer_value(v) < f->min || (f->max && json_integer_value(v) > f->max))
+			return dm_fail(e, DM_EINVAL, f->name, "%s must be from %lld to %lld", f->name,
+				       (long long)f->min, (long long)f->max);
+		return 0;
+	case FT_BOOL:
+		if (!json_is_boolean(v))
+			return dm_fail(e, DM_EINVAL, f->name, "%s must be true or false", f->name);
+		return 0;
+	case FT_DATE:
+		if (!json_is_string(v) || !date_valid(json_string_value(v)))
+			return dm_fail(e, DM_EINVAL, f->name, "%s must be a date YYYY-MM-DD", f->name);
+		return 0;
+	case FT_TIME:
+		if (!json_is_string(v) || time_parse(json_string_value(v), &ms))
+			return dm_fail(e, DM_EINVAL, f->name,
+				       "%s must be an RFC 3339 time like 2026-11-25T09:30:00+08:00",
+				       f->name);
+		return 0;
+	case FT_ENUM:
+		if (!json_is_string(v) || model_enum_index(f->values, json_string_value(v)) < 0) {
+			char list[300] = "";
+			size_t n = 0;
+			for (int i = 0; f->values[i] && n < sizeof list - 40; i++)
+				n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", i ? ", " : "",
+						      f->values[i]);
+			return dm_fail(e, DM_EINVAL, f->name, "%s must be one of: %s", f->name, list);
+		}
+		return 0;
+	case FT_JSON:
+		return f->check ? f->check(f, v, e) : 0;
+	}
+	return dm_fail(e, DM_EINTERNAL, f->name, "unhandled field type");
+}
+
+/* The stored form of a valid value: times normalised to UTC, text trimmed of nothing. */
+static json_t *normalise(const struct field *f, json_t *v)
+{
+	if (f->type == FT_TIME && json_is_string(v)) {
+		int64_t ms;
+		char ts[TIME_STR_LEN];
+		time_parse(json_string_value(v), &ms);
+		time_format(ms, ts);
+		return json_string(ts);
+	}
+	return json_incref(v);
+}
+
+int model_check(const struct kind *k, json_t *body, enum check_mode mode, json_t **out,
+		struct dm_err *e)
+{
+	const char *key;
+	json_t *v;
+	*out = NULL;
+	if (!json_is_object(body))
+		return dm_fail(e, DM_EJSON, NULL, "the body must be a JSON object");
+	json_object_foreach(body, key, v) {
+		const struct field *f = model_field(k, key);
+		if (!f)
+			return dm_fail(e, DM_EUNKNOWN, key, "%s has no field \"%.60s\"", k->name, key);
+		if ((f->flags & FF_READONLY) || (mode == CHECK_PATCH && (f->flags & FF_CREATEONLY)))
+			return dm_fail(e, DM_EREADONLY, key, "%s cannot be set%s", key,
+				       f->flags & FF_CREATEONLY ? " after creation" : "");
+		if (json_is_null(v)) {
+			if (f->flags & (FF_REQUIRED | FF_NOTNULL))
+				return dm_fail(e, mode == CHECK_CREATE && (f->flags & FF_REQUIRED) ?
+						   DM_EREQUIRED : DM_EINVAL, key,
+					       "%s cannot be null", key);
+			continue;
+		}
+		if (check_value(f, v, e))
+			return e->code;
+	}
+	json_t *o = json_object();
+	for (size_t i = 0; i < k->nfields; i++) {
+		const struct field *f = &k->fields[i];
+		json_t *given = json_object_get(body, f->name);
+		if (given) {
+			json_object_set_new(o, f->name, normalise(f, given));
+		} else if (mode == CHECK_CREATE && (f->flags & FF_REQUIRED)) {
+			json_decref(o);
+			return dm_fail(e, DM_EREQUIRED, f->name, "%s is required", f->name);
+		} else if (mode == CHECK_CREATE && f->dflt) {
+			json_object_set_new(o, f->name, json_loads(f->dflt, JSON_DECODE_ANY, NULL));
+		}
+	}
+	*out = o;
+	return 0;
+}

@@ -1,0 +1,1338 @@
+/* sqlite.c — the SQLite backend: WAL, synchronous=FULL, one read connection per thread, one
+ * writer thread that group-commits the write callbacks of concurrent requests. */
+#include "store_int.h"
+#include "sqlite_schema.h"
+#include "../base/buf.h"
+#include "../base/log.h"
+#include "../base/text.h"
+#include "../base/timeutil.h"
+#include "../base/xmalloc.h"
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../base/banned.h"
+
+#define STMT_CACHE 256
+#define MAX_BINDS 64
+#define BATCH_MAX 512
+
+/* ---- connections and their statement caches ------------------------------------------------ */
+
+struct conn {
+	sqlite3 *db;
+	struct {
+		char *sql;
+		sqlite3_stmt *st;
+	} cache[STMT_CACHE];
+};
+
+struct job {
+	store_write_fn fn;
+	void *arg;
+	int rc;
+	int done;
+	struct job *next;
+};
+
+struct sq {
+	struct store *store;      /* the public handle, passed to write callbacks */
+	char *path;
+	pthread_key_t key;        /* this thread's read connection */
+	pthread_mutex_t mu;
+	pthread_cond_t wake, done;
+	struct job *head, *tail;
+	int stop;
+	pthread_t writer;
+	int writer_started;
+	struct conn *wconn;
+};
+
+/* Set on the writer thread while a callback runs: store calls then use the writer connection. */
+static __thread struct sq *tls_writing;
+
+static void conn_close(struct conn *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < STMT_CACHE; i++) {
+		sqlite3_finalize(c->cache[i].st);
+		free(c->cache[i].sql);
+	}
+	sqlite3_close_v2(c->db);
+	free(c);
+}
+
+static void conn_destroy(void *p)
+{
+	conn_close(p);
+}
+
+static int conn_open(const char *path, struct conn **out, struct dm_err *e)
+{
+	struct conn *c = xcalloc(1, sizeof *c);
+	*out = NULL;
+	int rc = sqlite3_open_v2(path, &c->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		dm_fail(e, DM_EUNAVAILABLE, "db", "cannot open database %s: %s", path,
+			c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		conn_close(c);
+		return DM_EUNAVAILABLE;
+	}
+	/* busy_timeout first: with the order reversed, threads opening at once saw SQLITE_BUSY. */
+	sqlite3_busy_timeout(c->db, 10000);
+	sqlite3_extended_result_codes(c->db, 1);
+	char *msg = NULL;
+	if (sqlite3_exec(c->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;", NULL, NULL,
+			 &msg) != SQLITE_OK) {
+		dm_fail(e, DM_EUNAVAILABLE, "db", "cannot set up %s: %s", path, msg ? msg : "?");
+		sqlite3_free(msg);
+		conn_close(c);
+		return DM_EUNAVAILABLE;
+	}
+	*out = c;
+	return 0;
+}
+
+static uint32_t hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+/* A prepared statement for sql on c, from the cache when possible. The caller resets it with
+ * stmt_done(). NULL on error (e filled). */
+static sqlite3_stmt *stmt_get(struct conn *c, const char *sql, struct dm_err *e)
+{
+	uint32_t h = hash_str(sql);
+	for (int probe = 0; probe < 8; probe++) {
+		int i = (int)((h + (uint32_t)probe) % STMT_CACHE);
+		if (c->cache[i].sql && !strcmp(c->cache[i].sql, sql))
+			return c->cache[i].st;
+		if (!c->cache[i].sql) {
+			sqlite3_stmt *st = NULL;
+			if (sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL)) {
+				dm_fail(e, DM_EINTERNAL, NULL, "prepare failed: %s", sqlite3_errmsg(c->db));
+				log_error("prepare failed: %s: %s", sqlite3_errmsg(c->db), sql);
+				return NULL;
+			}
+			c->cache[i].sql = xstrdup(sql);
+			c->cache[i].st = st;
+			return st;
+		}
+	}
+	/* The neighbourhood is full: evict the home slot. */
+	int i = (int)(h % STMT_CACHE);
+	sqlite3_finalize(c->cache[i].st);
+	free(c->cache[i].sql);
+	c->cache[i].sql = NULL;
+	c->cache[i].st = NULL;
+	return stmt_get(c, sql, e);
+}
+
+static void stmt_done(sqlite3_stmt *st)
+{
+	if (st) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+}
+
+static struct conn *conn_get(struct sq *q, struct dm_err *e)
+{
+	if (tls_writing == q)
+		return q->wconn;
+	struct conn *c = pthread_getspecific(q->key);
+	if (!c) {
+		if (conn_open(q->path, &c, e))
+			return NULL;
+		pthread_setspecific(q->key, c);
+	}
+	return c;
+}
+
+static int in_write(struct sq *q, struct dm_err *e)
+{
+	if (tls_writing != q)
+		return dm_fail(e, DM_EINTERNAL, NULL, "store write outside store_write");
+	return 0;
+}
+
+/* ---- a query under construction: SQL text and its bound values ----------------------------- */
+
+struct qb {
+	struct buf sql;
+	struct {
+		int type;   /* SQLITE_INTEGER, SQLITE_TEXT, SQLITE_FLOAT, SQLITE_NULL */
+		int64_t i;
+		double d;
+		const char *s;
+	} b[MAX_BINDS];
+	int n;
+	char *owned[MAX_BINDS];  /* strings the builder must free */
+	int nowned;
+};
+
+static void qb_init(struct qb *q)
+{
+	memset(q, 0, sizeof *q);
+}
+
+static void qb_release(struct qb *q)
+{
+	buf_release(&q->sql);
+	for (int i = 0; i < q->nowned; i++)
+		free(q->owned[i]);
+}
+
+static void qb_sql(struct qb *q, const char *s)
+{
+	buf_puts(&q->sql, s);
+}
+
+static void qb_int(struct qb *q, int64_t v)
+{
+	if (q->n >= MAX_BINDS)
+		abort();
+	q->b[q->n].type = SQLITE_INTEGER;
+	q->b[q->n++].i = v;
+	buf_puts(&q->sql, "?");
+}
+
+static void qb_text(struct qb *q, const char *s)
+{
+	if (q->n >= MAX_BINDS)
+		abort();
+	q->b[q->n].type = s ? SQLITE_TEXT : SQLITE_NULL;
+	q->b[q->n++].s = s;
+	buf_puts(&q->sql, "?");
+}
+
+/* Bind a JSON value as stored: objects and arrays as their JSON text. */
+static void qb_json(struct qb *q, json_t *v)
+{
+	if (!v || json_is_null(v)) {
+		qb_text(q, NULL);
+	} else if (json_is_integer(v)) {
+		qb_int(q, json_integer_value(v));
+	} else if (json_is_boolean(v)) {
+		qb_int(q, json_is_true(v));
+	} else if (json_is_real(v)) {
+		q->b[q->n].type = SQLITE_FLOAT;
+		q->b[q->n++].d = json_real_value(v);
+		buf_puts(&q->sql, "?");
+	} else if (json_is_string(v)) {
+		qb_text(q, json_string_value(v));
+	} else {
+		char *s = json_dumps(v, JSON_COMPACT);
+		q->owned[q->nowned++] = s;
+		qb_text(q, s);
+	}
+}
+
+static sqlite3_stmt *qb_prepare(struct qb *q, struct conn *c, struct dm_err *e)
+{
+	sqlite3_stmt *st = stmt_get(c, q->sql.data, e);
+	if (!st)
+		return NULL;
+	for (int i = 0; i < q->n; i++) {
+		switch (q->b[i].type) {
+		case SQLITE_INTEGER: sqlite3_bind_int64(st, i + 1, q->b[i].i); break;
+		case SQLITE_FLOAT: sqlite3_bind_double(st, i + 1, q->b[i].d); break;
+		case SQLITE_TEXT: sqlite3_bind_text(st, i + 1, q->b[i].s, -1, SQLITE_TRANSIENT); break;
+		default: sqlite3_bind_null(st, i + 1); break;
+		}
+	}
+	return st;
+}
+
+static int step_error(struct conn *c, int rc, struct dm_err *e)
+{
+	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		return dm_fail(e, DM_EUNAVAILABLE, NULL, "the database is busy; try again");
+	log_error("sqlite: %s (%d)", sqlite3_errmsg(c->db), rc);
+	return dm_fail(e, DM_EINTERNAL, NULL, "database error");
+}
+
+/* Run a statement that returns no rows. */
+static int qb_exec(struct qb *q, struct conn *c, struct dm_err *e)
+{
+	sqlite3_stmt *st = qb_prepare(q, c, e);
+	if (!st)
+		return e->code;
+	int rc = sqlite3_step(st);
+	int ext = sqlite3_extended_errcode(c->db);
+	stmt_done(st);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		return 0;
+	if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return dm_fail(e, DM_EDUPLICATE, NULL, "duplicate");
+	if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return dm_fail(e, DM_ENOTFOUND, NULL, "a referenced record does not exist");
+	return step_error(c, rc, e);
+}
+
+/* ---- visibility: SQL fragments that restrict rows to what the viewer may see ---------------- */
+
+/* Users whose records a manager sees: members of the manager's own team and of every team they
+ * manage, and of all sub-teams of those. */
+static void vis_team_users(struct qb *q, const struct viewer *v)
+{
+	qb_sql(q, "(SELECT vu.id FROM users vu WHERE vu.team_id IN (WITH RECURSIVE vt(id) AS ("
+		  "SELECT id FROM teams WHERE manager_id = ");
+	qb_int(q, v->user_id);
+	qb_sql(q, " OR id = ");
+	qb_int(q, v->team_id);
+	qb_sql(q, " UNION SELECT c.id FROM teams c JOIN vt ON c.parent_id = vt.id) "
+		  "SELECT id FROM vt))");
+}
+
+/* "col is a user whose records v sees" */
+static void vis_owner(struct qb *q, const struct viewer *v, const char *col)
+{
+	switch (v->role) {
+	case ROLE_ADMIN:
+		qb_sql(q, "1");
+		return;
+	case ROLE_MANAGER:
+		buf_printf(&q->sql, "(%s = ", col);
+		qb_int(q, v->user_id);
+		buf_printf(&q->sql, " OR %s IN ", col);
+		vis_team_users(q, v);
+		qb_sql(q, ")");
+		return;
+	case ROLE_REP:
+		buf_printf(&q->sql, "%s = ", col);
+		qb_int(q, v->user_id);
+		return;
+	case ROLE_PARTNER:
+		qb_sql(q, "0");
+		return;
+	}
+}
+
+/* "col is a live account v sees" */
+static void vis_account_id(struct qb *q, const struct viewer *v, const char *col)
+{
+	if (v->role == ROLE_ADMIN) {
+		qb_sql(q, "1");
+		return;
+	}
+	buf_printf(&q->sql, "%s IN (SELECT va.id FROM accounts va WHERE va.archived_at IS NULL AND ",
+		   col);
+	vis_owner(q, v, "va.owner_id");
+	qb_sql(q, ")");
+}
+
+/* Append the visibility predicate of kind k for table alias t. */
+static void vis_clause(struct qb *q, const struct kind *k, const struct viewer *v)
+{
+	if (!v) {
+		qb_sql(q, "1");
+		return;
+	}
+	switch (k->vis) {
+	case VIS_OWNER:
+		vis_owner(q, v, "t.owner_id");
+		return;
+	case VIS_ACCOUNT:
+		vis_account_id(q, v, "t.account_id");
+		return;
+	case VIS_ACCOUNT_OR_OWNER:
+		if (v->role == ROLE_ADMIN) {
+			qb_sql(q, "1");
+			return;
+		}
+		qb_sql(q, "(");
+		vis_owner(q, v, "t.owner_id");
+		qb_sql(q, " OR ");
+		vis_account_id(q, v, "t.account_id");
+		qb_sql(q, ")");
+		return;
+	case VIS_DIRECTORY:
+		if (v->role != ROLE_PARTNER) {
+			qb_sql(q, "1");
+		} else if (k == &kind_user) {
+			qb_sql(q, "t.id = ");
+			qb_int(q, v->user_id);
+		} else {
+			qb_sql(q, "0");
+		}
+		return;
+	}
+}
+
+/* ---- rows ↔ records ------------------------------------------------------------------------- */
+
+/* SQL of a derived field, over table alias t. */
+static const char *derived_sql(const struct kind *k, const struct field *f)
+{
+	if (k == &kind_account && !strcmp(f->name, "touches"))
+		return "(SELECT count(*) FROM activities da WHERE da.account_id = t.id "
+		       "AND da.effective = 1 AND da.archived_at IS NULL)";
+	if (k == &kind_account && !strcmp(f->name, "last_touch_at"))
+		return "(SELECT max(da.occurred_at) FROM activities da WHERE da.account_id = t.id "
+		       "AND da.effective = 1 AND da.archived_at IS NULL)";
+	return "NULL";
+}
+
+/* The expression a field reads from, over alias t. */
+static void field_expr(struct buf *b, const struct kind *k, const struct field *f)
+{
+	if (f->flags & FF_DERIVED)
+		buf_puts(b, derived_sql(k, f));
+	else
+		buf_printf(b, "t.%s", f->name);
+}
+
+static void select_list(struct qb *q, const struct kind *k)
+{
+	int first = 1;
+	qb_sql(q, "SELECT ");
+	for (size_t i = 0; i < k->nfields; i++) {
+		const struct field *f = &k->fields[i];
+		if (f->flags & FF_WRITEONLY)
+			continue;
+		if (!first)
+			qb_sql(q, ", ");
+		first = 0;
+		field_expr(&q->sql, k, f);
+	}
+	buf_printf(&q->sql, " FROM %s t", k->plural);
+}
+
+static json_t *column_value(sqlite3_stmt *st, int col, const struct field *f)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return json_null();
+	switch (f->type) {
+	case FT_INT:
+	case FT_REF:
+		return json_integer(sqlite3_column_int64(st, col));
+	case FT_BOOL:
+		return json_boolean(sqlite3_column_int64(st, col));
+	case FT_JSON: {
+		json_t *v = json_loads((const char *)sqlite3_column_text(st, col), JSON_DECODE_ANY, NULL);
+		return v ? v : json_null();
+	}
+	default:
+		return json_string((const char *)sqlite3_column_text(st, col));
+	}
+}
+
+static json_t *row_to_record(sqlite3_stmt *st, const struct kind *k)
+{
+	json_t *o = json_object();
+	int col = 0;
+	for (size_t i = 0; i < k->nfields; i++) {
+		const struct field *f = &k->fields[i];
+		if (f->flags & FF_WRITEONLY)
+			continue;
+		json_object_set_new(o, f->name, column_value(st, col++, f));
+	}
+	return o;
+}
+
+/* ---- records -------------------------------------------------------------------------------- */
+
+static int sq_get(void *impl, const struct kind *k, const struct viewer *v, int64_t id,
+		  int include_archived, json_t **rec, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	int rc = 0;
+	*rec = NULL;
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	select_list(&q, k);
+	qb_sql(&q, " WHERE t.id = ");
+	qb_int(&q, id);
+	if (!include_archived)
+		qb_sql(&q, " AND t.archived_at IS NULL");
+	qb_sql(&q, " AND ");
+	vis_clause(&q, k, v);
+	sqlite3_stmt *st = qb_prepare(&q, c, e);
+	if (!st) {
+		rc = e->code;
+		goto out;
+	}
+	int s = sqlite3_step(st);
+	if (s == SQLITE_ROW)
+		*rec = row_to_record(st, k);
+	else if (s == SQLITE_DONE)
+		rc = dm_fail(e, DM_ENOTFOUND, NULL, "%s %lld not found", k->name, (long long)id);
+	else
+		rc = step_error(c, s, e);
+	stmt_done(st);
+out:
+	qb_release(&q);
+	return rc;
+}
+
+/* The sentinel that stands for NULL in keyset comparisons of field f. */
+static void sort_null_sentinel(struct buf *b, const struct field *f)
+{
+	if (f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL)
+		buf_puts(b, "-9223372036854775807");
+	else
+		buf_puts(b, "''");
+}
+
+static void sort_expr(struct qb *q, const struct kind *k, const struct field *f)
+{
+	qb_sql(q, "IFNULL(");
+	field_expr(&q->sql, k, f);
+	qb_sql(q, ", ");
+	sort_null_sentinel(&q->sql, f);
+	qb_sql(q, ")");
+}
+
+static void bind_sort_value(struct qb *q, const struct field *f, json_t *v)
+{
+	if (!v || json_is_null(v)) {
+		if (f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL)
+			qb_int(q, -9223372036854775807LL);
+		else
+			qb_text(q, "");
+	} else {
+		qb_json(q, v);
+	}
+}
+
+static int sq_list(void *impl, const struct store_query *sqy, json_t **items, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	const struct kind *k = sqy->kind;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	int rc = 0;
+	*items = NULL;
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	select_list(&q, k);
+	qb_sql(&q, sqy->archived ? " WHERE t.archived_at IS NOT NULL AND "
+				 : " WHERE t.archived_at IS NULL AND ");
+	vis_clause(&q, k, sqy->viewer);
+	for (int i = 0; i < sqy->nfilters; i++) {
+		const struct field *f = sqy->filters[i].field;
+		qb_sql(&q, " AND ");
+		if (json_is_null(sqy->filters[i].value)) {
+			field_expr(&q.sql, k, f);
+			qb_sql(&q, " IS NULL");
+		} else {
+			field_expr(&q.sql, k, f);
+			qb_sql(&q, " = ");
+			qb_json(&q, sqy->filters[i].value);
+		}
+	}
+	if (sqy->name_sub) {
+		qb_sql(&q, " AND instr(t.name_key, ");
+		qb_text(&q, sqy->name_sub);
+		qb_sql(&q, ") > 0");
+	}
+	if (sqy->updated_since) {
+		qb_sql(&q, " AND t.updated_at >= ");
+		qb_text(&q, sqy->updated_since);
+	}
+	const struct field *sf = sqy->sort ? sqy->sort : model_field(k, "id");
+	const char *op = sqy->desc ? " < " : " > ";
+	if (sqy->after_id) {
+		qb_sql(&q, " AND (");
+		sort_expr(&q, k, sf);
+		qb_sql(&q, op);
+		bind_sort_value(&q, sf, sqy->after_value);
+		qb_sql(&q, " OR (");
+		sort_expr(&q, k, sf);
+		qb_sql(&q, " = ");
+		bind_sort_value(&q, sf, sqy->after_value);
+		qb_sql(&q, " AND t.id");
+		qb_sql(&q, op);
+		qb_int(&q, sqy->after_id);
+		qb_sql(&q, "))");
+	}
+	qb_sql(&q, " ORDER BY ");
+	sort_expr(&q, k, sf);
+	qb_sql(&q, sqy->desc ? " DESC, t.id DESC LIMIT " : ", t.id LIMIT ");
+	qb_int(&q, sqy->limit);
+	sqlite3_stmt *st = qb_prepare(&q, c, e);
+	if (!st) {
+		rc = e->code;
+		goto out;
+	}
+	json_t *arr = json_array();
+	int s;
+	while ((s = sqlite3_step(st)) == SQLITE_ROW)
+		json_array_append_new(arr, row_to_record(st, k));
+	if (s != SQLITE_DONE) {
+		json_decref(arr);
+		rc = step_error(c, s, e);
+	} else {
+		*items = arr;
+	}
+	stmt_done(st);
+out:
+	qb_release(&q);
+	return rc;
+}
+
+static int audit_row(struct conn *c, const struct kind *k, int64_t id, int64_t actor,
+		     const char *at, const char *action, const char *field, json_t *old_v,
+		     json_t *new_v, struct dm_err *e)
+{
+	struct qb q;
+	qb_init(&q);
+	qb_sql(&q, "INSERT INTO audit (object, object_id, actor_id, at, action, field, old, new) "
+		   "VALUES (");
+	qb_text(&q, k->name);
+	qb_sql(&q, ", ");
+	qb_int(&q, id);
+	qb_sql(&q, ", ");
+	if (actor)
+		qb_int(&q, actor);
+	else
+		qb_text(&q, NULL);
+	qb_sql(&q, ", ");
+	qb_text(&q, at);
+	qb_sql(&q, ", ");
+	qb_text(&q, action);
+	qb_sql(&q, ", ");
+	qb_text(&q, field);
+	char *o = old_v ? json_dumps(old_v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	char *n = new_v ? json_dumps(new_v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	qb_sql(&q, ", ");
+	qb_text(&q, o);
+	qb_sql(&q, ", ");
+	qb_text(&q, n);
+	qb_sql(&q, ")");
+	int rc = qb_exec(&q, c, e);
+	free(o);
+	free(n);
+	qb_release(&q);
+	return rc;
+}
+
+/* The id of the live record of kind k whose name key is key, or 0. */
+static int64_t find_by_name_key(struct conn *c, const struct kind *k, const char *key)
+{
+	struct qb q;
+	struct dm_err e;
+	int64_t id = 0;
+	qb_init(&q);
+	buf_printf(&q.sql, "SELECT id FROM %s WHERE archived_at IS NULL AND name_key = ", k->plural);
+	qb_text(&q, key);
+	sqlite3_stmt *st = qb_prepare(&q, c, &e);
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	stmt_done(st);
+	qb_release(&q);
+	return id;
+}
+
+static int duplicate(struct conn *c, const struct kind *k, const char *key, struct dm_err *e)
+{
+	int64_t other = key ? find_by_name_key(c, k, key) : 0;
+	const char *field = k == &kind_user ? "username" : "name";
+	dm_fail(e, DM_EDUPLICATE, field, "a %s with this %s already exists", k->name, field);
+	e->existing_id = other;
+	return DM_EDUPLICATE;
+}
+
+static char *name_key_of(const struct kind *k, json_t *rec)
+{
+	if (!(k->flags & KF_NAME_KEY))
+		return NULL;
+	const char *s = json_string_value(json_object_get(rec, k->search_field));
+	return text_name_key(s ? s : "");
+}
+
+static int sq_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor, int64_t *id,
+		     struct dm_err *e)
+{
+	struct sq *sq = impl;
+	if (in_write(sq, e))
+		return e->code;
+	struct conn *c = sq->wconn;
+	char now[TIME_STR_LEN];
+	char *key = name_key_of(k, rec);
+	struct qb q;
+	int rc;
+	time_format(time_now_ms(), now);
+	qb_init(&q);
+	buf_printf(&q.sql, "INSERT INTO %s (created_at, updated_at, version", k->plural);
+	if (key)
+		qb_sql(&q, ", name_key");
+	for (size_t i = 0; i < k->nfields; i++) {
+		const struct field *f = &k->fields[i];
+		if (model_is_column(f) && !(f->flags & FF_READONLY && !json_object_get(rec, f->name)))
+			buf_printf(&q.sql, ", %s", f->name);
+	}
+	qb_sql(&q, ") VALUES (");
+	qb_text(&q, now);
+	qb_sql(&q, ", ");
+	qb_text(&q, now);
+	qb_sql(&q, ", 1");
+	if (key) {
+		qb_sql(&q, ", ");
+		qb_text(&q, key);
+	}
+	for (size_t i = 0; i < k->nfields; i++) {
+		const struct field *f = &k->fields[i];
+		if (model_is_column(f) && !(f->flags & FF_READONLY && !json_object_get(rec, f->name))) {
+			qb_sql(&q, ", ");
+			qb_json(&q, json_object_get(rec, f->name));
+		}
+	}
+	qb_sql(&q, ")");
+	rc = qb_exec(&q, c, e);
+	qb_release(&q);
+	if (rc == DM_EDUPLICATE) {
+		rc = duplicate(c, k, key, e);
+		goto out;
+	}
+	if (rc)
+		goto out;
+	*id = sqlite3_last_insert_rowid(c->db);
+	const char *fname;
+	json_t *v;
+	json_object_foreach(rec, fname, v) {
+		if (json_is_null(v) || (model_field(k, fname)->flags & FF_WRITEONLY))
+			continue;
+		if ((rc = audit_row(c, k, *id, actor, now, "create", fname, NULL, v, e)))
+			goto out;
+	}
+out:
+	free(key);
+	return rc;
+}
+
+static int sq_update(void *impl, const struct kind *k, int64_t id, json_t *changes,
+		     int64_t actor, int *changed, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	json_t *cur = NULL;
+	char *key = NULL;
+	struct qb q;
+	int rc, n = 0;
+	char now[TIME_STR_LEN];
+	*changed = 0;
+	if (in_write(sq, e))
+		return e->code;
+	if ((rc = sq_get(impl, k, NULL, id, 1, &cur, e)))
+		return rc;
+	time_format(time_now_ms(), now);
+	qb_init(&q);
+	buf_printf(&q.sql, "UPDATE %s SET ", k->plural);
+	const char *fname;
+	json_t *v;
+	json_object_foreach(changes, fname, v) {
+		const struct field *f = model_field(k, fname);
+		if (!f || !model_is_column(f) || json_equal(v, json_object_get(cur, fname)))
+			continue;
+		buf_printf(&q.sql, "%s = ", fname);
+		qb_json(&q, v);
+		qb_sql(&q, ", ");
+		n++;
+	}
+	if (!n)
+		goto out;
+	json_t *merged = json_deep_copy(cur);
+	json_object_update(merged, changes);
+	key = name_key_of(k, merged);
+	json_decref(merged);
+	if (key) {
+		qb_sql(&q, "name_key = ");
+		qb_text(&q, key);
+		qb_sql(&q, ", ");
+	}
+	qb_sql(&q, "version = version + 1, updated_at = ");
+	qb_text(&q, now);
+	qb_sql(&q, " WHERE id = ");
+	qb_int(&q, id);
+	rc = qb_exec(&q, sq->wconn, e);
+	if (rc == DM_EDUPLICATE)
+		rc = duplicate(sq->wconn, k, key, e);
+	if (rc)
+		goto out;
+	json_object_foreach(changes, fname, v) {
+		const struct field *f = model_field(k, fname);
+		json_t *old = json_object_get(cur, fname);
+		if (!f || !model_is_column(f) || json_equal(v, old))
+			continue;
+		if ((rc = audit_row(sq->wconn, k, id, actor, now, "update", fname, old, v, e)))
+			goto out;
+	}
+	*changed = 1;
+out:
+	free(key);
+	qb_release(&q);
+	json_decref(cur);
+	return rc;
+}
+
+static int sq_set_archived(void *impl, const struct kind *k, int64_t id, int archived,
+			   int64_t actor, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	json_t *cur = NULL;
+	char now[TIME_STR_LEN];
+	struct qb q;
+	int rc;
+	if (in_write(sq, e))
+		return e->code;
+	if ((rc = sq_get(impl, k, NULL, id, 1, &cur, e)))
+		return rc;
+	time_format(time_now_ms(), now);
+	qb_init(&q);
+	buf_printf(&q.sql, "UPDATE %s SET archived_at = ", k->plural);
+	qb_text(&q, archived ? now : NULL);
+	qb_sql(&q, ", version = version + 1, updated_at = ");
+	qb_text(&q, now);
+	qb_sql(&q, " WHERE id = ");
+	qb_int(&q, id);
+	rc = qb_exec(&q, sq->wconn, e);
+	if (rc == DM_EDUPLICATE) {
+		char *key = name_key_of(k, cur);
+		rc = duplicate(sq->wconn, k, key, e);
+		free(key);
+	}
+	if (!rc) {
+		json_t *nv = archived ? json_string(now) : json_null();
+		rc = audit_row(sq->wconn, k, id, actor, now, archived ? "archive" : "restore",
+			       "archived_at", json_object_get(cur, "archived_at"), nv, e);
+		json_decref(nv);
+	}
+	qb_release(&q);
+	json_decref(cur);
+	return rc;
+}
+
+static json_t *text_json(sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return json_null();
+	json_t *v = json_loads((const char *)sqlite3_column_text(st, col), JSON_DECODE_ANY, NULL);
+	return v ? v : json_null();
+}
+
+static int sq_audit_list(void *impl, const struct kind *k, int64_t id, int64_t after, int limit,
+			 json_t **items, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	*items = NULL;
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "SELECT a.id, a.at, a.actor_id, u.username, a.action, a.field, a.old, a.new "
+		   "FROM audit a LEFT JOIN users u ON u.id = a.actor_id WHERE a.object = ");
+	qb_text(&q, k->name);
+	qb_sql(&q, " AND a.object_id = ");
+	qb_int(&q, id);
+	qb_sql(&q, " AND a.id > ");
+	qb_int(&q, after);
+	qb_sql(&q, " ORDER BY a.id LIMIT ");
+	qb_int(&q, limit);
+	sqlite3_stmt *st = qb_prepare(&q, c, e);
+	int rc = 0, s;
+	if (!st) {
+		rc = e->code;
+		goto out;
+	}
+	json_t *arr = json_array();
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *o = json_object();
+		json_object_set_new(o, "id", json_integer(sqlite3_column_int64(st, 0)));
+		json_object_set_new(o, "at", json_string((const char *)sqlite3_column_text(st, 1)));
+		json_object_set_new(o, "actor_id", sqlite3_column_type(st, 2) == SQLITE_NULL ?
+			json_null() : json_integer(sqlite3_column_int64(st, 2)));
+		json_object_set_new(o, "actor", sqlite3_column_type(st, 3) == SQLITE_NULL ?
+			json_null() : json_string((const char *)sqlite3_column_text(st, 3)));
+		json_object_set_new(o, "action", json_string((const char *)sqlite3_column_text(st, 4)));
+		json_object_set_new(o, "field", sqlite3_column_type(st, 5) == SQLITE_NULL ?
+			json_null() : json_string((const char *)sqlite3_column_text(st, 5)));
+		json_object_set_new(o, "old", text_json(st, 6));
+		json_object_set_new(o, "new", text_json(st, 7));
+		json_array_append_new(arr, o);
+	}
+	if (s != SQLITE_DONE) {
+		json_decref(arr);
+		rc = step_error(c, s, e);
+	} else {
+		*items = arr;
+	}
+	stmt_done(st);
+out:
+	qb_release(&q);
+	return rc;
+}
+
+static int sq_in_scope(void *impl, const struct viewer *v, int64_t user_id, int *yes,
+		       struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	int rc = 0;
+	*yes = 0;
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "SELECT 1 FROM users t WHERE t.id = ");
+	qb_int(&q, user_id);
+	qb_sql(&q, " AND ");
+	vis_owner(&q, v, "t.id");
+	sqlite3_stmt *st = qb_prepare(&q, c, e);
+	if (!st) {
+		rc = e->code;
+	} else {
+		int s = sqlite3_step(st);
+		if (s == SQLITE_ROW)
+			*yes = 1;
+		else if (s != SQLITE_DONE)
+			rc = step_error(c, s, e);
+		stmt_done(st);
+	}
+	qb_release(&q);
+	return rc;
+}
+
+/* ---- credentials and sessions ---------------------------------------------------------------- */
+
+static int sq_cred_get(void *impl, const char *username, struct store_cred *out,
+		       struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	int rc = 0;
+	memset(out, 0, sizeof *out);
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "SELECT id, password_hash, active, archived_at IS NOT NULL FROM users "
+		   "WHERE username = lower(");
+	qb_text(&q, username);
+	qb_sql(&q, ")");
+	sqlite3_stmt *st = qb_prepare(&q, c, e);
+	if (!st) {
+		rc = e->code;
+		goto out;
+	}
+	int s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		out->user_id = sqlite3_column_int64(st, 0);
+		const char *h = (const char *)sqlite3_column_text(st, 1);
+		snprintf(out->password_hash, sizeof out->password_hash, "%s", h ? h : "");
+		out->active = sqlite3_column_int(st, 2);
+		out->archived = sqlite3_column_int(st, 3);
+	} else if (s == SQLITE_DONE) {
+		rc = dm_fail(e, DM_ENOTFOUND, "username", "no such user");
+	} else {
+		rc = step_error(c, s, e);
+	}
+	stmt_done(st);
+out:
+	qb_release(&q);
+	return rc;
+}
+
+static int sq_cred_set(void *impl, int64_t user_id, const char *hash, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	char now[TIME_STR_LEN];
+	struct qb q;
+	if (in_write(sq, e))
+		return e->code;
+	time_format(time_now_ms(), now);
+	qb_init(&q);
+	qb_sql(&q, "UPDATE users SET password_hash = ");
+	qb_text(&q, hash);
+	qb_sql(&q, " WHERE id = ");
+	qb_int(&q, user_id);
+	int rc = qb_exec(&q, sq->wconn, e);
+	if (!rc && sqlite3_changes(sq->wconn->db) == 0)
+		rc = dm_fail(e, DM_ENOTFOUND, NULL, "no such user");
+	if (!rc)
+		rc = audit_row(sq->wconn, &kind_user, user_id, 0, now, "password", "password", NULL,
+			       NULL, e);
+	qb_release(&q);
+	return rc;
+}
+
+/* Run a one-statement write built by the caller's format: a text key and an integer. */
+static int write_stmt(struct sq *sq, const char *sql_head, const char *text, int64_t num,
+		      const char *sql_mid, struct dm_err *e)
+{
+	struct qb q;
+	if (in_write(sq, e))
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, sql_head);
+	if (text)
+		qb_text(&q, text);
+	qb_sql(&q, sql_mid);
+	if (sql_mid[0])
+		qb_int(&q, num);
+	int rc = qb_exec(&q, sq->wconn, e);
+	qb_release(&q);
+	return rc;
+}
+
+static int sq_session_put(void *impl, const char *token_hash, int64_t user_id, const char *csrf,
+			  int64_t now_ms, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct qb q;
+	if (in_write(sq, e))
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "INSERT INTO sessions (token_hash, user_id, csrf, created_ms, seen_ms) VALUES (");
+	qb_text(&q, token_hash);
+	qb_sql(&q, ", ");
+	qb_int(&q, user_id);
+	qb_sql(&q, ", ");
+	qb_text(&q, csrf);
+	qb_sql(&q, ", ");
+	qb_int(&q, now_ms);
+	qb_sql(&q, ", ");
+	qb_int(&q, now_ms);
+	qb_sql(&q, ")");
+	int rc = qb_exec(&q, sq->wconn, e);
+	qb_release(&q);
+	return rc;
+}
+
+static int sq_session_get(void *impl, const char *token_hash, struct store_session *out,
+			  struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	int rc = 0;
+	memset(out, 0, sizeof *out);
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "SELECT s.user_id, s.csrf, s.created_ms, s.seen_ms, u.role, u.team_id, "
+		   "u.active AND u.archived_at IS NULL FROM sessions s JOIN users u ON u.id = s.user_id "
+		   "WHERE s.token_hash = ");
+	qb_text(&q, token_hash);
+	sqlite3_stmt *st = qb_prepare(&q, c, e);
+	if (!st) {
+		rc = e->code;
+		goto out;
+	}
+	int s = sqlite3_step(st);
+	if (s == SQLITE_ROW) {
+		out->user_id = sqlite3_column_int64(st, 0);
+		snprintf(out->csrf, sizeof out->csrf, "%s", (const char *)sqlite3_column_text(st, 1));
+		out->created_ms = sqlite3_column_int64(st, 2);
+		out->seen_ms = sqlite3_column_int64(st, 3);
+		out->viewer.user_id = out->user_id;
+		if (model_role_parse((const char *)sqlite3_column_text(st, 4), &out->viewer.role))
+			out->viewer.role = ROLE_PARTNER;   /* least privilege for an unknown role */
+		out->viewer.team_id = sqlite3_column_int64(st, 5);
+		out->active = sqlite3_column_int(st, 6);
+	} else if (s == SQLITE_DONE) {
+		rc = dm_fail(e, DM_ENOTFOUND, NULL, "no such session");
+	} else {
+		rc = step_error(c, s, e);
+	}
+	stmt_done(st);
+out:
+	qb_release(&q);
+	return rc;
+}
+
+static int sq_session_seen(void *impl, const char *token_hash, int64_t now_ms, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct qb q;
+	if (in_write(sq, e))
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "UPDATE sessions SET seen_ms = ");
+	qb_int(&q, now_ms);
+	qb_sql(&q, " WHERE token_hash = ");
+	qb_text(&q, token_hash);
+	int rc = qb_exec(&q, sq->wconn, e);
+	qb_release(&q);
+	return rc;
+}
+
+static int sq_session_delete(void *impl, const char *token_hash, struct dm_err *e)
+{
+	return write_stmt(impl, "DELETE FROM sessions WHERE token_hash = ", token_hash, 0, "", e);
+}
+
+static int sq_session_delete_user(void *impl, int64_t user_id, struct dm_err *e)
+{
+	return write_stmt(impl, "DELETE FROM sessions WHERE 1", NULL, user_id, " AND user_id = ", e);
+}
+
+static int sq_session_expire(void *impl, int64_t idle_before, int64_t absolute_before,
+			     struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct qb q;
+	if (in_write(sq, e))
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "DELETE FROM sessions WHERE seen_ms < ");
+	qb_int(&q, idle_before);
+	qb_sql(&q, " OR created_ms < ");
+	qb_int(&q, absolute_before);
+	int rc = qb_exec(&q, sq->wconn, e);
+	qb_release(&q);
+	return rc;
+}
+
+static int sq_count(void *impl, const struct kind *k, int64_t *n, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	int rc = 0;
+	*n = 0;
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	buf_printf(&q.sql, "SELECT count(*) FROM %s WHERE archived_at IS NULL", k->plural);
+	sqlite3_stmt *st = qb_prepare(&q, c, e);
+	if (!st) {
+		rc = e->code;
+	} else {
+		int s = sqlite3_step(st);
+		if (s == SQLITE_ROW)
+			*n = sqlite3_column_int64(st, 0);
+		else
+			rc = step_error(c, s, e);
+		stmt_done(st);
+	}
+	qb_release(&q);
+	return rc;
+}
+
+/* ---- the writer thread: group commit ---------------------------------------------------------- */
+
+static int exec_simple(struct conn *c, const char *sql)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		log_error("sqlite: %s: %s", sql, msg ? msg : sqlite3_errstr(rc));
+		sqlite3_free(msg);
+	}
+	return rc;
+}
+
+/* Run one batch of jobs in one transaction; each job under its own savepoint. */
+static void run_batch(struct sq *sq, struct job *batch)
+{
+	struct conn *c = sq->wconn;
+	int begun = exec_simple(c, "BEGIN IMMEDIATE") == SQLITE_OK;
+	for (struct job *j = batch; j; j = j->next) {
+		if (!begun) {
+			j->rc = DM_EUNAVAILABLE;
+			continue;
+		}
+		exec_simple(c, "SAVEPOINT job");
+		tls_writing = sq;
+		j->rc = j->fn(sq->store, j->arg);
+		tls_writing = NULL;
+		if (j->rc)
+			exec_simple(c, "ROLLBACK TO job");
+		exec_simple(c, "RELEASE job");
+	}
+	if (begun && exec_simple(c, "COMMIT") != SQLITE_OK) {
+		exec_simple(c, "ROLLBACK");
+		for (struct job *j = batch; j; j = j->next)
+			if (!j->rc)
+				j->rc = DM_EUNAVAILABLE;
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct sq *sq = arg;
+	pthread_mutex_lock(&sq->mu);
+	for (;;) {
+		while (!sq->head && !sq->stop)
+			pthread_cond_wait(&sq->wake, &sq->mu);
+		if (!sq->head && sq->stop)
+			break;
+		struct job *batch = sq->head, *last = batch;
+		int n = 1;
+		while (last->next && n < BATCH_MAX) {
+			last = last->next;
+			n++;
+		}
+		sq->head = last->next;
+		if (!sq->head)
+			sq->tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&sq->mu);
+		run_batch(sq, batch);
+		pthread_mutex_lock(&sq->mu);
+		for (struct job *j = batch; j;) {
+			struct job *next = j->next;
+			j->done = 1;
+			j = next;
+		}
+		pthread_cond_broadcast(&sq->done);
+	}
+	pthread_mutex_unlock(&sq->mu);
+	return NULL;
+}
+
+static int sq_write(void *impl, store_write_fn fn, void *arg)
+{
+	struct sq *sq = impl;
+	if (tls_writing == sq)  /* nested: already inside a transaction */
+		return fn(sq->store, arg);
+	struct job j = { fn, arg, 0, 0, NULL };
+	pthread_mutex_lock(&sq->mu);
+	if (sq->tail)
+		sq->tail->next = &j;
+	else
+		sq->head = &j;
+	sq->tail = &j;
+	pthread_cond_signal(&sq->wake);
+	while (!j.done)
+		pthread_cond_wait(&sq->done, &sq->mu);
+	pthread_mutex_unlock(&sq->mu);
+	return j.rc;
+}
+
+/* ---- open, migrate, close --------------------------------------------------------------------- */
+
+int store_sqlite_latest(void)
+{
+	return sqlite_migration_count;
+}
+
+static int sq_schema_version(void *impl, int *version, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	if (!c)
+		return e->code;
+	sqlite3_stmt *st = stmt_get(c, "PRAGMA user_version", e);
+	if (!st)
+		return e->code;
+	int s = sqlite3_step(st);
+	*version = s == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	stmt_done(st);
+	return s == SQLITE_ROW ? 0 : step_error(c, s, e);
+}
+
+static int sq_migrate(void *impl, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	int have;
+	if (sq_schema_version(impl, &have, e))
+		return e->code;
+	if (have > sqlite_migration_count)
+		return dm_fail(e, DM_ESCHEMA, "db",
+			       "database %s has schema version %d, newer than this dealmap (%d): "
+			       "use a newer dealmap", sq->path, have, sqlite_migration_count);
+	for (int v = have + 1; v <= sqlite_migration_count; v++) {
+		struct conn *c = sq->wconn;
+		char pragma[64];
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", v);
+		if (exec_simple(c, "BEGIN IMMEDIATE") != SQLITE_OK)
+			return dm_fail(e, DM_EUNAVAILABLE, "db", "cannot lock %s", sq->path);
+		if (exec_simple(c, sqlite_migrations[v - 1]) != SQLITE_OK ||
+		    exec_simple(c, pragma) != SQLITE_OK || exec_simple(c, "COMMIT") != SQLITE_OK) {
+			exec_simple(c, "ROLLBACK");
+			return dm_fail(e, DM_EINTERNAL, "db", "migration %d failed on %s", v, sq->path);
+		}
+		log_info("database %s migrated to schema version %d", sq->path, v);
+	}
+	return 0;
+}
+
+static void sq_close(void *impl)
+{
+	struct sq *sq = impl;
+	if (!sq)
+		return;
+	if (sq->writer_started) {
+		pthread_mutex_lock(&sq->mu);
+		sq->stop = 1;
+		pthread_cond_signal(&sq->wake);
+		pthread_mutex_unlock(&sq->mu);
+		pthread_join(sq->writer, NULL);
+	}
+	conn_close(pthread_getspecific(sq->key));
+	pthread_setspecific(sq->key, NULL);
+	pthread_key_delete(sq->key);
+	if (sq->wconn)
+		sqlite3_exec(sq->wconn->db, "PRAGMA optimize", NULL, NULL, NULL);
+	conn_close(sq->wconn);
+	pthread_mutex_destroy(&sq->mu);
+	pthread_cond_destroy(&sq->wake);
+	pthread_cond_destroy(&sq->done);
+	free(sq->path);
+	free(sq);
+}
+
+static int sq_open(struct store *s, const char *url, void **impl, struct dm_err *e)
+{
+	struct sq *sq = xcalloc(1, sizeof *sq);
+	sq->store = s;
+	sq->path = xstrdup(strncmp(url, "sqlite:", 7) ? url : url + 7);
+	pthread_key_create(&sq->key, conn_destroy);
+	pthread_mutex_init(&sq->mu, NULL);
+	pthread_cond_init(&sq->wake, NULL);
+	pthread_cond_init(&sq->done, NULL);
+	*impl = NULL;
+	if (conn_open(sq->path, &sq->wconn, e))
+		goto fail;
+	if (exec_simple(sq->wconn, "PRAGMA journal_mode=WAL") != SQLITE_OK) {
+		dm_fail(e, DM_EUNAVAILABLE, "db", "%s is not a usable SQLite database", sq->path);
+		goto fail;
+	}
+	if (pthread_create(&sq->writer, NULL, writer_main, sq)) {
+		dm_fail(e, DM_EINTERNAL, NULL, "cannot start the writer thread");
+		goto fail;
+	}
+	sq->writer_started = 1;
+	*impl = sq;
+	return 0;
+fail:
+	sq_close(sq);
+	return e->code;
+}
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.schema_version = sq_schema_version,
+	.migrate = sq_migrate,
+	.write = sq_write,
+	.get = sq_get,
+	.list = sq_list,
+	.insert = sq_insert,
+	.update = sq_update,
+	.set_archived = sq_set_archived,
+	.audit_list = sq_audit_list,
+	.in_scope = sq_in_scope,
+	.cred_get = sq_cred_get,
+	.cred_set = sq_cred_set,
+	.session_put = sq_session_put,
+	.session_get = sq_session_get,
+	.session_seen = sq_session_seen,
+	.session_delete = sq_session_delete,
+	.session_delete_user = sq_session_delete_user,
+	.session_expire = sq_session_expire,
+	.count = sq_count,
+};

@@ -1,0 +1,142 @@
+/* store.c — the public store calls: pick a backend by URL, then dispatch through its table. */
+#include "store_int.h"
+#include "../base/xmalloc.h"
+#include <stdlib.h>
+#include <string.h>
+#include "../base/banned.h"
+
+int store_open(const char *url, struct store **out, struct dm_err *e)
+{
+	*out = NULL;
+	if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13))
+		return dm_fail(e, DM_EPARAM, "db",
+			       "PostgreSQL is not available in this build yet; use a SQLite file path");
+	struct store *s = xcalloc(1, sizeof *s);
+	s->ops = &store_sqlite_ops;
+	int rc = s->ops->open(s, url, &s->impl, e);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	s->ops->close(s->impl);
+	free(s);
+}
+
+int store_schema_latest(void)
+{
+	return store_sqlite_latest();
+}
+
+int store_schema_version(struct store *s, int *version, struct dm_err *e)
+{
+	return s->ops->schema_version(s->impl, version, e);
+}
+
+int store_migrate(struct store *s, struct dm_err *e)
+{
+	return s->ops->migrate(s->impl, e);
+}
+
+int store_write(struct store *s, store_write_fn fn, void *arg)
+{
+	return s->ops->write(s->impl, fn, arg);
+}
+
+int store_get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
+	      int include_archived, json_t **rec, struct dm_err *e)
+{
+	return s->ops->get(s->impl, k, v, id, include_archived, rec, e);
+}
+
+int store_list(struct store *s, const struct store_query *q, json_t **items, struct dm_err *e)
+{
+	return s->ops->list(s->impl, q, items, e);
+}
+
+int store_insert(struct store *s, const struct kind *k, json_t *rec, int64_t actor,
+		 int64_t *id, struct dm_err *e)
+{
+	return s->ops->insert(s->impl, k, rec, actor, id, e);
+}
+
+int store_update(struct store *s, const struct kind *k, int64_t id, json_t *changes,
+		 int64_t actor, int *changed, struct dm_err *e)
+{
+	return s->ops->update(s->impl, k, id, changes, actor, changed, e);
+}
+
+int store_set_archived(struct store *s, const struct kind *k, int64_t id, int archived,
+		       int64_t actor, struct dm_err *e)
+{
+	return s->ops->set_archived(s->impl, k, id, archived, actor, e);
+}
+
+int store_audit_list(struct store *s, const struct kind *k, int64_t id, int64_t after, int limit,
+		     json_t **items, struct dm_err *e)
+{
+	return s->ops->audit_list(s->impl, k, id, after, limit, items, e);
+}
+
+int store_in_scope(struct store *s, const struct viewer *v, int64_t user_id, int *yes,
+		   struct dm_err *e)
+{
+	return s->ops->in_scope(s->impl, v, user_id, yes, e);
+}
+
+int store_cred_get(struct store *s, const char *username, struct store_cred *out,
+		   struct dm_err *e)
+{
+	return s->ops->cred_get(s->impl, username, out, e);
+}
+
+int store_cred_set(struct store *s, int64_t user_id, const char *hash, struct dm_err *e)
+{
+	return s->ops->cred_set(s->impl, user_id, hash, e);
+}
+
+int store_session_put(struct store *s, const char *token_hash, int64_t user_id,
+		      const char *csrf, int64_t now_ms, struct dm_err *e)
+{
+	return s->ops->session_put(s->impl, token_hash, user_id, csrf, now_ms, e);
+}
+
+int store_session_get(struct store *s, const char *token_hash, struct store_session *out,
+		      struct dm_err *e)
+{
+	return s->ops->session_get(s->impl, token_hash, out, e);
+}
+
+int store_session_seen(struct store *s, const char *token_hash, int64_t now_ms,
+		       struct dm_err *e)
+{
+	return s->ops->session_seen(s->impl, token_hash, now_ms, e);
+}
+
+int store_session_delete(struct store *s, const char *token_hash, struct dm_err *e)
+{
+	return s->ops->session_delete(s->impl, token_hash, e);
+}
+
+int store_session_delete_user(struct store *s, int64_t user_id, struct dm_err *e)
+{
+	return s->ops->session_delete_user(s->impl, user_id, e);
+}
+
+int store_session_expire(struct store *s, int64_t idle_before, int64_t absolute_before,
+			 struct dm_err *e)
+{
+	return s->ops->session_expire(s->impl, idle_before, absolute_before, e);
+}
+
+int store_count(struct store *s, const struct kind *k, int64_t *n, struct dm_err *e)
+{
+	return s->ops->count(s->impl, k, n, e);
+}

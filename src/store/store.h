@@ -1,0 +1,133 @@
+/* store.h — the persistence interface. Everything above this line speaks records (jansson
+ * objects validated by model.h) and viewers; everything below speaks SQL. Backends (SQLite now,
+ * PostgreSQL later) plug in behind the table of functions in store_int.h.
+ *
+ * Visibility is a parameter of every query that returns business rows: a record the viewer may
+ * not see is simply not found (DM_ENOTFOUND), never filtered afterwards.
+ *
+ * Threads: any thread may call any function. Reads use a connection private to the calling
+ * thread. Writes happen only inside store_write(): the callback runs on the store's writer
+ * thread inside a transaction shared with other concurrent writes (group commit: one fsync
+ * answers many requests), under a savepoint of its own, so a failing callback undoes only its
+ * own changes. Store calls made inside the callback see its uncommitted changes. */
+#ifndef DM_STORE_H
+#define DM_STORE_H
+#include <jansson.h>
+#include <stdint.h>
+#include "../base/err.h"
+#include "../model/model.h"
+
+struct store;
+
+/* Open the store named by url: a file path (SQLite) — "postgres://..." is reserved for the
+ * PostgreSQL backend. Does not migrate. */
+int store_open(const char *url, struct store **out, struct dm_err *e);
+void store_close(struct store *s);
+
+/* Schema: the number of migrations this binary knows, and the database's own number. */
+int store_schema_latest(void);
+int store_schema_version(struct store *s, int *version, struct dm_err *e);
+/* Apply every pending migration. A database newer than the binary answers DM_ESCHEMA. */
+int store_migrate(struct store *s, struct dm_err *e);
+
+/* Run fn(s, arg) inside a durable write transaction (see above). Returns fn's result; when
+ * fn returns non-zero its changes are rolled back. A failed commit answers DM_EUNAVAILABLE. */
+typedef int (*store_write_fn)(struct store *s, void *arg);
+int store_write(struct store *s, store_write_fn fn, void *arg);
+
+/* ---- records ---------------------------------------------------------------------------------
+ * v == NULL means "no visibility restriction" (internal use: CLI, rules that must see all). */
+
+/* Fetch one record. Archived records are found only when include_archived. */
+int store_get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
+	      int include_archived, json_t **rec, struct dm_err *e);
+
+struct store_filter {
+	const struct field *field;
+	json_t *value;                /* typed as the field (integer, string, boolean) */
+};
+
+struct store_query {
+	const struct kind *kind;
+	const struct viewer *viewer;
+	int limit;
+	const struct field *sort;     /* NULL = id */
+	int desc;
+	json_t *after_value;          /* keyset cursor: the sort value and id of the last row seen */
+	int64_t after_id;             /* 0 = first page */
+	struct store_filter filters[16];
+	int nfilters;
+	const char *name_sub;         /* substring of the name key, already normalised; NULL = none */
+	const char *updated_since;    /* RFC 3339 UTC ms string; NULL = none */
+	int archived;                 /* 0 = live only, 1 = archived only */
+};
+
+/* The page of records (a new array, at most q->limit). */
+int store_list(struct store *s, const struct store_query *q, json_t **items, struct dm_err *e);
+
+/* Inside store_write only. Insert rec (fields of model_check for the kind), stamping
+ * id/created_at/updated_at/version, auditing every set field. DM_EDUPLICATE for a taken unique
+ * name, with e->existing_id set to the other record's id. */
+int store_insert(struct store *s, const struct kind *k, json_t *rec, int64_t actor,
+		 int64_t *id, struct dm_err *e);
+/* Inside store_write only. Set the fields of changes that differ from the stored record, bump
+ * version and updated_at, audit each change. *changed tells whether anything did change. */
+int store_update(struct store *s, const struct kind *k, int64_t id, json_t *changes,
+		 int64_t actor, int *changed, struct dm_err *e);
+/* Inside store_write only. Archive (archived = 1) or restore (0); audited. */
+int store_set_archived(struct store *s, const struct kind *k, int64_t id, int archived,
+		       int64_t actor, struct dm_err *e);
+
+/* The audit trail of one record, oldest first, after audit id `after` (0 = from the start). */
+int store_audit_list(struct store *s, const struct kind *k, int64_t id, int64_t after, int limit,
+		     json_t **items, struct dm_err *e);
+
+/* *yes = 1 when user_id's records are within v's reach (v itself, or for a manager a member of
+ * their teams and sub-teams; everyone for an admin). */
+int store_in_scope(struct store *s, const struct viewer *v, int64_t user_id, int *yes,
+		   struct dm_err *e);
+
+/* ---- users, credentials and sessions -------------------------------------------------------- */
+
+struct store_cred {
+	int64_t user_id;
+	char password_hash[256];
+	int active;
+	int archived;
+};
+
+/* Look up a user by username (case-insensitive). DM_ENOTFOUND when none. */
+int store_cred_get(struct store *s, const char *username, struct store_cred *out,
+		   struct dm_err *e);
+/* Inside store_write only. */
+int store_cred_set(struct store *s, int64_t user_id, const char *password_hash,
+		   struct dm_err *e);
+
+struct store_session {
+	int64_t user_id;
+	char csrf[65];
+	int64_t created_ms, seen_ms;
+	struct viewer viewer;         /* the user's role and team, read with the session */
+	int active;
+};
+
+/* Inside store_write only. token_hash is hex; the token itself is never stored. */
+int store_session_put(struct store *s, const char *token_hash, int64_t user_id,
+		      const char *csrf, int64_t now_ms, struct dm_err *e);
+/* Read a session with its user. DM_ENOTFOUND when none. */
+int store_session_get(struct store *s, const char *token_hash, struct store_session *out,
+		      struct dm_err *e);
+/* Inside store_write only. */
+int store_session_seen(struct store *s, const char *token_hash, int64_t now_ms,
+		       struct dm_err *e);
+int store_session_delete(struct store *s, const char *token_hash, struct dm_err *e);
+int store_session_delete_user(struct store *s, int64_t user_id, struct dm_err *e);
+/* Inside store_write only: drop sessions not seen since idle_before or created before
+ * absolute_before. */
+int store_session_expire(struct store *s, int64_t idle_before, int64_t absolute_before,
+			 struct dm_err *e);
+
+/* Number of live users (0 means a fresh database). */
+int store_count(struct store *s, const struct kind *k, int64_t *n, struct dm_err *e);
+
+#endif

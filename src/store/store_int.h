@@ -1,0 +1,51 @@
+/* store_int.h — what a storage backend provides: one table of functions, mirroring store.h,
+ * each taking the backend's own handle. store.c holds the public entry points. */
+#ifndef DM_STORE_INT_H
+#define DM_STORE_INT_H
+#include "store.h"
+
+struct store_ops {
+	const char *name;
+	int (*open)(struct store *s, const char *url, void **impl, struct dm_err *e);
+	void (*close)(void *impl);
+	int (*schema_version)(void *impl, int *version, struct dm_err *e);
+	int (*migrate)(void *impl, struct dm_err *e);
+	int (*write)(void *impl, store_write_fn fn, void *arg);
+	int (*get)(void *impl, const struct kind *k, const struct viewer *v, int64_t id,
+		   int include_archived, json_t **rec, struct dm_err *e);
+	int (*list)(void *impl, const struct store_query *q, json_t **items, struct dm_err *e);
+	int (*insert)(void *impl, const struct kind *k, json_t *rec, int64_t actor, int64_t *id,
+		      struct dm_err *e);
+	int (*update)(void *impl, const struct kind *k, int64_t id, json_t *changes,
+		      int64_t actor, int *changed, struct dm_err *e);
+	int (*set_archived)(void *impl, const struct kind *k, int64_t id, int archived,
+			    int64_t actor, struct dm_err *e);
+	int (*audit_list)(void *impl, const struct kind *k, int64_t id, int64_t after, int limit,
+			  json_t **items, struct dm_err *e);
+	int (*in_scope)(void *impl, const struct viewer *v, int64_t user_id, int *yes,
+			struct dm_err *e);
+	int (*cred_get)(void *impl, const char *username, struct store_cred *out,
+			struct dm_err *e);
+	int (*cred_set)(void *impl, int64_t user_id, const char *hash, struct dm_err *e);
+	int (*session_put)(void *impl, const char *token_hash, int64_t user_id, const char *csrf,
+			   int64_t now_ms, struct dm_err *e);
+	int (*session_get)(void *impl, const char *token_hash, struct store_session *out,
+			   struct dm_err *e);
+	int (*session_seen)(void *impl, const char *token_hash, int64_t now_ms, struct dm_err *e);
+	int (*session_delete)(void *impl, const char *token_hash, struct dm_err *e);
+	int (*session_delete_user)(void *impl, int64_t user_id, struct dm_err *e);
+	int (*session_expire)(void *impl, int64_t idle_before, int64_t absolute_before,
+			      struct dm_err *e);
+	int (*count)(void *impl, const struct kind *k, int64_t *n, struct dm_err *e);
+};
+
+struct store {
+	const struct store_ops *ops;
+	void *impl;
+};
+
+extern const struct store_ops store_sqlite_ops;
+/* Number of migrations the SQLite backend knows. */
+int store_sqlite_latest(void);
+
+#endif

@@ -1,0 +1,243 @@
+"""70: visibility (SPEC section 2): rep, other rep, manager above, other
+manager, top manager, admin, partner; the public pool; moving people."""
+
+import unittest
+
+from harness import PW, ApiTestCase, uniq
+
+KINDS = ("accounts", "contacts", "opportunities", "activities")
+
+
+class VisibilityTest(ApiTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.tag = uniq("Vis").replace("-", "")
+        o = cls.org
+        cls.rec = {}
+        for key, client in (("r1", o.rep1), ("r2", o.rep2), ("r3", o.rep3)):
+            cls.rec[key] = cls._tree(client, "%s %s account" % (cls.tag, key))
+        # the public pool: no owner
+        r = cls.admin.post("accounts", {"name": "%s pool account" % cls.tag, "owner_id": None})
+        assert r.status == 201, r
+        assert r.json["owner_id"] is None, r
+        cls.pool = r.json
+
+    @classmethod
+    def _tree(cls, client, name):
+        out = {}
+        r = client.post("accounts", {"name": name})
+        assert r.status == 201, r
+        out["accounts"] = r.json
+        aid = r.json["id"]
+        for kind, body in (("contacts", {"account_id": aid, "name": name + " contact"}),
+                           ("opportunities", {"account_id": aid, "name": name + " opp", "stage": "design",
+                                              "amount": 5000}),
+                           ("activities", {"account_id": aid, "channel": "visit", "summary": name + " visit",
+                                           "occurred_at": "2026-10-10T10:00:00.000Z"})):
+            r = client.post(kind, body)
+            assert r.status == 201, r
+            out[kind] = r.json
+        return out
+
+    # -- helpers
+    def assertSees(self, client, key, who):
+        tree = self.rec[key]
+        aid = tree["accounts"]["id"]
+        for kind in KINDS:
+            rec = tree[kind]
+            r = client.get("%s/%d" % (kind, rec["id"]))
+            self.assertStatus(r, 200, "%s should see %s of %s" % (who, kind, key))
+            if kind == "accounts":
+                items = client.list_all("accounts", {"name": self.tag})
+            else:
+                items = client.list_all(kind, {"account_id": aid})
+                self.assertIn(rec["id"], self.ids(client.list_all(kind)), "%s: %s %s unfiltered list" % (who, kind, key))
+            self.assertIn(rec["id"], self.ids(items), "%s should list %s of %s" % (who, kind, key))
+
+    def assertBlind(self, client, key, who):
+        tree = self.rec[key] if isinstance(key, str) else key
+        aid = tree["accounts"]["id"]
+        name = tree["accounts"]["name"]
+        for kind in KINDS:
+            rec = tree.get(kind)
+            if rec is None:
+                continue
+            url = "%s/%d" % (kind, rec["id"])
+            r = client.get(url)
+            self.assertError(r, 404, "not_found", msg="%s must not see %s of %s" % (who, kind, key))
+            self.assertNotIn(name.encode(), r.body)
+            self.assertNotIn(rec["id"], self.ids(client.list_all(kind)), "%s lists %s of %s" % (who, kind, key))
+            if kind != "accounts":
+                r = client.get(kind, query={"account_id": aid})
+                if r.status == 200:
+                    self.assertEqual(r.json["items"], [], "%s: %s filtered by a hidden account" % (who, kind))
+                else:
+                    self.assertError(r, (400, 404))
+            # writes answer 404 too, and change nothing
+            self.assertError(client.patch(url, {"name": "pwned"} if kind in ("accounts", "contacts", "opportunities")
+                                          else {"summary": "pwned"}), 404, "not_found", msg="%s PATCH %s" % (who, url))
+            self.assertError(client.delete(url), 404, "not_found", msg="%s DELETE %s" % (who, url))
+            fresh = self.admin.get(url).json
+            self.assertIsNone(fresh["archived_at"])
+            self.assertNotIn("pwned", str(fresh))
+        # search by name does not find it
+        self.assertNotIn(aid, self.ids(client.list_all("accounts", {"name": name})))
+        # and it cannot be the parent of a new record
+        for kind, body in (("contacts", {"name": "x"}),
+                           ("opportunities", {"name": "x", "stage": "interest", "amount": 1}),
+                           ("activities", {"channel": "phone", "occurred_at": "2026-10-10T10:00:00.000Z"})):
+            body["account_id"] = aid
+            r = client.post(kind, body)
+            self.assertError(r, 404, "not_found", field="account_id", msg="%s creating %s under %s" % (who, kind, key))
+
+    # -- the cases
+    def test_rep_sees_own(self):
+        self.assertSees(self.org.rep1, "r1", "rep1")
+        self.assertSees(self.org.rep2, "r2", "rep2")
+
+    def test_rep_does_not_see_other_reps(self):
+        self.assertBlind(self.org.rep1, "r2", "rep1")
+        self.assertBlind(self.org.rep1, "r3", "rep1")
+        self.assertBlind(self.org.rep2, "r1", "rep2")
+
+    def test_rep_list_contains_only_own(self):
+        items = self.org.rep1.list_all("accounts")
+        self.assertTrue(items)
+        self.assertTrue(all(a["owner_id"] == self.org.rep1.id for a in items), items)
+        self.assertEqual(self.org.rep1.list_all("accounts", {"owner_id": self.org.rep2.id}), [])
+
+    def test_manager_above_sees_the_reps_below(self):
+        self.assertSees(self.org.mgr, "r1", "mgr")
+        self.assertSees(self.org.mgr, "r2", "mgr")
+        self.assertBlind(self.org.mgr, "r3", "mgr")
+
+    def test_manager_above_can_write_below(self):
+        acc = self.account(self.org.rep1)
+        r = self.org.mgr.patch("accounts/%d" % acc["id"], {"importance": "VVIP"})
+        self.assertStatus(r, 200)
+        self.assertEqual(self.org.rep1.get("accounts/%d" % acc["id"]).json["importance"], "VVIP")
+        c = self.contact(self.org.mgr, acc["id"])
+        self.assertStatus(self.org.rep1.get("contacts/%d" % c["id"]), 200)
+
+    def test_other_manager_sees_own_team_only(self):
+        self.assertSees(self.org.other_mgr, "r3", "other_mgr")
+        self.assertBlind(self.org.other_mgr, "r1", "other_mgr")
+        self.assertBlind(self.org.other_mgr, "r2", "other_mgr")
+
+    def test_top_manager_sees_the_whole_tree(self):
+        for key in ("r1", "r2", "r3"):
+            self.assertSees(self.org.top, key, "top")
+
+    def test_admin_sees_everything(self):
+        for key in ("r1", "r2", "r3"):
+            self.assertSees(self.admin, key, "admin")
+        self.assertStatus(self.admin.get("accounts/%d" % self.pool["id"]), 200)
+
+    def test_pool_accounts_are_listed_for_admins_only(self):
+        url = "accounts/%d" % self.pool["id"]
+        self.assertIn(self.pool["id"], self.ids(self.admin.list_all("accounts", {"name": self.tag})))
+        for who in ("rep1", "mgr", "top", "other_mgr"):
+            c = getattr(self.org, who)
+            self.assertError(c.get(url), 404, "not_found", msg=who)
+            self.assertNotIn(self.pool["id"], self.ids(c.list_all("accounts", {"name": self.tag})), who)
+
+    def test_opportunity_visible_through_its_owner(self):
+        # an opportunity of rep3's account, owned by rep1
+        r = self.admin.post("opportunities", {"account_id": self.rec["r3"]["accounts"]["id"], "name": uniq("Shared"),
+                                              "stage": "compare", "amount": 7, "owner_id": self.org.rep1.id})
+        self.assertStatus(r, 201)
+        oid = r.json["id"]
+        for who in ("rep1", "mgr", "other_mgr", "rep3", "top"):
+            self.assertStatus(getattr(self.org, who).get("opportunities/%d" % oid), 200, who)
+            self.assertIn(oid, self.ids(getattr(self.org, who).list_all("opportunities")), who)
+        self.assertError(self.org.rep2.get("opportunities/%d" % oid), 404, "not_found")
+        self.assertNotIn(oid, self.ids(self.org.rep2.list_all("opportunities")))
+        # the account itself stays hidden from rep1
+        self.assertError(self.org.rep1.get("accounts/%d" % self.rec["r3"]["accounts"]["id"]), 404)
+
+    def test_lists_are_filtered_in_the_query_not_afterwards(self):
+        tag = uniq("Mix").replace("-", "")
+        mine = []
+        for i in range(9):
+            for c in (self.org.rep2, self.org.rep3, self.org.rep1):
+                a = self.account(c, name="%s %02d %d" % (tag, i, c.id))
+                if c is self.org.rep1:
+                    mine.append(a["id"])
+        pages, q = [], {"name": tag, "limit": 3}
+        while True:
+            r = self.org.rep1.get("accounts", query=q)
+            self.assertStatus(r, 200)
+            pages.append(self.ids(r.json["items"]))
+            if not r.json["next"]:
+                break
+            q["cursor"] = r.json["next"]
+        self.assertEqual([i for p in pages for i in p], mine)
+        for p in pages[:-1]:
+            self.assertEqual(len(p), 3, "short page before the last: %s" % pages)
+
+    def test_reassignment_moves_visibility(self):
+        acc = self.account(self.org.rep1)
+        url = "accounts/%d" % acc["id"]
+        r = self.org.mgr.patch(url, {"owner_id": self.org.rep2.id})
+        self.assertStatus(r, 200)
+        self.assertEqual(r.json["owner_id"], self.org.rep2.id)
+        self.assertError(self.org.rep1.get(url), 404, "not_found")
+        self.assertStatus(self.org.rep2.get(url), 200)
+        # a manager cannot hand it to someone outside their teams
+        r = self.org.mgr.patch(url, {"owner_id": self.org.rep3.id})
+        self.assertError(r, (400, 403, 404), field="owner_id")
+        self.assertEqual(self.admin.get(url).json["owner_id"], self.org.rep2.id)
+
+    def test_moving_a_rep_to_another_team_moves_visibility(self):
+        u = "mover" + uniq("m").replace("-", "")
+        r = self.admin.post("users", {"username": u, "role": "rep", "password": PW,
+                                      "team_id": self.org.teams["branch"]})
+        self.assertStatus(r, 201)
+        uid = r.json["id"]
+        mover = self.server.login(u, PW)
+        acc = self.account(mover)
+        url = "accounts/%d" % acc["id"]
+        self.assertStatus(self.org.mgr.get(url), 200)
+        self.assertError(self.org.other_mgr.get(url), 404)
+        self.assertStatus(self.admin.patch("users/%d" % uid, {"team_id": self.org.teams["sibling"]}), 200)
+        self.assertError(self.org.mgr.get(url), 404, "not_found")
+        self.assertStatus(self.org.other_mgr.get(url), 200)
+        self.assertStatus(self.org.top.get(url), 200)
+        self.assertStatus(mover.get(url), 200)
+
+    def test_managing_a_team_grants_its_subtree(self):
+        ext = self.admin.post("teams", {"name": uniq("Extra"), "parent_id": self.org.teams["company"]}).json
+        sub = self.admin.post("teams", {"name": uniq("ExtraSub"), "parent_id": ext["id"]}).json
+        u = "sub" + uniq("s").replace("-", "")
+        self.assertStatus(self.admin.post("users", {"username": u, "role": "rep", "password": PW,
+                                                    "team_id": sub["id"]}), 201)
+        acc = self.account(self.server.login(u, PW))
+        url = "accounts/%d" % acc["id"]
+        self.assertError(self.org.other_mgr.get(url), 404)
+        self.assertStatus(self.admin.patch("teams/%d" % ext["id"], {"manager_id": self.org.other_mgr.id}), 200)
+        self.assertStatus(self.org.other_mgr.get(url), 200)
+        self.assertIn(acc["id"], self.ids(self.org.other_mgr.list_all("accounts", {"name": acc["name"]})))
+        self.assertStatus(self.admin.patch("teams/%d" % ext["id"], {"manager_id": None}), 200)
+        self.assertError(self.org.other_mgr.get(url), 404)
+
+    def test_partner_sees_no_accounts(self):
+        u = "partner" + uniq("p").replace("-", "")
+        self.assertStatus(self.admin.post("users", {"username": u, "role": "partner", "password": PW}), 201)
+        p = self.server.login(u, PW)
+        self.assertEqual(p.list_all("accounts"), [])
+        for key in ("r1", "r2", "r3"):
+            for kind in KINDS:
+                self.assertError(p.get("%s/%d" % (kind, self.rec[key][kind]["id"])), 404, msg=kind)
+
+    def test_rep_cannot_restore_or_audit_what_they_cannot_see(self):
+        url = "accounts/%d" % self.rec["r2"]["accounts"]["id"]
+        self.assertError(self.org.rep1.post(url + "/restore"), (403, 404))
+        r = self.org.other_mgr.get("audit", query={"object": "account", "id": self.rec["r1"]["accounts"]["id"]})
+        self.assertError(r, 404, "not_found")
+        self.assertNotIn(self.rec["r1"]["accounts"]["name"].encode(), r.body)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,33 @@
+#!/bin/bash
+# run.sh BUILD — run every test: the cmocka unit tests, then the black-box API tests against the
+# real binary. Ends with one line "N passed, N failed" summing them all.
+set -u
+build=${1:-build}
+passed=0 failed=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+
+for t in "$build"/tests/test_*; do
+	[ -x "$t" ] || continue
+	"$t" >"$log" 2>&1; rc=$?
+	p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+	f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
+	p=${p:-0}; f=${f:-0}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # crashed before its summary
+	[ "$f" -ne 0 ] && cat "$log"
+	echo "unit $(basename "$t"): $p passed, $f failed"
+	passed=$((passed + p)); failed=$((failed + f))
+done
+
+if [ -f tests/api/run.py ]; then
+	DEALMAP_BIN="$build/dealmap" python3 tests/api/run.py >"$log" 2>&1; rc=$?
+	tail -n 60 "$log" | grep -v '^[0-9]* passed, [0-9]* failed$' || true
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+	p=$(echo "$line" | cut -d' ' -f1); f=$(echo "$line" | cut -d' ' -f3)
+	p=${p:-0}; f=${f:-0}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	echo "api: $p passed, $f failed"
+	passed=$((passed + p)); failed=$((failed + f))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
