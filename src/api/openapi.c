@@ -189,7 +189,7 @@ static json_t *operation(const struct route *r)
 					      content(ref(r->req_schema))));
 	json_t *ok;
 	if (r->flags & ROUTE_LIST)
-		ok = json_pack("{s:s,s:{s:[s,s],s:{s:{s:s,s:o},s:{s:s,s:b}}}}", "type", "object",
+		ok = json_pack("{s:s,s:[s,s],s:{s:{s:s,s:o},s:{s:s,s:b}}}", "type", "object",
 			       "required", "items", "next", "properties", "items", "type", "array",
 			       "items", ref(r->resp_schema), "next", "type", "string", "nullable", 1);
 	else if (r->resp_schema)

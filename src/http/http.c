@@ -27,6 +27,7 @@ struct rqctx {
 	struct http_req rq;
 	struct buf body;
 	int too_large;
+	size_t discarded;
 	int answered;
 	atomic_int *active;
 };
@@ -264,6 +265,15 @@ static enum MHD_Result dispatch(struct http_server *srv, struct rqctx *c)
 	return send_resp(rq->conn, &rs);
 }
 
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+				    const char *value)
+{
+	size_t *n = cls;
+	(void)kind;
+	*n += strlen(key) + (value ? strlen(value) : 0) + 4;
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
@@ -281,6 +291,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		c->rq.app = srv->cfg.app;
 		c->active = &srv->active;
 		atomic_fetch_add(&srv->active, 1);
+		size_t header_bytes = 0;
+		MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &header_bytes);
+		if (header_bytes > HTTP_HEADER_MAX) {
+			c->answered = 1;
+			*con_cls = c;
+			struct http_resp rs;
+			memset(&rs, 0, sizeof rs);
+			rs.status = 431;
+			rs.json = json_pack("{s:{s:s,s:s,s:n}}", "error", "code", "headers_too_large",
+					    "message", "request headers are larger than 32 KiB", "field");
+			return send_resp(conn, &rs);
+		}
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 		if (cl && strtoull(cl, NULL, 10) > HTTP_BODY_MAX)
 			c->too_large = 1;
@@ -293,6 +315,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)ci->client_addr)->sin6_addr,
 				  c->rq.addr, sizeof c->rq.addr);
 		*con_cls = c;
+		if (c->too_large) {
+			/* Refuse before reading the body; this costs the connection, as it should. */
+			c->answered = 1;
+			return send_error(conn, DM_ETOOLARGE, NULL, "the body is larger than 10 MiB");
+		}
 		return MHD_YES;
 	}
 	if (c->answered) {
@@ -300,15 +327,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (*upload_size) {
-		if (!c->too_large && buf_append(&c->body, upload, *upload_size))
+		if (!c->too_large && buf_append(&c->body, upload, *upload_size)) {
 			c->too_large = 1;
-		*upload_size = 0;
-		if (c->too_large) {
-			/* Answer now; libmicrohttpd closes the connection after it. */
-			c->answered = 1;
 			buf_release(&c->body);
-			return send_error(conn, DM_ETOOLARGE, NULL, "the body is larger than 10 MiB");
 		}
+		if (c->too_large) {
+			/* A chunked body that outgrew the cap: libmicrohttpd cannot answer before the
+			 * body ends, so drain it, up to a bound past which the connection is cut. */
+			c->discarded += *upload_size;
+			if (c->discarded > 4 * (size_t)HTTP_BODY_MAX)
+				return MHD_NO;
+		}
+		*upload_size = 0;
 		return MHD_YES;
 	}
 	c->answered = 1;

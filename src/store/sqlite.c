@@ -638,7 +638,7 @@ static int duplicate(struct conn *c, const struct kind *k, const char *key, stru
 {
 	int64_t other = key ? find_by_name_key(c, k, key) : 0;
 	const char *field = k == &kind_user ? "username" : "name";
-	dm_fail(e, DM_EDUPLICATE, field, "a %s with this %s already exists", k->name, field);
+	dm_fail(e, DM_EDUPLICATE, field, "%s with this %s already exists", k->title, field);
 	e->existing_id = other;
 	return DM_EDUPLICATE;
 }
