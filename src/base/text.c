@@ -5,9 +5,19 @@
 #include <stdlib.h>
 #include "banned.h"
 
-/* Decode one code point at s (valid UTF-8 assumed); returns its length. */
+/* Decode one code point at s; returns its length. A malformed sequence decodes as U+FFFD and
+ * consumes one byte, so no read passes a NUL. */
 static size_t decode(const unsigned char *s, uint32_t *cp)
 {
+	size_t need = s[0] < 0x80 ? 1 : (s[0] & 0xE0) == 0xC0 ? 2 : (s[0] & 0xF0) == 0xE0 ? 3 :
+		      (s[0] & 0xF8) == 0xF0 ? 4 : 0;
+	for (size_t i = 1; i < need; i++)
+		if ((s[i] & 0xC0) != 0x80)
+			need = 0;
+	if (!need) {
+		*cp = 0xFFFD;
+		return 1;
+	}
 	if (s[0] < 0x80) { *cp = s[0]; return 1; }
 	if ((s[0] & 0xE0) == 0xC0) { *cp = ((uint32_t)(s[0] & 0x1F) << 6) | (s[1] & 0x3F); return 2; }
 	if ((s[0] & 0xF0) == 0xE0) {

@@ -7,7 +7,7 @@
 int text_utf8_valid(const char *s, size_t n);
 /* Number of code points in valid UTF-8. */
 size_t text_utf8_len(const char *s);
-/* The comparison key of a name: full-width ASCII folded to ASCII, the ideographic space to a space,
+/* The comparison key of a name (malformed UTF-8 bytes become U+FFFD): full-width ASCII folded to ASCII, the ideographic space to a space,
  * ASCII lower-cased, runs of white space collapsed to one space, trimmed. Caller frees. */
 char *text_name_key(const char *s);
 

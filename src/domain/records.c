@@ -233,7 +233,7 @@ static int check_user(struct store *s, struct wctx *c, json_t *next)
 	if (changing(c, "team_id") && json_is_integer(team) &&
 	    (rc = parent_visible(s, c, &kind_team, "team_id", json_integer_value(team), NULL)))
 		return rc;
-	if (c->cur && c->id == c->v->user_id &&
+	if (c->cur && c->id == c->v->user_id && c->v->role == ROLE_ADMIN &&
 	    (!json_is_true(json_object_get(next, "active")) ||
 	     strcmp(json_string_value(json_object_get(next, "role")), "admin")))
 		return dm_fail(c->e, DM_ECONFLICT, "role",
@@ -507,6 +507,7 @@ int rec_archive(struct store *s, const struct kind *k, const struct viewer *v, i
 int rec_restore(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
 		json_t **out, struct dm_err *e)
 {
+	*out = NULL;
 	if (v->role != ROLE_ADMIN) {
 		/* Archived records are invisible to non-admins: not found, not forbidden. */
 		json_t *cur = NULL;

@@ -159,6 +159,16 @@ static int check_id_list(const struct field *f, json_t *v, struct dm_err *e)
 	return 0;
 }
 
+static int check_currency(const struct field *f, json_t *v, struct dm_err *e)
+{
+	const char *c = json_string_value(v);
+	for (int i = 0; i < 3; i++)
+		if (c[i] < 'A' || c[i] > 'Z')
+			return dm_fail(e, DM_EINVAL, f->name, "currency must be an ISO 4217 code of three "
+				       "capital letters, like CNY");
+	return 0;
+}
+
 /* ---- the field tables ---------------------------------------------------------------------- */
 
 #define SYSTEM_FIELDS                                                                         \
@@ -253,7 +263,7 @@ static const struct field opportunity_fields[] = {
 	REF("owner_id", FF_FILTER | FF_SORT, "user", "Owning rep (defaults to the creator)."),
 	{ "amount", FT_INT, FF_SORT | FF_NOTNULL, 0, INT64_BIG, NULL, NULL, "0", NULL,
 	  "Amount in minor currency units (fen, cents)." },
-	{ "currency", FT_TEXT, FF_NOTNULL, 3, 3, NULL, NULL, "\"CNY\"", NULL,
+	{ "currency", FT_TEXT, FF_NOTNULL, 3, 3, NULL, NULL, "\"CNY\"", check_currency,
 	  "ISO 4217 code, three capital letters." },
 	ENUM("stage", FF_FILTER | FF_SORT | FF_NOTNULL, model_stages, "\"interest\"",
 	     "interest | brewing | design | compare | commit | use | won | lost."),
@@ -385,7 +395,7 @@ static int check_value(const struct field *f, json_t *v, struct dm_err *e)
 		if (f->min && text_utf8_len(json_string_value(v)) < (size_t)f->min)
 			return dm_fail(e, DM_EINVAL, f->name, "%s must be at least %lld characters",
 				       f->name, (long long)f->min);
-		return 0;
+		return f->check ? f->check(f, v, e) : 0;
 	case FT_INT:
 	case FT_REF:
 		if (!json_is_integer(v))

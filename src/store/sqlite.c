@@ -617,15 +617,22 @@ static int audit_row(struct conn *c, const struct kind *k, int64_t id, int64_t a
 	return rc;
 }
 
-/* The id of the live record of kind k whose name key is key, or 0. */
-static int64_t find_by_name_key(struct conn *c, const struct kind *k, const char *key)
+/* The id of the record holding the unique value rec would take, or 0: the username of users,
+ * the name key of the others. */
+static int64_t find_holder(struct conn *c, const struct kind *k, json_t *rec, const char *key)
 {
 	struct qb q;
 	struct dm_err e;
 	int64_t id = 0;
 	qb_init(&q);
-	buf_printf(&q.sql, "SELECT id FROM %s WHERE archived_at IS NULL AND name_key = ", k->plural);
-	qb_text(&q, key);
+	if (k == &kind_user) {
+		qb_sql(&q, "SELECT id FROM users WHERE username = ");
+		qb_text(&q, json_string_value(json_object_get(rec, "username")));
+	} else {
+		buf_printf(&q.sql, "SELECT id FROM %s WHERE archived_at IS NULL AND name_key = ",
+			   k->plural);
+		qb_text(&q, key);
+	}
 	sqlite3_stmt *st = qb_prepare(&q, c, &e);
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		id = sqlite3_column_int64(st, 0);
@@ -634,9 +641,10 @@ static int64_t find_by_name_key(struct conn *c, const struct kind *k, const char
 	return id;
 }
 
-static int duplicate(struct conn *c, const struct kind *k, const char *key, struct dm_err *e)
+static int duplicate(struct conn *c, const struct kind *k, json_t *rec, const char *key,
+		     struct dm_err *e)
 {
-	int64_t other = key ? find_by_name_key(c, k, key) : 0;
+	int64_t other = key || k == &kind_user ? find_holder(c, k, rec, key) : 0;
 	const char *field = k == &kind_user ? "username" : "name";
 	dm_fail(e, DM_EDUPLICATE, field, "%s with this %s already exists", k->title, field);
 	e->existing_id = other;
@@ -692,7 +700,7 @@ static int sq_insert(void *impl, const struct kind *k, json_t *rec, int64_t acto
 	rc = qb_exec(&q, c, e);
 	qb_release(&q);
 	if (rc == DM_EDUPLICATE) {
-		rc = duplicate(c, k, key, e);
+		rc = duplicate(c, k, rec, key, e);
 		goto out;
 	}
 	if (rc)
@@ -715,7 +723,7 @@ static int sq_update(void *impl, const struct kind *k, int64_t id, json_t *chang
 		     int64_t actor, int *changed, struct dm_err *e)
 {
 	struct sq *sq = impl;
-	json_t *cur = NULL;
+	json_t *cur = NULL, *merged = NULL;
 	char *key = NULL;
 	struct qb q;
 	int rc, n = 0;
@@ -741,10 +749,9 @@ static int sq_update(void *impl, const struct kind *k, int64_t id, json_t *chang
 	}
 	if (!n)
 		goto out;
-	json_t *merged = json_deep_copy(cur);
+	merged = json_deep_copy(cur);
 	json_object_update(merged, changes);
 	key = name_key_of(k, merged);
-	json_decref(merged);
 	if (key) {
 		qb_sql(&q, "name_key = ");
 		qb_text(&q, key);
@@ -756,7 +763,7 @@ static int sq_update(void *impl, const struct kind *k, int64_t id, json_t *chang
 	qb_int(&q, id);
 	rc = qb_exec(&q, sq->wconn, e);
 	if (rc == DM_EDUPLICATE)
-		rc = duplicate(sq->wconn, k, key, e);
+		rc = duplicate(sq->wconn, k, merged, key, e);
 	if (rc)
 		goto out;
 	json_object_foreach(changes, fname, v) {
@@ -771,6 +778,7 @@ static int sq_update(void *impl, const struct kind *k, int64_t id, json_t *chang
 out:
 	free(key);
 	qb_release(&q);
+	json_decref(merged);
 	json_decref(cur);
 	return rc;
 }
@@ -798,7 +806,7 @@ static int sq_set_archived(void *impl, const struct kind *k, int64_t id, int arc
 	rc = qb_exec(&q, sq->wconn, e);
 	if (rc == DM_EDUPLICATE) {
 		char *key = name_key_of(k, cur);
-		rc = duplicate(sq->wconn, k, key, e);
+		rc = duplicate(sq->wconn, k, cur, key, e);
 		free(key);
 	}
 	if (!rc) {

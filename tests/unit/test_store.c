@@ -1,0 +1,1165 @@
+/* test_store.c — unit tests of src/store through store.h, on a SQLite file in a fresh temporary
+ * directory per test: migrations, inserts and updates inside store_write, visibility, lists,
+ * duplicate names, archiving, the audit trail and concurrent writers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "base/text.h"
+#include "model/model.h"
+#include "store/store.h"
+
+struct fx {
+	char dir[64];
+	char path[128];
+	struct store *s;
+};
+
+static void remove_db_files(const struct fx *f)
+{
+	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
+	char p[160];
+	for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+		snprintf(p, sizeof p, "%s%s", f->path, suffix[i]);
+		unlink(p);
+	}
+	rmdir(f->dir);
+}
+
+static int setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof *f);
+	struct dm_err e;
+	dm_err_clear(&e);
+	log_set_level(LOG_WARN);
+	snprintf(f->dir, sizeof f->dir, "/tmp/dealmap-store-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return -1;
+	snprintf(f->path, sizeof f->path, "%s/test.db", f->dir);
+	if (store_open(f->path, &f->s, &e) || store_migrate(f->s, &e)) {
+		fprintf(stderr, "setup: %s\n", e.message);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *f = *state;
+	store_close(f->s);
+	remove_db_files(f);
+	free(f);
+	return 0;
+}
+
+/* ---- writing through store_write ------------------------------------------------------------- */
+
+struct ins {
+	const struct kind *k;
+	json_t *rec;
+	int64_t actor;
+	int64_t id;
+	struct dm_err e;
+	int fail_after;        /* return an error after a successful insert (rollback test) */
+};
+
+static int ins_cb(struct store *s, void *arg)
+{
+	struct ins *a = arg;
+	int rc = store_insert(s, a->k, a->rec, a->actor, &a->id, &a->e);
+	if (!rc && a->fail_after)
+		return dm_fail(&a->e, DM_ECONFLICT, NULL, "changed my mind");
+	return rc;
+}
+
+static json_t *checked(const struct kind *k, enum check_mode mode, const char *text)
+{
+	json_error_t je;
+	struct dm_err e;
+	json_t *body = json_loads(text, 0, &je), *out = NULL;
+	if (!body)
+		fail_msg("bad JSON in test: %s: %s", text, je.text);
+	dm_err_clear(&e);
+	if (model_check(k, body, mode, &out, &e))
+		fail_msg("model_check refused %s: %s", text, e.message);
+	json_decref(body);
+	return out;
+}
+
+/* Insert a record given as JSON text (printf format) as actor; returns rc, id in *id. */
+static int try_insert(struct store *s, const struct kind *k, int64_t actor, int64_t *id,
+		      struct dm_err *e, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static int try_insert(struct store *s, const struct kind *k, int64_t actor, int64_t *id,
+		      struct dm_err *e, const char *fmt, ...)
+{
+	char text[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	struct ins a = { k, checked(k, CHECK_CREATE, text), actor, 0, { 0 }, 0 };
+	int rc = store_write(s, ins_cb, &a);
+	json_decref(a.rec);
+	if (e)
+		*e = a.e;
+	if (id)
+		*id = rc ? 0 : a.id;
+	return rc;
+}
+
+#define MK(s, k, ...) mk((s), (k), __VA_ARGS__)
+static int64_t mk(struct store *s, const struct kind *k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int64_t mk(struct store *s, const struct kind *k, const char *fmt, ...)
+{
+	char text[2048];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	struct dm_err e;
+	int64_t id = 0;
+	int rc = try_insert(s, k, 0, &id, &e, "%s", text);
+	if (rc)
+		fail_msg("insert %s %s: %s (%s: %s)", k->name, text, dm_code_name(rc), e.field, e.message);
+	assert_true(id > 0);
+	return id;
+}
+
+struct upd {
+	const struct kind *k;
+	int64_t id;
+	json_t *changes;
+	int64_t actor;
+	int changed;
+	int archive;          /* -1: update; 0/1: set_archived */
+	struct dm_err e;
+};
+
+static int upd_cb(struct store *s, void *arg)
+{
+	struct upd *u = arg;
+	if (u->archive >= 0)
+		return store_set_archived(s, u->k, u->id, u->archive, u->actor, &u->e);
+	return store_update(s, u->k, u->id, u->changes, u->actor, &u->changed, &u->e);
+}
+
+static int update(struct store *s, const struct kind *k, int64_t id, int64_t actor, int *changed,
+		  struct dm_err *e, const char *text)
+{
+	struct upd u = { k, id, checked(k, CHECK_PATCH, text), actor, 0, -1, { 0 } };
+	int rc = store_write(s, upd_cb, &u);
+	json_decref(u.changes);
+	if (changed)
+		*changed = u.changed;
+	if (e)
+		*e = u.e;
+	return rc;
+}
+
+static int set_archived(struct store *s, const struct kind *k, int64_t id, int archived,
+			int64_t actor, struct dm_err *e)
+{
+	struct upd u = { k, id, NULL, actor, 0, archived, { 0 } };
+	int rc = store_write(s, upd_cb, &u);
+	if (e)
+		*e = u.e;
+	return rc;
+}
+
+static json_t *get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
+		   int include_archived)
+{
+	json_t *rec = NULL;
+	struct dm_err e;
+	dm_err_clear(&e);
+	int rc = store_get(s, k, v, id, include_archived, &rec, &e);
+	if (rc)
+		fail_msg("store_get %s %lld: %s", k->name, (long long)id, e.message);
+	return rec;
+}
+
+static int get_rc(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
+		  int include_archived)
+{
+	json_t *rec = NULL;
+	struct dm_err e;
+	dm_err_clear(&e);
+	int rc = store_get(s, k, v, id, include_archived, &rec, &e);
+	if (rc)
+		assert_null(rec);
+	json_decref(rec);
+	return rc;
+}
+
+static const char *str(json_t *rec, const char *field)
+{
+	return json_string_value(json_object_get(rec, field));
+}
+
+static int64_t num(json_t *rec, const char *field)
+{
+	return json_integer_value(json_object_get(rec, field));
+}
+
+/* List with a query; returns the items (caller decrefs). */
+static json_t *list(struct store *s, struct store_query *q)
+{
+	json_t *items = NULL;
+	struct dm_err e;
+	dm_err_clear(&e);
+	if (!q->limit)
+		q->limit = 1000;
+	int rc = store_list(s, q, &items, &e);
+	if (rc)
+		fail_msg("store_list %s: %s", q->kind->plural, e.message);
+	assert_true(json_is_array(items));
+	return items;
+}
+
+/* The ids of a list, sorted ascending, as a comma-separated string for easy comparison. */
+static int cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void ids_of(json_t *items, char *out, size_t n)
+{
+	size_t cnt = json_array_size(items), len = 0;
+	int64_t *ids = calloc(cnt + 1, sizeof *ids);
+	for (size_t i = 0; i < cnt; i++)
+		ids[i] = num(json_array_get(items, i), "id");
+	qsort(ids, cnt, sizeof *ids, cmp64);
+	out[0] = '\0';
+	for (size_t i = 0; i < cnt && len < n; i++)
+		len += (size_t)snprintf(out + len, n - len, "%s%lld", i ? "," : "", (long long)ids[i]);
+	free(ids);
+}
+
+static void idstr(char *out, size_t n, const int64_t *ids, size_t cnt)
+{
+	int64_t *sorted = calloc(cnt + 1, sizeof *sorted);
+	size_t len = 0;
+	memcpy(sorted, ids, cnt * sizeof *ids);
+	qsort(sorted, cnt, sizeof *sorted, cmp64);
+	out[0] = '\0';
+	for (size_t i = 0; i < cnt && len < n; i++)
+		len += (size_t)snprintf(out + len, n - len, "%s%lld", i ? "," : "", (long long)sorted[i]);
+	free(sorted);
+}
+
+/* ---- a small company --------------------------------------------------------------------------
+ * teams: north (manager m1) ⊃ north-east; south (manager m2); west (manager m3, who has no team)
+ * users: admin; m1, r1 in north; r2 in north-east; m2, r3 in south; m3 (no team); r4 in west;
+ *        a partner. */
+struct world {
+	int64_t t_north, t_ne, t_south, t_west;
+	int64_t admin, m1, r1, r2, m2, r3, m3, r4, partner;
+	int64_t a_r1, a_r1b, a_r2, a_m1, a_r3, a_m2, a_r4, a_pool;
+	int64_t c_r1, c_r3;
+	int64_t o_r1_on_r3;
+	struct viewer v_admin, v_m1, v_r1, v_r2, v_m2, v_r3, v_m3, v_r4, v_partner;
+};
+
+static void build_world(struct store *s, struct world *w)
+{
+	w->t_north = MK(s, &kind_team, "{\"name\": \"华北\"}");
+	w->t_ne = MK(s, &kind_team, "{\"name\": \"东北\", \"parent_id\": %lld}", (long long)w->t_north);
+	w->t_south = MK(s, &kind_team, "{\"name\": \"华南\"}");
+	w->t_west = MK(s, &kind_team, "{\"name\": \"西部\"}");
+	w->admin = MK(s, &kind_user, "{\"username\": \"admin\", \"role\": \"admin\"}");
+	w->m1 = MK(s, &kind_user, "{\"username\": \"m1\", \"role\": \"manager\", \"team_id\": %lld}",
+		   (long long)w->t_north);
+	w->r1 = MK(s, &kind_user, "{\"username\": \"r1\", \"role\": \"rep\", \"team_id\": %lld}",
+		   (long long)w->t_north);
+	w->r2 = MK(s, &kind_user, "{\"username\": \"r2\", \"role\": \"rep\", \"team_id\": %lld}",
+		   (long long)w->t_ne);
+	w->m2 = MK(s, &kind_user, "{\"username\": \"m2\", \"role\": \"manager\", \"team_id\": %lld}",
+		   (long long)w->t_south);
+	w->r3 = MK(s, &kind_user, "{\"username\": \"r3\", \"role\": \"rep\", \"team_id\": %lld}",
+		   (long long)w->t_south);
+	w->m3 = MK(s, &kind_user, "{\"username\": \"m3\", \"role\": \"manager\"}");
+	w->r4 = MK(s, &kind_user, "{\"username\": \"r4\", \"role\": \"rep\", \"team_id\": %lld}",
+		   (long long)w->t_west);
+	w->partner = MK(s, &kind_user, "{\"username\": \"p1\", \"role\": \"partner\"}");
+	char body[64];
+	snprintf(body, sizeof body, "{\"manager_id\": %lld}", (long long)w->m1);
+	assert_int_equal(update(s, &kind_team, w->t_north, w->admin, NULL, NULL, body), 0);
+	snprintf(body, sizeof body, "{\"manager_id\": %lld}", (long long)w->m2);
+	assert_int_equal(update(s, &kind_team, w->t_south, w->admin, NULL, NULL, body), 0);
+	snprintf(body, sizeof body, "{\"manager_id\": %lld}", (long long)w->m3);
+	assert_int_equal(update(s, &kind_team, w->t_west, w->admin, NULL, NULL, body), 0);
+
+	w->a_r1 = MK(s, &kind_account, "{\"name\": \"北京科技有限公司\", \"owner_id\": %lld,"
+		     " \"industry\": \"印刷\", \"importance\": \"A\"}", (long long)w->r1);
+	w->a_r1b = MK(s, &kind_account, "{\"name\": \"ACME Ltd\", \"owner_id\": %lld,"
+		      " \"industry\": \"包装\"}", (long long)w->r1);
+	w->a_r2 = MK(s, &kind_account, "{\"name\": \"沈阳机床厂\", \"owner_id\": %lld,"
+		     " \"industry\": \"印刷\"}", (long long)w->r2);
+	w->a_m1 = MK(s, &kind_account, "{\"name\": \"Northwind Traders\", \"owner_id\": %lld,"
+		     " \"importance\": \"A\"}", (long long)w->m1);
+	w->a_r3 = MK(s, &kind_account, "{\"name\": \"广州包装\", \"owner_id\": %lld,"
+		     " \"industry\": \"包装\"}", (long long)w->r3);
+	w->a_m2 = MK(s, &kind_account, "{\"name\": \"Shenzhen Tech\", \"owner_id\": %lld}",
+		     (long long)w->m2);
+	w->a_r4 = MK(s, &kind_account, "{\"name\": \"成都印务\", \"owner_id\": %lld}",
+		     (long long)w->r4);
+	w->a_pool = MK(s, &kind_account, "{\"name\": \"公海客户\"}");
+	w->c_r1 = MK(s, &kind_contact, "{\"account_id\": %lld, \"name\": \"王总\"}", (long long)w->a_r1);
+	w->c_r3 = MK(s, &kind_contact, "{\"account_id\": %lld, \"name\": \"陈经理\"}",
+		     (long long)w->a_r3);
+	w->o_r1_on_r3 = MK(s, &kind_opportunity, "{\"account_id\": %lld, \"name\": \"二期\","
+			   " \"owner_id\": %lld}", (long long)w->a_r3, (long long)w->r1);
+
+	w->v_admin = (struct viewer){ w->admin, ROLE_ADMIN, 0 };
+	w->v_m1 = (struct viewer){ w->m1, ROLE_MANAGER, w->t_north };
+	w->v_r1 = (struct viewer){ w->r1, ROLE_REP, w->t_north };
+	w->v_r2 = (struct viewer){ w->r2, ROLE_REP, w->t_ne };
+	w->v_m2 = (struct viewer){ w->m2, ROLE_MANAGER, w->t_south };
+	w->v_r3 = (struct viewer){ w->r3, ROLE_REP, w->t_south };
+	w->v_m3 = (struct viewer){ w->m3, ROLE_MANAGER, 0 };
+	w->v_r4 = (struct viewer){ w->r4, ROLE_REP, w->t_west };
+	w->v_partner = (struct viewer){ w->partner, ROLE_PARTNER, 0 };
+}
+
+/* The accounts v lists must be exactly want[], and store_get must agree account by account. */
+static void expect_accounts(struct store *s, const struct world *w, const struct viewer *v,
+			    const int64_t *want, size_t nwant)
+{
+	const int64_t all[] = { w->a_r1, w->a_r1b, w->a_r2, w->a_m1, w->a_r3, w->a_m2, w->a_r4,
+				w->a_pool };
+	struct store_query q = { .kind = &kind_account, .viewer = v };
+	json_t *items = list(s, &q);
+	char got[256], exp[256];
+	ids_of(items, got, sizeof got);
+	idstr(exp, sizeof exp, want, nwant);
+	if (strcmp(got, exp))
+		fail_msg("viewer %lld (role %d) lists accounts [%s], expected [%s]",
+			 (long long)v->user_id, v->role, got, exp);
+	json_decref(items);
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+		int visible = 0;
+		for (size_t j = 0; j < nwant; j++)
+			visible |= all[i] == want[j];
+		int rc = get_rc(s, &kind_account, v, all[i], 0);
+		if (rc != (visible ? 0 : DM_ENOTFOUND))
+			fail_msg("viewer %lld: store_get account %lld answered %s", (long long)v->user_id,
+				 (long long)all[i], dm_code_name(rc));
+	}
+}
+
+#define EXPECT_ACCOUNTS(s, w, v, ...)                                                          \
+	do {                                                                                   \
+		const int64_t want_[] = { __VA_ARGS__ };                                       \
+		expect_accounts((s), (w), (v), want_, sizeof want_ / sizeof want_[0]);        \
+	} while (0)
+
+/* ---- tests ------------------------------------------------------------------------------------- */
+
+static void migrate_sets_version(void **state)
+{
+	struct fx *f = *state;
+	struct dm_err e;
+	int version = -1;
+	dm_err_clear(&e);
+	assert_true(store_schema_latest() >= 1);
+	assert_int_equal(store_schema_version(f->s, &version, &e), 0);
+	assert_int_equal(version, store_schema_latest());
+	assert_int_equal(store_migrate(f->s, &e), 0);   /* again: nothing to do */
+	assert_int_equal(store_schema_version(f->s, &version, &e), 0);
+	assert_int_equal(version, store_schema_latest());
+	int64_t n = -1;
+	assert_int_equal(store_count(f->s, &kind_user, &n, &e), 0);
+	assert_int_equal(n, 0);
+}
+
+static void schema_newer_than_binary(void **state)
+{
+	struct fx *f = *state;
+	struct dm_err e;
+	sqlite3 *db = NULL;
+	char sql[64];
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", store_schema_latest() + 1);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_close(db), SQLITE_OK);
+
+	dm_err_clear(&e);
+	assert_int_equal(store_open(f->path, &f->s, &e), 0);
+	int version = 0;
+	assert_int_equal(store_schema_version(f->s, &version, &e), 0);
+	assert_int_equal(version, store_schema_latest() + 1);
+	assert_int_equal(store_migrate(f->s, &e), DM_ESCHEMA);
+	assert_int_equal(e.code, DM_ESCHEMA);
+	assert_true(strlen(e.message) > 0);
+	/* and nothing was changed by the refusal */
+	assert_int_equal(store_schema_version(f->s, &version, &e), 0);
+	assert_int_equal(version, store_schema_latest() + 1);
+}
+
+static void open_refuses_postgres_and_garbage(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = (struct store *)0x1;
+	struct dm_err e;
+	dm_err_clear(&e);
+	assert_int_equal(store_open("postgres://localhost/dealmap", &s, &e), DM_EPARAM);
+	assert_null(s);
+	/* a file that is not a database */
+	char junk[160];
+	snprintf(junk, sizeof junk, "%s/junk.db", f->dir);
+	FILE *fp = fopen(junk, "w");
+	assert_non_null(fp);
+	for (int i = 0; i < 200; i++)
+		fputs("this is not a sqlite database at all\n", fp);
+	fclose(fp);
+	dm_err_clear(&e);
+	int rc = store_open(junk, &s, &e);
+	if (rc == 0) {
+		rc = store_migrate(s, &e);
+		store_close(s);
+	} else {
+		assert_null(s);
+	}
+	assert_int_not_equal(rc, 0);
+	unlink(junk);
+}
+
+static void insert_and_get(void **state)
+{
+	struct fx *f = *state;
+	int64_t id = MK(f->s, &kind_account,
+			"{\"name\": \"北京科技有限公司\", \"industry\": \"印刷\","
+			" \"installed_base\": [{\"brand\": \"海德堡\", \"quantity\": 2, \"years\": 3.5}]}");
+	json_t *r = get(f->s, &kind_account, NULL, id, 0);
+	assert_int_equal(num(r, "id"), id);
+	assert_string_equal(str(r, "name"), "北京科技有限公司");
+	assert_string_equal(str(r, "industry"), "印刷");
+	assert_string_equal(str(r, "importance"), "C");
+	assert_string_equal(str(r, "lifecycle"), "acquire");
+	assert_int_equal(num(r, "version"), 1);
+	assert_true(json_is_null(json_object_get(r, "owner_id")));
+	assert_true(json_is_null(json_object_get(r, "archived_at")));
+	assert_int_equal(strlen(str(r, "created_at")), 24);
+	assert_int_equal(str(r, "created_at")[23], 'Z');
+	assert_string_equal(str(r, "created_at"), str(r, "updated_at"));
+	assert_int_equal(num(r, "touches"), 0);
+	assert_true(json_is_null(json_object_get(r, "last_touch_at")));
+	json_t *ib = json_object_get(r, "installed_base");
+	assert_true(json_is_array(ib));
+	assert_string_equal(str(json_array_get(ib, 0), "brand"), "海德堡");
+	assert_true(json_real_value(json_object_get(json_array_get(ib, 0), "years")) == 3.5);
+	assert_null(json_object_get(r, "name_key"));   /* internal column, not rendered */
+	json_decref(r);
+
+	int64_t act = MK(f->s, &kind_activity, "{\"account_id\": %lld, \"channel\": \"visit\","
+			 " \"occurred_at\": \"2026-11-25T09:30:00+08:00\"}", (long long)id);
+	MK(f->s, &kind_activity, "{\"account_id\": %lld, \"channel\": \"phone\", \"effective\": false,"
+	   " \"occurred_at\": \"2026-11-26T09:30:00Z\"}", (long long)id);
+	r = get(f->s, &kind_activity, NULL, act, 0);
+	assert_string_equal(str(r, "occurred_at"), "2026-11-25T01:30:00.000Z");
+	assert_true(json_is_true(json_object_get(r, "effective")));
+	assert_true(json_is_array(json_object_get(r, "contact_ids")));
+	json_decref(r);
+	/* derived fields: only effective activities count */
+	r = get(f->s, &kind_account, NULL, id, 0);
+	assert_int_equal(num(r, "touches"), 1);
+	assert_string_equal(str(r, "last_touch_at"), "2026-11-25T01:30:00.000Z");
+	json_decref(r);
+
+	assert_int_equal(get_rc(f->s, &kind_account, NULL, id + 1000, 1), DM_ENOTFOUND);
+	/* a dangling reference is refused by the database */
+	struct dm_err e;
+	assert_int_equal(try_insert(f->s, &kind_contact, 0, NULL, &e,
+				    "{\"account_id\": 999, \"name\": \"x\"}"), DM_ENOTFOUND);
+}
+
+static void writes_only_inside_store_write(void **state)
+{
+	struct fx *f = *state;
+	struct dm_err e;
+	int64_t id = 0;
+	json_t *rec = checked(&kind_team, CHECK_CREATE, "{\"name\": \"t\"}");
+	dm_err_clear(&e);
+	assert_int_equal(store_insert(f->s, &kind_team, rec, 0, &id, &e), DM_EINTERNAL);
+	json_decref(rec);
+	int64_t n = -1;
+	assert_int_equal(store_count(f->s, &kind_team, &n, &e), 0);
+	assert_int_equal(n, 0);
+}
+
+static void failed_callback_rolls_back(void **state)
+{
+	struct fx *f = *state;
+	struct ins a = { &kind_team, checked(&kind_team, CHECK_CREATE, "{\"name\": \"gone\"}"), 0, 0,
+			 { 0 }, 1 };
+	assert_int_equal(store_write(f->s, ins_cb, &a), DM_ECONFLICT);
+	assert_true(a.id > 0);
+	assert_int_equal(get_rc(f->s, &kind_team, NULL, a.id, 1), DM_ENOTFOUND);
+	json_decref(a.rec);
+	int64_t kept = MK(f->s, &kind_team, "{\"name\": \"kept\"}");
+	json_t *r = get(f->s, &kind_team, NULL, kept, 0);
+	assert_string_equal(str(r, "name"), "kept");
+	json_decref(r);
+	struct dm_err e;
+	int64_t n = 0;
+	assert_int_equal(store_count(f->s, &kind_team, &n, &e), 0);
+	assert_int_equal(n, 1);
+	/* no audit rows survive for the rolled-back record */
+	json_t *items = NULL;
+	assert_int_equal(store_audit_list(f->s, &kind_team, a.id, 0, 100, &items, &e), 0);
+	if (a.id != kept)
+		assert_int_equal(json_array_size(items), 0);
+	json_decref(items);
+}
+
+static void visibility_of_accounts(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f->s, &w);
+	EXPECT_ACCOUNTS(f->s, &w, &w.v_admin, w.a_r1, w.a_r1b, w.a_r2, w.a_m1, w.a_r3, w.a_m2,
+			w.a_r4, w.a_pool);
+	EXPECT_ACCOUNTS(f->s, &w, &w.v_r1, w.a_r1, w.a_r1b);
+	EXPECT_ACCOUNTS(f->s, &w, &w.v_r2, w.a_r2);
+	EXPECT_ACCOUNTS(f->s, &w, &w.v_r3, w.a_r3);
+	/* own team, its sub-team, and the manager's own accounts */
+	EXPECT_ACCOUNTS(f->s, &w, &w.v_m1, w.a_r1, w.a_r1b, w.a_r2, w.a_m1);
+	/* another manager sees none of those */
+	EXPECT_ACCOUNTS(f->s, &w, &w.v_m2, w.a_r3, w.a_m2);
+	/* a manager with no team of their own, through the team they manage */
+	EXPECT_ACCOUNTS(f->s, &w, &w.v_m3, w.a_r4);
+	EXPECT_ACCOUNTS(f->s, &w, &w.v_r4, w.a_r4);
+	struct store_query q = { .kind = &kind_account, .viewer = &w.v_partner };
+	json_t *items = list(f->s, &q);
+	assert_int_equal(json_array_size(items), 0);
+	json_decref(items);
+	assert_int_equal(get_rc(f->s, &kind_account, &w.v_partner, w.a_r1, 0), DM_ENOTFOUND);
+	/* a rep whose viewer names a team still sees only their own */
+	struct viewer r1_in_ne = { w.r1, ROLE_REP, w.t_ne };
+	EXPECT_ACCOUNTS(f->s, &w, &r1_in_ne, w.a_r1, w.a_r1b);
+}
+
+static void sub_team_depth(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f->s, &w);
+	/* a grandchild team of north: m1 reaches it, its members' accounts appear */
+	int64_t t_deep = MK(f->s, &kind_team, "{\"name\": \"哈尔滨\", \"parent_id\": %lld}",
+			    (long long)w.t_ne);
+	int64_t r5 = MK(f->s, &kind_user, "{\"username\": \"r5\", \"role\": \"rep\", \"team_id\": %lld}",
+			(long long)t_deep);
+	int64_t a_r5 = MK(f->s, &kind_account, "{\"name\": \"哈尔滨电机\", \"owner_id\": %lld}",
+			  (long long)r5);
+	assert_int_equal(get_rc(f->s, &kind_account, &w.v_m1, a_r5, 0), 0);
+	assert_int_equal(get_rc(f->s, &kind_account, &w.v_m2, a_r5, 0), DM_ENOTFOUND);
+	assert_int_equal(get_rc(f->s, &kind_account, &w.v_r2, a_r5, 0), DM_ENOTFOUND);
+	/* a manager of the sub-team does not see up the tree */
+	int64_t m4 = MK(f->s, &kind_user, "{\"username\": \"m4\", \"role\": \"manager\", \"team_id\": %lld}",
+			(long long)w.t_ne);
+	struct viewer v_m4 = { m4, ROLE_MANAGER, w.t_ne };
+	assert_int_equal(get_rc(f->s, &kind_account, &v_m4, a_r5, 0), 0);
+	assert_int_equal(get_rc(f->s, &kind_account, &v_m4, w.a_r2, 0), 0);
+	assert_int_equal(get_rc(f->s, &kind_account, &v_m4, w.a_r1, 0), DM_ENOTFOUND);
+	assert_int_equal(get_rc(f->s, &kind_account, &v_m4, w.a_m1, 0), DM_ENOTFOUND);
+}
+
+static void in_scope(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	struct dm_err e;
+	build_world(f->s, &w);
+	struct { const struct viewer *v; int64_t user; int want; } cases[] = {
+		{ &w.v_admin, w.r3, 1 }, { &w.v_m1, w.r1, 1 }, { &w.v_m1, w.r2, 1 },
+		{ &w.v_m1, w.m1, 1 }, { &w.v_m1, w.r3, 0 }, { &w.v_m1, w.r4, 0 },
+		{ &w.v_m2, w.r3, 1 }, { &w.v_m2, w.r1, 0 }, { &w.v_m3, w.r4, 1 },
+		{ &w.v_m3, w.r1, 0 }, { &w.v_r1, w.r1, 1 }, { &w.v_r1, w.r2, 0 },
+		{ &w.v_partner, w.partner, 0 }, { &w.v_admin, 99999, 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int yes = -1;
+		dm_err_clear(&e);
+		assert_int_equal(store_in_scope(f->s, cases[i].v, cases[i].user, &yes, &e), 0);
+		if (yes != cases[i].want)
+			fail_msg("case %zu: viewer %lld, user %lld: in scope %d, expected %d", i,
+				 (long long)cases[i].v->user_id, (long long)cases[i].user, yes,
+				 cases[i].want);
+	}
+}
+
+static void contacts_follow_their_account(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f->s, &w);
+	assert_int_equal(get_rc(f->s, &kind_contact, &w.v_r1, w.c_r1, 0), 0);
+	assert_int_equal(get_rc(f->s, &kind_contact, &w.v_m1, w.c_r1, 0), 0);
+	assert_int_equal(get_rc(f->s, &kind_contact, &w.v_admin, w.c_r1, 0), 0);
+	assert_int_equal(get_rc(f->s, &kind_contact, &w.v_r3, w.c_r1, 0), DM_ENOTFOUND);
+	assert_int_equal(get_rc(f->s, &kind_contact, &w.v_m2, w.c_r1, 0), DM_ENOTFOUND);
+	assert_int_equal(get_rc(f->s, &kind_contact, &w.v_r1, w.c_r3, 0), DM_ENOTFOUND);
+	assert_int_equal(get_rc(f->s, &kind_contact, &w.v_partner, w.c_r1, 0), DM_ENOTFOUND);
+	struct store_query q = { .kind = &kind_contact, .viewer = &w.v_m2 };
+	json_t *items = list(f->s, &q);
+	assert_int_equal(json_array_size(items), 1);
+	assert_int_equal(num(json_array_get(items, 0), "id"), w.c_r3);
+	json_decref(items);
+	/* opportunities: visible through the account or to their owner */
+	assert_int_equal(get_rc(f->s, &kind_opportunity, &w.v_r1, w.o_r1_on_r3, 0), 0);
+	assert_int_equal(get_rc(f->s, &kind_opportunity, &w.v_r3, w.o_r1_on_r3, 0), 0);
+	assert_int_equal(get_rc(f->s, &kind_opportunity, &w.v_r2, w.o_r1_on_r3, 0), DM_ENOTFOUND);
+	/* moving the account to r2 moves its contacts with it */
+	char body[64];
+	snprintf(body, sizeof body, "{\"owner_id\": %lld}", (long long)w.r2);
+	assert_int_equal(update(f->s, &kind_account, w.a_r1, w.admin, NULL, NULL, body), 0);
+	assert_int_equal(get_rc(f->s, &kind_contact, &w.v_r1, w.c_r1, 0), DM_ENOTFOUND);
+	assert_int_equal(get_rc(f->s, &kind_contact, &w.v_r2, w.c_r1, 0), 0);
+	/* an archived account hides its contacts from everyone but admins */
+	assert_int_equal(set_archived(f->s, &kind_account, w.a_r1, 1, w.admin, NULL), 0);
+	assert_int_equal(get_rc(f->s, &kind_contact, &w.v_r2, w.c_r1, 0), DM_ENOTFOUND);
+	assert_int_equal(get_rc(f->s, &kind_contact, &w.v_m1, w.c_r1, 0), DM_ENOTFOUND);
+	assert_int_equal(get_rc(f->s, &kind_contact, &w.v_admin, w.c_r1, 0), 0);
+}
+
+static void directory_visibility(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f->s, &w);
+	assert_int_equal(get_rc(f->s, &kind_user, &w.v_r1, w.r3, 0), 0);
+	assert_int_equal(get_rc(f->s, &kind_team, &w.v_r1, w.t_south, 0), 0);
+	assert_int_equal(get_rc(f->s, &kind_user, &w.v_partner, w.partner, 0), 0);
+	assert_int_equal(get_rc(f->s, &kind_user, &w.v_partner, w.r1, 0), DM_ENOTFOUND);
+	assert_int_equal(get_rc(f->s, &kind_team, &w.v_partner, w.t_north, 0), DM_ENOTFOUND);
+}
+
+static void list_pagination(void **state)
+{
+	struct fx *f = *state;
+	int64_t ids[23];
+	for (int i = 0; i < 23; i++)
+		ids[i] = MK(f->s, &kind_account, "{\"name\": \"客户%02d\"}", i);
+	struct viewer admin = { 1, ROLE_ADMIN, 0 };
+	/* by id, 5 a page */
+	int seen = 0;
+	struct store_query q = { .kind = &kind_account, .viewer = &admin, .limit = 5 };
+	for (int page = 0; page < 10; page++) {
+		json_t *items = list(f->s, &q);
+		size_t n = json_array_size(items);
+		assert_true(n <= 5);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(num(json_array_get(items, i), "id"), ids[seen++]);
+		if (n < 5) {
+			json_decref(items);
+			break;
+		}
+		json_decref(q.after_value);
+		q.after_id = num(json_array_get(items, n - 1), "id");
+		q.after_value = json_integer(q.after_id);
+		json_decref(items);
+	}
+	json_decref(q.after_value);
+	assert_int_equal(seen, 23);
+
+	/* by name, descending */
+	struct store_query d = { .kind = &kind_account, .viewer = &admin, .limit = 4, .desc = 1,
+				 .sort = model_field(&kind_account, "name") };
+	seen = 0;
+	char prev[64] = "\xF4";
+	for (;;) {
+		json_t *items = list(f->s, &d);
+		size_t n = json_array_size(items);
+		for (size_t i = 0; i < n; i++) {
+			const char *nm = str(json_array_get(items, i), "name");
+			assert_true(strcmp(nm, prev) < 0);
+			snprintf(prev, sizeof prev, "%s", nm);
+			seen++;
+		}
+		if (n < 4) {
+			json_decref(items);
+			break;
+		}
+		json_decref(d.after_value);
+		json_t *last = json_array_get(items, n - 1);
+		d.after_value = json_incref(json_object_get(last, "name"));
+		d.after_id = num(last, "id");
+		json_decref(items);
+	}
+	json_decref(d.after_value);
+	assert_int_equal(seen, 23);
+	assert_string_equal(prev, "客户00");
+}
+
+static void list_filters(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f->s, &w);
+	char got[256];
+	struct store_query q = { .kind = &kind_account, .viewer = &w.v_admin, .nfilters = 1 };
+	q.filters[0].field = model_field(&kind_account, "industry");
+	q.filters[0].value = json_string("印刷");
+	json_t *items = list(f->s, &q);
+	ids_of(items, got, sizeof got);
+	json_decref(items);
+	char exp[256];
+	int64_t want1[] = { w.a_r1, w.a_r2 };
+	idstr(exp, sizeof exp, want1, 2);
+	assert_string_equal(got, exp);
+	/* with visibility */
+	q.viewer = &w.v_r1;
+	items = list(f->s, &q);
+	assert_int_equal(json_array_size(items), 1);
+	assert_int_equal(num(json_array_get(items, 0), "id"), w.a_r1);
+	json_decref(items);
+	json_decref(q.filters[0].value);
+
+	/* two filters together */
+	q.viewer = &w.v_admin;
+	q.filters[0].field = model_field(&kind_account, "importance");
+	q.filters[0].value = json_string("A");
+	q.filters[1].field = model_field(&kind_account, "owner_id");
+	q.filters[1].value = json_integer(w.m1);
+	q.nfilters = 2;
+	items = list(f->s, &q);
+	assert_int_equal(json_array_size(items), 1);
+	assert_int_equal(num(json_array_get(items, 0), "id"), w.a_m1);
+	json_decref(items);
+	json_decref(q.filters[0].value);
+	json_decref(q.filters[1].value);
+
+	/* null: the public pool */
+	q.nfilters = 1;
+	q.filters[0].field = model_field(&kind_account, "owner_id");
+	q.filters[0].value = json_null();
+	items = list(f->s, &q);
+	assert_int_equal(json_array_size(items), 1);
+	assert_int_equal(num(json_array_get(items, 0), "id"), w.a_pool);
+	json_decref(items);
+
+	/* boolean filter */
+	MK(f->s, &kind_activity, "{\"account_id\": %lld, \"channel\": \"visit\","
+	   " \"occurred_at\": \"2026-11-01T10:00:00Z\"}", (long long)w.a_r1);
+	MK(f->s, &kind_activity, "{\"account_id\": %lld, \"channel\": \"sms\", \"effective\": false,"
+	   " \"occurred_at\": \"2026-11-02T10:00:00Z\"}", (long long)w.a_r1);
+	struct store_query qa = { .kind = &kind_activity, .viewer = &w.v_r1, .nfilters = 1 };
+	qa.filters[0].field = model_field(&kind_activity, "effective");
+	qa.filters[0].value = json_false();
+	items = list(f->s, &qa);
+	assert_int_equal(json_array_size(items), 1);
+	assert_string_equal(str(json_array_get(items, 0), "channel"), "sms");
+	json_decref(items);
+	/* updated_since in the future finds nothing, in the past everything visible */
+	qa.nfilters = 0;
+	qa.updated_since = "2999-01-01T00:00:00.000Z";
+	items = list(f->s, &qa);
+	assert_int_equal(json_array_size(items), 0);
+	json_decref(items);
+	qa.updated_since = "2000-01-01T00:00:00.000Z";
+	items = list(f->s, &qa);
+	assert_int_equal(json_array_size(items), 2);
+	json_decref(items);
+}
+
+static size_t count_name(struct store *s, const struct viewer *v, const char *search,
+			 int64_t *first)
+{
+	char *key = text_name_key(search);
+	struct store_query q = { .kind = &kind_account, .viewer = v, .name_sub = key };
+	json_t *items = list(s, &q);
+	size_t n = json_array_size(items);
+	if (first)
+		*first = n ? num(json_array_get(items, 0), "id") : 0;
+	json_decref(items);
+	free(key);
+	return n;
+}
+
+static void name_search(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	int64_t id;
+	build_world(f->s, &w);
+	assert_int_equal(count_name(f->s, &w.v_admin, "科技", &id), 1);
+	assert_int_equal(id, w.a_r1);
+	assert_int_equal(count_name(f->s, &w.v_admin, "北京科技有限公司", &id), 1);
+	assert_int_equal(count_name(f->s, &w.v_admin, "有限", &id), 1);
+	assert_int_equal(count_name(f->s, &w.v_admin, "包装", &id), 1);
+	assert_int_equal(id, w.a_r3);
+	assert_int_equal(count_name(f->s, &w.v_admin, "印", NULL), 1);   /* 成都印务 */
+	assert_int_equal(count_name(f->s, &w.v_admin, "acme", &id), 1);
+	assert_int_equal(id, w.a_r1b);
+	assert_int_equal(count_name(f->s, &w.v_admin, "ACME", &id), 1);
+	assert_int_equal(count_name(f->s, &w.v_admin, "ＡＣＭＥ", &id), 1);  /* full-width */
+	assert_int_equal(count_name(f->s, &w.v_admin, "me l", &id), 1);
+	assert_int_equal(count_name(f->s, &w.v_admin, "  Me   LTD ", &id), 1);
+	assert_int_equal(count_name(f->s, &w.v_admin, "TECH", &id), 1);
+	assert_int_equal(id, w.a_m2);
+	assert_int_equal(count_name(f->s, &w.v_admin, "t", NULL), 3);   /* acme ltd, northwind traders, shenzhen tech */
+	assert_int_equal(count_name(f->s, &w.v_admin, "上海", NULL), 0);
+	assert_int_equal(count_name(f->s, &w.v_admin, "%", NULL), 0);   /* not a LIKE pattern */
+	assert_int_equal(count_name(f->s, &w.v_admin, "_", NULL), 0);
+	/* search never reaches past visibility */
+	assert_int_equal(count_name(f->s, &w.v_r1, "沈阳", NULL), 0);
+	assert_int_equal(count_name(f->s, &w.v_m1, "沈阳", NULL), 1);
+	assert_int_equal(count_name(f->s, &w.v_r3, "acme", NULL), 0);
+	/* a renamed account is found by its new name only */
+	assert_int_equal(update(f->s, &kind_account, w.a_r1b, w.admin, NULL, NULL,
+				"{\"name\": \"Globex 集团\"}"), 0);
+	assert_int_equal(count_name(f->s, &w.v_admin, "acme", NULL), 0);
+	assert_int_equal(count_name(f->s, &w.v_admin, "globex", &id), 1);
+	assert_int_equal(id, w.a_r1b);
+	assert_int_equal(count_name(f->s, &w.v_admin, "集团", &id), 1);
+}
+
+static void duplicate_names(void **state)
+{
+	struct fx *f = *state;
+	struct dm_err e;
+	int64_t id = -1;
+	int64_t first = MK(f->s, &kind_account, "{\"name\": \"ACME Ltd\"}");
+	int64_t other = MK(f->s, &kind_account, "{\"name\": \"Initech\"}");
+	static const char *const same[] = { "acme ltd", "ＡＣＭＥ　Ｌｔｄ", "  ACME   LTD ",
+					    "Acme\\tLtd", "ａｃｍｅ ｌｔｄ" };
+	for (size_t i = 0; i < sizeof same / sizeof same[0]; i++) {
+		dm_err_clear(&e);
+		int rc = try_insert(f->s, &kind_account, 0, &id, &e, "{\"name\": \"%s\"}", same[i]);
+		if (rc != DM_EDUPLICATE)
+			fail_msg("\"%s\": %s, expected duplicate", same[i], dm_code_name(rc));
+		assert_int_equal(e.existing_id, first);
+		assert_string_equal(e.field, "name");
+		assert_int_equal(id, 0);
+	}
+	int64_t n = 0;
+	assert_int_equal(store_count(f->s, &kind_account, &n, &e), 0);
+	assert_int_equal(n, 2);
+	/* other names are fine, including ones that only contain the taken one */
+	MK(f->s, &kind_account, "{\"name\": \"ACME Ltd 2\"}");
+	/* renaming onto a taken name is a duplicate too */
+	dm_err_clear(&e);
+	assert_int_equal(update(f->s, &kind_account, other, 0, NULL, &e,
+				"{\"name\": \"ａｃｍｅ  ltd\"}"), DM_EDUPLICATE);
+	assert_int_equal(e.existing_id, first);
+	json_t *r = get(f->s, &kind_account, NULL, other, 0);
+	assert_string_equal(str(r, "name"), "Initech");
+	assert_int_equal(num(r, "version"), 1);
+	json_decref(r);
+	/* contacts and teams have no unique names */
+	MK(f->s, &kind_team, "{\"name\": \"Sales\"}");
+	MK(f->s, &kind_team, "{\"name\": \"sales\"}");
+}
+
+/* A second user with a taken username must point at the user holding that username. The store
+ * looks the other record up by the name key of the kind's search field, which for users is
+ * display_name, not username. */
+static void duplicate_username_names_the_right_user(void **state)
+{
+	struct fx *f = *state;
+	struct dm_err e;
+	int64_t zhang = MK(f->s, &kind_user, "{\"username\": \"zhang\", \"display_name\": \"张三\","
+			   " \"role\": \"rep\"}");
+	int64_t wang = MK(f->s, &kind_user, "{\"username\": \"wang\", \"display_name\": \"王五\","
+			  " \"role\": \"rep\"}");
+	assert_int_not_equal(zhang, wang);
+	dm_err_clear(&e);
+	assert_int_equal(try_insert(f->s, &kind_user, 0, NULL, &e,
+				    "{\"username\": \"zhang\", \"display_name\": \"王五\","
+				    " \"role\": \"rep\"}"), DM_EDUPLICATE);
+	assert_string_equal(e.field, "username");
+	if (e.existing_id != zhang)
+		fail_msg("duplicate username \"zhang\": existing_id is %lld, expected %lld (zhang); "
+			 "%lld is wang, who merely shares the display name",
+			 (long long)e.existing_id, (long long)zhang, (long long)wang);
+}
+
+static void archived_rows_hidden(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	struct dm_err e;
+	build_world(f->s, &w);
+	assert_int_equal(set_archived(f->s, &kind_account, w.a_r1b, 1, w.admin, &e), 0);
+	assert_int_equal(get_rc(f->s, &kind_account, NULL, w.a_r1b, 0), DM_ENOTFOUND);
+	assert_int_equal(get_rc(f->s, &kind_account, &w.v_r1, w.a_r1b, 0), DM_ENOTFOUND);
+	json_t *r = get(f->s, &kind_account, NULL, w.a_r1b, 1);
+	assert_true(json_is_string(json_object_get(r, "archived_at")));
+	assert_int_equal(num(r, "version"), 2);
+	json_decref(r);
+	EXPECT_ACCOUNTS(f->s, &w, &w.v_r1, w.a_r1);
+	struct store_query q = { .kind = &kind_account, .viewer = &w.v_admin, .archived = 1 };
+	json_t *items = list(f->s, &q);
+	assert_int_equal(json_array_size(items), 1);
+	assert_int_equal(num(json_array_get(items, 0), "id"), w.a_r1b);
+	json_decref(items);
+	int64_t n = 0;
+	assert_int_equal(store_count(f->s, &kind_account, &n, &e), 0);
+	assert_int_equal(n, 7);
+	/* the name is free again while archived ... */
+	int64_t again = MK(f->s, &kind_account, "{\"name\": \"acme ltd\"}");
+	/* ... so restoring the old one is a duplicate, naming the live holder */
+	dm_err_clear(&e);
+	assert_int_equal(set_archived(f->s, &kind_account, w.a_r1b, 0, w.admin, &e), DM_EDUPLICATE);
+	assert_int_equal(e.existing_id, again);
+	assert_int_equal(get_rc(f->s, &kind_account, NULL, w.a_r1b, 0), DM_ENOTFOUND);
+	assert_int_equal(set_archived(f->s, &kind_account, again, 1, w.admin, &e), 0);
+	assert_int_equal(set_archived(f->s, &kind_account, w.a_r1b, 0, w.admin, &e), 0);
+	r = get(f->s, &kind_account, &w.v_r1, w.a_r1b, 0);
+	assert_true(json_is_null(json_object_get(r, "archived_at")));
+	assert_int_equal(num(r, "version"), 3);
+	json_decref(r);
+	/* archiving audit: action and field */
+	json_t *audit = NULL;
+	assert_int_equal(store_audit_list(f->s, &kind_account, w.a_r1b, 0, 100, &audit, &e), 0);
+	size_t na = json_array_size(audit);
+	assert_true(na >= 2);
+	assert_string_equal(str(json_array_get(audit, na - 2), "action"), "archive");
+	assert_string_equal(str(json_array_get(audit, na - 1), "action"), "restore");
+	assert_string_equal(str(json_array_get(audit, na - 1), "field"), "archived_at");
+	assert_true(json_is_null(json_object_get(json_array_get(audit, na - 1), "new")));
+	json_decref(audit);
+	assert_int_equal(set_archived(f->s, &kind_account, 424242, 1, w.admin, &e), DM_ENOTFOUND);
+}
+
+static json_t *audit_find(json_t *items, const char *action, const char *field)
+{
+	size_t i;
+	json_t *it;
+	json_array_foreach(items, i, it) {
+		if (!strcmp(str(it, "action"), action) && str(it, "field") &&
+		    !strcmp(str(it, "field"), field))
+			return it;
+	}
+	return NULL;
+}
+
+static void update_versions_and_audit(void **state)
+{
+	struct fx *f = *state;
+	struct dm_err e;
+	int changed = -1;
+	int64_t admin = MK(f->s, &kind_user, "{\"username\": \"boss\", \"role\": \"admin\"}");
+	int64_t id = 0;
+	assert_int_equal(try_insert(f->s, &kind_account, admin, &id, &e,
+				    "{\"name\": \"ACME\", \"industry\": \"印刷\"}"), 0);
+	json_t *audit = NULL;
+	assert_int_equal(store_audit_list(f->s, &kind_account, id, 0, 100, &audit, &e), 0);
+	json_t *a = audit_find(audit, "create", "name");
+	assert_non_null(a);
+	assert_true(json_is_null(json_object_get(a, "old")));
+	assert_string_equal(str(a, "new"), "ACME");
+	assert_int_equal(num(a, "actor_id"), admin);
+	assert_string_equal(str(a, "actor"), "boss");
+	assert_non_null(audit_find(audit, "create", "industry"));
+	assert_non_null(audit_find(audit, "create", "importance"));
+	assert_null(audit_find(audit, "create", "owner_id"));   /* nulls are not audited */
+	size_t created_rows = json_array_size(audit);
+	json_decref(audit);
+
+	/* the same values again: no change, no version, no audit */
+	assert_int_equal(update(f->s, &kind_account, id, admin, &changed, &e,
+				"{\"name\": \"ACME\", \"industry\": \"印刷\", \"importance\": \"C\"}"), 0);
+	assert_int_equal(changed, 0);
+	json_t *r = get(f->s, &kind_account, NULL, id, 0);
+	assert_int_equal(num(r, "version"), 1);
+	json_decref(r);
+	assert_int_equal(update(f->s, &kind_account, id, admin, &changed, &e, "{}"), 0);
+	assert_int_equal(changed, 0);
+	assert_int_equal(store_audit_list(f->s, &kind_account, id, 0, 100, &audit, &e), 0);
+	assert_int_equal(json_array_size(audit), created_rows);
+	json_decref(audit);
+
+	/* a real change: one version, one audit row per changed field only */
+	assert_int_equal(update(f->s, &kind_account, id, admin, &changed, &e,
+				"{\"name\": \"ACME 集团\", \"industry\": \"印刷\", \"importance\": \"A\"}"),
+			 0);
+	assert_int_equal(changed, 1);
+	r = get(f->s, &kind_account, NULL, id, 0);
+	assert_int_equal(num(r, "version"), 2);
+	assert_string_equal(str(r, "name"), "ACME 集团");
+	assert_string_equal(str(r, "importance"), "A");
+	assert_true(strcmp(str(r, "updated_at"), str(r, "created_at")) >= 0);
+	json_decref(r);
+	assert_int_equal(store_audit_list(f->s, &kind_account, id, 0, 100, &audit, &e), 0);
+	assert_int_equal(json_array_size(audit), created_rows + 2);
+	a = audit_find(audit, "update", "name");
+	assert_non_null(a);
+	assert_string_equal(str(a, "old"), "ACME");
+	assert_string_equal(str(a, "new"), "ACME 集团");
+	assert_int_equal(num(a, "actor_id"), admin);
+	a = audit_find(audit, "update", "importance");
+	assert_non_null(a);
+	assert_string_equal(str(a, "old"), "C");
+	assert_string_equal(str(a, "new"), "A");
+	assert_null(audit_find(audit, "update", "industry"));
+	/* audit ids grow; `after` pages */
+	int64_t last_id = num(json_array_get(audit, json_array_size(audit) - 1), "id");
+	int64_t first_id = num(json_array_get(audit, 0), "id");
+	assert_true(last_id > first_id);
+	json_decref(audit);
+	assert_int_equal(store_audit_list(f->s, &kind_account, id, first_id, 1, &audit, &e), 0);
+	assert_int_equal(json_array_size(audit), 1);
+	assert_int_equal(num(json_array_get(audit, 0), "id") > first_id, 1);
+	json_decref(audit);
+	assert_int_equal(store_audit_list(f->s, &kind_account, id, last_id, 100, &audit, &e), 0);
+	assert_int_equal(json_array_size(audit), 0);
+	json_decref(audit);
+
+	/* clearing a field, and JSON-valued fields */
+	assert_int_equal(update(f->s, &kind_account, id, 0, &changed, &e,
+				"{\"industry\": null, \"installed_base\": [{\"brand\": \"小森\"}]}"), 0);
+	assert_int_equal(changed, 1);
+	assert_int_equal(store_audit_list(f->s, &kind_account, id, 0, 100, &audit, &e), 0);
+	a = audit_find(audit, "update", "industry");
+	assert_non_null(a);
+	assert_string_equal(str(a, "old"), "印刷");
+	assert_true(json_is_null(json_object_get(a, "new")));
+	assert_true(json_is_null(json_object_get(a, "actor_id")));
+	a = audit_find(audit, "update", "installed_base");
+	assert_non_null(a);
+	assert_int_equal(json_array_size(json_object_get(a, "old")), 0);
+	assert_string_equal(str(json_array_get(json_object_get(a, "new"), 0), "brand"), "小森");
+	json_decref(audit);
+	assert_int_equal(update(f->s, &kind_account, id, 0, &changed, &e,
+				"{\"installed_base\": [{\"brand\": \"小森\"}]}"), 0);
+	assert_int_equal(changed, 0);
+	r = get(f->s, &kind_account, NULL, id, 0);
+	assert_int_equal(num(r, "version"), 3);
+	assert_true(json_is_null(json_object_get(r, "industry")));
+	json_decref(r);
+
+	/* the audit trail is per object: another account's rows do not show */
+	int64_t id2 = MK(f->s, &kind_account, "{\"name\": \"Other\"}");
+	assert_int_equal(store_audit_list(f->s, &kind_account, id2, 0, 100, &audit, &e), 0);
+	size_t i;
+	json_t *it;
+	json_array_foreach(audit, i, it)
+		assert_string_not_equal(str(it, "new") ? str(it, "new") : "", "ACME 集团");
+	json_decref(audit);
+	assert_int_equal(update(f->s, &kind_account, 777777, 0, &changed, &e, "{\"name\": \"x\"}"),
+			 DM_ENOTFOUND);
+}
+
+/* ---- concurrency ------------------------------------------------------------------------------- */
+
+#define THREADS 8
+#define PER_THREAD 100
+
+struct worker {
+	struct store *s;
+	int n;
+	int64_t ids[PER_THREAD];
+	int failures;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *wk = arg;
+	for (int i = 0; i < PER_THREAD; i++) {
+		char text[96];
+		struct dm_err e;
+		json_t *rec = NULL, *body;
+		snprintf(text, sizeof text, "并发客户 %d-%03d", wk->n, i);
+		body = json_pack("{s:s}", "name", text);
+		dm_err_clear(&e);
+		if (model_check(&kind_account, body, CHECK_CREATE, &rec, &e)) {
+			wk->failures++;
+			json_decref(body);
+			continue;
+		}
+		json_decref(body);
+		struct ins a = { &kind_account, rec, 0, 0, { 0 }, 0 };
+		if (store_write(wk->s, ins_cb, &a))
+			wk->failures++;
+		else
+			wk->ids[i] = a.id;
+		json_decref(rec);
+	}
+	return NULL;
+}
+
+static void concurrent_writers(void **state)
+{
+	struct fx *f = *state;
+	struct worker wk[THREADS];
+	pthread_t th[THREADS];
+	for (int t = 0; t < THREADS; t++) {
+		memset(&wk[t], 0, sizeof wk[t]);
+		wk[t].s = f->s;
+		wk[t].n = t;
+		assert_int_equal(pthread_create(&th[t], NULL, worker_main, &wk[t]), 0);
+	}
+	for (int t = 0; t < THREADS; t++)
+		pthread_join(th[t], NULL);
+	int64_t all[THREADS * PER_THREAD];
+	int n = 0;
+	for (int t = 0; t < THREADS; t++) {
+		assert_int_equal(wk[t].failures, 0);
+		for (int i = 0; i < PER_THREAD; i++) {
+			assert_true(wk[t].ids[i] > 0);
+			all[n++] = wk[t].ids[i];
+		}
+	}
+	qsort(all, (size_t)n, sizeof all[0], cmp64);
+	for (int i = 1; i < n; i++)
+		assert_true(all[i] != all[i - 1]);
+	struct dm_err e;
+	int64_t count = 0;
+	assert_int_equal(store_count(f->s, &kind_account, &count, &e), 0);
+	assert_int_equal(count, THREADS * PER_THREAD);
+	struct store_query q = { .kind = &kind_account, .viewer = NULL, .limit = 2000 };
+	json_t *items = list(f->s, &q);
+	assert_int_equal(json_array_size(items), THREADS * PER_THREAD);
+	for (size_t i = 0; i < json_array_size(items); i++)
+		assert_int_equal(num(json_array_get(items, i), "id"), all[i]);
+	json_decref(items);
+	/* and every row survives a reopen: it was committed */
+	store_close(f->s);
+	f->s = NULL;
+	dm_err_clear(&e);
+	assert_int_equal(store_open(f->path, &f->s, &e), 0);
+	assert_int_equal(store_count(f->s, &kind_account, &count, &e), 0);
+	assert_int_equal(count, THREADS * PER_THREAD);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(migrate_sets_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(schema_newer_than_binary, setup, teardown),
+		cmocka_unit_test_setup_teardown(open_refuses_postgres_and_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(insert_and_get, setup, teardown),
+		cmocka_unit_test_setup_teardown(writes_only_inside_store_write, setup, teardown),
+		cmocka_unit_test_setup_teardown(failed_callback_rolls_back, setup, teardown),
+		cmocka_unit_test_setup_teardown(visibility_of_accounts, setup, teardown),
+		cmocka_unit_test_setup_teardown(sub_team_depth, setup, teardown),
+		cmocka_unit_test_setup_teardown(in_scope, setup, teardown),
+		cmocka_unit_test_setup_teardown(contacts_follow_their_account, setup, teardown),
+		cmocka_unit_test_setup_teardown(directory_visibility, setup, teardown),
+		cmocka_unit_test_setup_teardown(list_pagination, setup, teardown),
+		cmocka_unit_test_setup_teardown(list_filters, setup, teardown),
+		cmocka_unit_test_setup_teardown(name_search, setup, teardown),
+		cmocka_unit_test_setup_teardown(duplicate_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(duplicate_username_names_the_right_user, setup, teardown),
+		cmocka_unit_test_setup_teardown(archived_rows_hidden, setup, teardown),
+		cmocka_unit_test_setup_teardown(update_versions_and_audit, setup, teardown),
+		cmocka_unit_test_setup_teardown(concurrent_writers, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
