@@ -622,9 +622,10 @@ static int parse_limit(const struct kv *p, size_t n, int *limit, struct dm_err *
 static int check_params(const struct kv *p, size_t n, struct dm_err *e)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (!text_utf8_valid(p[i].value, strlen(p[i].value)) ||
-		    !text_utf8_valid(p[i].key, strlen(p[i].key)))
-			return dm_fail(e, DM_EPARAM, NULL, "query parameters must be UTF-8");
+		if (!text_utf8_valid(p[i].key, strlen(p[i].key)))
+			return dm_fail(e, DM_EPARAM, NULL, "query parameter names must be UTF-8");
+		if (!text_utf8_valid(p[i].value, strlen(p[i].value)))
+			return dm_fail(e, DM_EPARAM, p[i].key, "%.60s must be UTF-8", p[i].key);
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(p[i].key, p[j].key))
 				return dm_fail(e, DM_EPARAM, p[i].key, "%.60s is given twice", p[i].key);

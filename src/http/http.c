@@ -9,22 +9,48 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "../base/banned.h"
 
+/* Every open connection, for the deadline reaper: libmicrohttpd's timeout counts idleness
+ * only, so a client sending a header byte every few seconds would hold a connection forever. */
+struct conn_track {
+	int fd;
+	int64_t since_ms;         /* when the current request began arriving (or the last ended) */
+	int state;                /* 0 waiting for headers, 1 receiving the body, 2 being answered */
+	int cut;
+	struct conn_track *prev, *next;
+};
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_config cfg;
 	atomic_int active;        /* requests between first callback and completion */
+	pthread_mutex_t mu;       /* guards conns */
+	struct conn_track *conns;
+	pthread_t reaper;
+	int stopping;
+	pthread_cond_t stop_cv;
 };
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Per-request state, kept in MHD's con_cls. */
 struct rqctx {
 	struct http_req rq;
+	struct conn_track *track;
+	struct http_server *srv;
 	struct buf body;
 	int too_large;
 	size_t discarded;
@@ -152,6 +178,27 @@ const char *http_cookie(struct http_req *rq, const char *name)
 	return MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, name);
 }
 
+/* Valid JSON whose integer does not fit 64 bits: name the member holding it. */
+static int too_big_integer(struct http_req *rq)
+{
+	json_t *j = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL,
+			       NULL);
+	const char *key, *field = NULL;
+	json_t *v;
+	json_object_foreach(j, key, v) {
+		/* 2^63 as a double: the integers jansson refused are at least that large */
+		if (json_is_real(v) && (json_real_value(v) >= 9223372036854775808.0 ||
+					json_real_value(v) <= -9223372036854775808.0)) {
+			field = key;
+			break;
+		}
+	}
+	int rc = field ? dm_fail(&rq->err, DM_EINVAL, field, "%s is out of range", field) :
+			 dm_fail(&rq->err, DM_EJSON, NULL, "a number in the body is out of range");
+	json_decref(j);
+	return rc;
+}
+
 int http_json_body(struct http_req *rq, json_t **out)
 {
 	json_error_t je;
@@ -159,6 +206,8 @@ int http_json_body(struct http_req *rq, json_t **out)
 	if (!rq->body_len)
 		return dm_fail(&rq->err, DM_EJSON, NULL, "a JSON object body is required");
 	json_t *j = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &je);
+	if (!j && strstr(je.text, "too big ") && strstr(je.text, "integer"))
+		return too_big_integer(rq);
 	if (!j)
 		return dm_fail(&rq->err, DM_EJSON, NULL, "invalid JSON at line %d column %d: %s",
 			       je.line, je.column, je.text);
@@ -265,6 +314,74 @@ static enum MHD_Result dispatch(struct http_server *srv, struct rqctx *c)
 	return send_resp(rq->conn, &rs);
 }
 
+static void track_state(struct http_server *srv, struct conn_track *t, int state, int restart)
+{
+	if (!t)
+		return;
+	pthread_mutex_lock(&srv->mu);
+	t->state = state;
+	if (restart)
+		t->since_ms = now_ms();
+	pthread_mutex_unlock(&srv->mu);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *srv = cls;
+	struct conn_track *t = *socket_context;
+	pthread_mutex_lock(&srv->mu);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		t = xcalloc(1, sizeof *t);
+		t->fd = ci ? ci->connect_fd : -1;
+		t->since_ms = now_ms();
+		t->next = srv->conns;
+		if (srv->conns)
+			srv->conns->prev = t;
+		srv->conns = t;
+		*socket_context = t;
+	} else if (t) {
+		/* Called before libmicrohttpd closes the socket, so the reaper never touches a
+		 * descriptor that might have been reused. */
+		if (t->prev)
+			t->prev->next = t->next;
+		else
+			srv->conns = t->next;
+		if (t->next)
+			t->next->prev = t->prev;
+		free(t);
+		*socket_context = NULL;
+	}
+	pthread_mutex_unlock(&srv->mu);
+}
+
+/* Once a second, cut connections whose request has not fully arrived in time: the headers
+ * within the timeout, the whole body within four times it. */
+static void *reaper_main(void *arg)
+{
+	struct http_server *srv = arg;
+	int64_t head_ms = (int64_t)(srv->cfg.timeout_s ? srv->cfg.timeout_s : 30) * 1000;
+	pthread_mutex_lock(&srv->mu);
+	while (!srv->stopping) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		pthread_cond_timedwait(&srv->stop_cv, &srv->mu, &ts);
+		int64_t now = now_ms();
+		for (struct conn_track *t = srv->conns; t; t = t->next) {
+			int64_t limit = t->state == 0 ? head_ms : t->state == 1 ? 4 * head_ms : 0;
+			if (limit && !t->cut && t->fd >= 0 && now - t->since_ms > limit) {
+				shutdown(t->fd, SHUT_RDWR);
+				t->cut = 1;
+			}
+		}
+	}
+	pthread_mutex_unlock(&srv->mu);
+	return NULL;
+}
+
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
 				    const char *value)
 {
@@ -290,7 +407,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		c->rq.conn = conn;
 		c->rq.app = srv->cfg.app;
 		c->active = &srv->active;
+		c->srv = srv;
 		atomic_fetch_add(&srv->active, 1);
+		const union MHD_ConnectionInfo *sc =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		c->track = sc ? sc->socket_context : NULL;
+		track_state(srv, c->track, 1, 0);
 		size_t header_bytes = 0;
 		MHD_get_connection_values(conn, MHD_HEADER_KIND, count_header, &header_bytes);
 		if (header_bytes > HTTP_HEADER_MAX) {
@@ -342,6 +464,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	c->answered = 1;
+	track_state(srv, c->track, 2, 0);
 	if (c->too_large)
 		return send_error(conn, DM_ETOOLARGE, NULL, "the body is larger than 10 MiB");
 	c->rq.body = c->body.data ? c->body.data : "";
@@ -360,6 +483,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	buf_release(&c->body);
 	free(c->rq.auth);
+	track_state(c->srv, c->track, 0, 1);
 	atomic_fetch_sub(c->active, 1);
 	free(c);
 	*con_cls = NULL;
@@ -387,6 +511,8 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 		return dm_fail(e, DM_EPARAM, "listen", "listen address %s is not an IPv4 address", host);
 	struct http_server *srv = xcalloc(1, sizeof *srv);
 	srv->cfg = *cfg;
+	pthread_mutex_init(&srv->mu, NULL);
+	pthread_cond_init(&srv->stop_cv, NULL);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1) * 8;
 	srv->daemon = MHD_start_daemon(
@@ -399,13 +525,17 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 		MHD_OPTION_CONNECTION_LIMIT, 4000u,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 	if (!srv->daemon) {
+		pthread_mutex_destroy(&srv->mu);
+		pthread_cond_destroy(&srv->stop_cv);
 		free(srv);
 		return dm_fail(e, DM_EUNAVAILABLE, "listen", "cannot listen on %s:%d (in use?)",
 			       cfg->host, cfg->port);
 	}
+	pthread_create(&srv->reaper, NULL, reaper_main, srv);
 	*out = srv;
 	return 0;
 }
@@ -418,6 +548,13 @@ void http_stop(struct http_server *srv, unsigned grace_ms)
 	struct timespec ts = { 0, 10 * 1000 * 1000 };
 	for (unsigned waited = 0; atomic_load(&srv->active) > 0 && waited < grace_ms; waited += 10)
 		nanosleep(&ts, NULL);
+	pthread_mutex_lock(&srv->mu);
+	srv->stopping = 1;
+	pthread_cond_signal(&srv->stop_cv);
+	pthread_mutex_unlock(&srv->mu);
+	pthread_join(srv->reaper, NULL);
 	MHD_stop_daemon(srv->daemon);
+	pthread_mutex_destroy(&srv->mu);
+	pthread_cond_destroy(&srv->stop_cv);
 	free(srv);
 }

@@ -2,6 +2,7 @@
 #include "model.h"
 #include "../base/text.h"
 #include "../base/timeutil.h"
+#include <stdlib.h>
 #include <string.h>
 #include "../base/banned.h"
 
@@ -29,8 +30,13 @@ static int check_text_value(const char *field, json_t *v, size_t max, int requir
 		return dm_fail(e, DM_EINVAL, field, "%s must be a string", field);
 	if (text_utf8_len(json_string_value(v)) > max)
 		return dm_fail(e, DM_EINVAL, field, "%s is longer than %zu characters", field, max);
-	if (required && json_string_length(v) == 0)
-		return dm_fail(e, DM_EINVAL, field, "%s must not be empty", field);
+	if (required) {
+		char *key = text_name_key(json_string_value(v));   /* blank = only white space */
+		int blank = key[0] == '\0';
+		free(key);
+		if (blank)
+			return dm_fail(e, DM_EINVAL, field, "%s must not be empty", field);
+	}
 	return 0;
 }
 

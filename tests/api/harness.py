@@ -395,15 +395,25 @@ def raw_request(server, data, timeout=10, read_all=True):
 
 
 def _read_status(s, read_all=True):
+    """Read one response: the head, then Content-Length bytes of body (or up
+    to EOF when there is no length). read_all=False stops after the head."""
     buf = b""
+    want = None
     try:
         while True:
+            if want is not None and len(buf) >= want:
+                break
             chunk = s.recv(65536)
             if not chunk:
                 break
             buf += chunk
-            if not read_all and b"\r\n\r\n" in buf:
-                break
+            if want is None and b"\r\n\r\n" in buf:
+                head, _, _ = buf.partition(b"\r\n\r\n")
+                if not read_all:
+                    break
+                m = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head)
+                if m:
+                    want = len(head) + 4 + int(m.group(1))
     except (ConnectionResetError, socket.timeout):
         pass
     m = re.match(rb"HTTP/1\.[01] (\d{3})", buf)
@@ -520,6 +530,7 @@ class ApiTestCase(unittest.TestCase):
         self.assertStatus(r, status, msg)
         err = r.error
         self.assertIsNotNone(err, "no error envelope in %r" % (r,))
+        self.assertIn("application/json", r.header("Content-Type") or "", "error without a JSON content type")
         self.assertIsInstance(err.get("code"), str, r)
         self.assertIsInstance(err.get("message"), str, r)
         self.assertIn("field", err, "error has no 'field' key: %r" % (r,))

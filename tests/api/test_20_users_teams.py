@@ -31,11 +31,11 @@ class UsersTeamsTest(ApiTestCase):
         self.assertEqual(g.header("ETag").strip('W/"'), "1")
 
     def test_team_tree_is_listed_and_filterable(self):
-        items = self.rep1.list_all("teams")
+        items = self.org.rep1.list_all("teams")
         ids = {t["id"] for t in items}
         for tid in self.org.teams.values():
             self.assertIn(tid, ids)
-        kids = self.rep1.list_all("teams", {"parent_id": self.org.teams["company"]})
+        kids = self.org.rep1.list_all("teams", {"parent_id": self.org.teams["company"]})
         kid_ids = {t["id"] for t in kids}
         self.assertIn(self.org.teams["region"], kid_ids)
         self.assertIn(self.org.teams["sibling"], kid_ids)
@@ -72,7 +72,7 @@ class UsersTeamsTest(ApiTestCase):
         self.assertIs(j["active"], True)
         self.assertEqual(j["version"], 1)
         self.assertNotIn("password", j)
-        for resp in (r, self.admin.get("users/%d" % j["id"]), self.rep1.get("users/%d" % j["id"])):
+        for resp in (r, self.admin.get("users/%d" % j["id"]), self.org.rep1.get("users/%d" % j["id"])):
             self.assertStatus(resp, 200 if resp is not r else 201)
             text = resp.body.decode()
             self.assertNotIn("password", resp.json)
@@ -83,7 +83,7 @@ class UsersTeamsTest(ApiTestCase):
         self.assertEqual(c.user["id"], j["id"])
 
     def test_only_admin_writes_users_and_teams(self):
-        for c in (self.rep1, self.mgr):
+        for c in (self.org.rep1, self.org.mgr):
             r = c.post("users", {"username": uname("sneaky"), "role": "admin", "password": PW})
             self.assertError(r, 403, "forbidden")
             r = c.patch("users/%d" % c.id, {"role": "admin"})
@@ -92,17 +92,17 @@ class UsersTeamsTest(ApiTestCase):
             self.assertError(r, 403, "forbidden")
             r = c.patch("teams/%d" % self.org.teams["branch"], {"name": "Hijacked"})
             self.assertError(r, 403, "forbidden")
-        self.assertEqual(self.rep1.get("me").json["role"], "rep")
+        self.assertEqual(self.org.rep1.get("me").json["role"], "rep")
         self.assertNotEqual(self.admin.get("teams/%d" % self.org.teams["branch"]).json["name"], "Hijacked")
 
     def test_everyone_reads_the_directory(self):
-        items = self.rep1.list_all("users")
+        items = self.org.rep1.list_all("users")
         ids = {u["id"] for u in items}
         for key in ("mgr", "rep1", "rep2"):
             self.assertIn(self.org.user_ids[key], ids)
         for u in items:
             self.assertNotIn("password", u)
-        r = self.rep1.get("users/%d" % self.org.user_ids["rep2"])
+        r = self.org.rep1.get("users/%d" % self.org.user_ids["rep2"])
         self.assertStatus(r, 200)
         self.assertEqual(r.json["username"], self.org.usernames["rep2"])
 
@@ -116,6 +116,8 @@ class UsersTeamsTest(ApiTestCase):
         self.assertTrue(all(u["team_id"] == self.org.teams["branch"] for u in branch))
         self.assertIn(self.org.user_ids["rep2"], {u["id"] for u in branch})
         self.assertError(self.admin.get("users", query={"role": "emperor"}), 400, "invalid_param", field="role")
+        self.assertError(self.admin.get("users", query={"shoe_size": "44"}), 400, "invalid_param", field="shoe_size")
+        self.assertError(self.admin.get("teams", query={"limit": "0"}), 400, "invalid_param", field="limit")
 
     def test_partner_sees_only_themselves(self):
         u = uname("partner")
@@ -206,7 +208,7 @@ class UsersTeamsTest(ApiTestCase):
         self.assertEqual(self.admin.get("users/%d" % uid).json["display_name"], "V2")
 
     def test_me_reflects_the_caller(self):
-        r = self.mgr.get("me")
+        r = self.org.mgr.get("me")
         self.assertStatus(r, 200)
         self.assertEqual(r.json["id"], self.org.user_ids["mgr"])
         self.assertEqual(r.json["role"], "manager")

@@ -95,7 +95,6 @@ class AccountsTest(ApiTestCase):
         self.assertError(c.post("accounts", {"industry": "x"}), 400, "required", field="name")
         self.assertError(c.post("accounts", {"name": None}), 400, "required", field="name")
         self.assertError(c.post("accounts", {"name": ""}), 400, ("invalid_field", "required"), field="name")
-        self.assertError(c.post("accounts", {"name": "   "}), 400, ("invalid_field", "required"), field="name")
         bad = [
             ({"name": 123}, "name"),
             ({"name": ["a"]}, "name"),
@@ -122,6 +121,12 @@ class AccountsTest(ApiTestCase):
         self.assertError(r, 400, "unknown_field", field="colour")
         # nothing was created by any of these
         self.assertEqual(self.admin.list_all("accounts", {"name": "Bad"}), [])
+
+    def test_blank_name_is_refused(self):
+        # a name of only spaces is no name (and cannot be told apart from others)
+        for blank in ("   ", "\u3000", "\t"):
+            r = self.org.rep1.post("accounts", {"name": blank})
+            self.assertError(r, 400, ("invalid_field", "required"), field="name", msg=repr(blank))
 
     def test_read_only_fields(self):
         c = self.org.rep1

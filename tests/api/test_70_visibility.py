@@ -70,9 +70,14 @@ class VisibilityTest(ApiTestCase):
             self.assertNotIn(name.encode(), r.body)
             self.assertNotIn(rec["id"], self.ids(client.list_all(kind)), "%s lists %s of %s" % (who, kind, key))
             if kind != "accounts":
-                r = client.get(kind, query={"account_id": aid})
+                # filtering by the hidden account does not reveal its records (it
+                # may list the caller's own opportunities on that account)
+                r = client.get(kind, query={"account_id": aid, "limit": 500})
                 if r.status == 200:
-                    self.assertEqual(r.json["items"], [], "%s: %s filtered by a hidden account" % (who, kind))
+                    self.assertNotIn(rec["id"], self.ids(r.json["items"]),
+                                     "%s: %s filtered by a hidden account" % (who, kind))
+                    if kind != "opportunities":
+                        self.assertEqual(r.json["items"], [], "%s: %s filtered by a hidden account" % (who, kind))
                 else:
                     self.assertError(r, (400, 404))
             # writes answer 404 too, and change nothing
@@ -120,6 +125,15 @@ class VisibilityTest(ApiTestCase):
         self.assertEqual(self.org.rep1.get("accounts/%d" % acc["id"]).json["importance"], "VVIP")
         c = self.contact(self.org.mgr, acc["id"])
         self.assertStatus(self.org.rep1.get("contacts/%d" % c["id"]), 200)
+
+    def test_manager_sees_what_they_own(self):
+        acc = self.account(self.org.mgr)
+        self.assertEqual(acc["owner_id"], self.org.mgr.id)
+        url = "accounts/%d" % acc["id"]
+        self.assertStatus(self.org.mgr.get(url), 200)
+        self.assertStatus(self.org.top.get(url), 200)
+        for who in ("other_mgr", "rep1", "rep2"):
+            self.assertError(getattr(self.org, who).get(url), 404, "not_found", msg=who)
 
     def test_other_manager_sees_own_team_only(self):
         self.assertSees(self.org.other_mgr, "r3", "other_mgr")

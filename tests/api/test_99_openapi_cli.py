@@ -162,13 +162,60 @@ class OpenApiTest(ApiTestCase):
         missing = sorted("%s %s" % mp for mp in used if mp not in eps)
         self.assertEqual(missing, [], "endpoints missing from openapi.json")
 
+    def shape_errors(self, actual, schema, where):
+        """Keys of `actual` (recursively) that `schema` does not describe."""
+        schema = self.resolve(schema) if schema is not None else {}
+        alts = schema.get("anyOf", []) + schema.get("oneOf", [])
+        if alts and "properties" not in schema and "items" not in schema:
+            errs = None
+            for alt in alts:
+                e = self.shape_errors(actual, alt, where)
+                if errs is None or len(e) < len(errs):
+                    errs = e
+            return errs or []
+        errs = []
+        if isinstance(actual, dict):
+            props = self.properties(schema)
+            if not props:
+                if schema.get("additionalProperties") not in (None, True) or schema.get("type") not in ("object", None):
+                    if not isinstance(schema.get("additionalProperties"), dict):
+                        errs.append("%s: object not described" % where)
+                return errs
+            for k, v in actual.items():
+                if k not in props:
+                    errs.append("%s.%s" % (where, k))
+                else:
+                    errs += self.shape_errors(v, props[k], "%s.%s" % (where, k))
+        elif isinstance(actual, list) and actual:
+            items = schema.get("items")
+            if items is None:
+                errs.append("%s: array without items schema" % where)
+            else:
+                for i, v in enumerate(actual[:3]):
+                    errs += self.shape_errors(v, items, "%s[%d]" % (where, i))
+        return errs
+
+    def response_schema(self, method, template, status):
+        eps = self.doc_endpoints()
+        key = (method, template)
+        self.assertIn(key, eps, "%s %s not in the document" % key)
+        path, m = eps[key]
+        responses = self.doc["paths"][path][m]["responses"]
+        resp = responses.get(str(status)) or responses.get("%dXX" % (status // 100)) or responses.get("default")
+        self.assertIsNotNone(resp, "%s %s documents no %d response" % (method, path, status))
+        content = self.resolve(resp).get("content", {})
+        self.assertIn("application/json", content, "%s %s %d" % (method, path, status))
+        return content["application/json"]["schema"]
+
     def test_schemas_list_the_fields_get_returns(self):
         rep = self.org.rep1
         acc = self.account(rep, importance="A", installed_base=[{"brand": "B", "quantity": 1, "years": 2}])
         recs = {
             "accounts": acc,
             "contacts": self.contact(rep, acc["id"]),
-            "opportunities": self.opportunity(rep, acc["id"], competitors=["X"]),
+            "opportunities": self.opportunity(rep, acc["id"], competitors=["X"],
+                                              purchase_criteria=[{"criterion": "price", "weight": 3, "ours": 4,
+                                                                  "theirs": 2}]),
             "activities": self.activity(rep, acc["id"]),
             "users": rep.user,
             "teams": {"id": self.org.teams["branch"]},
@@ -176,11 +223,41 @@ class OpenApiTest(ApiTestCase):
         for kind, rec in recs.items():
             got = self.admin.get("%s/%d" % (kind, rec["id"]))
             self.assertStatus(got, 200)
-            props = self.properties(self.get_schema(kind))
+            raw = self.response_schema("GET", "/api/v1/%s/{}" % kind, 200)
+            self.assertTrue(raw.get("$ref", "").startswith("#/components/schemas/"),
+                            "GET %s/{id} should answer a component schema: %r" % (kind, raw))
+            props = self.properties(raw)
             missing = sorted(set(got.json) - set(props))
             self.assertEqual(missing, [], "%s: fields returned by GET but not in the schema" % kind)
+            self.assertEqual(self.shape_errors(got.json, raw, kind), [])
             if "password" in props:
                 self.assertIs(self.resolve(props["password"]).get("writeOnly"), True, "users.password must be writeOnly")
+            # the list answers {items: [same schema], next}
+            lst = self.admin.get(kind, query={"limit": 2})
+            self.assertStatus(lst, 200)
+            self.assertEqual(self.shape_errors(lst.json, self.response_schema("GET", "/api/v1/" + kind, 200),
+                                               kind + "-list"), [])
+
+    def test_other_responses_match_their_schemas(self):
+        rep = self.org.rep1
+        acc = self.account(rep)
+        self.assertStatus(rep.patch("accounts/%d" % acc["id"], {"industry": "printing"}), 200)
+        c = self.server.client()
+        login = c.login(self.org.usernames["rep1"], harness.PW)
+        cases = [
+            ("GET", "/api/v1/health", 200, self.server.client().get("health")),
+            ("POST", "/api/v1/auth/login", 200, login),
+            ("GET", "/api/v1/me", 200, rep.get("me")),
+            ("GET", "/api/v1/audit", 200, self.admin.get("audit", query={"object": "account", "id": acc["id"]})),
+            ("GET", "/api/v1/accounts/{}", 404, rep.get("accounts/987654")),
+            ("POST", "/api/v1/accounts", 400, rep.post("accounts", {"name": 5})),
+            ("POST", "/api/v1/auth/logout", 200, c.post("auth/logout")),
+        ]
+        for method, tpl, status, r in cases:
+            self.assertStatus(r, status, tpl)
+            self.assertEqual(self.shape_errors(r.json, self.response_schema(method, tpl, status), tpl), [])
+        audit = cases[3][3].json["items"]
+        self.assertTrue(audit)
 
     def test_schemas_declare_the_enums(self):
         for kind, fields in ENUMS.items():
@@ -379,6 +456,25 @@ class CliTest(unittest.TestCase):
         srv = Server(tmpdir=self.tmp, db=self.db)
         srv.start()
         self.assertEqual(srv.stop(signal.SIGINT), 0)
+
+    def test_sigterm_finishes_in_flight_requests(self):
+        srv = Server(tmpdir=self.tmp, db=self.db)
+        srv.start()
+        body = ('{"username": "admin", "password": "%s"}' % ADMIN_PW).encode()
+        req = (b"POST " + API.encode() + b"/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body)) + body
+        socks = [socket.create_connection((srv.host, srv.port), timeout=15) for _ in range(4)]
+        try:
+            for s in socks:
+                s.sendall(req)
+            time.sleep(0.01)  # the logins are hashing (argon2id) when the signal lands
+            srv.proc.send_signal(signal.SIGTERM)
+            statuses = [harness._read_status(s)[0] for s in socks]
+        finally:
+            for s in socks:
+                s.close()
+        self.assertEqual(statuses, [200] * 4, "in-flight requests must be answered")
+        self.assertEqual(srv.stop(), 0)
 
     def test_database_is_wal_and_holds_no_secrets(self):
         srv = Server(tmpdir=self.tmp, db=self.db)
