@@ -34,13 +34,14 @@ static int login_h(struct http_req *rq, struct http_resp *rs)
 	const char *key;
 	json_t *v;
 	json_object_foreach(body, key, v) {
-		if (strcmp(key, "username") && strcmp(key, "password")) {
+		/* the error copies key, so it is made before the body is freed */
+		if (strcmp(key, "username") && strcmp(key, "password"))
+			rc = dm_fail(&rq->err, DM_EUNKNOWN, key, "unknown field %.60s", key);
+		else if (!json_is_string(v))
+			rc = dm_fail(&rq->err, DM_EINVAL, key, "%s must be a string", key);
+		if (rc) {
 			json_decref(body);
-			return dm_fail(&rq->err, DM_EUNKNOWN, key, "unknown field %.60s", key);
-		}
-		if (!json_is_string(v)) {
-			json_decref(body);
-			return dm_fail(&rq->err, DM_EINVAL, key, "%s must be a string", key);
+			return rc;
 		}
 	}
 	const char *u = json_string_value(json_object_get(body, "username"));
