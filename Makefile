@@ -6,7 +6,7 @@ PKGS    := libmicrohttpd jansson sqlite3 libsodium
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -pthread \
            -D_FORTIFY_SOURCE=2 -fstack-protector-strong
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrack -pthread
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrack -lm -pthread
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined

@@ -43,6 +43,7 @@ void api_list(struct http_resp *rs, json_t *items, char *next);
 size_t api_resource_routes(struct route *out, size_t max);
 size_t api_session_routes(struct route *out, size_t max);
 size_t api_system_routes(struct route *out, size_t max);
+size_t api_method_routes(struct route *out, size_t max);
 
 /* The OpenAPI 3 document for the given routes (new reference). */
 json_t *api_openapi(const struct route *routes, size_t n);

@@ -112,7 +112,56 @@ static json_t *fixed_schemas(void)
 		"\"enum\":[\"create\",\"update\",\"archive\",\"restore\",\"password\"]},"
 		"\"field\":{\"type\":\"string\",\"nullable\":true},\"old\":{\"nullable\":true,"
 		"\"description\":\"Value before (any JSON type).\"},\"new\":{\"nullable\":true,"
-		"\"description\":\"Value after (any JSON type).\"}}}}";
+		"\"description\":\"Value after (any JSON type).\"}}},"
+		"\"Texts\":{\"type\":\"object\",\"properties\":{\"zh-CN\":{\"type\":\"string\"},"
+		"\"en\":{\"type\":\"string\"}}},"
+		"\"Stage\":{\"type\":\"object\",\"properties\":{\"key\":{\"type\":\"string\","
+		"\"enum\":[\"interest\",\"brewing\",\"design\",\"compare\",\"commit\",\"use\","
+		"\"won\",\"lost\"]},\"label\":{\"$ref\":\"#/components/schemas/Texts\"},"
+		"\"win_rate\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":100,"
+		"\"description\":\"Percent.\"},\"phase\":{\"type\":\"string\",\"enum\":["
+		"\"confirm_needs\",\"evaluate\",\"resolve_concerns\",\"implement\",\"closed\"]},"
+		"\"exit_criterion\":{\"$ref\":\"#/components/schemas/Texts\"}}},"
+		"\"StagePatch\":{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{"
+		"\"label\":{\"$ref\":\"#/components/schemas/Texts\"},\"win_rate\":{\"type\":"
+		"\"integer\",\"minimum\":0,\"maximum\":100},\"exit_criterion\":{\"$ref\":"
+		"\"#/components/schemas/Texts\"}}},"
+		"\"StageChange\":{\"type\":\"object\",\"properties\":{\"from\":{\"type\":"
+		"\"string\",\"nullable\":true,\"description\":\"null when the opportunity was "
+		"created\"},\"to\":{\"type\":\"string\"},\"at\":{\"type\":\"string\",\"format\":"
+		"\"date-time\"},\"by\":{\"type\":\"integer\",\"nullable\":true},\"by_name\":{"
+		"\"type\":\"string\",\"nullable\":true}}},"
+		"\"LinkInput\":{\"type\":\"object\",\"required\":[\"to\",\"kind\"],\"properties\":{"
+		"\"to\":{\"type\":\"integer\",\"description\":\"Stakeholder id on the same "
+		"opportunity.\"},\"kind\":{\"type\":\"string\",\"enum\":[\"ally\",\"rival\"]}}},"
+		"\"Link\":{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"},"
+		"\"from\":{\"type\":\"integer\"},\"to\":{\"type\":\"integer\"},\"kind\":{\"type\":"
+		"\"string\",\"enum\":[\"ally\",\"rival\"]}}},"
+		"\"WarningItem\":{\"type\":\"object\",\"properties\":{\"opportunity_id\":{\"type\":"
+		"\"integer\"},\"opportunity_name\":{\"type\":\"string\"},\"account_id\":{\"type\":"
+		"\"integer\"},\"owner_id\":{\"type\":\"integer\",\"nullable\":true},\"stage\":{"
+		"\"type\":\"string\"},\"code\":{\"type\":\"string\"},\"message\":{\"type\":"
+		"\"string\"}}},"
+		"\"TeamMember\":{\"type\":\"object\",\"required\":[\"user_id\"],\"properties\":{"
+		"\"user_id\":{\"type\":\"integer\"},\"access\":{\"type\":\"string\",\"enum\":["
+		"\"read\",\"write\"],\"default\":\"read\"},\"sensitive\":{\"type\":\"boolean\","
+		"\"default\":false,\"description\":\"May see the deep and extended portrait blocks "
+		"of a VVIP account.\"},\"username\":{\"type\":\"string\",\"readOnly\":true},"
+		"\"display_name\":{\"type\":\"string\",\"readOnly\":true,\"nullable\":true}}},"
+		"\"BuyerMap\":{\"type\":\"object\",\"properties\":{\"opportunity_id\":{\"type\":"
+		"\"integer\"},\"account_id\":{\"type\":\"integer\"},\"org\":{\"type\":\"array\","
+		"\"description\":\"Roots of the org chart: {contact_id, name, title, department, rank, "
+		"faction, reports_to_id, relationship_level, stakeholder (or null), children[]}\","
+		"\"items\":{\"type\":\"object\"}},\"coverage\":{\"type\":\"object\","
+		"\"description\":\"decision_maker, user, technical_gatekeeper, coach: filled or "
+		"not\",\"additionalProperties\":{\"type\":\"boolean\"}},"
+		"\"decision_maker_attitude\":{\"type\":\"number\",\"nullable\":true,\"description\":"
+		"\"Mean attitude score (+2 coach .. -2 opponent) of the decision makers.\"},"
+		"\"opponents\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"}},"
+		"\"next_moves\":{\"type\":\"array\",\"description\":\"Every non-opponent stakeholder "
+		"below coach with the one-step-warmer attitude to aim for, most influential first.\","
+		"\"items\":{\"type\":\"object\"}},\"links\":{\"type\":\"array\",\"items\":{"
+		"\"$ref\":\"#/components/schemas/Link\"}}}}}";
 	return json_loads(text, 0, NULL);
 }
 
@@ -168,9 +217,15 @@ static json_t *operation(const struct route *r)
 	json_t *op = json_pack("{s:s,s:[s]}", "summary", r->summary ? r->summary : "", "tags",
 			       r->tag ? r->tag : "system");
 	json_t *ps = json_array();
-	if (strstr(r->pattern, "{id}"))
-		json_array_append_new(ps, param("id", "path", "Record id.",
-						 json_pack("{s:s,s:i}", "type", "integer", "minimum", 1)));
+	for (const char *p = strchr(r->pattern, '{'); p; p = strchr(p + 1, '{')) {
+		const char *close = strchr(p, '}');
+		char *name = xstrndup(p + 1, (size_t)(close - p - 1));
+		json_array_append_new(ps, !strcmp(name, "key") ?
+			param(name, "path", "Key (a word).", NULL) :
+			param(name, "path", "Record id.",
+			      json_pack("{s:s,s:i}", "type", "integer", "minimum", 1)));
+		free(name);
+	}
 	if ((r->flags & ROUTE_LIST) && r->data)
 		list_params(ps, r->data);
 	for (int i = 0; r->query && r->query[i]; i++) {

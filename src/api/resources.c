@@ -115,6 +115,8 @@ size_t api_resource_routes(struct route *out, size_t max)
 	size_t n = 0;
 	for (int i = 0; model_kinds[i]; i++) {
 		const struct kind *k = model_kinds[i];
+		if (k->flags & KF_NESTED)
+			continue;
 		char *coll = paths[i][0], *item = paths[i][1], *restore = paths[i][2];
 		snprintf(coll, sizeof paths[i][0], "/api/v1/%s", k->plural);
 		snprintf(item, sizeof paths[i][1], "/api/v1/%s/{id}", k->plural);

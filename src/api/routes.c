@@ -18,6 +18,7 @@ static void build(void)
 	ntable += api_system_routes(table + ntable, MAX_ROUTES - ntable);
 	ntable += api_session_routes(table + ntable, MAX_ROUTES - ntable);
 	ntable += api_resource_routes(table + ntable, MAX_ROUTES - ntable);
+	ntable += api_method_routes(table + ntable, MAX_ROUTES - ntable);
 }
 
 const struct route *api_routes(size_t *n)

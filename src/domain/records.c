@@ -1,6 +1,7 @@
 /* records.c — the record life cycle shared by every kind, and the rules particular to each. */
 #include "records.h"
 #include "auth.h"
+#include "method.h"
 #include "../base/text.h"
 #include "../base/timeutil.h"
 #include "../base/xmalloc.h"
@@ -33,8 +34,10 @@ struct kind_rules {
 	const struct kind *k;
 	int admin_writes;     /* only admins create, change, archive */
 	/* Inside the write transaction: check and complete c->changes against next (the record as
-	 * it will be). Return 0 or an error. */
+	 * it will be). Return 0 or an error. Also run with no changes before archiving. */
 	int (*check)(struct store *s, struct wctx *c, json_t *next);
+	/* Inside the write transaction, after the row is written (may be NULL). */
+	int (*after)(struct store *s, struct wctx *c, json_t *next);
 };
 
 static int64_t int_of(json_t *rec, const char *field)
@@ -116,6 +119,9 @@ static int check_owner(struct store *s, struct wctx *c, json_t *next)
 
 static int check_account(struct store *s, struct wctx *c, json_t *next)
 {
+	int rc;
+	if (c->cur && (rc = method_require_write(s, c->v, c->id, c->e)))
+		return rc;
 	return check_owner(s, c, next);
 }
 
@@ -124,6 +130,9 @@ static int check_contact(struct store *s, struct wctx *c, json_t *next)
 	int rc;
 	int64_t account = int_of(next, "account_id");
 	if (!c->cur && (rc = parent_visible(s, c, &kind_account, "account_id", account, NULL)))
+		return rc;
+	if ((rc = method_require_write(s, c->v, account, c->e)) ||
+	    (rc = method_check_contact_portrait(s, c->v, c->cur, c->changes, next, c->e)))
 		return rc;
 	if (!changing(c, "reports_to_id") || json_is_null(json_object_get(next, "reports_to_id")))
 		return 0;
@@ -154,16 +163,30 @@ static int check_opportunity(struct store *s, struct wctx *c, json_t *next)
 	if (!c->cur && (rc = parent_visible(s, c, &kind_account, "account_id",
 					     int_of(next, "account_id"), NULL)))
 		return rc;
+	if ((rc = method_check_opportunity(s, c->v, c->cur, next, c->e)))
+		return rc;
 	return check_owner(s, c, next);
+}
+
+static int after_opportunity(struct store *s, struct wctx *c, json_t *next)
+{
+	return method_after_opportunity(s, c->v, c->id, c->cur, next, c->e);
+}
+
+static int check_stakeholder(struct store *s, struct wctx *c, json_t *next)
+{
+	return method_check_stakeholder(s, c->v, c->cur, next, c->e);
 }
 
 static int check_activity(struct store *s, struct wctx *c, json_t *next)
 {
 	int rc;
 	int64_t account = int_of(next, "account_id");
+	if (!c->cur && (rc = parent_visible(s, c, &kind_account, "account_id", account, NULL)))
+		return rc;
+	if ((rc = method_require_write(s, c->v, account, c->e)))
+		return rc;
 	if (!c->cur) {
-		if ((rc = parent_visible(s, c, &kind_account, "account_id", account, NULL)))
-			return rc;
 		if (c->v->user_id)
 			json_object_set_new(c->changes, "user_id", json_integer(c->v->user_id));
 		if (!json_object_get(c->changes, "occurred_at")) {
@@ -270,12 +293,13 @@ static int check_team(struct store *s, struct wctx *c, json_t *next)
 }
 
 static const struct kind_rules rules[] = {
-	{ &kind_user, 1, check_user },
-	{ &kind_team, 1, check_team },
-	{ &kind_account, 0, check_account },
-	{ &kind_contact, 0, check_contact },
-	{ &kind_opportunity, 0, check_opportunity },
-	{ &kind_activity, 0, check_activity },
+	{ &kind_user, 1, check_user, NULL },
+	{ &kind_team, 1, check_team, NULL },
+	{ &kind_account, 0, check_account, NULL },
+	{ &kind_contact, 0, check_contact, NULL },
+	{ &kind_opportunity, 0, check_opportunity, after_opportunity },
+	{ &kind_activity, 0, check_activity, NULL },
+	{ &kind_stakeholder, 0, check_stakeholder, NULL },
 };
 
 static const struct kind_rules *rules_of(const struct kind *k)
@@ -316,17 +340,16 @@ static int may_write(const struct kind *k, const struct viewer *v, int64_t id, j
 static int create_tx(struct store *s, void *arg)
 {
 	struct wctx *c = arg;
+	const struct kind_rules *r = rules_of(c->k);
 	int rc;
 	json_t *next = json_deep_copy(c->changes);
-	rc = rules_of(c->k)->check(s, c, next);
+	if (!(rc = r->check(s, c, next)) &&
+	    !(rc = store_insert(s, c->k, c->changes, c->v->user_id, &c->id, c->e)) &&
+	    !(rc = r->after ? r->after(s, c, c->changes) : 0) &&
+	    !(rc = c->pw_hash ? store_cred_set(s, c->id, c->pw_hash, c->e) : 0))
+		rc = store_get(s, c->k, NULL, c->id, 0, &c->out, c->e);
 	json_decref(next);
-	if (rc)
-		return rc;
-	if ((rc = store_insert(s, c->k, c->changes, c->v->user_id, &c->id, c->e)))
-		return rc;
-	if (c->pw_hash && (rc = store_cred_set(s, c->id, c->pw_hash, c->e)))
-		return rc;
-	return store_get(s, c->k, NULL, c->id, 0, &c->out, c->e);
+	return rc;
 }
 
 static int update_tx(struct store *s, void *arg)
@@ -339,13 +362,17 @@ static int update_tx(struct store *s, void *arg)
 		return dm_fail(c->e, DM_ESTALE, NULL, "%s %lld is at version %lld, not %lld", c->k->name,
 			       (long long)c->id, (long long)int_of(c->cur, "version"),
 			       (long long)c->if_match);
+	const struct kind_rules *r = rules_of(c->k);
 	json_t *next = json_deep_copy(c->cur);
 	json_object_update(next, c->changes);
-	rc = rules_of(c->k)->check(s, c, next);
+	if (!(rc = r->check(s, c, next)) &&
+	    !(rc = store_update(s, c->k, c->id, c->changes, c->v->user_id, &changed, c->e)) &&
+	    r->after) {
+		json_object_update(next, c->changes);   /* the check may have completed changes */
+		rc = r->after(s, c, next);
+	}
 	json_decref(next);
 	if (rc)
-		return rc;
-	if ((rc = store_update(s, c->k, c->id, c->changes, c->v->user_id, &changed, c->e)))
 		return rc;
 	if (c->pw_hash && (rc = store_cred_set(s, c->id, c->pw_hash, c->e)))
 		return rc;
@@ -365,6 +392,15 @@ static int archive_tx(struct store *s, void *arg)
 		return rc;
 	int archived = !json_is_null(json_object_get(c->cur, "archived_at"));
 	if (archived != c->archive) {
+		/* The same write rights as a change of the record (account team read-only: no). */
+		json_t *next = json_deep_copy(c->cur);
+		c->changes = json_object();
+		rc = rules_of(c->k)->check(s, c, next);
+		json_decref(next);
+		json_decref(c->changes);
+		c->changes = NULL;
+		if (rc)
+			return rc;
 		if (c->k == &kind_user && c->archive && c->id == c->v->user_id)
 			return dm_fail(c->e, DM_ECONFLICT, NULL, "you cannot archive yourself");
 		if ((rc = store_set_archived(s, c->k, c->id, c->archive, c->v->user_id, c->e)))
@@ -413,8 +449,30 @@ static int take_password(const struct kind *k, json_t *changes, json_t *cur, cha
 	return rc;
 }
 
+/* Hand a record out to v: computed fields added, what v may not see removed. Takes rec. */
+static int present(struct store *s, const struct kind *k, const struct viewer *v, json_t *rec,
+		   json_t **out, struct dm_err *e)
+{
+	struct present_ctx pc;
+	present_ctx_init(&pc);
+	int rc = method_present(s, v, &pc, k, rec, e);
+	present_ctx_release(&pc);
+	if (rc)
+		json_decref(rec);
+	else
+		*out = rec;
+	return rc;
+}
+
 int rec_create(struct store *s, const struct kind *k, const struct viewer *v, json_t *body,
 	       json_t **out, struct dm_err *e)
+{
+	return rec_create_in(s, k, v, NULL, 0, body, out, e);
+}
+
+int rec_create_in(struct store *s, const struct kind *k, const struct viewer *v,
+		  const char *parent_field, int64_t parent_id, json_t *body, json_t **out,
+		  struct dm_err *e)
 {
 	char hash[128];
 	struct wctx c = { k, v, 0, -1, NULL, NULL, NULL, 0, NULL, e };
@@ -422,6 +480,8 @@ int rec_create(struct store *s, const struct kind *k, const struct viewer *v, js
 	*out = NULL;
 	if ((rc = may_write(k, v, 0, NULL, e)) || (rc = model_check(k, body, CHECK_CREATE, &c.changes, e)))
 		return rc;
+	if (parent_field)
+		json_object_set_new(c.changes, parent_field, json_integer(parent_id));
 	if (k == &kind_user && !json_object_get(c.changes, "password") && v != &viewer_system) {
 		rc = dm_fail(e, DM_EREQUIRED, "password", "password is required");
 		goto out;
@@ -431,7 +491,7 @@ int rec_create(struct store *s, const struct kind *k, const struct viewer *v, js
 	rc = store_write(s, create_tx, &c);
 	hide_invisible_duplicate(s, k, v, e);
 	if (!rc)
-		*out = c.out;
+		rc = present(s, k, v, c.out, out, e);
 	else
 		json_decref(c.out);
 out:
@@ -442,7 +502,9 @@ out:
 int rec_get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
 	    json_t **out, struct dm_err *e)
 {
-	return store_get(s, k, v, id, v->role == ROLE_ADMIN, out, e);
+	json_t *rec = NULL;
+	int rc = store_get(s, k, v, id, v->role == ROLE_ADMIN, &rec, e);
+	return rc ? rc : present(s, k, v, rec, out, e);
 }
 
 int rec_update(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
@@ -463,7 +525,7 @@ int rec_update(struct store *s, const struct kind *k, const struct viewer *v, in
 	rc = store_write(s, update_tx, &c);
 	hide_invisible_duplicate(s, k, v, e);
 	if (!rc) {
-		*out = c.out;
+		rc = present(s, k, v, c.out, out, e);
 		c.out = NULL;
 	}
 out:
@@ -492,7 +554,7 @@ static int set_archived(struct store *s, const struct kind *k, const struct view
 	hide_invisible_duplicate(s, k, v, e);
 	json_decref(c.cur);
 	if (!rc)
-		*out = c.out;
+		rc = present(s, k, v, c.out, out, e);
 	else
 		json_decref(c.out);
 	return rc;
@@ -720,6 +782,20 @@ int rec_list(struct store *s, const struct kind *k, const struct viewer *v,
 	lp.q.limit = limit + 1;   /* one more tells whether there is a next page */
 	if ((rc = store_list(s, &lp.q, items, e)))
 		goto out;
+	struct present_ctx pc;
+	present_ctx_init(&pc);
+	size_t i;
+	json_t *it;
+	json_array_foreach(*items, i, it) {
+		if ((rc = method_present(s, v, &pc, k, it, e)))
+			break;
+	}
+	present_ctx_release(&pc);
+	if (rc) {
+		json_decref(*items);
+		*items = NULL;
+		goto out;
+	}
 	if (json_array_size(*items) > (size_t)limit) {
 		json_array_remove(*items, (size_t)limit);
 		const struct field *sf = lp.q.sort ? lp.q.sort : model_field(k, "id");

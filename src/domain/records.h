@@ -24,6 +24,11 @@ extern const struct viewer viewer_system;
  * is DM_ENOTFOUND; a parent named by a field that v may not see is DM_ENOTFOUND with the field. */
 int rec_create(struct store *s, const struct kind *k, const struct viewer *v, json_t *body,
 	       json_t **out, struct dm_err *e);
+/* Create a record under a parent named by the path (stakeholders of an opportunity): the
+ * parent field is read-only in bodies and set here. */
+int rec_create_in(struct store *s, const struct kind *k, const struct viewer *v,
+		  const char *parent_field, int64_t parent_id, json_t *body, json_t **out,
+		  struct dm_err *e);
 int rec_get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
 	    json_t **out, struct dm_err *e);
 /* if_match < 0: no precondition; otherwise DM_ESTALE unless it equals the current version. */

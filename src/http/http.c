@@ -235,12 +235,29 @@ static enum MHD_Result collect_param(void *cls, enum MHD_ValueKind kind, const c
 
 /* ---- routing ------------------------------------------------------------------------------------ */
 
-/* Match path against pattern; {id} segments must be positive integers. */
-static int route_match(const char *pattern, const char *path, int64_t ids[HTTP_MAX_PATH_IDS])
+/* Match path against pattern. A {key} segment is a short word of [a-z0-9_-]; any other {name}
+ * segment is a positive integer id, captured in order. */
+static int route_match(const char *pattern, const char *path, int64_t ids[HTTP_MAX_PATH_IDS],
+		       char key[64])
 {
 	int nid = 0;
 	while (*pattern && *path) {
-		if (!strncmp(pattern, "{id}", 4)) {
+		if (!strncmp(pattern, "{key}", 5)) {
+			size_t n = 0;
+			while ((*path >= 'a' && *path <= 'z') || (*path >= '0' && *path <= '9') ||
+			       *path == '_' || *path == '-') {
+				if (n == 63)
+					return 0;
+				key[n++] = *path++;
+			}
+			key[n] = '\0';
+			if (!n)
+				return 0;
+			pattern += 5;
+			continue;
+		}
+		if (*pattern == '{') {
+			const char *close = strchr(pattern, '}');
 			int64_t v = 0;
 			int digits = 0;
 			while (*path >= '0' && *path <= '9') {
@@ -249,10 +266,10 @@ static int route_match(const char *pattern, const char *path, int64_t ids[HTTP_M
 				v = v * 10 + (*path++ - '0');
 				digits++;
 			}
-			if (!digits || v < 1 || nid == HTTP_MAX_PATH_IDS)
+			if (!digits || v < 1 || nid == HTTP_MAX_PATH_IDS || !close)
 				return 0;
 			ids[nid++] = v;
-			pattern += 4;
+			pattern = close + 1;
 			continue;
 		}
 		if (*pattern != *path)
@@ -273,7 +290,7 @@ static enum MHD_Result dispatch(struct http_server *srv, struct rqctx *c)
 	memset(&rs, 0, sizeof rs);
 	for (size_t i = 0; i < srv->cfg.nroutes; i++) {
 		const struct route *r = &srv->cfg.routes[i];
-		if (!route_match(r->pattern, rq->path, rq->ids))
+		if (!route_match(r->pattern, rq->path, rq->ids, rq->key))
 			continue;
 		path_known = 1;
 		if (strlen(allow) + strlen(r->method) + 3 < sizeof allow)

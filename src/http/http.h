@@ -26,6 +26,7 @@ struct http_req {
 	size_t nparams;
 	int too_many_params;
 	int64_t ids[HTTP_MAX_PATH_IDS];              /* the {id} segments of the matched route */
+	char key[64];                                /* the {key} segment ([a-z0-9_-]), if any */
 	const char *body;                            /* NUL-terminated; may hold NULs before len */
 	size_t body_len;
 	char addr[64];                               /* client address */

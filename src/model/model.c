@@ -2,6 +2,7 @@
 #include "model.h"
 #include "../base/text.h"
 #include "../base/timeutil.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../base/banned.h"
@@ -13,6 +14,13 @@ const char *const model_lifecycles[] = { "acquire", "grow", "mature", "decline",
 const char *const model_ranks[] = { "executive", "director", "manager", "staff", NULL };
 const char *const model_stages[] = { "interest", "brewing", "design", "compare", "commit",
 				     "use", "won", "lost", NULL };
+const char *const model_cute_roles[] = { "decision_maker", "user", "technical_gatekeeper", "coach",
+					 NULL };
+const char *const model_attitudes[] = { "coach", "supporter", "neutral", "non_supporter", "opponent",
+					NULL };
+const char *const model_buyer_tags[] = { "initiator", "purchaser", "operator", NULL };
+const char *const model_portrait_blocks[] = { "basic", "background", "needs", "relations", "deep",
+					      "extended", NULL };
 const char *const model_channels[] = { "phone", "wechat", "sms", "visit", "invite", "email",
 				       "meeting", "quote", "demo", "other", NULL };
 
@@ -138,13 +146,16 @@ static int check_assessment(const struct field *f, json_t *v, struct dm_err *e)
 					    "unique_value", "relationship", NULL };
 	const char *k;
 	json_t *s;
+	char name[80];
 	if (!json_is_object(v))
 		return dm_fail(e, DM_EINVAL, f->name, "assessment must be an object");
 	if (check_keys(f->name, v, keys, e))
 		return e->code;
 	json_object_foreach(v, k, s) {
-		if (!json_is_integer(s) || json_integer_value(s) < 1 || json_integer_value(s) > 5)
-			return dm_fail(e, DM_EINVAL, f->name, "assessment.%s must be a whole number 1-5", k);
+		if (!json_is_integer(s) || json_integer_value(s) < 1 || json_integer_value(s) > 5) {
+			snprintf(name, sizeof name, "assessment.%s", k);
+			return dm_fail(e, DM_EINVAL, name, "%s must be a whole number 1-5", name);
+		}
 	}
 	return 0;
 }
@@ -172,6 +183,65 @@ static int check_currency(const struct field *f, json_t *v, struct dm_err *e)
 		if (c[i] < 'A' || c[i] > 'Z')
 			return dm_fail(e, DM_EINVAL, f->name, "currency must be an ISO 4217 code of three "
 				       "capital letters, like CNY");
+	return 0;
+}
+
+/* {text, tags[]}: the needs of a stakeholder (SPEC §4, dimension 5). */
+static int check_needs(const struct field *f, json_t *v, struct dm_err *e)
+{
+	static const char *const keys[] = { "text", "tags", NULL };
+	size_t i;
+	json_t *t, *tags;
+	if (!json_is_object(v))
+		return dm_fail(e, DM_EINVAL, f->name, "%s must be an object {text, tags}", f->name);
+	if (check_keys(f->name, v, keys, e))
+		return e->code;
+	if ((t = json_object_get(v, "text")) && check_text_value(f->name, t, LONG, 0, e))
+		return e->code;
+	if ((tags = json_object_get(v, "tags"))) {
+		if (!json_is_array(tags) || json_array_size(tags) > 30)
+			return dm_fail(e, DM_EINVAL, f->name, "%s.tags must be a list", f->name);
+		json_array_foreach(tags, i, t) {
+			if (check_text_value(f->name, t, 60, 1, e))
+				return e->code;
+		}
+	}
+	return 0;
+}
+
+static int check_buyer_tags(const struct field *f, json_t *v, struct dm_err *e)
+{
+	size_t i;
+	json_t *t;
+	if (check_list(f, v, 3, e))
+		return e->code;
+	json_array_foreach(v, i, t) {
+		if (!json_is_string(t) || model_enum_index(model_buyer_tags, json_string_value(t)) < 0)
+			return dm_fail(e, DM_EINVAL, f->name, "tags must be among initiator, purchaser, operator");
+	}
+	return 0;
+}
+
+/* {basic, background, needs, relations, deep, extended}: each an object of text fields. */
+static int check_portrait(const struct field *f, json_t *v, struct dm_err *e)
+{
+	const char *block, *key;
+	json_t *b, *val;
+	char name[96];
+	if (!json_is_object(v))
+		return dm_fail(e, DM_EINVAL, f->name, "portrait must be an object of blocks");
+	if (check_keys(f->name, v, model_portrait_blocks, e))
+		return e->code;
+	json_object_foreach(v, block, b) {
+		snprintf(name, sizeof name, "portrait.%s", block);
+		if (!json_is_object(b) || json_object_size(b) > 50)
+			return dm_fail(e, DM_EINVAL, name, "%s must be an object of text fields", name);
+		json_object_foreach(b, key, val) {
+			if (strlen(key) > 60 || check_text_value(name, val, 2000, 0, e))
+				return dm_fail(e, DM_EINVAL, name, "%s must hold text fields (names up to 60, "
+					       "values up to 2000 characters)", name);
+		}
+	}
 	return 0;
 }
 
@@ -247,6 +317,12 @@ static const struct field account_fields[] = {
 	  NULL, "Derived: occurred_at of the latest live effective activity, or null." },
 };
 
+static const char *const relationship_levels[] = { "none", "doctor", "teacher", "friend",
+						   "brother", NULL };
+static const char *const phases[] = { "confirm_needs", "evaluate", "resolve_concerns", "implement",
+				      "closed", NULL };
+static const char *const recommendations[] = { "pursue", "share", "qualify", "drop", NULL };
+
 static const struct field contact_fields[] = {
 	SYSTEM_FIELDS,
 	REF("account_id", FF_REQUIRED | FF_FILTER | FF_CREATEONLY, "account", "The contact's company."),
@@ -260,6 +336,17 @@ static const struct field contact_fields[] = {
 	TEXT("phone", 0, 64, "Phone."),
 	TEXT("email", 0, 254, "E-mail."),
 	TEXT("wechat", 0, 64, "WeChat id."),
+	JSONF("portrait", FF_NOTNULL, check_portrait, "{}",
+	      "Six blocks (SPEC §5): basic, background, needs, relations, deep, extended; each an "
+	      "object of text fields. deep and extended of a VVIP account are sensitive: absent for "
+	      "callers without need to know.",
+	      "{\"type\":\"object\",\"properties\":{\"basic\":{\"type\":\"object\"},"
+	      "\"background\":{\"type\":\"object\"},\"needs\":{\"type\":\"object\"},"
+	      "\"relations\":{\"type\":\"object\"},\"deep\":{\"type\":\"object\"},"
+	      "\"extended\":{\"type\":\"object\"}}}"),
+	{ "relationship_level", FT_ENUM, FF_READONLY | FF_COMPUTED, 0, 0, relationship_levels, NULL,
+	  NULL, NULL, "Computed: none | doctor (basic + background) | teacher (+ needs + relations) | "
+	  "friend (+ deep) | brother (+ extended); a block counts when it has a non-empty field." },
 };
 
 static const struct field opportunity_fields[] = {
@@ -287,7 +374,35 @@ static const struct field opportunity_fields[] = {
 	      "competitive_strength, unique_value, relationship.",
 	      "{\"type\":\"object\",\"additionalProperties\":{\"type\":\"integer\","
 	      "\"minimum\":1,\"maximum\":5}}"),
-	TEXT("lost_reason", 0, MEDIUM, "Why the deal was lost."),
+	TEXT("lost_reason", 0, MEDIUM, "Why the deal was lost (required to move to lost)."),
+	{ "win_rate", FT_INT, FF_READONLY | FF_COMPUTED, 0, 100, NULL, NULL, NULL, NULL,
+	  "Computed: the stage's win rate in percent, from the current settings." },
+	{ "weighted_amount", FT_INT, FF_READONLY | FF_COMPUTED, 0, 0, NULL, NULL, NULL, NULL,
+	  "Computed: amount x win_rate / 100, rounded to the unit." },
+	{ "phase", FT_ENUM, FF_READONLY | FF_COMPUTED, 0, 0, phases, NULL, NULL, NULL,
+	  "Computed: the buyer's phase of the stage." },
+	{ "worth", FT_JSON, FF_READONLY | FF_COMPUTED, 0, 0, NULL, NULL, NULL, NULL,
+	  "Computed: worth winning? The mean of deal_size, regional_influence, 6 - cost_to_win, "
+	  "6 - opportunity_cost (two decimals), or null until all four are scored.",
+	  "{\"type\":\"number\",\"nullable\":true}" },
+	{ "winnable", FT_JSON, FF_READONLY | FF_COMPUTED, 0, 0, NULL, NULL, NULL, NULL,
+	  "Computed: can we win? The mean of competitive_strength, unique_value, relationship "
+	  "(two decimals), or null until all three are scored.",
+	  "{\"type\":\"number\",\"nullable\":true}" },
+	{ "recommendation", FT_ENUM, FF_READONLY | FF_COMPUTED, 0, 0, recommendations, NULL, NULL,
+	  NULL, "Computed (SPEC §3.3): pursue (both >= 3.5), share (worth >= 3.5, winnable < 3.5), "
+	  "drop (both < 2.5), otherwise qualify; null until both are known." },
+	{ "warnings", FT_JSON, FF_READONLY | FF_COMPUTED, 0, 0, NULL, NULL, NULL, NULL,
+	  "Computed stage-behaviour warnings (SPEC §3.2): quote_before_needs, no_decision_maker, "
+	  "no_coach, opponent_late, neglect_after_signature, overdue_close.",
+	  "{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
+	  "\"code\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}}}}" },
+	{ "_quotes", FT_INT, FF_READONLY | FF_DERIVED | FF_INTERNAL },
+	{ "_decision_makers", FT_INT, FF_READONLY | FF_DERIVED | FF_INTERNAL },
+	{ "_coaches", FT_INT, FF_READONLY | FF_DERIVED | FF_INTERNAL },
+	{ "_opponents", FT_INT, FF_READONLY | FF_DERIVED | FF_INTERNAL },
+	{ "_account_last_touch", FT_TIME, FF_READONLY | FF_DERIVED | FF_INTERNAL },
+	{ "_account_owner", FT_INT, FF_READONLY | FF_DERIVED | FF_INTERNAL },
 };
 
 static const struct field activity_fields[] = {
@@ -309,6 +424,29 @@ static const struct field activity_fields[] = {
 	  "Who logged it." },
 };
 
+static const struct field stakeholder_fields[] = {
+	SYSTEM_FIELDS,
+	REF("opportunity_id", FF_READONLY | FF_FILTER, "opportunity", "The opportunity (from the path)."),
+	REF("contact_id", FF_REQUIRED | FF_CREATEONLY | FF_FILTER, "contact",
+	    "A contact of the opportunity's account; one stakeholder per contact."),
+	ENUM("role", FF_FILTER, model_cute_roles, NULL,
+	     "CUTE role: decision_maker | user | technical_gatekeeper | coach."),
+	JSONF("tags", FF_NOTNULL, check_buyer_tags, "[]", "Traditional tags: initiator, purchaser, operator.",
+	      "{\"type\":\"array\",\"items\":{\"type\":\"string\",\"enum\":[\"initiator\","
+	      "\"purchaser\",\"operator\"]}}"),
+	ENUM("attitude", FF_FILTER | FF_NOTNULL, model_attitudes, "\"neutral\"",
+	     "Toward us: coach (+2) | supporter (+1) | neutral (0) | non_supporter (-1) | opponent (-2)."),
+	{ "influence", FT_INT, FF_SORT | FF_NOTNULL, 1, 5, NULL, NULL, "3", NULL,
+	  "Influence on this purchase, 1-5." },
+	JSONF("company_needs", 0, check_needs, NULL, "Company needs: {text, tags} (cost, efficiency...).",
+	      "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"},"
+	      "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}"),
+	JSONF("personal_needs", 0, check_needs, NULL,
+	      "Personal needs: {text, tags} (recognition, promotion, security...).",
+	      "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"},"
+	      "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}"),
+};
+
 #define KIND(var, nm, pl, ti, vis, fl, sf, doc)                                                \
 	const struct kind var = { nm, pl, ti, var##_fields_, sizeof var##_fields_ / sizeof var##_fields_[0], \
 				  vis, fl, sf, doc }
@@ -319,6 +457,7 @@ static const struct field activity_fields[] = {
 #define kind_contact_fields_ contact_fields
 #define kind_opportunity_fields_ opportunity_fields
 #define kind_activity_fields_ activity_fields
+#define kind_stakeholder_fields_ stakeholder_fields
 
 KIND(kind_user, "user", "users", "User", VIS_DIRECTORY, KF_NAME_KEY, "display_name",
      "A person who signs in: admin, manager, rep or partner.");
@@ -333,8 +472,12 @@ KIND(kind_opportunity, "opportunity", "opportunities", "Opportunity", VIS_ACCOUN
 KIND(kind_activity, "activity", "activities", "Activity", VIS_ACCOUNT, 0, NULL,
      "A follow-up (跟进记录).");
 
+KIND(kind_stakeholder, "stakeholder", "stakeholders", "Stakeholder", VIS_OPPORTUNITY, KF_NESTED, NULL,
+     "A contact's part in one opportunity: the buyer map's five dimensions (SPEC §4).");
+
 const struct kind *const model_kinds[] = { &kind_user, &kind_team, &kind_account, &kind_contact,
-					   &kind_opportunity, &kind_activity, NULL };
+					   &kind_opportunity, &kind_activity, &kind_stakeholder,
+					   NULL };
 
 /* ---- lookups -------------------------------------------------------------------------------- */
 
@@ -386,7 +529,12 @@ const char *model_role_name(enum role r)
 
 int model_is_column(const struct field *f)
 {
-	return !(f->flags & (FF_DERIVED | FF_WRITEONLY));
+	return !(f->flags & (FF_DERIVED | FF_WRITEONLY | FF_COMPUTED));
+}
+
+int model_is_selected(const struct field *f)
+{
+	return !(f->flags & (FF_WRITEONLY | FF_COMPUTED));
 }
 
 /* ---- validation ---------------------------------------------------------------------------- */

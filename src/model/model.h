@@ -30,6 +30,8 @@ enum field_flag {
 	FF_WRITEONLY = 1 << 5,  /* accepted on write, never stored as a column nor rendered (password) */
 	FF_CREATEONLY = 1 << 6, /* settable on create, read-only afterwards */
 	FF_NOTNULL = 1 << 7,    /* may be omitted (default applies) but never null */
+	FF_INTERNAL = 1 << 8,   /* derived by the store for the rules' use; never rendered */
+	FF_COMPUTED = 1 << 9,   /* computed by the rules on read (domain); no column, not selected */
 };
 
 struct field {
@@ -51,11 +53,13 @@ enum vis_rule {
 	VIS_ACCOUNT,          /* visible when its account is */
 	VIS_ACCOUNT_OR_OWNER, /* opportunities: account or owner */
 	VIS_DIRECTORY,        /* users and teams: every internal user reads */
+	VIS_OPPORTUNITY,      /* stakeholders: visible when their opportunity is */
 };
 
 enum kind_flag {
 	KF_NAME_KEY = 1 << 0,     /* keep a normalised name_key of `search_field` for ?name= */
 	KF_UNIQUE_NAME = 1 << 1,  /* name_key unique among live records */
+	KF_NESTED = 1 << 2,       /* served under its parent's path only */
 };
 
 struct kind {
@@ -82,12 +86,14 @@ struct viewer {
 enum check_mode { CHECK_CREATE, CHECK_PATCH };
 
 extern const struct kind kind_user, kind_team, kind_account, kind_contact, kind_opportunity,
-	kind_activity;
+	kind_activity, kind_stakeholder;
 /* Every kind, NULL-terminated, in API order. */
 extern const struct kind *const model_kinds[];
 
 extern const char *const model_roles[], *const model_stages[], *const model_channels[],
-	*const model_importance[], *const model_lifecycles[], *const model_ranks[], *const model_locales[];
+	*const model_importance[], *const model_lifecycles[], *const model_ranks[], *const model_locales[],
+	*const model_cute_roles[], *const model_attitudes[], *const model_buyer_tags[],
+	*const model_portrait_blocks[];
 
 const struct kind *model_kind(const char *name);
 const struct kind *model_kind_by_plural(const char *plural);
@@ -104,5 +110,7 @@ int model_check(const struct kind *k, json_t *body, enum check_mode mode, json_t
 		struct dm_err *e);
 /* 1 when the field is a column of the kind's table. */
 int model_is_column(const struct field *f);
+/* 1 when the store reads the field (a column or a store-derived value). */
+int model_is_selected(const struct field *f);
 
 #endif

@@ -314,6 +314,23 @@ static void vis_owner(struct qb *q, const struct viewer *v, const char *col)
 	}
 }
 
+/* "account alias a is one v sees": owned within reach, or shared with v through its team. */
+static void vis_account(struct qb *q, const struct viewer *v, const char *a)
+{
+	char col[64];
+	if (v->role == ROLE_ADMIN) {
+		qb_sql(q, "1");
+		return;
+	}
+	snprintf(col, sizeof col, "%s.owner_id", a);
+	qb_sql(q, "(");
+	vis_owner(q, v, col);
+	buf_printf(&q->sql, " OR %s.id IN (SELECT vt.account_id FROM account_team vt WHERE "
+		   "vt.user_id = ", a);
+	qb_int(q, v->user_id);
+	qb_sql(q, "))");
+}
+
 /* "col is a live account v sees" */
 static void vis_account_id(struct qb *q, const struct viewer *v, const char *col)
 {
@@ -323,7 +340,24 @@ static void vis_account_id(struct qb *q, const struct viewer *v, const char *col
 	}
 	buf_printf(&q->sql, "%s IN (SELECT va.id FROM accounts va WHERE va.archived_at IS NULL AND ",
 		   col);
-	vis_owner(q, v, "va.owner_id");
+	vis_account(q, v, "va");
+	qb_sql(q, ")");
+}
+
+/* "opportunity alias o is one v sees": its owner is within reach, or its account is visible. */
+static void vis_opportunity(struct qb *q, const struct viewer *v, const char *o)
+{
+	char col[64];
+	if (v->role == ROLE_ADMIN) {
+		qb_sql(q, "1");
+		return;
+	}
+	snprintf(col, sizeof col, "%s.owner_id", o);
+	qb_sql(q, "(");
+	vis_owner(q, v, col);
+	qb_sql(q, " OR ");
+	snprintf(col, sizeof col, "%s.account_id", o);
+	vis_account_id(q, v, col);
 	qb_sql(q, ")");
 }
 
@@ -336,20 +370,22 @@ static void vis_clause(struct qb *q, const struct kind *k, const struct viewer *
 	}
 	switch (k->vis) {
 	case VIS_OWNER:
-		vis_owner(q, v, "t.owner_id");
+		vis_account(q, v, "t");
 		return;
 	case VIS_ACCOUNT:
 		vis_account_id(q, v, "t.account_id");
 		return;
 	case VIS_ACCOUNT_OR_OWNER:
+		vis_opportunity(q, v, "t");
+		return;
+	case VIS_OPPORTUNITY:
 		if (v->role == ROLE_ADMIN) {
 			qb_sql(q, "1");
 			return;
 		}
-		qb_sql(q, "(");
-		vis_owner(q, v, "t.owner_id");
-		qb_sql(q, " OR ");
-		vis_account_id(q, v, "t.account_id");
+		qb_sql(q, "t.opportunity_id IN (SELECT vo.id FROM opportunities vo WHERE "
+			  "vo.archived_at IS NULL AND ");
+		vis_opportunity(q, v, "vo");
 		qb_sql(q, ")");
 		return;
 	case VIS_DIRECTORY:
@@ -376,6 +412,26 @@ static const char *derived_sql(const struct kind *k, const struct field *f)
 	if (k == &kind_account && !strcmp(f->name, "last_touch_at"))
 		return "(SELECT max(da.occurred_at) FROM activities da WHERE da.account_id = t.id "
 		       "AND da.effective = 1 AND da.archived_at IS NULL)";
+	static const struct {
+		const char *name, *sql;
+	} opp[] = {
+		{ "_quotes", "(SELECT count(*) FROM activities qa WHERE qa.opportunity_id = t.id AND "
+			     "qa.archived_at IS NULL AND qa.channel IN ('quote', 'demo'))" },
+		{ "_decision_makers", "(SELECT count(*) FROM stakeholders sh WHERE sh.opportunity_id = "
+				      "t.id AND sh.archived_at IS NULL AND sh.role = 'decision_maker')" },
+		{ "_coaches", "(SELECT count(*) FROM stakeholders sh WHERE sh.opportunity_id = t.id "
+			      "AND sh.archived_at IS NULL AND sh.role = 'coach')" },
+		{ "_opponents", "(SELECT count(*) FROM stakeholders sh WHERE sh.opportunity_id = t.id "
+				"AND sh.archived_at IS NULL AND sh.attitude = 'opponent')" },
+		{ "_account_last_touch", "(SELECT max(da.occurred_at) FROM activities da WHERE "
+					 "da.account_id = t.account_id AND da.effective = 1 AND "
+					 "da.archived_at IS NULL)" },
+		{ "_account_owner", "(SELECT ao.owner_id FROM accounts ao WHERE ao.id = t.account_id)" },
+	};
+	if (k == &kind_opportunity)
+		for (size_t i = 0; i < sizeof opp / sizeof opp[0]; i++)
+			if (!strcmp(f->name, opp[i].name))
+				return opp[i].sql;
 	return "NULL";
 }
 
@@ -394,7 +450,7 @@ static void select_list(struct qb *q, const struct kind *k)
 	qb_sql(q, "SELECT ");
 	for (size_t i = 0; i < k->nfields; i++) {
 		const struct field *f = &k->fields[i];
-		if (f->flags & FF_WRITEONLY)
+		if (!model_is_selected(f))
 			continue;
 		if (!first)
 			qb_sql(q, ", ");
@@ -429,7 +485,7 @@ static json_t *row_to_record(sqlite3_stmt *st, const struct kind *k)
 	int col = 0;
 	for (size_t i = 0; i < k->nfields; i++) {
 		const struct field *f = &k->fields[i];
-		if (f->flags & FF_WRITEONLY)
+		if (!model_is_selected(f))
 			continue;
 		json_object_set_new(o, f->name, column_value(st, col++, f));
 	}
@@ -645,8 +701,11 @@ static int duplicate(struct conn *c, const struct kind *k, json_t *rec, const ch
 		     struct dm_err *e)
 {
 	int64_t other = key || k == &kind_user ? find_holder(c, k, rec, key) : 0;
-	const char *field = k == &kind_user ? "username" : "name";
+	const char *field = k == &kind_user ? "username" : k == &kind_stakeholder ? "contact_id" : "name";
 	dm_fail(e, DM_EDUPLICATE, field, "%s with this %s already exists", k->title, field);
+	if (k == &kind_stakeholder)
+		snprintf(e->message, sizeof e->message, "this contact is already a stakeholder of the "
+			 "opportunity");
 	e->existing_id = other;
 	return DM_EDUPLICATE;
 }
@@ -1128,6 +1187,312 @@ static int sq_count(void *impl, const struct kind *k, int64_t *n, struct dm_err 
 	return rc;
 }
 
+/* ---- small tables of the rules: settings, stage history, links, account teams ---------------- */
+
+/* Run q and return its rows as objects keyed by column name (integers, text, null). */
+static int query_rows(struct conn *c, struct qb *q, json_t **items, struct dm_err *e)
+{
+	sqlite3_stmt *st = qb_prepare(q, c, e);
+	int s;
+	*items = NULL;
+	if (!st)
+		return e->code;
+	json_t *arr = json_array();
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *o = json_object();
+		for (int i = 0; i < sqlite3_column_count(st); i++) {
+			json_t *v;
+			switch (sqlite3_column_type(st, i)) {
+			case SQLITE_INTEGER: v = json_integer(sqlite3_column_int64(st, i)); break;
+			case SQLITE_FLOAT: v = json_real(sqlite3_column_double(st, i)); break;
+			case SQLITE_NULL: v = json_null(); break;
+			default: v = json_string((const char *)sqlite3_column_text(st, i)); break;
+			}
+			json_object_set_new(o, sqlite3_column_name(st, i), v);
+		}
+		json_array_append_new(arr, o);
+	}
+	stmt_done(st);
+	if (s != SQLITE_DONE) {
+		json_decref(arr);
+		return step_error(c, s, e);
+	}
+	*items = arr;
+	return 0;
+}
+
+static int sq_setting_get(void *impl, const char *key, json_t **value, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	json_t *rows = NULL;
+	*value = NULL;
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "SELECT value FROM settings WHERE key = ");
+	qb_text(&q, key);
+	int rc = query_rows(c, &q, &rows, e);
+	qb_release(&q);
+	if (!rc && json_array_size(rows))
+		*value = json_loads(json_string_value(json_object_get(json_array_get(rows, 0), "value")),
+				    JSON_DECODE_ANY, NULL);
+	json_decref(rows);
+	return rc;
+}
+
+static int sq_setting_put(void *impl, const char *key, json_t *value, int64_t actor,
+			  struct dm_err *e)
+{
+	struct sq *sq = impl;
+	char now[TIME_STR_LEN];
+	json_t *old = NULL;
+	struct qb q;
+	int rc;
+	if (in_write(sq, e) || (rc = sq_setting_get(impl, key, &old, e)))
+		return e->code;
+	time_format(time_now_ms(), now);
+	char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+	qb_init(&q);
+	qb_sql(&q, "INSERT INTO settings (key, value, updated_at) VALUES (");
+	qb_text(&q, key);
+	qb_sql(&q, ", ");
+	qb_text(&q, text);
+	qb_sql(&q, ", ");
+	qb_text(&q, now);
+	qb_sql(&q, ") ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+		   "updated_at = excluded.updated_at");
+	rc = qb_exec(&q, sq->wconn, e);
+	qb_release(&q);
+	if (!rc) {
+		struct kind settings_kind = { .name = "settings" };
+		rc = audit_row(sq->wconn, &settings_kind, 0, actor, now, "update", key, old, value, e);
+	}
+	free(text);
+	json_decref(old);
+	return rc;
+}
+
+static int sq_stage_add(void *impl, int64_t opp, const char *from, const char *to, int64_t by,
+			struct dm_err *e)
+{
+	struct sq *sq = impl;
+	char now[TIME_STR_LEN];
+	struct qb q;
+	if (in_write(sq, e))
+		return e->code;
+	time_format(time_now_ms(), now);
+	qb_init(&q);
+	qb_sql(&q, "INSERT INTO stage_history (opportunity_id, from_stage, to_stage, at, by_id) "
+		   "VALUES (");
+	qb_int(&q, opp);
+	qb_sql(&q, ", ");
+	qb_text(&q, from);
+	qb_sql(&q, ", ");
+	qb_text(&q, to);
+	qb_sql(&q, ", ");
+	qb_text(&q, now);
+	qb_sql(&q, ", ");
+	if (by)
+		qb_int(&q, by);
+	else
+		qb_text(&q, NULL);
+	qb_sql(&q, ")");
+	int rc = qb_exec(&q, sq->wconn, e);
+	qb_release(&q);
+	return rc;
+}
+
+static int sq_stage_list(void *impl, int64_t opp, json_t **items, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "SELECT h.from_stage AS \"from\", h.to_stage AS \"to\", h.at, h.by_id AS by, "
+		   "u.display_name AS by_name FROM stage_history h LEFT JOIN users u ON u.id = h.by_id "
+		   "WHERE h.opportunity_id = ");
+	qb_int(&q, opp);
+	qb_sql(&q, " ORDER BY h.id");
+	int rc = query_rows(c, &q, items, e);
+	qb_release(&q);
+	return rc;
+}
+
+static int sq_link_add(void *impl, int64_t opp, int64_t from, int64_t to, const char *kind,
+		       int64_t *id, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	char now[TIME_STR_LEN];
+	struct qb q;
+	if (in_write(sq, e))
+		return e->code;
+	time_format(time_now_ms(), now);
+	qb_init(&q);
+	qb_sql(&q, "INSERT INTO stakeholder_links (opportunity_id, from_id, to_id, kind, created_at) "
+		   "VALUES (");
+	qb_int(&q, opp);
+	qb_sql(&q, ", ");
+	qb_int(&q, from);
+	qb_sql(&q, ", ");
+	qb_int(&q, to);
+	qb_sql(&q, ", ");
+	qb_text(&q, kind);
+	qb_sql(&q, ", ");
+	qb_text(&q, now);
+	qb_sql(&q, ")");
+	int rc = qb_exec(&q, sq->wconn, e);
+	qb_release(&q);
+	if (rc == DM_EDUPLICATE)
+		return dm_fail(e, DM_EDUPLICATE, "to", "these stakeholders are linked already");
+	if (!rc)
+		*id = sqlite3_last_insert_rowid(sq->wconn->db);
+	return rc;
+}
+
+static int sq_link_list(void *impl, int64_t opp, json_t **items, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "SELECT l.id, l.from_id AS \"from\", l.to_id AS \"to\", l.kind, l.created_at "
+		   "FROM stakeholder_links l JOIN stakeholders a ON a.id = l.from_id "
+		   "JOIN stakeholders b ON b.id = l.to_id WHERE a.archived_at IS NULL AND "
+		   "b.archived_at IS NULL AND l.opportunity_id = ");
+	qb_int(&q, opp);
+	qb_sql(&q, " ORDER BY l.id");
+	int rc = query_rows(c, &q, items, e);
+	qb_release(&q);
+	return rc;
+}
+
+static int team_audit(struct sq *sq, int64_t account, int64_t user, int64_t actor, json_t *old_v,
+		      json_t *new_v, struct dm_err *e)
+{
+	char now[TIME_STR_LEN], field[48];
+	time_format(time_now_ms(), now);
+	snprintf(field, sizeof field, "team:%lld", (long long)user);
+	return audit_row(sq->wconn, &kind_account, account, actor, now, "team", field, old_v, new_v, e);
+}
+
+static int sq_team_put(void *impl, int64_t account, int64_t user, const char *access,
+		       int sensitive, int64_t actor, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	char now[TIME_STR_LEN];
+	struct qb q;
+	if (in_write(sq, e))
+		return e->code;
+	time_format(time_now_ms(), now);
+	qb_init(&q);
+	qb_sql(&q, "INSERT INTO account_team (account_id, user_id, access, sensitive, created_at, "
+		   "by_id) VALUES (");
+	qb_int(&q, account);
+	qb_sql(&q, ", ");
+	qb_int(&q, user);
+	qb_sql(&q, ", ");
+	qb_text(&q, access);
+	qb_sql(&q, ", ");
+	qb_int(&q, sensitive);
+	qb_sql(&q, ", ");
+	qb_text(&q, now);
+	qb_sql(&q, ", ");
+	qb_int(&q, actor);
+	qb_sql(&q, ") ON CONFLICT (account_id, user_id) DO UPDATE SET access = excluded.access, "
+		   "sensitive = excluded.sensitive");
+	int rc = qb_exec(&q, sq->wconn, e);
+	qb_release(&q);
+	if (!rc) {
+		json_t *nv = json_pack("{s:s,s:b}", "access", access, "sensitive", sensitive);
+		rc = team_audit(sq, account, user, actor, NULL, nv, e);
+		json_decref(nv);
+	}
+	return rc;
+}
+
+static int sq_team_delete(void *impl, int64_t account, int64_t user, int64_t actor,
+			  struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct qb q;
+	if (in_write(sq, e))
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "DELETE FROM account_team WHERE account_id = ");
+	qb_int(&q, account);
+	qb_sql(&q, " AND user_id = ");
+	qb_int(&q, user);
+	int rc = qb_exec(&q, sq->wconn, e);
+	qb_release(&q);
+	if (!rc && sqlite3_changes(sq->wconn->db) == 0)
+		return dm_fail(e, DM_ENOTFOUND, "user_id", "user %lld is not on this account's team",
+			       (long long)user);
+	return rc ? rc : team_audit(sq, account, user, actor, NULL, NULL, e);
+}
+
+static int sq_team_list(void *impl, int64_t account, json_t **items, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "SELECT m.user_id, u.username, u.display_name, m.access, m.sensitive, m.created_at "
+		   "FROM account_team m JOIN users u ON u.id = m.user_id WHERE m.account_id = ");
+	qb_int(&q, account);
+	qb_sql(&q, " ORDER BY m.user_id");
+	int rc = query_rows(c, &q, items, e);
+	qb_release(&q);
+	size_t i;
+	json_t *m;
+	if (!rc)
+		json_array_foreach(*items, i, m)
+			json_object_set_new(m, "sensitive",
+					    json_boolean(json_integer_value(json_object_get(m, "sensitive"))));
+	return rc;
+}
+
+static int sq_account_access(void *impl, const struct viewer *v, int64_t account,
+			     struct account_access *out, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	json_t *rows = NULL;
+	memset(out, 0, sizeof *out);
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "SELECT (");
+	vis_owner(&q, v, "t.owner_id");
+	qb_sql(&q, ") AS owner_side, m.access, m.sensitive FROM accounts t LEFT JOIN account_team m "
+		   "ON m.account_id = t.id AND m.user_id = ");
+	qb_int(&q, v->user_id);
+	qb_sql(&q, " WHERE t.archived_at IS NULL AND t.id = ");
+	qb_int(&q, account);
+	int rc = query_rows(c, &q, &rows, e);
+	qb_release(&q);
+	json_t *r = json_array_get(rows, 0);
+	if (!rc && r) {
+		if (json_integer_value(json_object_get(r, "owner_side"))) {
+			out->read = out->write = out->sensitive = 1;
+		} else if (json_is_string(json_object_get(r, "access"))) {
+			out->read = 1;
+			out->write = !strcmp(json_string_value(json_object_get(r, "access")), "write");
+			out->sensitive = json_integer_value(json_object_get(r, "sensitive")) != 0;
+		}
+	}
+	json_decref(rows);
+	return rc;
+}
+
 /* ---- the writer thread: group commit ---------------------------------------------------------- */
 
 static int exec_simple(struct conn *c, const char *sql)
@@ -1343,4 +1708,14 @@ const struct store_ops store_sqlite_ops = {
 	.session_delete_user = sq_session_delete_user,
 	.session_expire = sq_session_expire,
 	.count = sq_count,
+	.setting_get = sq_setting_get,
+	.setting_put = sq_setting_put,
+	.stage_add = sq_stage_add,
+	.stage_list = sq_stage_list,
+	.link_add = sq_link_add,
+	.link_list = sq_link_list,
+	.team_put = sq_team_put,
+	.team_delete = sq_team_delete,
+	.team_list = sq_team_list,
+	.account_access = sq_account_access,
 };

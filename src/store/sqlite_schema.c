@@ -52,6 +52,31 @@ const char *const sqlite_migrations[] = {
 	"  REFERENCES users(id), csrf TEXT NOT NULL, created_ms INTEGER NOT NULL,"
 	"  seen_ms INTEGER NOT NULL);"
 	"CREATE INDEX sessions_user ON sessions(user_id);",
+
+	/* 2: the sales method — settings, stage history, the buyer map, portraits, account teams */
+	"CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL);"
+	"CREATE TABLE stage_history (id INTEGER PRIMARY KEY, opportunity_id INTEGER NOT NULL"
+	"  REFERENCES opportunities(id), from_stage TEXT, to_stage TEXT NOT NULL, at TEXT NOT NULL,"
+	"  by_id INTEGER REFERENCES users(id));"
+	"CREATE INDEX stage_history_opportunity ON stage_history(opportunity_id, id);"
+	"CREATE TABLE stakeholders (" LIVE ", opportunity_id INTEGER NOT NULL"
+	"  REFERENCES opportunities(id), contact_id INTEGER NOT NULL REFERENCES contacts(id),"
+	"  role TEXT, tags TEXT NOT NULL DEFAULT '[]', attitude TEXT NOT NULL DEFAULT 'neutral',"
+	"  influence INTEGER NOT NULL DEFAULT 3, company_needs TEXT, personal_needs TEXT);"
+	"CREATE UNIQUE INDEX stakeholders_contact ON stakeholders(opportunity_id, contact_id)"
+	"  WHERE archived_at IS NULL;"
+	"CREATE TABLE stakeholder_links (id INTEGER PRIMARY KEY, opportunity_id INTEGER NOT NULL"
+	"  REFERENCES opportunities(id), from_id INTEGER NOT NULL REFERENCES stakeholders(id),"
+	"  to_id INTEGER NOT NULL REFERENCES stakeholders(id), kind TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL, UNIQUE (from_id, to_id));"
+	"CREATE INDEX stakeholder_links_opportunity ON stakeholder_links(opportunity_id);"
+	"CREATE TABLE account_team (account_id INTEGER NOT NULL REFERENCES accounts(id),"
+	"  user_id INTEGER NOT NULL REFERENCES users(id), access TEXT NOT NULL,"
+	"  sensitive INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL, by_id INTEGER,"
+	"  PRIMARY KEY (account_id, user_id));"
+	"CREATE INDEX account_team_user ON account_team(user_id, account_id);"
+	"ALTER TABLE contacts ADD COLUMN portrait TEXT NOT NULL DEFAULT '{}';"
+	"CREATE INDEX activities_opportunity_channel ON activities(opportunity_id, channel);",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

@@ -140,3 +140,59 @@ int store_count(struct store *s, const struct kind *k, int64_t *n, struct dm_err
 {
 	return s->ops->count(s->impl, k, n, e);
 }
+
+int store_setting_get(struct store *s, const char *key, json_t **value, struct dm_err *e)
+{
+	return s->ops->setting_get(s->impl, key, value, e);
+}
+
+int store_setting_put(struct store *s, const char *key, json_t *value, int64_t actor,
+		      struct dm_err *e)
+{
+	return s->ops->setting_put(s->impl, key, value, actor, e);
+}
+
+int store_stage_add(struct store *s, int64_t opportunity, const char *from, const char *to,
+		    int64_t by, struct dm_err *e)
+{
+	return s->ops->stage_add(s->impl, opportunity, from, to, by, e);
+}
+
+int store_stage_list(struct store *s, int64_t opportunity, json_t **items, struct dm_err *e)
+{
+	return s->ops->stage_list(s->impl, opportunity, items, e);
+}
+
+int store_link_add(struct store *s, int64_t opportunity, int64_t from, int64_t to,
+		   const char *kind, int64_t *id, struct dm_err *e)
+{
+	return s->ops->link_add(s->impl, opportunity, from, to, kind, id, e);
+}
+
+int store_link_list(struct store *s, int64_t opportunity, json_t **items, struct dm_err *e)
+{
+	return s->ops->link_list(s->impl, opportunity, items, e);
+}
+
+int store_team_put(struct store *s, int64_t account, int64_t user, const char *access,
+		   int sensitive, int64_t actor, struct dm_err *e)
+{
+	return s->ops->team_put(s->impl, account, user, access, sensitive, actor, e);
+}
+
+int store_team_delete(struct store *s, int64_t account, int64_t user, int64_t actor,
+		      struct dm_err *e)
+{
+	return s->ops->team_delete(s->impl, account, user, actor, e);
+}
+
+int store_team_list(struct store *s, int64_t account, json_t **items, struct dm_err *e)
+{
+	return s->ops->team_list(s->impl, account, items, e);
+}
+
+int store_account_access(struct store *s, const struct viewer *v, int64_t account,
+			 struct account_access *out, struct dm_err *e)
+{
+	return s->ops->account_access(s->impl, v, account, out, e);
+}

@@ -87,6 +87,50 @@ int store_audit_list(struct store *s, const struct kind *k, int64_t id, int64_t 
 int store_in_scope(struct store *s, const struct viewer *v, int64_t user_id, int *yes,
 		   struct dm_err *e);
 
+/* ---- settings: named JSON values the admin owns ------------------------------------------- */
+
+/* *value is a new reference, or NULL when the key was never set. */
+int store_setting_get(struct store *s, const char *key, json_t **value, struct dm_err *e);
+/* Inside store_write only. */
+int store_setting_put(struct store *s, const char *key, json_t *value, int64_t actor,
+		      struct dm_err *e);
+
+/* ---- opportunity stage history ---------------------------------------------------------------- */
+
+/* Inside store_write only. from may be NULL (creation). */
+int store_stage_add(struct store *s, int64_t opportunity, const char *from, const char *to,
+		    int64_t by, struct dm_err *e);
+/* [{from, to, at, by, by_name}] oldest first. */
+int store_stage_list(struct store *s, int64_t opportunity, json_t **items, struct dm_err *e);
+
+/* ---- links between stakeholders (ally / rival) ------------------------------------------------- */
+
+/* Inside store_write only. DM_EDUPLICATE when the pair is linked already. */
+int store_link_add(struct store *s, int64_t opportunity, int64_t from, int64_t to,
+		   const char *kind, int64_t *id, struct dm_err *e);
+/* [{id, from, to, kind, created_at}] of one opportunity's live stakeholders. */
+int store_link_list(struct store *s, int64_t opportunity, json_t **items, struct dm_err *e);
+
+/* ---- account teams (SPEC §2) ------------------------------------------------------------------- */
+
+struct account_access {
+	int read, write, sensitive;
+};
+
+/* Inside store_write only: add or change a member (access "read" | "write"); audited. */
+int store_team_put(struct store *s, int64_t account, int64_t user, const char *access,
+		   int sensitive, int64_t actor, struct dm_err *e);
+/* Inside store_write only. DM_ENOTFOUND when the user is not a member. */
+int store_team_delete(struct store *s, int64_t account, int64_t user, int64_t actor,
+		      struct dm_err *e);
+/* [{user_id, username, display_name, access, sensitive, created_at}] */
+int store_team_list(struct store *s, int64_t account, json_t **items, struct dm_err *e);
+/* What v may do with a live account: read and write it (owner within reach, admin, or team
+ * member by grant), and see its sensitive portrait blocks (owner, managers above the owner,
+ * admins, members granted sensitive). All zero when the account is not visible. */
+int store_account_access(struct store *s, const struct viewer *v, int64_t account,
+			 struct account_access *out, struct dm_err *e);
+
 /* ---- users, credentials and sessions -------------------------------------------------------- */
 
 struct store_cred {

@@ -36,6 +36,22 @@ struct store_ops {
 	int (*session_delete_user)(void *impl, int64_t user_id, struct dm_err *e);
 	int (*session_expire)(void *impl, int64_t idle_before, int64_t absolute_before,
 			      struct dm_err *e);
+	int (*setting_get)(void *impl, const char *key, json_t **value, struct dm_err *e);
+	int (*setting_put)(void *impl, const char *key, json_t *value, int64_t actor,
+			   struct dm_err *e);
+	int (*stage_add)(void *impl, int64_t opp, const char *from, const char *to, int64_t by,
+			 struct dm_err *e);
+	int (*stage_list)(void *impl, int64_t opp, json_t **items, struct dm_err *e);
+	int (*link_add)(void *impl, int64_t opp, int64_t from, int64_t to, const char *kind,
+			int64_t *id, struct dm_err *e);
+	int (*link_list)(void *impl, int64_t opp, json_t **items, struct dm_err *e);
+	int (*team_put)(void *impl, int64_t account, int64_t user, const char *access,
+			int sensitive, int64_t actor, struct dm_err *e);
+	int (*team_delete)(void *impl, int64_t account, int64_t user, int64_t actor,
+			   struct dm_err *e);
+	int (*team_list)(void *impl, int64_t account, json_t **items, struct dm_err *e);
+	int (*account_access)(void *impl, const struct viewer *v, int64_t account,
+			      struct account_access *out, struct dm_err *e);
 	int (*count)(void *impl, const struct kind *k, int64_t *n, struct dm_err *e);
 };
 

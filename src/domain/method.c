@@ -1,0 +1,743 @@
+/* method.c — the sales method: what a rep sees about where a deal stands, who decides, how each
+ * buyer stands toward us, and what they are doing wrong for the customer's phase. */
+#include "method.h"
+#include "settings.h"
+#include "../base/timeutil.h"
+#include "../base/xmalloc.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../base/banned.h"
+
+#define NEGLECT_DAYS 30
+#define PAGE 500
+
+void present_ctx_init(struct present_ctx *pc)
+{
+	memset(pc, 0, sizeof *pc);
+	pc->now_ms = time_now_ms();
+	date_today(pc->today);
+}
+
+void present_ctx_release(struct present_ctx *pc)
+{
+	json_decref(pc->stages);
+	pc->stages = NULL;
+}
+
+/* The caller's access to an account, and whether it is VVIP, cached for runs of records. */
+static int account_facts(struct store *s, const struct viewer *v, struct present_ctx *pc,
+			 int64_t account, struct dm_err *e)
+{
+	json_t *acc = NULL;
+	if (pc->account_id == account && account)
+		return 0;
+	int rc = store_account_access(s, v, account, &pc->access, e);
+	if (rc)
+		return rc;
+	rc = store_get(s, &kind_account, NULL, account, 1, &acc, e);
+	if (rc == DM_ENOTFOUND)
+		rc = 0;
+	pc->vvip = acc && !strcmp(json_string_value(json_object_get(acc, "importance")) ?: "", "VVIP");
+	json_decref(acc);
+	pc->account_id = rc ? 0 : account;
+	return rc;
+}
+
+static int64_t int_of(json_t *rec, const char *field)
+{
+	return json_integer_value(json_object_get(rec, field));
+}
+
+static const char *str_of(json_t *rec, const char *field)
+{
+	return json_string_value(json_object_get(rec, field));
+}
+
+/* ---- the assessment (SPEC §3.3) ------------------------------------------------------------------ */
+
+/* Mean of the named scores (inverted ones count 6 - x), two decimals; NULL if any is missing. */
+static json_t *mean(json_t *a, const char *const *keys, const char *const *inverted)
+{
+	double sum = 0;
+	int n = 0;
+	for (int i = 0; keys[i]; i++, n++) {
+		json_t *x = json_object_get(a, keys[i]);
+		if (!json_is_integer(x))
+			return json_null();
+		sum += (double)json_integer_value(x);
+	}
+	for (int i = 0; inverted[i]; i++, n++) {
+		json_t *x = json_object_get(a, inverted[i]);
+		if (!json_is_integer(x))
+			return json_null();
+		sum += 6.0 - (double)json_integer_value(x);
+	}
+	return json_real(round(sum / n * 100.0) / 100.0);
+}
+
+void method_assess(json_t *a, json_t **worth, json_t **winnable, const char **advice)
+{
+	static const char *const worth_keys[] = { "deal_size", "regional_influence", NULL };
+	static const char *const worth_inv[] = { "cost_to_win", "opportunity_cost", NULL };
+	static const char *const can_keys[] = { "competitive_strength", "unique_value",
+						"relationship", NULL };
+	static const char *const none[] = { NULL };
+	*worth = json_is_object(a) ? mean(a, worth_keys, worth_inv) : json_null();
+	*winnable = json_is_object(a) ? mean(a, can_keys, none) : json_null();
+	*advice = NULL;
+	if (!json_is_real(*worth) || !json_is_real(*winnable))
+		return;
+	double w = json_real_value(*worth), c = json_real_value(*winnable);
+	if (w >= 3.5 && c >= 3.5)
+		*advice = "pursue";
+	else if (w >= 3.5)
+		*advice = "share";
+	else if (w < 2.5 && c < 2.5)
+		*advice = "drop";
+	else
+		*advice = "qualify";
+}
+
+/* ---- portraits (SPEC §5) ---------------------------------------------------------------------- */
+
+static int block_known(json_t *portrait, const char *block)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(json_object_get(portrait, block), k, v) {
+		if (json_is_string(v) && json_string_length(v))
+			return 1;
+	}
+	return 0;
+}
+
+const char *method_relationship_level(json_t *p)
+{
+	if (!block_known(p, "basic") || !block_known(p, "background"))
+		return "none";
+	if (!block_known(p, "needs") || !block_known(p, "relations"))
+		return "doctor";
+	if (!block_known(p, "deep"))
+		return "teacher";
+	if (!block_known(p, "extended"))
+		return "friend";
+	return "brother";
+}
+
+int method_attitude_score(const char *attitude)
+{
+	static const int score[] = { 2, 1, 0, -1, -2 };
+	int i = attitude ? model_enum_index(model_attitudes, attitude) : -1;
+	return i < 0 ? 0 : score[i];
+}
+
+/* ---- presenting records ------------------------------------------------------------------------- */
+
+static void warn(json_t *list, const char *code, const char *message)
+{
+	json_array_append_new(list, json_pack("{s:s,s:s}", "code", code, "message", message));
+}
+
+static json_t *opportunity_warnings(json_t *rec, const char *phase, struct present_ctx *pc)
+{
+	json_t *w = json_array();
+	const char *stage = str_of(rec, "stage");
+	int open = strcmp(phase, "closed") != 0;
+	int evaluating = open && strcmp(phase, "confirm_needs") != 0;
+	if (!strcmp(phase, "confirm_needs") && int_of(rec, "_quotes") > 0)
+		warn(w, "quote_before_needs",
+		     "A quote or demo was given before the need is confirmed (报价/演示过早).");
+	if (evaluating && int_of(rec, "_decision_makers") == 0)
+		warn(w, "no_decision_maker", "No stakeholder has the decision_maker role.");
+	if (evaluating && int_of(rec, "_coaches") == 0)
+		warn(w, "no_coach", "No coach on this deal: a big order without a coach is dangerous.");
+	if ((!strcmp(stage, "commit") || !strcmp(stage, "use")) && int_of(rec, "_opponents") > 0)
+		warn(w, "opponent_late", "An opponent is still active this late in the deal.");
+	if (!strcmp(stage, "use")) {
+		int64_t last;
+		const char *t = str_of(rec, "_account_last_touch");
+		if (!t || time_parse(t, &last) || pc->now_ms - last > NEGLECT_DAYS * 86400000LL)
+			warn(w, "neglect_after_signature",
+			     "No effective follow-up for 30 days after the signature.");
+	}
+	const char *close = str_of(rec, "expected_close_on");
+	if (open && close && strcmp(close, pc->today) < 0)
+		warn(w, "overdue_close", "The expected close date has passed.");
+	return w;
+}
+
+static int present_opportunity(struct store *s, struct present_ctx *pc, json_t *rec,
+			       struct dm_err *e)
+{
+	if (!pc->stages && settings_stages(s, &pc->stages, e))
+		return e->code;
+	json_t *st = settings_stage(pc->stages, str_of(rec, "stage"));
+	int64_t rate = int_of(st, "win_rate"), amount = int_of(rec, "amount");
+	const char *phase = str_of(st, "phase");
+	json_object_set_new(rec, "win_rate", json_integer(rate));
+	/* amount x rate / 100, rounded half up, without overflow for amounts up to 2^53 */
+	json_object_set_new(rec, "weighted_amount",
+			    json_integer(amount / 100 * rate + (amount % 100 * rate + 50) / 100));
+	json_object_set_new(rec, "phase", json_string(phase));
+	json_t *worth, *winnable;
+	const char *advice;
+	method_assess(json_object_get(rec, "assessment"), &worth, &winnable, &advice);
+	json_object_set_new(rec, "worth", worth);
+	json_object_set_new(rec, "winnable", winnable);
+	json_object_set_new(rec, "recommendation", advice ? json_string(advice) : json_null());
+	json_object_set_new(rec, "warnings", opportunity_warnings(rec, phase, pc));
+	return 0;
+}
+
+static int present_contact(struct store *s, const struct viewer *v, struct present_ctx *pc,
+			   json_t *rec, struct dm_err *e)
+{
+	json_t *p = json_object_get(rec, "portrait");
+	json_object_set_new(rec, "relationship_level", json_string(method_relationship_level(p)));
+	if (account_facts(s, v, pc, int_of(rec, "account_id"), e))
+		return e->code;
+	if (pc->vvip && !pc->access.sensitive && json_is_object(p)) {
+		/* Need to know: for everyone else the blocks are absent, not emptied. */
+		json_object_del(p, "deep");
+		json_object_del(p, "extended");
+	}
+	return 0;
+}
+
+int method_present(struct store *s, const struct viewer *v, struct present_ctx *pc,
+		   const struct kind *k, json_t *rec, struct dm_err *e)
+{
+	int rc = 0;
+	if (k == &kind_opportunity)
+		rc = present_opportunity(s, pc, rec, e);
+	else if (k == &kind_contact)
+		rc = present_contact(s, v, pc, rec, e);
+	for (size_t i = 0; i < k->nfields; i++)
+		if (k->fields[i].flags & FF_INTERNAL)
+			json_object_del(rec, k->fields[i].name);
+	return rc;
+}
+
+/* ---- rules inside write transactions ---------------------------------------------------------- */
+
+int method_require_write(struct store *s, const struct viewer *v, int64_t account,
+			 struct dm_err *e)
+{
+	struct account_access a;
+	if (v->user_id == 0 && v->role == ROLE_ADMIN)
+		return 0;   /* the command line */
+	int rc = store_account_access(s, v, account, &a, e);
+	if (rc)
+		return rc;
+	if (!a.read)
+		return dm_fail(e, DM_ENOTFOUND, "account_id", "account %lld not found", (long long)account);
+	if (!a.write)
+		return dm_fail(e, DM_EFORBIDDEN, NULL, "you have read access to this account only");
+	return 0;
+}
+
+int method_check_opportunity(struct store *s, const struct viewer *v, json_t *cur, json_t *next,
+			     struct dm_err *e)
+{
+	const char *to = str_of(next, "stage"), *from = cur ? str_of(cur, "stage") : NULL;
+	const char *reason = str_of(next, "lost_reason");
+	int rc;
+	if (cur && int_of(cur, "owner_id") != v->user_id && v->role != ROLE_ADMIN) {
+		/* Owners within reach may always work their deals; others need write access. */
+		int yes = 0;
+		if ((rc = store_in_scope(s, v, int_of(cur, "owner_id"), &yes, e)))
+			return rc;
+		if (!yes && (rc = method_require_write(s, v, int_of(cur, "account_id"), e)))
+			return rc;
+	} else if (!cur && (rc = method_require_write(s, v, int_of(next, "account_id"), e))) {
+		return rc;
+	}
+	if (from && !strcmp(from, to))
+		return 0;
+	if (!strcmp(to, "lost") && (!reason || !*reason))
+		return dm_fail(e, DM_EINVAL, "lost_reason", "moving to lost needs a lost_reason");
+	if (from && (!strcmp(from, "won") || !strcmp(from, "lost")) && v->role != ROLE_ADMIN &&
+	    v->role != ROLE_MANAGER)
+		return dm_fail(e, DM_EFORBIDDEN, "stage",
+			       "only a manager can reopen a %s opportunity", from);
+	return 0;
+}
+
+int method_after_opportunity(struct store *s, const struct viewer *v, int64_t id, json_t *cur,
+			     json_t *next, struct dm_err *e)
+{
+	const char *to = str_of(next, "stage"), *from = cur ? str_of(cur, "stage") : NULL;
+	if (from && !strcmp(from, to))
+		return 0;
+	return store_stage_add(s, id, from, to, v->user_id, e);
+}
+
+int method_check_contact_portrait(struct store *s, const struct viewer *v, json_t *cur,
+				  json_t *changes, json_t *next, struct dm_err *e)
+{
+	struct present_ctx pc;
+	json_t *p = json_object_get(changes, "portrait");
+	int rc;
+	if (!p)
+		return 0;
+	present_ctx_init(&pc);
+	rc = account_facts(s, v, &pc, int_of(next, "account_id"), e);
+	present_ctx_release(&pc);
+	if (rc || !pc.vvip || pc.access.sensitive || (v->user_id == 0 && v->role == ROLE_ADMIN))
+		return rc;
+	static const char *const sensitive[] = { "deep", "extended" };
+	for (int i = 0; i < 2; i++) {
+		char field[32];
+		snprintf(field, sizeof field, "portrait.%s", sensitive[i]);
+		if (json_object_get(p, sensitive[i]))
+			return dm_fail(e, DM_EFORBIDDEN, field, "%s of a VVIP account is need-to-know",
+				       field);
+		/* Keep what the caller could not see: a PATCH of the other blocks must not wipe it. */
+		json_t *kept = cur ? json_object_get(json_object_get(cur, "portrait"), sensitive[i]) : NULL;
+		if (kept)
+			json_object_set(p, sensitive[i], kept);
+	}
+	return 0;
+}
+
+int method_check_stakeholder(struct store *s, const struct viewer *v, json_t *cur, json_t *next,
+			     struct dm_err *e)
+{
+	json_t *opp = NULL, *contact = NULL;
+	int rc = store_get(s, &kind_opportunity, v, int_of(next, "opportunity_id"), 0, &opp, e);
+	if (rc == DM_ENOTFOUND)
+		return dm_fail(e, DM_ENOTFOUND, NULL, "opportunity %lld not found",
+			       (long long)int_of(next, "opportunity_id"));
+	if (rc)
+		return rc;
+	int64_t account = int_of(opp, "account_id");
+	json_decref(opp);
+	if ((rc = method_require_write(s, v, account, e)))
+		return rc;
+	if (cur)
+		return 0;
+	rc = store_get(s, &kind_contact, NULL, int_of(next, "contact_id"), 0, &contact, e);
+	int same = !rc && int_of(contact, "account_id") == account;
+	json_decref(contact);
+	if (rc && rc != DM_ENOTFOUND)
+		return rc;
+	if (!same)
+		return dm_fail(e, DM_EINVAL, "contact_id",
+			       "contact_id must be a contact of the opportunity's account");
+	return 0;
+}
+
+/* ---- endpoints ------------------------------------------------------------------------------------ */
+
+int method_history(struct store *s, const struct viewer *v, int64_t opportunity, json_t **items,
+		   struct dm_err *e)
+{
+	json_t *opp = NULL;
+	int rc = rec_get(s, &kind_opportunity, v, opportunity, &opp, e);
+	json_decref(opp);
+	return rc ? rc : store_stage_list(s, opportunity, items, e);
+}
+
+/* Every live record of kind k visible to v whose field equals id, in id order. */
+static int list_all(struct store *s, const struct kind *k, const struct viewer *v,
+		    const char *field, int64_t id, json_t **out, struct dm_err *e)
+{
+	struct store_query q;
+	json_t *all = json_array(), *page = NULL;
+	int rc;
+	memset(&q, 0, sizeof q);
+	q.kind = k;
+	q.viewer = v;
+	q.limit = PAGE;
+	q.filters[0].field = model_field(k, field);
+	q.filters[0].value = json_integer(id);
+	q.nfilters = 1;
+	do {
+		if ((rc = store_list(s, &q, &page, e)))
+			break;
+		json_array_extend(all, page);
+		q.after_id = json_array_size(page) ? int_of(json_array_get(page, json_array_size(page) - 1), "id") : 0;
+		json_decref(q.after_value);
+		q.after_value = json_integer(q.after_id);
+		size_t got = json_array_size(page);
+		json_decref(page);
+		if (got < PAGE)
+			break;
+	} while (1);
+	json_decref(q.after_value);
+	json_decref(q.filters[0].value);
+	if (rc) {
+		json_decref(all);
+		return rc;
+	}
+	*out = all;
+	return 0;
+}
+
+static const char *warmer(const char *attitude)
+{
+	int i = model_enum_index(model_attitudes, attitude);
+	return i > 0 ? model_attitudes[i - 1] : NULL;
+}
+
+static int by_influence(const void *a, const void *b)
+{
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	int64_t ix = int_of(x, "influence"), iy = int_of(y, "influence");
+	if (ix != iy)
+		return ix > iy ? -1 : 1;
+	return int_of(x, "stakeholder_id") < int_of(y, "stakeholder_id") ? -1 : 1;
+}
+
+/* Coverage, the decision makers' attitude, opponents and next moves from the stakeholders. */
+static void map_summary(json_t *map, json_t *stakeholders, json_t *contacts_by_id)
+{
+	json_t *coverage = json_object(), *opponents = json_array();
+	double dm_sum = 0;
+	int dm_n = 0;
+	size_t i, n = 0;
+	json_t *sh;
+	for (int r = 0; model_cute_roles[r]; r++)
+		json_object_set_new(coverage, model_cute_roles[r], json_false());
+	json_t **moves = xcalloc(json_array_size(stakeholders) + 1, sizeof *moves);
+	json_array_foreach(stakeholders, i, sh) {
+		const char *role = str_of(sh, "role"), *att = str_of(sh, "attitude");
+		if (role)
+			json_object_set_new(coverage, role, json_true());
+		if (role && !strcmp(role, "decision_maker")) {
+			dm_sum += method_attitude_score(att);
+			dm_n++;
+		}
+		if (!strcmp(att, "opponent")) {
+			json_array_append_new(opponents, json_integer(int_of(sh, "id")));
+		} else if (strcmp(att, "coach")) {
+			char key[24];
+			snprintf(key, sizeof key, "%lld", (long long)int_of(sh, "contact_id"));
+			json_t *c = json_object_get(contacts_by_id, key);
+			moves[n++] = json_pack("{s:I,s:I,s:o,s:s,s:s,s:I}", "stakeholder_id",
+					       (json_int_t)int_of(sh, "id"), "contact_id",
+					       (json_int_t)int_of(sh, "contact_id"), "name",
+					       c ? json_incref(json_object_get(c, "name")) : json_null(),
+					       "from", att, "to", warmer(att), "influence",
+					       (json_int_t)int_of(sh, "influence"));
+		}
+	}
+	qsort(moves, n, sizeof *moves, by_influence);
+	json_t *next = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(next, moves[i]);
+	free(moves);
+	json_object_set_new(map, "coverage", coverage);
+	json_object_set_new(map, "decision_maker_attitude",
+			    dm_n ? json_real(round(dm_sum / dm_n * 100.0) / 100.0) : json_null());
+	json_object_set_new(map, "opponents", opponents);
+	json_object_set_new(map, "next_moves", next);
+}
+
+/* The org chart: contacts as a forest by reports_to_id, each with its stakeholder part. */
+static json_t *org_tree(json_t *contacts, json_t *by_contact)
+{
+	json_t *nodes = json_object(), *roots = json_array();
+	size_t i;
+	json_t *c;
+	char key[24];
+	json_array_foreach(contacts, i, c) {
+		snprintf(key, sizeof key, "%lld", (long long)int_of(c, "id"));
+		json_t *node = json_pack("{s:I,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "contact_id",
+					 (json_int_t)int_of(c, "id"), "name", json_object_get(c, "name"),
+					 "title", json_object_get(c, "title"), "department",
+					 json_object_get(c, "department"), "rank", json_object_get(c, "rank"),
+					 "faction", json_object_get(c, "faction"), "reports_to_id",
+					 json_object_get(c, "reports_to_id"), "relationship_level",
+					 json_object_get(c, "relationship_level"), "stakeholder",
+					 json_object_get(by_contact, key) ?: json_null());
+		json_object_set_new(node, "children", json_array());
+		json_object_set_new(nodes, key, node);
+	}
+	json_array_foreach(contacts, i, c) {
+		snprintf(key, sizeof key, "%lld", (long long)int_of(c, "id"));
+		json_t *node = json_object_get(nodes, key);
+		json_t *up = json_object_get(c, "reports_to_id");
+		json_t *parent = NULL;
+		if (json_is_integer(up)) {
+			snprintf(key, sizeof key, "%lld", (long long)json_integer_value(up));
+			parent = json_object_get(nodes, key);
+		}
+		json_array_append(parent ? json_object_get(parent, "children") : roots, node);
+	}
+	json_decref(nodes);
+	return roots;
+}
+
+int method_map(struct store *s, const struct viewer *v, int64_t opportunity, json_t **out,
+	       struct dm_err *e)
+{
+	json_t *opp = NULL, *contacts = NULL, *stakeholders = NULL, *links = NULL;
+	struct present_ctx pc;
+	int rc;
+	*out = NULL;
+	present_ctx_init(&pc);
+	if ((rc = rec_get(s, &kind_opportunity, v, opportunity, &opp, e)) ||
+	    (rc = list_all(s, &kind_contact, v, "account_id", int_of(opp, "account_id"), &contacts, e)) ||
+	    (rc = list_all(s, &kind_stakeholder, v, "opportunity_id", opportunity, &stakeholders, e)) ||
+	    (rc = store_link_list(s, opportunity, &links, e)))
+		goto out;
+	json_t *by_contact = json_object(), *contacts_by_id = json_object();
+	size_t i;
+	json_t *x;
+	char key[24];
+	json_array_foreach(contacts, i, x) {
+		if ((rc = method_present(s, v, &pc, &kind_contact, x, e)))
+			break;
+		snprintf(key, sizeof key, "%lld", (long long)int_of(x, "id"));
+		json_object_set(contacts_by_id, key, x);
+	}
+	json_array_foreach(stakeholders, i, x) {
+		snprintf(key, sizeof key, "%lld", (long long)int_of(x, "contact_id"));
+		json_object_set(by_contact, key, x);
+	}
+	if (!rc) {
+		*out = json_pack("{s:I,s:I,s:o,s:O}", "opportunity_id", (json_int_t)opportunity,
+				 "account_id", (json_int_t)int_of(opp, "account_id"), "org",
+				 org_tree(contacts, by_contact), "links", links);
+		map_summary(*out, stakeholders, contacts_by_id);
+	}
+	json_decref(by_contact);
+	json_decref(contacts_by_id);
+out:
+	present_ctx_release(&pc);
+	json_decref(opp);
+	json_decref(contacts);
+	json_decref(stakeholders);
+	json_decref(links);
+	return rc;
+}
+
+struct link_tx {
+	const struct viewer *v;
+	int64_t opportunity, from, to;
+	const char *kind;
+	int64_t id;
+	struct dm_err *e;
+};
+
+static int link_tx_run(struct store *s, void *arg)
+{
+	struct link_tx *l = arg;
+	int64_t ids[2] = { l->from, l->to };
+	const char *fields[2] = { NULL, "to" };
+	for (int i = 0; i < 2; i++) {
+		json_t *sh = NULL;
+		int rc = store_get(s, &kind_stakeholder, l->v, ids[i], 0, &sh, l->e);
+		int mine = !rc && int_of(sh, "opportunity_id") == l->opportunity;
+		json_decref(sh);
+		if (rc && rc != DM_ENOTFOUND)
+			return rc;
+		if (!mine)
+			return dm_fail(l->e, i ? DM_EINVAL : DM_ENOTFOUND, fields[i],
+				       "stakeholder %lld is not on this opportunity", (long long)ids[i]);
+	}
+	json_t *opp = NULL;
+	int rc = store_get(s, &kind_opportunity, l->v, l->opportunity, 0, &opp, l->e);
+	if (!rc)
+		rc = method_require_write(s, l->v, int_of(opp, "account_id"), l->e);
+	json_decref(opp);
+	return rc ? rc : store_link_add(s, l->opportunity, l->from, l->to, l->kind, &l->id, l->e);
+}
+
+int method_link_add(struct store *s, const struct viewer *v, int64_t opportunity,
+		    int64_t stakeholder, json_t *body, json_t **out, struct dm_err *e)
+{
+	const char *k;
+	json_t *val;
+	*out = NULL;
+	json_object_foreach(body, k, val) {
+		if (strcmp(k, "to") && strcmp(k, "kind"))
+			return dm_fail(e, DM_EUNKNOWN, k, "a link has no field %.60s", k);
+	}
+	json_t *to = json_object_get(body, "to");
+	const char *kind = str_of(body, "kind");
+	if (!to)
+		return dm_fail(e, DM_EREQUIRED, "to", "to is required");
+	if (!json_is_integer(to) || json_integer_value(to) < 1)
+		return dm_fail(e, DM_EINVAL, "to", "to must be a stakeholder id");
+	if (!json_object_get(body, "kind"))
+		return dm_fail(e, DM_EREQUIRED, "kind", "kind is required");
+	if (!kind || (strcmp(kind, "ally") && strcmp(kind, "rival")))
+		return dm_fail(e, DM_EINVAL, "kind", "kind must be ally or rival");
+	if (json_integer_value(to) == stakeholder)
+		return dm_fail(e, DM_EINVAL, "to", "a stakeholder cannot be linked to itself");
+	struct link_tx l = { v, opportunity, stakeholder, json_integer_value(to), kind, 0, e };
+	int rc = store_write(s, link_tx_run, &l);
+	if (!rc)
+		*out = json_pack("{s:I,s:I,s:I,s:s}", "id", (json_int_t)l.id, "from",
+				 (json_int_t)l.from, "to", (json_int_t)l.to, "kind", kind);
+	return rc;
+}
+
+static const char *const warning_codes[] = { "quote_before_needs", "no_decision_maker", "no_coach",
+					     "opponent_late", "neglect_after_signature",
+					     "overdue_close", NULL };
+
+int method_warnings(struct store *s, const struct viewer *v, const struct kv *params, size_t n,
+		    json_t **items, struct dm_err *e)
+{
+	const char *code = NULL;
+	struct store_query q;
+	struct present_ctx pc;
+	int rc = 0;
+	*items = NULL;
+	memset(&q, 0, sizeof q);
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(params[i].key, "code") && model_enum_index(warning_codes, params[i].value) >= 0) {
+			code = params[i].value;
+		} else if (!strcmp(params[i].key, "owner_id") && q.nfilters == 0) {
+			char *end;
+			long long id = strtoll(params[i].value, &end, 10);
+			if (*end || end == params[i].value || id < 1)
+				return dm_fail(e, DM_EPARAM, "owner_id", "owner_id must be a user id");
+			q.filters[0].field = model_field(&kind_opportunity, "owner_id");
+			q.filters[0].value = json_integer(id);
+			q.nfilters = 1;
+		} else {
+			json_decref(q.filters[0].value);
+			return dm_fail(e, DM_EPARAM, params[i].key, !strcmp(params[i].key, "code") ?
+				       "code must be one of the warning codes" : "unknown parameter %.60s",
+				       params[i].key);
+		}
+	}
+	q.kind = &kind_opportunity;
+	q.viewer = v;
+	q.limit = PAGE;
+	present_ctx_init(&pc);
+	json_t *out = json_array();
+	for (;;) {
+		json_t *page = NULL, *opp;
+		size_t i;
+		if ((rc = store_list(s, &q, &page, e)))
+			break;
+		json_array_foreach(page, i, opp) {
+			size_t j;
+			json_t *w;
+			if ((rc = method_present(s, v, &pc, &kind_opportunity, opp, e)))
+				break;
+			json_array_foreach(json_object_get(opp, "warnings"), j, w) {
+				if (code && strcmp(code, str_of(w, "code")))
+					continue;
+				json_array_append_new(out, json_pack("{s:I,s:O,s:O,s:O,s:O,s:O,s:O}",
+					"opportunity_id", (json_int_t)int_of(opp, "id"), "opportunity_name",
+					json_object_get(opp, "name"), "account_id",
+					json_object_get(opp, "account_id"), "owner_id",
+					json_object_get(opp, "owner_id"), "stage", json_object_get(opp, "stage"),
+					"code", json_object_get(w, "code"), "message",
+					json_object_get(w, "message")));
+			}
+		}
+		size_t got = json_array_size(page);
+		if (got) {
+			q.after_id = int_of(json_array_get(page, got - 1), "id");
+			json_decref(q.after_value);
+			q.after_value = json_integer(q.after_id);
+		}
+		json_decref(page);
+		if (rc || got < PAGE)
+			break;
+	}
+	present_ctx_release(&pc);
+	json_decref(q.after_value);
+	json_decref(q.filters[0].value);
+	if (rc)
+		json_decref(out);
+	else
+		*items = out;
+	return rc;
+}
+
+/* ---- account teams ---------------------------------------------------------------------------------- */
+
+int method_team_list(struct store *s, const struct viewer *v, int64_t account, json_t **items,
+		     struct dm_err *e)
+{
+	json_t *acc = NULL;
+	int rc = rec_get(s, &kind_account, v, account, &acc, e);
+	json_decref(acc);
+	return rc ? rc : store_team_list(s, account, items, e);
+}
+
+struct team_tx {
+	const struct viewer *v;
+	int64_t account, user;
+	const char *access;
+	int sensitive, remove;
+	struct dm_err *e;
+};
+
+/* Only the owner's side (the owner, managers above, admins) shares an account. */
+static int may_share(struct store *s, const struct viewer *v, int64_t account, struct dm_err *e)
+{
+	json_t *acc = NULL;
+	int rc = store_get(s, &kind_account, v, account, 0, &acc, e);
+	if (rc)
+		return rc;
+	int yes = v->role == ROLE_ADMIN;
+	if (!yes && json_is_integer(json_object_get(acc, "owner_id")))
+		rc = store_in_scope(s, v, int_of(acc, "owner_id"), &yes, e);
+	json_decref(acc);
+	if (!rc && !yes)
+		rc = dm_fail(e, DM_EFORBIDDEN, NULL, "only the owner or their manager shares an account");
+	return rc;
+}
+
+static int team_tx_run(struct store *s, void *arg)
+{
+	struct team_tx *t = arg;
+	int rc = may_share(s, t->v, t->account, t->e);
+	if (rc)
+		return rc;
+	if (t->remove)
+		return store_team_delete(s, t->account, t->user, t->v->user_id, t->e);
+	json_t *u = NULL;
+	rc = store_get(s, &kind_user, NULL, t->user, 0, &u, t->e);
+	int active = !rc && json_is_true(json_object_get(u, "active"));
+	json_decref(u);
+	if (rc == DM_ENOTFOUND || (!rc && !active))
+		return dm_fail(t->e, DM_ENOTFOUND, "user_id", "no active user %lld", (long long)t->user);
+	return rc ? rc : store_team_put(s, t->account, t->user, t->access, t->sensitive,
+					t->v->user_id, t->e);
+}
+
+int method_team_put(struct store *s, const struct viewer *v, int64_t account, json_t *body,
+		    json_t **out, struct dm_err *e)
+{
+	const char *k;
+	json_t *val;
+	*out = NULL;
+	json_object_foreach(body, k, val) {
+		if (strcmp(k, "user_id") && strcmp(k, "access") && strcmp(k, "sensitive"))
+			return dm_fail(e, DM_EUNKNOWN, k, "a team member has no field %.60s", k);
+	}
+	json_t *user = json_object_get(body, "user_id"), *sens = json_object_get(body, "sensitive");
+	const char *access = json_object_get(body, "access") ? str_of(body, "access") : "read";
+	if (!user)
+		return dm_fail(e, DM_EREQUIRED, "user_id", "user_id is required");
+	if (!json_is_integer(user) || json_integer_value(user) < 1)
+		return dm_fail(e, DM_EINVAL, "user_id", "user_id must be a user id");
+	if (!access || (strcmp(access, "read") && strcmp(access, "write")))
+		return dm_fail(e, DM_EINVAL, "access", "access must be read or write");
+	if (sens && !json_is_boolean(sens))
+		return dm_fail(e, DM_EINVAL, "sensitive", "sensitive must be true or false");
+	struct team_tx t = { v, account, json_integer_value(user), access, json_is_true(sens), 0, e };
+	int rc = store_write(s, team_tx_run, &t);
+	if (!rc)
+		*out = json_pack("{s:I,s:I,s:s,s:b}", "account_id", (json_int_t)account, "user_id",
+				 (json_int_t)t.user, "access", access, "sensitive", t.sensitive);
+	return rc;
+}
+
+int method_team_remove(struct store *s, const struct viewer *v, int64_t account, int64_t user,
+		       struct dm_err *e)
+{
+	struct team_tx t = { v, account, user, NULL, 0, 1, e };
+	return store_write(s, team_tx_run, &t);
+}
