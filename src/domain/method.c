@@ -225,8 +225,8 @@ int method_require_write(struct store *s, const struct viewer *v, int64_t accoun
 			 struct dm_err *e)
 {
 	struct account_access a;
-	if (v->user_id == 0 && v->role == ROLE_ADMIN)
-		return 0;   /* the command line */
+	if (v->role == ROLE_ADMIN)
+		return 0;   /* admins (and the command line) write everything, archived included */
 	int rc = store_account_access(s, v, account, &a, e);
 	if (rc)
 		return rc;

@@ -119,7 +119,7 @@ static void lookups(void **state)
 			for (size_t b = a + 1; b < model_kinds[i]->nfields; b++)
 				assert_string_not_equal(model_kinds[i]->fields[a].name,
 							model_kinds[i]->fields[b].name);
-	assert_int_equal(n, 6);
+	assert_int_equal(n, 7);
 	assert_false(model_is_column(model_field(&kind_account, "touches")));
 	assert_false(model_is_column(model_field(&kind_user, "password")));
 	assert_true(model_is_column(model_field(&kind_account, "name")));
@@ -405,7 +405,7 @@ static void defaults_on_create(void **state)
 	json_decref(o);
 
 	o = expect_ok(&kind_contact, CHECK_CREATE, "{\"account_id\": 3, \"name\": \"李\"}");
-	assert_json(o, "{\"account_id\": 3, \"name\": \"李\"}");
+	assert_json(o, "{\"account_id\": 3, \"name\": \"李\", \"portrait\": {}}");
 	json_decref(o);
 
 	/* given values win over defaults */
@@ -610,13 +610,13 @@ static void assessment(void **state)
 	expect_fail(&kind_opportunity, CHECK_PATCH, "{\"assessment\": [1, 2]}", DM_EINVAL,
 		    "assessment");
 	expect_fail(&kind_opportunity, CHECK_PATCH, "{\"assessment\": {\"deal_size\": 6}}", DM_EINVAL,
-		    "assessment");
+		    "assessment.deal_size");
 	expect_fail(&kind_opportunity, CHECK_PATCH, "{\"assessment\": {\"deal_size\": 0}}", DM_EINVAL,
-		    "assessment");
+		    "assessment.deal_size");
 	expect_fail(&kind_opportunity, CHECK_PATCH, "{\"assessment\": {\"deal_size\": 3.5}}",
-		    DM_EINVAL, "assessment");
+		    DM_EINVAL, "assessment.deal_size");
 	expect_fail(&kind_opportunity, CHECK_PATCH, "{\"assessment\": {\"deal_size\": \"5\"}}",
-		    DM_EINVAL, "assessment");
+		    DM_EINVAL, "assessment.deal_size");
 	expect_fail(&kind_opportunity, CHECK_PATCH, "{\"assessment\": {\"luck\": 5}}", DM_EINVAL,
 		    "assessment");
 	struct dm_err e;
