@@ -190,17 +190,47 @@ static int present_opportunity(struct store *s, struct present_ctx *pc, json_t *
 	return 0;
 }
 
+/* Need to know: for everyone else the sensitive blocks are absent, not emptied. */
+static void strip_sensitive(json_t *portrait)
+{
+	if (json_is_object(portrait)) {
+		json_object_del(portrait, "deep");
+		json_object_del(portrait, "extended");
+	}
+}
+
 static int present_contact(struct store *s, const struct viewer *v, struct present_ctx *pc,
 			   json_t *rec, struct dm_err *e)
 {
 	json_t *p = json_object_get(rec, "portrait");
-	json_object_set_new(rec, "relationship_level", json_string(method_relationship_level(p)));
 	if (account_facts(s, v, pc, int_of(rec, "account_id"), e))
 		return e->code;
-	if (pc->vvip && !pc->access.sensitive && json_is_object(p)) {
-		/* Need to know: for everyone else the blocks are absent, not emptied. */
-		json_object_del(p, "deep");
-		json_object_del(p, "extended");
+	if (pc->vvip && !pc->access.sensitive)
+		strip_sensitive(p);
+	/* computed from what the caller sees, so the level does not hint at hidden blocks */
+	json_object_set_new(rec, "relationship_level", json_string(method_relationship_level(p)));
+	return 0;
+}
+
+int method_present_audit(struct store *s, const struct viewer *v, const struct kind *k,
+			 json_t *rec, json_t *items, struct dm_err *e)
+{
+	struct present_ctx pc;
+	size_t i;
+	json_t *it;
+	if (k != &kind_contact)
+		return 0;
+	present_ctx_init(&pc);
+	int rc = account_facts(s, v, &pc, int_of(rec, "account_id"), e);
+	present_ctx_release(&pc);
+	if (rc || !pc.vvip || pc.access.sensitive)
+		return rc;
+	json_array_foreach(items, i, it) {
+		if (json_string_value(json_object_get(it, "field")) &&
+		    !strcmp(json_string_value(json_object_get(it, "field")), "portrait")) {
+			strip_sensitive(json_object_get(it, "old"));
+			strip_sensitive(json_object_get(it, "new"));
+		}
 	}
 	return 0;
 }
@@ -284,7 +314,7 @@ int method_check_contact_portrait(struct store *s, const struct viewer *v, json_
 	present_ctx_init(&pc);
 	rc = account_facts(s, v, &pc, int_of(next, "account_id"), e);
 	present_ctx_release(&pc);
-	if (rc || !pc.vvip || pc.access.sensitive || (v->user_id == 0 && v->role == ROLE_ADMIN))
+	if (rc || !pc.vvip || pc.access.sensitive || v->role == ROLE_ADMIN)
 		return rc;
 	static const char *const sensitive[] = { "deep", "extended" };
 	for (int i = 0; i < 2; i++) {
@@ -326,6 +356,22 @@ int method_check_stakeholder(struct store *s, const struct viewer *v, json_t *cu
 		return dm_fail(e, DM_EINVAL, "contact_id",
 			       "contact_id must be a contact of the opportunity's account");
 	return 0;
+}
+
+int method_check_importance(struct store *s, const struct viewer *v, json_t *cur, json_t *next,
+			    struct dm_err *e)
+{
+	struct account_access a;
+	const char *was = cur ? json_string_value(json_object_get(cur, "importance")) : NULL;
+	const char *now = json_string_value(json_object_get(next, "importance"));
+	if (!was || strcmp(was, "VVIP") || !strcmp(now, "VVIP") || v->role == ROLE_ADMIN)
+		return 0;
+	/* Lowering a VVIP would unveil its sensitive blocks: only those who see them may. */
+	int rc = store_account_access(s, v, int_of(cur, "id"), &a, e);
+	if (!rc && !a.sensitive)
+		rc = dm_fail(e, DM_EFORBIDDEN, "importance",
+			     "only those with need to know may lower a VVIP account");
+	return rc;
 }
 
 /* ---- endpoints ------------------------------------------------------------------------------------ */

@@ -43,6 +43,12 @@ int method_after_opportunity(struct store *s, const struct viewer *v, int64_t id
 			     json_t *next, struct dm_err *e);
 int method_check_contact_portrait(struct store *s, const struct viewer *v, json_t *cur,
 				  json_t *changes, json_t *next, struct dm_err *e);
+/* Only those who see a VVIP account's sensitive blocks may lower its importance. */
+int method_check_importance(struct store *s, const struct viewer *v, json_t *cur, json_t *next,
+			    struct dm_err *e);
+/* Drop from audit entries of rec what v may not see (sensitive portrait blocks). */
+int method_present_audit(struct store *s, const struct viewer *v, const struct kind *k,
+			 json_t *rec, json_t *items, struct dm_err *e);
 int method_check_stakeholder(struct store *s, const struct viewer *v, json_t *cur, json_t *next,
 			     struct dm_err *e);
 /* v must be able to change records under this account (DM_ENOTFOUND if it cannot even see it,

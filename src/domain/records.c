@@ -120,7 +120,8 @@ static int check_owner(struct store *s, struct wctx *c, json_t *next)
 static int check_account(struct store *s, struct wctx *c, json_t *next)
 {
 	int rc;
-	if (c->cur && (rc = method_require_write(s, c->v, c->id, c->e)))
+	if (c->cur && ((rc = method_require_write(s, c->v, c->id, c->e)) ||
+		       (rc = method_check_importance(s, c->v, c->cur, next, c->e))))
 		return rc;
 	return check_owner(s, c, next);
 }
@@ -835,9 +836,14 @@ int rec_audit(struct store *s, const struct viewer *v, const struct kv *params, 
 	json_t *rec = NULL;
 	if ((rc = rec_get(s, k, v, id, &rec, e)))
 		return rc;
+	if (!(rc = store_audit_list(s, k, id, after, limit + 1, items, e)))
+		rc = method_present_audit(s, v, k, rec, *items, e);
 	json_decref(rec);
-	if ((rc = store_audit_list(s, k, id, after, limit + 1, items, e)))
+	if (rc) {
+		json_decref(*items);
+		*items = NULL;
 		return rc;
+	}
 	if (json_array_size(*items) > (size_t)limit) {
 		json_array_remove(*items, (size_t)limit);
 		*next = xasprintf("%lld", (long long)int_of(json_array_get(*items, (size_t)limit - 1), "id"));
