@@ -17,7 +17,7 @@ endif
 
 SRC      := $(wildcard src/base/*.c src/model/*.c src/store/*.c src/domain/*.c src/http/*.c \
                        src/api/*.c src/cli/*.c)
-OBJ      := $(SRC:%.c=$(BUILD)/%.o)
+OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/assets.o
 BIN      := $(BUILD)/dealmap
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -36,6 +36,14 @@ $(BUILD)/.deps-ok: scripts/deps.sh
 $(BUILD)/%.o: %.c $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# The web app (web/dist, built by the web rules below when web/ exists) compiled into the binary.
+$(BUILD)/gen/assets.c: tools/embed_assets.py $(shell find web/dist -type f 2>/dev/null) | $(BUILD)/.deps-ok
+	@mkdir -p $(dir $@)
+	python3 tools/embed_assets.py web/dist $@
+
+$(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c
+	$(CC) $(CFLAGS) -Isrc -c $< -o $@
 
 $(BIN): $(OBJ) $(BUILD)/src/main.o
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

@@ -45,6 +45,9 @@ size_t api_session_routes(struct route *out, size_t max);
 size_t api_system_routes(struct route *out, size_t max);
 size_t api_method_routes(struct route *out, size_t max);
 
+/* The http_config.fallback: the web app's files, and index.html for its client-side routes. */
+int api_web(struct http_req *rq, struct http_resp *rs);
+
 /* The OpenAPI 3 document for the given routes (new reference). */
 json_t *api_openapi(const struct route *routes, size_t n);
 

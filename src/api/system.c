@@ -1,6 +1,6 @@
 /* system.c — health, the API document, the audit trail, and the placeholder home page. */
 #include "api.h"
-#include "../base/xmalloc.h"
+#include "assets.h"
 #include <string.h>
 #include "../base/banned.h"
 
@@ -40,14 +40,56 @@ static const char home_page[] =
 	" and its conventions in <code>docs/API.md</code>.</p>"
 	"<p>Sign in with <code>POST /api/v1/auth/login</code>.</p></body></html>";
 
-static int home_h(struct http_req *rq, struct http_resp *rs)
+static const struct asset *find_asset(const char *path)
 {
-	(void)rq;
+	for (const struct asset *a = assets; a->path; a++)
+		if (!strcmp(a->path, path))
+			return a;
+	return NULL;
+}
+
+static void send_asset(struct http_req *rq, struct http_resp *rs, const struct asset *a)
+{
+	const char *ae = http_header(rq, "Accept-Encoding");
 	rs->status = 200;
-	rs->body = xstrdup(home_page);
+	rs->content_type = a->type;
+	if (a->gz && ae && strstr(ae, "gzip")) {
+		rs->static_body = a->gz;
+		rs->body_len = a->gz_len;
+		http_add_header(rs, "Content-Encoding", "gzip");
+	} else {
+		rs->static_body = a->data;
+		rs->body_len = a->len;
+	}
+	http_add_header(rs, "Vary", "Accept-Encoding");
+	/* Vite names built files by content hash: they never change under one name. */
+	http_add_header(rs, "Cache-Control", !strncmp(a->path, "/assets/", 8) ?
+			"public, max-age=31536000, immutable" : "no-cache");
+}
+
+/* The web app: its files by path, and index.html for every other page (client-side routes). */
+static int web_h(struct http_req *rq, struct http_resp *rs)
+{
+	const struct asset *a = find_asset(rq->path), *index = find_asset("/index.html");
+	if (!a && !strncmp(rq->path, "/assets/", 8))
+		return dm_fail(&rq->err, DM_ENOTFOUND, NULL, "no such file");
+	if (!a)
+		a = index;
+	if (a) {
+		send_asset(rq, rs, a);
+		return 0;
+	}
+	/* not built: a plain page that says where the API is */
+	rs->status = strcmp(rq->path, "/") ? 404 : 200;
+	rs->static_body = home_page;
 	rs->body_len = strlen(home_page);
 	rs->content_type = "text/html; charset=utf-8";
 	return 0;
+}
+
+int api_web(struct http_req *rq, struct http_resp *rs)
+{
+	return web_h(rq, rs);
 }
 
 static const char *const audit_query[] = {
@@ -59,7 +101,6 @@ static const char *const audit_query[] = {
 size_t api_system_routes(struct route *out, size_t max)
 {
 	static const struct route group[] = {
-		{ "GET", "/", home_h, ROUTE_PUBLIC, NULL, "Home page", "system", NULL, NULL, 0, NULL },
 		{ "GET", "/api/v1/health", health_h, ROUTE_PUBLIC, NULL, "Liveness (no sign-in)",
 		  "system", NULL, "Health", 0, NULL },
 		{ "GET", "/api/v1/openapi.json", openapi_h, ROUTE_PUBLIC, NULL, "This document",

@@ -82,7 +82,7 @@ int cmd_serve(int argc, char **argv)
 	size_t nroutes;
 	const struct route *routes = api_routes(&nroutes);
 	struct http_config cfg = { host, (int)port, (unsigned)threads, (unsigned)timeout, routes,
-				   nroutes, &app, api_authenticate };
+				   nroutes, &app, api_authenticate, api_web };
 	struct http_server *srv;
 	struct dm_err e;
 	dm_err_clear(&e);

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include "../base/banned.h"
@@ -134,7 +135,10 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct http_resp *
 {
 	struct MHD_Response *r;
 	const char *ctype = rs->content_type;
-	if (rs->body) {
+	if (rs->static_body) {
+		r = MHD_create_response_from_buffer(rs->body_len, (void *)rs->static_body,
+						    MHD_RESPMEM_PERSISTENT);
+	} else if (rs->body) {
 		r = MHD_create_response_from_buffer(rs->body_len, rs->body, MHD_RESPMEM_MUST_FREE);
 		rs->body = NULL;
 	} else {
@@ -144,8 +148,13 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct http_resp *
 	}
 	if (ctype)
 		MHD_add_response_header(r, "Content-Type", ctype);
-	for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++)
-		MHD_add_response_header(r, security_headers[i][0], security_headers[i][1]);
+	for (size_t i = 0; i < sizeof security_headers / sizeof security_headers[0]; i++) {
+		int overridden = 0;
+		for (int h = 0; h < rs->nheaders; h++)
+			overridden |= !strcasecmp(rs->headers[h].name, security_headers[i][0]);
+		if (!overridden)
+			MHD_add_response_header(r, security_headers[i][0], security_headers[i][1]);
+	}
 	for (int i = 0; i < rs->nheaders; i++)
 		MHD_add_response_header(r, rs->headers[i].name, rs->headers[i].value);
 	enum MHD_Result ok = MHD_queue_response(conn, (unsigned)(rs->status ? rs->status : 200), r);
@@ -308,6 +317,12 @@ static enum MHD_Result dispatch(struct http_server *srv, struct rqctx *c)
 		json_object_set_new(json_object_get(rs.json, "error"), "code",
 				    json_string("method_not_allowed"));
 		http_add_header(&rs, "Allow", allow);
+		return send_resp(rq->conn, &rs);
+	}
+	if (!found && srv->cfg.fallback && strncmp(rq->path, "/api/", 5) &&
+	    (!strcmp(rq->method, "GET") || !strcmp(rq->method, "HEAD"))) {
+		if (srv->cfg.fallback(rq, &rs))
+			error_response(&rs, &rq->err);
 		return send_resp(rq->conn, &rs);
 	}
 	if (!found)

@@ -42,6 +42,7 @@ struct http_resp {
 	int status;
 	json_t *json;                 /* owned; rendered when body is NULL */
 	char *body;                   /* owned raw body */
+	const void *static_body;      /* or a body that outlives the response (not freed) */
 	size_t body_len;
 	const char *content_type;     /* for body */
 	struct {
@@ -84,6 +85,8 @@ struct http_config {
 	void *app;
 	/* Called before a non-public handler: set rq->auth or return a dm_code (rq->err set). */
 	int (*authenticate)(struct http_req *rq);
+	/* Answers GET/HEAD requests that match no route outside /api/ (the web app), or NULL. */
+	http_handler fallback;
 };
 
 struct http_server;
