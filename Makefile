@@ -26,7 +26,7 @@ DB       ?= dealmap.db
 LISTEN   ?= 127.0.0.1:8080
 DEMO_ADMIN_PASSWORD ?= Dealmap-Admin-2026
 
-.PHONY: all run test unit api deps clean
+.PHONY: all run test unit api deps clean screenshots
 all: $(BIN)
 
 $(BUILD)/.deps-ok: scripts/deps.sh
@@ -37,8 +37,24 @@ $(BUILD)/%.o: %.c $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
-# The web app (web/dist, built by the web rules below when web/ exists) compiled into the binary.
-$(BUILD)/gen/assets.c: tools/embed_assets.py $(shell find web/dist -type f 2>/dev/null) | $(BUILD)/.deps-ok
+# The web app (web/: Vue 3 + Element Plus + ECharts, built by Vite). `npm ci` runs when node_modules is
+# missing or the lock file changed; `npm run build` when a web source changed. web/dist is then
+# compiled into the binary; the stamp makes assets.c follow every web build.
+WEB_STAMP :=
+ifneq ($(wildcard web/package.json),)
+WEB_SRC   := web/index.html web/vite.config.js web/package.json $(shell find web/src web/public -type f 2>/dev/null)
+WEB_STAMP := $(BUILD)/web-dist.stamp
+
+web/node_modules/.dealmap-ci: web/package-lock.json | $(BUILD)/.deps-ok
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+$(WEB_STAMP): web/node_modules/.dealmap-ci $(WEB_SRC)
+	cd web && npm run build --silent
+	@mkdir -p $(dir $@) && touch $@
+endif
+
+$(BUILD)/gen/assets.c: tools/embed_assets.py $(WEB_STAMP) $(shell find web/dist -type f 2>/dev/null) | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	python3 tools/embed_assets.py web/dist $@
 
@@ -64,6 +80,10 @@ test: $(BIN) $(UNIT_BIN)
 
 deps:
 	@scripts/deps.sh
+
+# docs/screenshots/*.png of the main pages, taken by headless Chromium from a demo server.
+screenshots: $(BIN)
+	@DEALMAP_BIN=$(BUILD)/dealmap node tests/browser/screenshots.mjs
 
 clean:
 	rm -rf build build-san

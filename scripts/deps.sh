@@ -1,9 +1,11 @@
 #!/bin/sh
-# deps.sh — make sure the Debian packages dealmap builds and tests with are installed.
+# deps.sh — make sure the Debian packages dealmap builds and tests with are installed
+# (nodejs and npm build the web app; chromium and a CJK font run its browser tests).
 # As root it installs what is missing with apt-get; otherwise it prints the exact command and fails.
 set -eu
 PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev \
-libcrack2-dev cracklib-runtime libcmocka-dev python3 curl"
+libcrack2-dev cracklib-runtime libcmocka-dev python3 curl \
+nodejs npm chromium fonts-noto-cjk"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,6 +1,7 @@
 #!/bin/bash
-# run.sh BUILD — run every test: the cmocka unit tests, then the black-box API tests against the
-# real binary. Ends with one line "N passed, N failed" summing them all.
+# run.sh BUILD — run every test: the cmocka unit tests, the black-box API tests against the real
+# binary, then the browser tests (headless Chromium driving the web app served by the real binary).
+# Ends with one line "N passed, N failed" summing them all.
 set -u
 build=${1:-build}
 passed=0 failed=0
@@ -26,6 +27,19 @@ if [ -f tests/api/run.py ]; then
 	p=${p:-0}; f=${f:-0}
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 	echo "api: $p passed, $f failed"
+	passed=$((passed + p)); failed=$((failed + f))
+fi
+
+if ls tests/browser/*.test.mjs >/dev/null 2>&1; then
+	DEALMAP_BIN="$build/dealmap" node --test --test-reporter=tap --test-concurrency=1 tests/browser/ >"$log" 2>&1; rc=$?
+	p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -1)
+	f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -1)
+	s=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$log" | tail -1)
+	p=${p:-0}; f=${f:-0}; s=${s:-0}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	if [ "$f" -ne 0 ]; then tail -n 80 "$log"; fi
+	grep -E '^ *ok .*# SKIP' "$log" | sed 's/^ */browser skipped: /' || true
+	echo "browser: $p passed, $f failed ($s skipped)"
 	passed=$((passed + p)); failed=$((failed + f))
 fi
 
