@@ -84,7 +84,7 @@ export default {
     name: 'Name', create: 'New opportunity', clickToMove: 'Click a stage to move the deal there',
   },
   map: {
-    title: 'Buyer map', coverage: 'Coverage', filled: 'Filled', missing: 'Missing', dmAttitude: 'Decision makers\' attitude', opponents: 'Opponents (isolate)',
+    title: 'Buyer map', roleLabel: 'Role in this purchase (CUTE)', attitudeLabel: 'Attitude toward us', coverage: 'Coverage', filled: 'Filled', missing: 'Missing', dmAttitude: 'Decision makers\' attitude', opponents: 'Opponents (isolate)',
     nextMoves: 'Next moves', moveTo: 'Move {name} to {attitude}', addStakeholder: 'Add to the map', editStakeholder: 'Stakeholder', notOnMap: 'Not on the map',
     influence: 'Influence', tags: 'Tags', companyNeeds: 'Company needs', personalNeeds: 'Personal needs', links: 'Allies and rivals', addLink: 'Link',
     remove: 'Remove from the map', noContacts: 'Add the account\'s contacts first: the map is drawn on its org chart.', legend: 'Colour: attitude · Badge: role',

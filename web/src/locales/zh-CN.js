@@ -84,7 +84,7 @@ export default {
     name: '商机名称', create: '新建商机', clickToMove: '点击阶段即可推进商机',
   },
   map: {
-    title: '采购地图', coverage: '角色覆盖', filled: '已覆盖', missing: '缺失', dmAttitude: '决策者态度', opponents: '反对者（需孤立）',
+    title: '采购地图', roleLabel: '采购角色（CUTE）', attitudeLabel: '对我方态度', coverage: '角色覆盖', filled: '已覆盖', missing: '缺失', dmAttitude: '决策者态度', opponents: '反对者（需孤立）',
     nextMoves: '下一步', moveTo: '把 {name} 推进为{attitude}', addStakeholder: '加入地图', editStakeholder: '采购角色', notOnMap: '未加入地图',
     influence: '影响力', tags: '传统标签', companyNeeds: '公司需求', personalNeeds: '个人需求', links: '盟友与对手', addLink: '关联',
     remove: '从地图移除', noContacts: '请先添加客户的联系人：采购地图画在组织架构上。', legend: '颜色：态度 · 徽标：角色',
