@@ -40,9 +40,10 @@ $(BUILD)/%.o: %.c $(BUILD)/.deps-ok
 # The web app (web/: Vue 3 + Element Plus + ECharts, built by Vite). `npm ci` runs when node_modules is
 # missing or the lock file changed; `npm run build` when a web source changed. web/dist is then
 # compiled into the binary; the stamp makes assets.c follow every web build.
-WEB_STAMP :=
+WEB_STAMP := $(shell find web/dist -type f 2>/dev/null)
 ifneq ($(wildcard web/package.json),)
 WEB_SRC   := web/index.html web/vite.config.js web/package.json $(shell find web/src web/public -type f 2>/dev/null)
+# (the stamp, not the files of web/dist: a build renames them)
 WEB_STAMP := $(BUILD)/web-dist.stamp
 
 web/node_modules/.dealmap-ci: web/package-lock.json | $(BUILD)/.deps-ok
@@ -54,7 +55,7 @@ $(WEB_STAMP): web/node_modules/.dealmap-ci $(WEB_SRC)
 	@mkdir -p $(dir $@) && touch $@
 endif
 
-$(BUILD)/gen/assets.c: tools/embed_assets.py $(WEB_STAMP) $(shell find web/dist -type f 2>/dev/null) | $(BUILD)/.deps-ok
+$(BUILD)/gen/assets.c: tools/embed_assets.py $(WEB_STAMP) | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
 	python3 tools/embed_assets.py web/dist $@
 

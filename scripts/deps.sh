@@ -5,7 +5,9 @@
 set -eu
 PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev \
 libcrack2-dev cracklib-runtime libcmocka-dev python3 curl \
-nodejs npm chromium fonts-noto-cjk"
+chromium fonts-noto-cjk"
+# Node and npm: Debian's nodejs + npm unless a node with npm is already installed (e.g. NodeSource's).
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

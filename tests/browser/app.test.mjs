@@ -1,0 +1,183 @@
+// Browser tests of the web app: headless Chromium against the real binary serving a demo company.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launch, signIn, apiGet, apiCall } from './harness.mjs';
+
+let server, chrome;
+before(async () => { server = await startServer(); chrome = await launch(); });
+after(async () => { await chrome?.close(); await server?.stop(); });
+
+async function newPage(opts = {}) {
+  const ctx = await chrome.browser.newContext({ locale: 'zh-CN', viewport: { width: 1366, height: 900 }, ...opts });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(10000);
+  page.on('pageerror', (e) => { throw e; });
+  return { ctx, page };
+}
+
+test('sign in: a wrong password is refused in words, the right one opens My day', async () => {
+  const { ctx, page } = await newPage();
+  await page.goto(server.base + '/accounts');
+  await page.waitForURL(/\/login/);
+  await page.fill('[data-test=username]', 'li');
+  await page.fill('[data-test=password]', 'wrong-password');
+  await page.click('[data-test=signin]');
+  await page.waitForSelector('[data-test=signin-error]');
+  assert.match(await page.textContent('[data-test=signin-error]'), /用户名或密码错误/);
+  assert.equal(await page.inputValue('[data-test=username]'), 'li', 'what was typed stays');
+  await page.fill('[data-test=password]', 'Dealmap-Demo-2026');
+  await page.click('[data-test=signin]');
+  await page.waitForURL((u) => u.pathname === '/accounts');
+  await page.click('[data-test=nav] >> text=我的一天');
+  await page.waitForSelector('text=李娜，您好');
+  const me = await apiGet(page, '/me');
+  assert.equal(me.username, 'li');
+  await ctx.close();
+});
+
+test('create an account; a duplicate name is shown next to the name field and kept', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, server.base, 'li');
+  await page.goto(server.base + '/accounts');
+  const name = '苏州精工包装测试公司' + Date.now();
+  await page.click('[data-test=new-account]');
+  await page.fill('[data-test=account-name]', name);
+  await page.fill('[data-test=account-industry]', '印刷包装');
+  await page.click('[data-test=account-save]');
+  await page.waitForSelector(`[data-test=account-title]:has-text("${name}")`);
+  const found = await apiGet(page, '/accounts?name=' + encodeURIComponent(name));
+  assert.equal(found.items.length, 1);
+  assert.equal(found.items[0].industry, '印刷包装');
+
+  await page.goto(server.base + '/accounts');
+  await page.click('[data-test=new-account]');
+  await page.fill('[data-test=account-name]', name);
+  await page.click('[data-test=account-save]');
+  const err = page.locator('[data-test=account-form] .el-form-item:has([data-test=account-name]) .el-form-item__error');
+  await err.waitFor();
+  assert.match(await err.textContent(), /已被使用/);
+  assert.equal(await page.inputValue('[data-test=account-name]'), name);
+  await ctx.close();
+});
+
+test('log a follow-up and see it on the timeline', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, server.base, 'li');
+  await page.goto(server.base + '/accounts/1');
+  const before = (await apiGet(page, '/accounts/1')).touches;
+  await page.click('[data-test=log-followup]');
+  await page.click('[data-test=channel] >> text=微信');
+  const summary = '微信确认下周三到厂演示方案 ' + Date.now();
+  await page.fill('[data-test=summary]', summary);
+  await page.click('[data-test=followup-save]');
+  await page.waitForSelector(`[data-test=timeline-item]:has-text("${summary}")`);
+  const acts = await apiGet(page, '/activities?account_id=1&sort=-id&limit=1');
+  assert.equal(acts.items[0].summary, summary);
+  assert.equal(acts.items[0].channel, 'wechat');
+  assert.equal((await apiGet(page, '/accounts/1')).touches, before + 1);
+  assert.equal(await page.textContent('[data-test=touches]'), String(before + 1));
+  await ctx.close();
+});
+
+test('add stakeholders and see the buyer map coverage change', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, server.base, 'li');
+  await page.goto(server.base + '/opportunities/1');
+  const count = page.locator('[data-test=coverage-count]');
+  await count.waitFor();
+  assert.equal(await count.textContent(), '0/4');
+  assert.equal(await page.getAttribute('[data-test=cov-decision_maker]', 'data-filled'), 'no');
+
+  await page.click('[data-test=org-node]:has-text("陈建国")');
+  await page.click('[data-test=sh-role] >> text=决策者');
+  await page.click('[data-test=stakeholder-save]');
+  await page.locator('[data-test=coverage-count]:text-is("1/4")').waitFor();
+  assert.equal(await page.getAttribute('[data-test=cov-decision_maker]', 'data-filled'), 'yes');
+
+  await page.click('[data-test=org-node]:has-text("周涛")');
+  await page.click('[data-test=sh-role] >> text=教练');
+  await page.click('[data-test=stakeholder-form] >> text=指导者');
+  await page.click('[data-test=stakeholder-save]');
+  await page.locator('[data-test=coverage-count]:text-is("2/4")').waitFor();
+  const map = await apiGet(page, '/opportunities/1/map');
+  assert.equal(map.coverage.decision_maker, true);
+  assert.equal(map.coverage.coach, true);
+  assert.equal(map.coverage.user, false);
+  await ctx.close();
+});
+
+test('drag a card on the pipeline board and see the stage change through the API', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, server.base, 'li');
+  await page.goto(server.base + '/pipeline');
+  const card = page.locator('[data-stage=compare] [data-opp="1"]');
+  await card.waitFor();
+  assert.equal((await apiGet(page, '/opportunities/1')).stage, 'compare');
+  await card.dragTo(page.locator('[data-stage=commit] .cards'));
+  await page.locator('[data-stage=commit] [data-opp="1"]').waitFor();
+  const opp = await apiGet(page, '/opportunities/1');
+  assert.equal(opp.stage, 'commit');
+  const hist = await apiGet(page, '/opportunities/1/history');
+  assert.deepEqual(hist.items.map((h) => h.to).slice(-1), ['commit']);
+  await ctx.close();
+});
+
+test('the dashboard shows a rendered funnel', async (t) => {
+  const { ctx, page } = await newPage();
+  await signIn(page, server.base, 'wang');
+  const probe = await apiCall(page, 'GET', '/analytics/funnel?scope=me');
+  if (probe.status === 404 && /no such endpoint/.test(probe.body?.error?.message || '')) {
+    await ctx.close();
+    t.skip('GET /api/v1/analytics/funnel is not on this branch yet (issue 5)');
+    return;
+  }
+  await page.goto(server.base + '/dashboard');
+  const canvas = page.locator('[data-test=funnel] canvas');
+  await canvas.waitFor();
+  const box = await canvas.boundingBox();
+  assert.ok(box.width > 100 && box.height > 100, 'the funnel canvas has a size');
+  await ctx.close();
+});
+
+test('switch language: the interface changes and the choice is remembered', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, server.base, 'li');
+  await page.goto(server.base + '/accounts');
+  await page.waitForSelector('[data-test=nav] >> text=客户');
+  await page.click('[data-test=lang-switch]');
+  await page.click('[data-test=lang-en]');
+  await page.waitForSelector('[data-test=nav] >> text=Accounts');
+  assert.match(await page.textContent('.page-head h1'), /Accounts/);
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'en');
+  await page.reload();
+  await page.waitForSelector('[data-test=nav] >> text=Pipeline');
+  assert.equal(await page.evaluate(() => localStorage.getItem('dealmap.locale')), 'en');
+  await ctx.close();
+});
+
+test('phone width (390 px): My day, logging a follow-up and the account page fit the screen', async () => {
+  const { ctx, page } = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  await signIn(page, server.base, 'li');
+  await page.waitForSelector('[data-test=account-row]');
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(await overflow() <= 0, 'My day has no sideways scroll');
+  assert.ok(await page.isVisible('.burger'), 'the menu collapses to a button');
+  assert.ok(!(await page.isVisible('[data-test=nav]')), 'the wide navigation is hidden');
+
+  await page.locator('[data-test=log-row]').first().click();
+  const dialog = page.locator('.el-dialog.is-fullscreen');
+  await dialog.waitFor();
+  const summary = '手机上记录的跟进 ' + Date.now();
+  await page.fill('[data-test=summary]', summary);
+  await page.click('[data-test=followup-save]');
+  await dialog.waitFor({ state: 'hidden' });
+  const acts = await apiGet(page, '/activities?sort=-id&limit=1');
+  assert.equal(acts.items[0].summary, summary);
+
+  await page.goto(server.base + '/accounts/' + acts.items[0].account_id);
+  await page.waitForSelector(`[data-test=timeline-item]:has-text("${summary}")`);
+  assert.ok(await overflow() <= 0, 'the account page has no sideways scroll');
+  const btn = await page.locator('[data-test=log-followup]').boundingBox();
+  assert.ok(btn.x >= 0 && btn.x + btn.width <= 390, 'the follow-up button is on screen');
+  await ctx.close();
+});
