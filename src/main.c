@@ -9,6 +9,7 @@ static const struct command commands[] = {
 	{ "init", cmd_init, "create or migrate a database and its admin" },
 	{ "user", cmd_user, "add, list users, change a password" },
 	{ "demo", cmd_demo, "load a demo company into a new database" },
+	{ "sweep", cmd_sweep, "reclaim neglected accounts to the public pool" },
 };
 
 static void usage(FILE *out)

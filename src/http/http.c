@@ -116,9 +116,15 @@ static void resp_release(struct http_resp *rs)
 
 static void error_response(struct http_resp *rs, const struct dm_err *err)
 {
-	json_t *e = json_pack("{s:s,s:s,s:o}", "code", dm_code_name(err->code), "message",
+	json_t *e = json_pack("{s:s,s:s,s:o}", "code",
+			      err->code_name ? err->code_name : dm_code_name(err->code), "message",
 			      err->message[0] ? err->message : dm_code_name(err->code), "field",
 			      err->field[0] ? json_string(err->field) : json_null());
+	if (err->detail[0]) {
+		json_t *d = json_loads(err->detail, 0, NULL);
+		json_object_update_missing(e, d);
+		json_decref(d);
+	}
 	if (err->code == DM_EDUPLICATE && err->existing_id)
 		json_object_set_new(e, "existing_id", json_integer(err->existing_id));
 	if (err->code == DM_ERATE && err->retry_after) {

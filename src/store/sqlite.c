@@ -328,7 +328,15 @@ static void vis_account(struct qb *q, const struct viewer *v, const char *a)
 	buf_printf(&q->sql, " OR %s.id IN (SELECT vt.account_id FROM account_team vt WHERE "
 		   "vt.user_id = ", a);
 	qb_int(q, v->user_id);
-	qb_sql(q, "))");
+	qb_sql(q, ")");
+	if (v->role == ROLE_PARTNER) {
+		/* A partner sees the accounts made from the leads assigned to them. */
+		buf_printf(&q->sql, " OR %s.id IN (SELECT vl.converted_account_id FROM leads vl WHERE "
+			   "vl.archived_at IS NULL AND vl.assignee_id = ", a);
+		qb_int(q, v->user_id);
+		qb_sql(q, ")");
+	}
+	qb_sql(q, ")");
 }
 
 /* "col is a live account v sees" */
@@ -388,6 +396,17 @@ static void vis_clause(struct qb *q, const struct kind *k, const struct viewer *
 		vis_opportunity(q, v, "vo");
 		qb_sql(q, ")");
 		return;
+	case VIS_LEAD:
+		if (v->role == ROLE_ADMIN) {
+			qb_sql(q, "1");
+			return;
+		}
+		qb_sql(q, "(t.assignee_id = ");
+		qb_int(q, v->user_id);
+		qb_sql(q, " OR ");
+		vis_owner(q, v, "t.assignee_id");
+		qb_sql(q, ")");
+		return;
 	case VIS_DIRECTORY:
 		if (v->role != ROLE_PARTNER) {
 			qb_sql(q, "1");
@@ -412,6 +431,27 @@ static const char *derived_sql(const struct kind *k, const struct field *f)
 	if (k == &kind_account && !strcmp(f->name, "last_touch_at"))
 		return "(SELECT max(da.occurred_at) FROM activities da WHERE da.account_id = t.id "
 		       "AND da.effective = 1 AND da.archived_at IS NULL)";
+	static const struct {
+		const char *name, *sql;
+	} acc[] = {
+		{ "_latest_next_touch", "(SELECT la.next_touch_on FROM activities la WHERE la.account_id = "
+					"t.id AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, "
+					"la.id DESC LIMIT 1)" },
+		{ "_latest_contact_ids", "(SELECT la.contact_ids FROM activities la WHERE la.account_id "
+					 "= t.id AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, "
+					 "la.id DESC LIMIT 1)" },
+		{ "_open_opps", "(SELECT count(*) FROM opportunities oo WHERE oo.account_id = t.id AND "
+				"oo.archived_at IS NULL AND oo.stage NOT IN ('won', 'lost'))" },
+		{ "_won_opps", "(SELECT count(*) FROM opportunities oo WHERE oo.account_id = t.id AND "
+			       "oo.archived_at IS NULL AND oo.stage = 'won')" },
+		{ "_orders", "(SELECT json_group_array(json_array(od.product, od.ordered_on)) FROM "
+			     "(SELECT product, ordered_on FROM orders WHERE account_id = t.id AND "
+			     "archived_at IS NULL ORDER BY product, ordered_on) od)" },
+	};
+	if (k == &kind_account)
+		for (size_t i = 0; i < sizeof acc / sizeof acc[0]; i++)
+			if (!strcmp(f->name, acc[i].name))
+				return acc[i].sql;
 	static const struct {
 		const char *name, *sql;
 	} opp[] = {
@@ -574,16 +614,20 @@ static int sq_list(void *impl, const struct store_query *sqy, json_t **items, st
 	select_list(&q, k);
 	qb_sql(&q, sqy->archived ? " WHERE t.archived_at IS NOT NULL AND "
 				 : " WHERE t.archived_at IS NULL AND ");
-	vis_clause(&q, k, sqy->viewer);
+	if (sqy->pool)   /* the public pool: every internal user sees it; partners do not */
+		qb_sql(&q, sqy->viewer && sqy->viewer->role == ROLE_PARTNER ? "0" :
+			   "t.owner_id IS NULL");
+	else
+		vis_clause(&q, k, sqy->viewer);
 	for (int i = 0; i < sqy->nfilters; i++) {
+		static const char *const ops[] = { " = ", " >= ", " <= ", " <> " };
 		const struct field *f = sqy->filters[i].field;
 		qb_sql(&q, " AND ");
+		field_expr(&q.sql, k, f);
 		if (json_is_null(sqy->filters[i].value)) {
-			field_expr(&q.sql, k, f);
-			qb_sql(&q, " IS NULL");
+			qb_sql(&q, sqy->filters[i].op == FILTER_NE ? " IS NOT NULL" : " IS NULL");
 		} else {
-			field_expr(&q.sql, k, f);
-			qb_sql(&q, " = ");
+			qb_sql(&q, ops[sqy->filters[i].op]);
 			qb_json(&q, sqy->filters[i].value);
 		}
 	}
@@ -1501,6 +1545,173 @@ run:;
 	return rc;
 }
 
+static int sq_find_name(void *impl, const struct kind *k, const char *name, int64_t *id,
+			struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	if (!c)
+		return e->code;
+	char *key = text_name_key(name);
+	*id = find_holder(c, k, NULL, key);
+	free(key);
+	return 0;
+}
+
+/* ---- ownership ------------------------------------------------------------------------------- */
+
+static void qb_id_or_null(struct qb *q, int64_t id)
+{
+	if (id)
+		qb_int(q, id);
+	else
+		qb_text(q, NULL);
+}
+
+static int sq_owner_add(void *impl, int64_t account, int64_t from, int64_t to, const char *reason,
+			const char *note, int64_t by, int64_t sweep, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	char now[TIME_STR_LEN];
+	struct qb q;
+	if (in_write(sq, e))
+		return e->code;
+	time_format(time_now_ms(), now);
+	qb_init(&q);
+	qb_sql(&q, "INSERT INTO owner_history (account_id, from_id, to_id, reason, note, by_id, at, "
+		   "sweep_id) VALUES (");
+	qb_int(&q, account);
+	qb_sql(&q, ", ");
+	qb_id_or_null(&q, from);
+	qb_sql(&q, ", ");
+	qb_id_or_null(&q, to);
+	qb_sql(&q, ", ");
+	qb_text(&q, reason);
+	qb_sql(&q, ", ");
+	qb_text(&q, note);
+	qb_sql(&q, ", ");
+	qb_id_or_null(&q, by);
+	qb_sql(&q, ", ");
+	qb_text(&q, now);
+	qb_sql(&q, ", ");
+	qb_id_or_null(&q, sweep);
+	qb_sql(&q, ")");
+	int rc = qb_exec(&q, sq->wconn, e);
+	qb_release(&q);
+	return rc;
+}
+
+static int sq_owner_list(void *impl, int64_t account, json_t **items, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "SELECT h.id, h.from_id AS \"from\", h.to_id AS \"to\", h.reason, h.note, "
+		   "h.by_id AS by, u.display_name AS by_name, h.at, h.sweep_id FROM owner_history h "
+		   "LEFT JOIN users u ON u.id = h.by_id WHERE h.account_id = ");
+	qb_int(&q, account);
+	qb_sql(&q, " ORDER BY h.id");
+	int rc = query_rows(c, &q, items, e);
+	qb_release(&q);
+	return rc;
+}
+
+static int sq_count_owned(void *impl, int64_t user, int64_t *n, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	json_t *rows = NULL;
+	*n = 0;
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "SELECT count(*) AS n FROM accounts WHERE archived_at IS NULL AND owner_id = ");
+	qb_int(&q, user);
+	int rc = query_rows(c, &q, &rows, e);
+	qb_release(&q);
+	if (!rc)
+		*n = json_integer_value(json_object_get(json_array_get(rows, 0), "n"));
+	json_decref(rows);
+	return rc;
+}
+
+static int sq_reclaim_candidates(void *impl, json_t *protect, const char *touch_before,
+				 const char *deal_before, json_t **items, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	char *levels = json_dumps(protect, JSON_COMPACT);
+	if (!c) {
+		free(levels);
+		return e->code;
+	}
+	qb_init(&q);
+	qb_sql(&q, "SELECT id, owner_id, assigned_at, last_owner_touch, CASE WHEN "
+		   "max(IFNULL(assigned_at, ''), IFNULL(last_owner_touch, '')) < ");
+	qb_text(&q, touch_before);
+	qb_sql(&q, " THEN 'no_follow_up' ELSE 'no_deal' END AS why FROM (SELECT a.id, a.owner_id, "
+		   "a.assigned_at, (SELECT max(x.occurred_at) FROM activities x WHERE x.account_id = "
+		   "a.id AND x.user_id = a.owner_id AND x.effective = 1 AND x.archived_at IS NULL) AS "
+		   "last_owner_touch, (SELECT max(h.at) FROM stage_history h JOIN opportunities o ON "
+		   "o.id = h.opportunity_id WHERE o.account_id = a.id AND h.to_stage = 'won') AS "
+		   "last_won FROM accounts a WHERE a.archived_at IS NULL AND a.owner_id IS NOT NULL AND "
+		   "a.importance NOT IN (SELECT value FROM json_each(");
+	qb_text(&q, levels);
+	qb_sql(&q, "))) WHERE max(IFNULL(assigned_at, ''), IFNULL(last_owner_touch, '')) < ");
+	qb_text(&q, touch_before);
+	qb_sql(&q, " OR (IFNULL(assigned_at, '') < ");
+	qb_text(&q, deal_before);
+	qb_sql(&q, " AND (last_won IS NULL OR last_won < assigned_at)) ORDER BY id");
+	int rc = query_rows(c, &q, items, e);
+	qb_release(&q);
+	free(levels);
+	return rc;
+}
+
+static int sq_sweep_add(void *impl, const char *as_of, int64_t by, int64_t *id, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	char now[TIME_STR_LEN];
+	struct qb q;
+	if (in_write(sq, e))
+		return e->code;
+	time_format(time_now_ms(), now);
+	qb_init(&q);
+	qb_sql(&q, "INSERT INTO sweeps (as_of, at, by_id, moved) VALUES (");
+	qb_text(&q, as_of);
+	qb_sql(&q, ", ");
+	qb_text(&q, now);
+	qb_sql(&q, ", ");
+	qb_id_or_null(&q, by);
+	qb_sql(&q, ", 0)");
+	int rc = qb_exec(&q, sq->wconn, e);
+	qb_release(&q);
+	if (!rc)
+		*id = sqlite3_last_insert_rowid(sq->wconn->db);
+	return rc;
+}
+
+static int sq_sweep_done(void *impl, int64_t id, int64_t moved, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct qb q;
+	if (in_write(sq, e))
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "UPDATE sweeps SET moved = ");
+	qb_int(&q, moved);
+	qb_sql(&q, " WHERE id = ");
+	qb_int(&q, id);
+	int rc = qb_exec(&q, sq->wconn, e);
+	qb_release(&q);
+	return rc;
+}
+
 /* ---- the writer thread: group commit ---------------------------------------------------------- */
 
 static int exec_simple(struct conn *c, const char *sql)
@@ -1726,4 +1937,11 @@ const struct store_ops store_sqlite_ops = {
 	.team_delete = sq_team_delete,
 	.team_list = sq_team_list,
 	.account_access = sq_account_access,
+	.find_name = sq_find_name,
+	.owner_add = sq_owner_add,
+	.owner_list = sq_owner_list,
+	.count_owned = sq_count_owned,
+	.reclaim_candidates = sq_reclaim_candidates,
+	.sweep_add = sq_sweep_add,
+	.sweep_done = sq_sweep_done,
 };
