@@ -235,3 +235,15 @@ int store_find_name(struct store *s, const struct kind *k, const char *name, int
 {
 	return s->ops->find_name(s->impl, k, name, id, e);
 }
+
+int store_team_in_reach(struct store *s, const struct viewer *v, int64_t team, int *yes,
+			struct dm_err *e)
+{
+	return s->ops->team_in_reach(s->impl, v, team, yes, e);
+}
+
+int store_analytics(struct store *s, const char *name, const struct an_params *p, json_t **rows,
+		    struct dm_err *e)
+{
+	return s->ops->analytics(s->impl, name, p, rows, e);
+}
