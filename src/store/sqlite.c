@@ -46,6 +46,14 @@ struct sq {
 	pthread_t writer;
 	int writer_started;
 	struct conn *wconn;
+#define SETTING_CACHE 16
+	struct {
+		char key[48];
+		json_t *value;    /* NULL: known to be unset */
+		int used;
+	} setting_cache[SETTING_CACHE];
+	pthread_mutex_t setting_mu;
+	int settings_dirty;       /* writer thread only */
 };
 
 /* Set on the writer thread while a callback runs: store calls then use the writer connection. */
@@ -1292,14 +1300,60 @@ static int query_rows(struct conn *c, struct qb *q, json_t **items, struct dm_er
 	return 0;
 }
 
+/* Settings are read on nearly every request and change rarely: each store keeps a small cache
+ * (struct sq, settings), emptied by every write of a setting (this backend's writes all go
+ * through this process's writer thread). */
+static void setting_cache_clear(struct sq *sq)
+{
+	pthread_mutex_lock(&sq->setting_mu);
+	for (int i = 0; i < SETTING_CACHE; i++) {
+		json_decref(sq->setting_cache[i].value);
+		sq->setting_cache[i].value = NULL;
+		sq->setting_cache[i].used = 0;
+	}
+	pthread_mutex_unlock(&sq->setting_mu);
+}
+
+static int setting_cached(struct sq *sq, const char *key, json_t **value)
+{
+	int hit = 0;
+	pthread_mutex_lock(&sq->setting_mu);
+	for (int i = 0; i < SETTING_CACHE && !hit; i++)
+		if (sq->setting_cache[i].used && !strcmp(sq->setting_cache[i].key, key)) {
+			json_t *v = sq->setting_cache[i].value;
+			*value = v ? json_deep_copy(v) : NULL;
+			hit = 1;
+		}
+	pthread_mutex_unlock(&sq->setting_mu);
+	return hit;
+}
+
+static void setting_remember(struct sq *sq, const char *key, json_t *value)
+{
+	if (strlen(key) >= sizeof sq->setting_cache[0].key)
+		return;
+	pthread_mutex_lock(&sq->setting_mu);
+	for (int i = 0; i < SETTING_CACHE; i++)
+		if (!sq->setting_cache[i].used) {
+			snprintf(sq->setting_cache[i].key, sizeof sq->setting_cache[i].key, "%s", key);
+			sq->setting_cache[i].value = value ? json_deep_copy(value) : NULL;
+			sq->setting_cache[i].used = 1;
+			break;
+		}
+	pthread_mutex_unlock(&sq->setting_mu);
+}
+
 static int sq_setting_get(void *impl, const char *key, json_t **value, struct dm_err *e)
 {
 	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
+	struct conn *c;
 	struct qb q;
 	json_t *rows = NULL;
 	*value = NULL;
-	if (!c)
+	/* inside a write the transaction's own (maybe uncommitted) value must be read */
+	if (tls_writing != sq && setting_cached(sq, key, value))
+		return 0;
+	if (!(c = conn_get(sq, e)))
 		return e->code;
 	qb_init(&q);
 	qb_sql(&q, "SELECT value FROM settings WHERE key = ");
@@ -1309,6 +1363,8 @@ static int sq_setting_get(void *impl, const char *key, json_t **value, struct dm
 	if (!rc && json_array_size(rows))
 		*value = json_loads(json_string_value(json_object_get(json_array_get(rows, 0), "value")),
 				    JSON_DECODE_ANY, NULL);
+	if (!rc && tls_writing != sq)
+		setting_remember(sq, key, *value);
 	json_decref(rows);
 	return rc;
 }
@@ -1336,6 +1392,10 @@ static int sq_setting_put(void *impl, const char *key, json_t *value, int64_t ac
 		   "updated_at = excluded.updated_at");
 	rc = qb_exec(&q, sq->wconn, e);
 	qb_release(&q);
+	/* emptied now, and again once the transaction ends: a reader between the two would
+	 * otherwise cache the value this write replaces */
+	setting_cache_clear(sq);
+	sq->settings_dirty = 1;
 	if (!rc) {
 		struct kind settings_kind = { .name = "settings" };
 		rc = audit_row(sq->wconn, &settings_kind, 0, actor, now, "update", key, old, value, e);
@@ -2137,6 +2197,10 @@ static void run_batch(struct sq *sq, struct job *batch)
 			if (!j->rc)
 				j->rc = DM_EUNAVAILABLE;
 	}
+	if (sq->settings_dirty) {
+		setting_cache_clear(sq);
+		sq->settings_dirty = 0;
+	}
 }
 
 static void *writer_main(void *arg)
@@ -2257,6 +2321,8 @@ static void sq_close(void *impl)
 	if (sq->wconn)
 		sqlite3_exec(sq->wconn->db, "PRAGMA optimize", NULL, NULL, NULL);
 	conn_close(sq->wconn);
+	setting_cache_clear(sq);
+	pthread_mutex_destroy(&sq->setting_mu);
 	pthread_mutex_destroy(&sq->mu);
 	pthread_cond_destroy(&sq->wake);
 	pthread_cond_destroy(&sq->done);
@@ -2273,6 +2339,7 @@ static int sq_open(struct store *s, const char *url, void **impl, struct dm_err 
 	pthread_mutex_init(&sq->mu, NULL);
 	pthread_cond_init(&sq->wake, NULL);
 	pthread_cond_init(&sq->done, NULL);
+	pthread_mutex_init(&sq->setting_mu, NULL);
 	*impl = NULL;
 	if (conn_open(sq->path, &sq->wconn, e))
 		goto fail;
