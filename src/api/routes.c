@@ -19,6 +19,8 @@ static void build(void)
 	ntable += api_session_routes(table + ntable, MAX_ROUTES - ntable);
 	ntable += api_resource_routes(table + ntable, MAX_ROUTES - ntable);
 	ntable += api_method_routes(table + ntable, MAX_ROUTES - ntable);
+	ntable += api_pool_routes(table + ntable, MAX_ROUTES - ntable);
+	ntable += api_analytics_routes(table + ntable, MAX_ROUTES - ntable);
 }
 
 const struct route *api_routes(size_t *n)

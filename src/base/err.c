@@ -10,6 +10,8 @@ int dm_fail(struct dm_err *e, enum dm_code code, const char *field, const char *
 	if (!e)
 		return code;
 	e->code = code;
+	e->code_name = NULL;
+	e->detail[0] = '\0';
 	snprintf(e->field, sizeof e->field, "%s", field ? field : "");
 	va_list ap;
 	va_start(ap, fmt);

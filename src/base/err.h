@@ -33,6 +33,8 @@ struct dm_err {
 	char message[300];
 	int64_t existing_id;    /* DM_EDUPLICATE: the other record's id when visible, else 0 */
 	int retry_after;        /* DM_ERATE: seconds */
+	const char *code_name;  /* a more precise code than dm_code_name's (static), or NULL */
+	char detail[160];       /* JSON object text merged into the error response, or "" */
 };
 
 /* Record an error and return its code, so callers can write `return dm_fail(...)`.

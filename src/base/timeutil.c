@@ -148,3 +148,28 @@ int time_parse(const char *s, int64_t *ms)
 	*ms = secs * 1000 + frac;
 	return 0;
 }
+
+int date_to_days(const char *s, int64_t *days)
+{
+	int y, m, d;
+	if (strlen(s) != 10 || parse_date(s, &y, &m, &d))
+		return -1;
+	*days = days_from_civil(y, (unsigned)m, (unsigned)d);
+	return 0;
+}
+
+void date_from_days(int64_t days, char out[DATE_STR_LEN])
+{
+	char t[TIME_STR_LEN];
+	time_format(days * 86400000LL, t);
+	memcpy(out, t, 10);
+	out[10] = '\0';
+}
+
+void date_today_offset(int offset_min, char out[DATE_STR_LEN])
+{
+	char t[TIME_STR_LEN];
+	time_format(time_now_ms() + (int64_t)offset_min * 60000, t);
+	memcpy(out, t, 10);
+	out[10] = '\0';
+}

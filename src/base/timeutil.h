@@ -19,4 +19,10 @@ int date_valid(const char *s);
 /* Today's date in UTC as YYYY-MM-DD. */
 void date_today(char out[DATE_STR_LEN]);
 
+/* Days since 1970-01-01 of a valid date "YYYY-MM-DD"; -1 when it is not one. */
+int date_to_days(const char *s, int64_t *days);
+void date_from_days(int64_t days, char out[DATE_STR_LEN]);
+/* Today in a fixed UTC offset (minutes), e.g. 480 for Asia/Shanghai. */
+void date_today_offset(int offset_min, char out[DATE_STR_LEN]);
+
 #endif

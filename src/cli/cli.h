@@ -14,6 +14,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 /* The database named by --db, else $DEALMAP_DB, else "dealmap.db". */
 const char *cli_default_db(void);

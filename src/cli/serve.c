@@ -2,6 +2,9 @@
 #include "cli.h"
 #include "../api/api.h"
 #include "../base/log.h"
+#include "../domain/pool.h"
+#include <pthread.h>
+#include <time.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +31,36 @@ static int parse_uint(const char *s, long min, long max, long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* The daily reclaim sweep: checked at start and every ten minutes; it runs when the last one
+ * was not today. */
+struct daily {
+	struct store *store;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+};
+
+static void *daily_main(void *arg)
+{
+	struct daily *d = arg;
+	pthread_mutex_lock(&d->mu);
+	while (!d->stop) {
+		struct dm_err e;
+		dm_err_clear(&e);
+		pthread_mutex_unlock(&d->mu);
+		if (pool_sweep_daily(d->store, &e))
+			log_warn("daily sweep failed: %s", e.message);
+		pthread_mutex_lock(&d->mu);
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 600;
+		while (!d->stop && pthread_cond_timedwait(&d->cv, &d->mu, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -95,9 +128,17 @@ int cmd_serve(int argc, char **argv)
 		 db, host, port);
 	printf("dealmap is serving on http://%s:%ld/\n", host, port);
 	fflush(stdout);
+	struct daily daily = { s, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };
+	pthread_t daily_thread;
+	pthread_create(&daily_thread, NULL, daily_main, &daily);
 	int sig = 0;
 	sigwait(&stop, &sig);
 	log_info("signal %d: finishing requests in flight", sig);
+	pthread_mutex_lock(&daily.mu);
+	daily.stop = 1;
+	pthread_cond_signal(&daily.cv);
+	pthread_mutex_unlock(&daily.mu);
+	pthread_join(daily_thread, NULL);
 	http_stop(srv, 10000);
 	store_close(s);
 	log_info("stopped");

@@ -2,6 +2,7 @@
  * buyer stands toward us, and what they are doing wrong for the customer's phase. */
 #include "method.h"
 #include "settings.h"
+#include "followup.h"
 #include "../base/timeutil.h"
 #include "../base/xmalloc.h"
 #include <math.h>
@@ -16,7 +17,7 @@ void present_ctx_init(struct present_ctx *pc)
 {
 	memset(pc, 0, sizeof *pc);
 	pc->now_ms = time_now_ms();
-	date_today(pc->today);
+	date_today_offset(AGENDA_TZ_MINUTES, pc->today);
 }
 
 void present_ctx_release(struct present_ctx *pc)
@@ -243,6 +244,8 @@ int method_present(struct store *s, const struct viewer *v, struct present_ctx *
 		rc = present_opportunity(s, pc, rec, e);
 	else if (k == &kind_contact)
 		rc = present_contact(s, v, pc, rec, e);
+	else if (k == &kind_account)
+		rc = followup_present_account(s, pc, rec, e);
 	for (size_t i = 0; i < k->nfields; i++)
 		if (k->fields[i].flags & FF_INTERNAL)
 			json_object_del(rec, k->fields[i].name);

@@ -7,6 +7,7 @@
 #include "../model/model.h"
 #include "../store/store.h"
 #include "records.h"
+#include "settings.h"
 
 /* What presenting a run of records needs once: the stages, today, and the caller's access to the
  * last account looked at. */
@@ -17,6 +18,8 @@ struct present_ctx {
 	int64_t account_id;            /* the account access and importance below are for */
 	struct account_access access;
 	int vvip;
+	struct rules rules;            /* the follow-up rules, once read */
+	int have_rules;
 };
 
 void present_ctx_init(struct present_ctx *pc);

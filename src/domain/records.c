@@ -2,6 +2,7 @@
 #include "records.h"
 #include "auth.h"
 #include "method.h"
+#include "leads.h"
 #include "../base/text.h"
 #include "../base/timeutil.h"
 #include "../base/xmalloc.h"
@@ -123,7 +124,101 @@ static int check_account(struct store *s, struct wctx *c, json_t *next)
 	if (c->cur && ((rc = method_require_write(s, c->v, c->id, c->e)) ||
 		       (rc = method_check_importance(s, c->v, c->cur, next, c->e))))
 		return rc;
-	return check_owner(s, c, next);
+	if ((rc = check_owner(s, c, next)))
+		return rc;
+	json_t *owner = json_object_get(c->changes, "owner_id");
+	if (changing(c, "owner_id") || (!c->cur && json_is_integer(owner))) {
+		/* a new owner: the clock of the reclaim rules starts again */
+		char now[TIME_STR_LEN];
+		time_format(time_now_ms(), now);
+		json_object_set_new(c->changes, "assigned_at",
+				    json_is_integer(owner) ? json_string(now) : json_null());
+		json_object_set_new(c->changes, "pool_reason", json_is_integer(owner) ? json_null() :
+				    json_string("left without an owner"));
+		json_object_set_new(c->changes, "pooled_at",
+				    json_is_integer(owner) ? json_null() : json_string(now));
+	}
+	return 0;
+}
+
+static int after_account(struct store *s, struct wctx *c, json_t *next)
+{
+	int64_t from = c->cur ? int_of(c->cur, "owner_id") : 0, to = int_of(next, "owner_id");
+	if (from == to)
+		return 0;
+	/* "created": the first owner of a new account, which never was in the pool */
+	return store_owner_add(s, c->id, from, to, from ? "reassigned" : "assigned",
+			       c->cur ? NULL : "created", c->v->user_id, 0, c->e);
+}
+
+static int check_order(struct store *s, struct wctx *c, json_t *next)
+{
+	int rc;
+	int64_t account = int_of(next, "account_id");
+	if (!c->cur && (rc = parent_visible(s, c, &kind_account, "account_id", account, NULL)))
+		return rc;
+	return method_require_write(s, c->v, account, c->e);
+}
+
+/* Quotas: set by admins and managers, for one user or one team within their reach. */
+static int check_quota(struct store *s, struct wctx *c, json_t *next)
+{
+	int rc, yes = 0;
+	json_t *u = json_object_get(next, "user_id"), *t = json_object_get(next, "team_id");
+	if (c->v->role != ROLE_ADMIN && c->v->role != ROLE_MANAGER)
+		return dm_fail(c->e, DM_EFORBIDDEN, NULL, "quotas are set by managers and admins");
+	if (c->cur)
+		return 0;
+	if (json_is_integer(u) == json_is_integer(t))
+		return dm_fail(c->e, DM_EINVAL, "user_id", "a quota is for one user_id or one team_id");
+	if (json_is_integer(u)) {
+		if ((rc = parent_visible(s, c, &kind_user, "user_id", json_integer_value(u), NULL)))
+			return rc;
+		if (c->v->role != ROLE_ADMIN &&
+		    !(rc = store_in_scope(s, c->v, json_integer_value(u), &yes, c->e)) && !yes)
+			rc = dm_fail(c->e, DM_EFORBIDDEN, "user_id", "that user is not in your teams");
+		return rc;
+	}
+	if ((rc = store_team_in_reach(s, c->v, json_integer_value(t), &yes, c->e)))
+		return rc;
+	return yes ? 0 : dm_fail(c->e, DM_ENOTFOUND, "team_id", "team %lld not found",
+				 (long long)json_integer_value(t));
+}
+
+/* Leads: the rules pick an assignee when none is named; reps and partners work their own. */
+static int check_lead(struct store *s, struct wctx *c, json_t *next)
+{
+	int rc;
+	json_t *a = json_object_get(c->changes, "assignee_id");
+	if (c->cur && json_is_string(json_object_get(c->changes, "status")) &&
+	    !strcmp(json_string_value(json_object_get(c->changes, "status")), "converted") &&
+	    strcmp(json_string_value(json_object_get(c->cur, "status")), "converted"))
+		return dm_fail(c->e, DM_EINVAL, "status", "convert a lead with POST /leads/{id}/convert");
+	if (!c->cur && !a) {
+		int64_t who = 0;
+		if ((rc = leads_distribute(s, c->v, next, &who, c->e)))
+			return rc;
+		json_object_set_new(c->changes, "assignee_id", who ? json_integer(who) : json_null());
+		return 0;
+	}
+	if (!changing(c, "assignee_id") || json_is_null(a))
+		return json_is_null(a) && (c->v->role == ROLE_REP || c->v->role == ROLE_PARTNER) ?
+			dm_fail(c->e, DM_EFORBIDDEN, "assignee_id", "ask a manager to reassign the lead") : 0;
+	int64_t who = json_integer_value(a);
+	json_t *u = NULL;
+	rc = store_get(s, &kind_user, NULL, who, 0, &u, c->e);
+	int active = !rc && json_is_true(json_object_get(u, "active"));
+	int partner = !rc && !strcmp(json_string_value(json_object_get(u, "role")), "partner");
+	json_decref(u);
+	if (rc == DM_ENOTFOUND || (!rc && !active))
+		return dm_fail(c->e, DM_ENOTFOUND, "assignee_id", "no active user %lld", (long long)who);
+	if (rc || c->v->role == ROLE_ADMIN || who == c->v->user_id)
+		return rc;
+	int yes = 0;
+	if (c->v->role == ROLE_MANAGER && (partner || ((rc = store_in_scope(s, c->v, who, &yes, c->e)) == 0 && yes)))
+		return rc;
+	return rc ? rc : dm_fail(c->e, DM_EFORBIDDEN, "assignee_id",
+				 "you may assign leads to yourself only");
 }
 
 static int check_contact(struct store *s, struct wctx *c, json_t *next)
@@ -296,11 +391,14 @@ static int check_team(struct store *s, struct wctx *c, json_t *next)
 static const struct kind_rules rules[] = {
 	{ &kind_user, 1, check_user, NULL },
 	{ &kind_team, 1, check_team, NULL },
-	{ &kind_account, 0, check_account, NULL },
+	{ &kind_account, 0, check_account, after_account },
 	{ &kind_contact, 0, check_contact, NULL },
 	{ &kind_opportunity, 0, check_opportunity, after_opportunity },
 	{ &kind_activity, 0, check_activity, NULL },
 	{ &kind_stakeholder, 0, check_stakeholder, NULL },
+	{ &kind_lead, 0, check_lead, NULL },
+	{ &kind_order, 0, check_order, NULL },
+	{ &kind_quota, 0, check_quota, NULL },
 };
 
 static const struct kind_rules *rules_of(const struct kind *k)
@@ -331,7 +429,7 @@ static int may_write(const struct kind *k, const struct viewer *v, int64_t id, j
 		}
 		return dm_fail(e, DM_EFORBIDDEN, NULL, "only an admin can change %s records", k->name);
 	}
-	if (v->role == ROLE_PARTNER)
+	if (v->role == ROLE_PARTNER && k != &kind_lead)
 		return dm_fail(e, DM_EFORBIDDEN, NULL, "partners cannot change %s records", k->name);
 	return 0;
 }
@@ -768,9 +866,9 @@ static int parse_list(const struct kind *k, const struct viewer *v, const struct
 	return 0;
 }
 
-int rec_list(struct store *s, const struct kind *k, const struct viewer *v,
-	     const struct kv *params, size_t nparams, json_t **items, char **next,
-	     struct dm_err *e)
+static int list_worker(struct store *s, const struct kind *k, const struct viewer *v,
+		       const struct kv *params, size_t nparams, int pool, json_t **items,
+		       char **next, struct dm_err *e)
 {
 	struct list_parse lp;
 	int rc;
@@ -779,6 +877,7 @@ int rec_list(struct store *s, const struct kind *k, const struct viewer *v,
 	*next = NULL;
 	if ((rc = parse_list(k, v, params, nparams, &lp, e)))
 		goto out;
+	lp.q.pool = pool;
 	int limit = lp.q.limit;
 	lp.q.limit = limit + 1;   /* one more tells whether there is a next page */
 	if ((rc = store_list(s, &lp.q, items, e)))
@@ -805,6 +904,19 @@ int rec_list(struct store *s, const struct kind *k, const struct viewer *v,
 out:
 	list_parse_release(&lp);
 	return rc;
+}
+
+int rec_list(struct store *s, const struct kind *k, const struct viewer *v,
+	     const struct kv *params, size_t nparams, json_t **items, char **next,
+	     struct dm_err *e)
+{
+	return list_worker(s, k, v, params, nparams, 0, items, next, e);
+}
+
+int rec_list_pool(struct store *s, const struct viewer *v, const struct kv *params,
+		  size_t nparams, json_t **items, char **next, struct dm_err *e)
+{
+	return list_worker(s, &kind_account, v, params, nparams, 1, items, next, e);
 }
 
 int rec_audit(struct store *s, const struct viewer *v, const struct kv *params, size_t nparams,

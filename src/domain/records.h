@@ -46,6 +46,10 @@ int rec_list(struct store *s, const struct kind *k, const struct viewer *v,
 	     const struct kv *params, size_t nparams, json_t **items, char **next,
 	     struct dm_err *e);
 
+/* The public pool: accounts without an owner, paged and filtered like rec_list. */
+int rec_list_pool(struct store *s, const struct viewer *v, const struct kv *params,
+		  size_t nparams, json_t **items, char **next, struct dm_err *e);
+
 /* The audit trail: params object=<kind name>, id=<n>, limit, cursor. Admins, and managers for
  * records they see; DM_EFORBIDDEN for other roles. */
 int rec_audit(struct store *s, const struct viewer *v, const struct kv *params, size_t nparams,

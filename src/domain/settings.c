@@ -1,6 +1,9 @@
 /* settings.c — stage definitions (SPEC §3.1) and their admin overrides. */
 #include "settings.h"
 #include "../base/text.h"
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "../base/banned.h"
 
@@ -162,5 +165,230 @@ int settings_stage_patch(struct store *s, const struct viewer *v, const char *ke
 	if (!rc && !(rc = settings_stages(s, &stages, e)))
 		*out = json_incref(settings_stage(stages, key));
 	json_decref(stages);
+	return rc;
+}
+
+/* ---- the follow-up and pool rules ------------------------------------------------------------------ */
+
+struct number_setting {
+	const char *name;
+	int dflt, min, max;
+	size_t offset;
+};
+
+#define NUM(n, d, lo, hi) { #n, d, lo, hi, offsetof(struct rules, n) }
+static const struct number_setting numbers[] = {
+	NUM(park_min_touches, 12, 0, 1000),
+	NUM(holding_limit, 500, 1, 1000000),
+	NUM(reclaim_after_days, 90, 1, 3650),
+	NUM(reclaim_no_deal_days, 365, 1, 3650),
+	NUM(sleeping_after_days, 90, 1, 3650),
+	NUM(intervention_touches, 10, 1, 1000),
+	NUM(cadence_open_days, 14, 1, 365),
+	NUM(cadence_idle_days, 30, 1, 365),
+};
+#define NNUMBERS (sizeof numbers / sizeof numbers[0])
+
+static json_t *rules_json(const struct rules *r)
+{
+	json_t *o = json_object(), *np = json_array();
+	for (size_t i = 0; i < NNUMBERS; i++)
+		json_object_set_new(o, numbers[i].name,
+				    json_integer(*(const int *)((const char *)r + numbers[i].offset)));
+	for (int i = 0; model_importance[i]; i++)
+		if (r->never_park & (1u << i))
+			json_array_append_new(np, json_string(model_importance[i]));
+	json_object_set_new(o, "never_park", np);
+	json_object_set_new(o, "park_to", json_string(r->park_to_manager ? "manager" : "pool"));
+	return o;
+}
+
+/* Apply the values of o to r; on a bad one fill e and return its code (r half-applied). */
+static int rules_apply(struct rules *r, json_t *o, struct dm_err *e)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(o, k, v) {
+		size_t i;
+		for (i = 0; i < NNUMBERS && strcmp(numbers[i].name, k); i++)
+			;
+		if (i < NNUMBERS) {
+			if (!json_is_integer(v) || json_integer_value(v) < numbers[i].min ||
+			    json_integer_value(v) > numbers[i].max)
+				return dm_fail(e, DM_EINVAL, k, "%s must be a whole number from %d to %d", k,
+					       numbers[i].min, numbers[i].max);
+			*(int *)((char *)r + numbers[i].offset) = (int)json_integer_value(v);
+		} else if (!strcmp(k, "never_park")) {
+			size_t j;
+			json_t *lvl;
+			if (!json_is_array(v))
+				return dm_fail(e, DM_EINVAL, k, "never_park must be a list of importance levels");
+			r->never_park = 0;
+			json_array_foreach(v, j, lvl) {
+				int idx = json_is_string(lvl) ?
+					model_enum_index(model_importance, json_string_value(lvl)) : -1;
+				if (idx < 0)
+					return dm_fail(e, DM_EINVAL, k, "never_park levels are A, B, C, VVIP");
+				r->never_park |= 1u << idx;
+			}
+		} else if (!strcmp(k, "park_to")) {
+			const char *t = json_string_value(v);
+			if (!t || (strcmp(t, "pool") && strcmp(t, "manager")))
+				return dm_fail(e, DM_EINVAL, k, "park_to must be pool or manager");
+			r->park_to_manager = !strcmp(t, "manager");
+		} else {
+			return dm_fail(e, DM_EUNKNOWN, k, "there is no setting %.60s", k);
+		}
+	}
+	return 0;
+}
+
+static void rules_default(struct rules *r)
+{
+	memset(r, 0, sizeof *r);
+	for (size_t i = 0; i < NNUMBERS; i++)
+		*(int *)((char *)r + numbers[i].offset) = numbers[i].dflt;
+	r->never_park = 1u << model_enum_index(model_importance, "VVIP");
+}
+
+int settings_rules(struct store *s, struct rules *r, struct dm_err *e)
+{
+	json_t *over = NULL;
+	int rc = store_setting_get(s, "rules", &over, e);
+	rules_default(r);
+	if (!rc && over && rules_apply(r, over, e)) {
+		rules_default(r);   /* a stored value this binary does not accept: the defaults */
+		rc = 0;
+	}
+	json_decref(over);
+	return rc;
+}
+
+int settings_get(struct store *s, json_t **out, struct dm_err *e)
+{
+	struct rules r;
+	int rc = settings_rules(s, &r, e);
+	*out = rc ? NULL : rules_json(&r);
+	return rc;
+}
+
+struct rules_patch {
+	json_t *body;
+	int64_t actor;
+	struct dm_err *e;
+};
+
+static int rules_patch_tx(struct store *s, void *arg)
+{
+	struct rules_patch *p = arg;
+	struct rules r;
+	int rc = settings_rules(s, &r, p->e);
+	if (rc || (rc = rules_apply(&r, p->body, p->e)))
+		return rc;
+	json_t *all = rules_json(&r);
+	rc = store_setting_put(s, "rules", all, p->actor, p->e);
+	json_decref(all);
+	return rc;
+}
+
+int settings_patch(struct store *s, const struct viewer *v, json_t *body, json_t **out,
+		   struct dm_err *e)
+{
+	*out = NULL;
+	if (v->role != ROLE_ADMIN)
+		return dm_fail(e, DM_EFORBIDDEN, NULL, "only an admin changes the settings");
+	struct rules_patch p = { body, v->user_id, e };
+	int rc = store_write(s, rules_patch_tx, &p);
+	return rc ? rc : settings_get(s, out, e);
+}
+
+/* ---- lead distribution rules -------------------------------------------------------------------- */
+
+int settings_lead_rules(struct store *s, json_t **rules, struct dm_err *e)
+{
+	int rc = store_setting_get(s, "lead_rules", rules, e);
+	if (!rc && !*rules)
+		*rules = json_array();
+	return rc;
+}
+
+static int check_lead_rule(struct store *s, json_t *r, size_t i, struct dm_err *e)
+{
+	static const char *const keys[] = { "source", "assign", "user_id", "team_id", NULL };
+	char field[48];
+	const char *k, *assign = json_string_value(json_object_get(r, "assign"));
+	json_t *v, *rec = NULL;
+	snprintf(field, sizeof field, "rules[%zu]", i);
+	if (!json_is_object(r))
+		return dm_fail(e, DM_EINVAL, field, "%s must be an object", field);
+	json_object_foreach(r, k, v) {
+		if (model_enum_index(keys, k) < 0)
+			return dm_fail(e, DM_EINVAL, field, "%s has no field %.40s", field, k);
+	}
+	v = json_object_get(r, "source");
+	if (!json_is_string(v) || !json_string_length(v) || text_utf8_len(json_string_value(v)) > 200)
+		return dm_fail(e, DM_EINVAL, field, "%s.source must be text (or \"*\")", field);
+	if (!assign || (strcmp(assign, "user") && strcmp(assign, "team") && strcmp(assign, "partners")))
+		return dm_fail(e, DM_EINVAL, field, "%s.assign must be user, team or partners", field);
+	if (!strcmp(assign, "partners"))
+		return 0;
+	const char *ref = !strcmp(assign, "user") ? "user_id" : "team_id";
+	json_t *id = json_object_get(r, ref);
+	int rc = json_is_integer(id) ?
+		store_get(s, !strcmp(assign, "user") ? &kind_user : &kind_team, NULL,
+			  json_integer_value(id), 0, &rec, e) : DM_ENOTFOUND;
+	int ok = !rc && (strcmp(assign, "user") || json_is_true(json_object_get(rec, "active")));
+	json_decref(rec);
+	if (rc && rc != DM_ENOTFOUND)
+		return rc;
+	if (!ok)
+		return dm_fail(e, DM_EINVAL, field, "%s.%s must name an existing (active) %s", field, ref,
+			       assign);
+	return 0;
+}
+
+struct lead_rules_put {
+	json_t *rules;
+	int64_t actor;
+	struct dm_err *e;
+};
+
+static int lead_rules_tx(struct store *s, void *arg)
+{
+	struct lead_rules_put *p = arg;
+	size_t i, j;
+	json_t *r;
+	json_array_foreach(p->rules, i, r) {
+		int rc = check_lead_rule(s, r, i, p->e);
+		if (rc)
+			return rc;
+		for (j = 0; j < i; j++)
+			if (json_equal(json_object_get(json_array_get(p->rules, j), "source"),
+				       json_object_get(r, "source")))
+				return dm_fail(p->e, DM_EINVAL, "rules", "source %s has two rules",
+					       json_string_value(json_object_get(r, "source")));
+	}
+	return store_setting_put(s, "lead_rules", p->rules, p->actor, p->e);
+}
+
+int settings_lead_rules_put(struct store *s, const struct viewer *v, json_t *body, json_t **out,
+			    struct dm_err *e)
+{
+	const char *k;
+	json_t *val;
+	*out = NULL;
+	if (v->role != ROLE_ADMIN)
+		return dm_fail(e, DM_EFORBIDDEN, NULL, "only an admin changes the lead rules");
+	json_object_foreach(body, k, val) {
+		if (strcmp(k, "rules"))
+			return dm_fail(e, DM_EUNKNOWN, k, "the body is {\"rules\": [...]}");
+	}
+	json_t *rules = json_object_get(body, "rules");
+	if (!json_is_array(rules) || json_array_size(rules) > 200)
+		return dm_fail(e, DM_EINVAL, "rules", "rules must be a list of at most 200 rules");
+	struct lead_rules_put p = { rules, v->user_id, e };
+	int rc = store_write(s, lead_rules_tx, &p);
+	if (!rc)
+		*out = json_pack("{s:O}", "rules", rules);
 	return rc;
 }

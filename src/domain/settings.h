@@ -16,4 +16,31 @@ int settings_stage_patch(struct store *s, const struct viewer *v, const char *ke
 /* The stage object of key within stages (borrowed), or NULL. */
 json_t *settings_stage(json_t *stages, const char *key);
 
+/* The numbers of the follow-up and pool rules (SPEC §6), defaults overlaid with the admin's. */
+struct rules {
+	int park_min_touches;        /* 12: touches before a rep may park */
+	unsigned never_park;         /* bit i set: importance model_importance[i] is never parked */
+	int park_to_manager;         /* 0: parking sends to the pool; 1: to the rep's manager */
+	int holding_limit;           /* 500 live accounts owned, at most, to claim more */
+	int reclaim_after_days;      /* 90: no effective follow-up by the owner */
+	int reclaim_no_deal_days;    /* 365: no won opportunity since assigned */
+	int sleeping_after_days;     /* 90 */
+	int intervention_touches;    /* 10 */
+	int cadence_open_days;       /* 14 */
+	int cadence_idle_days;       /* 30 */
+};
+
+int settings_rules(struct store *s, struct rules *r, struct dm_err *e);
+/* The rules as the API shows them: {park_min_touches, never_park: [...], park_to, ...}. */
+int settings_get(struct store *s, json_t **out, struct dm_err *e);
+/* Change some of them (admins); every value is checked, nothing is written on any error. */
+int settings_patch(struct store *s, const struct viewer *v, json_t *body, json_t **out,
+		   struct dm_err *e);
+
+/* Lead distribution rules: [{source, assign: user|team|partners, user_id?, team_id?}], source
+ * "*" for leads matching no other rule. */
+int settings_lead_rules(struct store *s, json_t **rules, struct dm_err *e);
+int settings_lead_rules_put(struct store *s, const struct viewer *v, json_t *body, json_t **out,
+			    struct dm_err *e);
+
 #endif

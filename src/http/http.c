@@ -116,9 +116,15 @@ static void resp_release(struct http_resp *rs)
 
 static void error_response(struct http_resp *rs, const struct dm_err *err)
 {
-	json_t *e = json_pack("{s:s,s:s,s:o}", "code", dm_code_name(err->code), "message",
+	json_t *e = json_pack("{s:s,s:s,s:o}", "code",
+			      err->code_name ? err->code_name : dm_code_name(err->code), "message",
 			      err->message[0] ? err->message : dm_code_name(err->code), "field",
 			      err->field[0] ? json_string(err->field) : json_null());
+	if (err->detail[0]) {
+		json_t *d = json_loads(err->detail, 0, NULL);
+		json_object_update_missing(e, d);
+		json_decref(d);
+	}
 	if (err->code == DM_EDUPLICATE && err->existing_id)
 		json_object_set_new(e, "existing_id", json_integer(err->existing_id));
 	if (err->code == DM_ERATE && err->retry_after) {
@@ -553,7 +559,8 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s ? cfg->timeout_s : 30u,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_HEADER_MAX + 16 * 1024),
+		/* the pool is zeroed for every request: keep it near the header bound */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_HEADER_MAX + 4 * 1024),
 		MHD_OPTION_CONNECTION_LIMIT, 4000u,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,

@@ -287,6 +287,9 @@ static const struct field team_fields[] = {
 	REF("manager_id", FF_FILTER, "user", "The team's manager."),
 };
 
+static const char *const segments[] = { "habitual", "beginner", "prospect", NULL };
+const char *const model_lead_statuses[] = { "new", "working", "converted", "disqualified", NULL };
+
 static const struct field account_fields[] = {
 	SYSTEM_FIELDS,
 	TEXT("name", FF_REQUIRED | FF_SORT, SHORT,
@@ -315,6 +318,34 @@ static const struct field account_fields[] = {
 	  "Derived: number of live effective activities on the account." },
 	{ "last_touch_at", FT_TIME, FF_READONLY | FF_DERIVED | FF_SORT, 0, 0, NULL, NULL, NULL,
 	  NULL, "Derived: occurred_at of the latest live effective activity, or null." },
+	{ "pool_reason", FT_TEXT, FF_READONLY, 0, MEDIUM, NULL, NULL, NULL, NULL,
+	  "Why the account is in the public pool (parked, reclaimed), while it is." },
+	{ "pooled_at", FT_TIME, FF_READONLY, 0, 0, NULL, NULL, NULL, NULL,
+	  "When the account went to the pool, while it is there." },
+	{ "assigned_at", FT_TIME, FF_READONLY | FF_SORT, 0, 0, NULL, NULL, NULL, NULL,
+	  "When the current owner got the account (created, claimed, assigned, converted)." },
+	{ "next_touch_on", FT_DATE, FF_READONLY | FF_COMPUTED, 0, 0, NULL, NULL, NULL, NULL,
+	  "Computed: the latest activity's next_touch_on, else the last touch (or creation) plus "
+	  "the cadence: cadence_open_days with an open opportunity, cadence_idle_days without." },
+	{ "sleeping", FT_BOOL, FF_READONLY | FF_COMPUTED, 0, 0, NULL, NULL, NULL, NULL,
+	  "Computed: no effective follow-up for sleeping_after_days (90)." },
+	{ "segment", FT_ENUM, FF_READONLY | FF_COMPUTED, 0, 0, segments, NULL, NULL, NULL,
+	  "Computed (SPEC §7): habitual (2+ orders, the first more than 180 days ago), beginner "
+	  "(one order, or the first within 180 days), prospect (no order)." },
+	{ "repurchase", FT_JSON, FF_READONLY | FF_COMPUTED, 0, 0, NULL, NULL, NULL, NULL,
+	  "Computed, per product with 3+ orders: {product, orders, median_interval_days, last_on, "
+	  "expected_on (last + median), overdue (past expected_on by more than half the median)}.",
+	  "{\"type\":\"array\",\"items\":{\"type\":\"object\"}}" },
+	{ "warnings", FT_JSON, FF_READONLY | FF_COMPUTED, 0, 0, NULL, NULL, NULL, NULL,
+	  "Computed: repurchase_overdue when a product's repurchase is overdue (the lifecycle then "
+	  "answers decline until the next order).",
+	  "{\"type\":\"array\",\"items\":{\"type\":\"object\",\"properties\":{"
+	  "\"code\":{\"type\":\"string\"},\"message\":{\"type\":\"string\"}}}}" },
+	{ "_latest_next_touch", FT_DATE, FF_READONLY | FF_DERIVED | FF_INTERNAL },
+	{ "_latest_contact_ids", FT_JSON, FF_READONLY | FF_DERIVED | FF_INTERNAL },
+	{ "_open_opps", FT_INT, FF_READONLY | FF_DERIVED | FF_INTERNAL },
+	{ "_won_opps", FT_INT, FF_READONLY | FF_DERIVED | FF_INTERNAL },
+	{ "_orders", FT_JSON, FF_READONLY | FF_DERIVED | FF_INTERNAL },
 };
 
 static const char *const relationship_levels[] = { "none", "doctor", "teacher", "friend",
@@ -447,6 +478,62 @@ static const struct field stakeholder_fields[] = {
 	      "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}}}}"),
 };
 
+static const struct field lead_fields[] = {
+	SYSTEM_FIELDS,
+	TEXT("company", FF_REQUIRED | FF_SORT, SHORT, "Company name; matched to accounts on conversion."),
+	TEXT("contact_name", 0, SHORT, "The person to call."),
+	TEXT("phone", 0, 64, "Phone."),
+	TEXT("email", 0, 254, "E-mail."),
+	TEXT("source", FF_FILTER | FF_SORT, SHORT, "Where the lead came from; picks the distribution rule."),
+	REF("assignee_id", FF_FILTER | FF_SORT, "user",
+	    "The rep or partner working it; set by the source's rule when omitted."),
+	ENUM("status", FF_FILTER | FF_SORT | FF_NOTNULL, model_lead_statuses, "\"new\"",
+	     "new | working | converted | disqualified (converted is set by /convert)."),
+	TEXT("notes", 0, LONG, "Notes."),
+	REF("converted_account_id", FF_READONLY | FF_FILTER, "account", "The account it became."),
+	REF("converted_contact_id", FF_READONLY, "contact", "The contact it became."),
+	REF("converted_opportunity_id", FF_READONLY, "opportunity", "The opportunity it opened."),
+};
+
+static const struct field order_fields[] = {
+	SYSTEM_FIELDS,
+	REF("account_id", FF_REQUIRED | FF_FILTER | FF_CREATEONLY, "account", "The buying account."),
+	TEXT("product", FF_REQUIRED | FF_FILTER | FF_SORT, SHORT, "What was bought."),
+	{ "quantity", FT_INT, FF_NOTNULL, 0, INT64_BIG, NULL, NULL, "1", NULL, "How many." },
+	{ "amount", FT_INT, FF_SORT | FF_NOTNULL, 0, INT64_BIG, NULL, NULL, "0", NULL,
+	  "Amount in minor currency units." },
+	DATE("ordered_on", FF_REQUIRED | FF_SORT, "Order date."),
+	DATE("paid_on", FF_SORT, "Payment date."),
+};
+
+/* "2026-Q4" or "2026-11". */
+static int check_period(const struct field *f, json_t *v, struct dm_err *e)
+{
+	const char *p = json_string_value(v);
+	int ok = strlen(p) == 7 && p[4] == '-';
+	for (int i = 0; ok && i < 4; i++)
+		ok = p[i] >= '0' && p[i] <= '9';
+	if (ok && p[5] == 'Q')
+		ok = p[6] >= '1' && p[6] <= '4';
+	else if (ok)
+		ok = p[5] >= '0' && p[5] <= '1' && p[6] >= '0' && p[6] <= '9' &&
+		     (p[5] - '0') * 10 + (p[6] - '0') >= 1 && (p[5] - '0') * 10 + (p[6] - '0') <= 12;
+	if (!ok)
+		return dm_fail(e, DM_EINVAL, f->name, "period must be a quarter like 2026-Q4 or a month "
+			       "like 2026-11");
+	return 0;
+}
+
+static const struct field quota_fields[] = {
+	SYSTEM_FIELDS,
+	REF("user_id", FF_FILTER | FF_CREATEONLY, "user", "The rep or manager the quota is for (or team_id)."),
+	REF("team_id", FF_FILTER | FF_CREATEONLY, "team", "The team the quota is for (or user_id)."),
+	{ "period", FT_TEXT, FF_REQUIRED | FF_FILTER | FF_SORT | FF_CREATEONLY, 7, 7, NULL, NULL,
+	  NULL, check_period, "A quarter (2026-Q4) or a month (2026-11)." },
+	{ "amount", FT_INT, FF_REQUIRED | FF_SORT | FF_NOTNULL, 0, INT64_BIG, NULL, NULL, NULL, NULL,
+	  "Target won amount in the period, minor currency units." },
+};
+
 #define KIND(var, nm, pl, ti, vis, fl, sf, doc)                                                \
 	const struct kind var = { nm, pl, ti, var##_fields_, sizeof var##_fields_ / sizeof var##_fields_[0], \
 				  vis, fl, sf, doc }
@@ -458,6 +545,9 @@ static const struct field stakeholder_fields[] = {
 #define kind_opportunity_fields_ opportunity_fields
 #define kind_activity_fields_ activity_fields
 #define kind_stakeholder_fields_ stakeholder_fields
+#define kind_lead_fields_ lead_fields
+#define kind_order_fields_ order_fields
+#define kind_quota_fields_ quota_fields
 
 KIND(kind_user, "user", "users", "User", VIS_DIRECTORY, KF_NAME_KEY, "display_name",
      "A person who signs in: admin, manager, rep or partner.");
@@ -475,9 +565,17 @@ KIND(kind_activity, "activity", "activities", "Activity", VIS_ACCOUNT, 0, NULL,
 KIND(kind_stakeholder, "stakeholder", "stakeholders", "Stakeholder", VIS_OPPORTUNITY, KF_NESTED, NULL,
      "A contact's part in one opportunity: the buyer map's five dimensions (SPEC §4).");
 
+KIND(kind_lead, "lead", "leads", "Lead", VIS_LEAD, KF_NAME_KEY, "company",
+     "A lead (线索): a company and person to qualify, assigned to a rep or a partner.");
+KIND(kind_order, "order", "orders", "Order", VIS_ACCOUNT, 0, NULL,
+     "A purchase (购买记录): the account's purchase trajectory.");
+
+KIND(kind_quota, "quota", "quotas", "Quota", VIS_QUOTA, 0, NULL,
+     "A sales target for a user or a team in a period.");
+
 const struct kind *const model_kinds[] = { &kind_user, &kind_team, &kind_account, &kind_contact,
 					   &kind_opportunity, &kind_activity, &kind_stakeholder,
-					   NULL };
+					   &kind_lead, &kind_order, &kind_quota, NULL };
 
 /* ---- lookups -------------------------------------------------------------------------------- */
 
@@ -611,7 +709,7 @@ int model_check(const struct kind *k, json_t *body, enum check_mode mode, json_t
 		return dm_fail(e, DM_EJSON, NULL, "the body must be a JSON object");
 	json_object_foreach(body, key, v) {
 		const struct field *f = model_field(k, key);
-		if (!f)
+		if (!f || (f->flags & FF_INTERNAL))
 			return dm_fail(e, DM_EUNKNOWN, key, "%s has no field \"%.60s\"", k->name, key);
 		if ((f->flags & FF_READONLY) || (mode == CHECK_PATCH && (f->flags & FF_CREATEONLY)))
 			return dm_fail(e, DM_EREADONLY, key, "%s cannot be set%s", key,

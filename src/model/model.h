@@ -54,6 +54,8 @@ enum vis_rule {
 	VIS_ACCOUNT_OR_OWNER, /* opportunities: account or owner */
 	VIS_DIRECTORY,        /* users and teams: every internal user reads */
 	VIS_OPPORTUNITY,      /* stakeholders: visible when their opportunity is */
+	VIS_LEAD,             /* leads: assignee within reach, or the caller */
+	VIS_QUOTA,            /* quotas: of users within reach, of teams within reach */
 };
 
 enum kind_flag {
@@ -86,14 +88,14 @@ struct viewer {
 enum check_mode { CHECK_CREATE, CHECK_PATCH };
 
 extern const struct kind kind_user, kind_team, kind_account, kind_contact, kind_opportunity,
-	kind_activity, kind_stakeholder;
+	kind_activity, kind_stakeholder, kind_lead, kind_order, kind_quota;
 /* Every kind, NULL-terminated, in API order. */
 extern const struct kind *const model_kinds[];
 
 extern const char *const model_roles[], *const model_stages[], *const model_channels[],
 	*const model_importance[], *const model_lifecycles[], *const model_ranks[], *const model_locales[],
 	*const model_cute_roles[], *const model_attitudes[], *const model_buyer_tags[],
-	*const model_portrait_blocks[];
+	*const model_portrait_blocks[], *const model_lead_statuses[];
 
 const struct kind *model_kind(const char *name);
 const struct kind *model_kind_by_plural(const char *plural);

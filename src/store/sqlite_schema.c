@@ -77,6 +77,45 @@ const char *const sqlite_migrations[] = {
 	"CREATE INDEX account_team_user ON account_team(user_id, account_id);"
 	"ALTER TABLE contacts ADD COLUMN portrait TEXT NOT NULL DEFAULT '{}';"
 	"CREATE INDEX activities_opportunity_channel ON activities(opportunity_id, channel);",
+
+	/* 3: follow-up discipline, the public pool, leads, orders */
+	"ALTER TABLE accounts ADD COLUMN pool_reason TEXT;"
+	"ALTER TABLE accounts ADD COLUMN pooled_at TEXT;"
+	"ALTER TABLE accounts ADD COLUMN assigned_at TEXT;"
+	"UPDATE accounts SET assigned_at = created_at WHERE owner_id IS NOT NULL;"
+	"CREATE TABLE owner_history (id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL"
+	"  REFERENCES accounts(id), from_id INTEGER REFERENCES users(id), to_id INTEGER"
+	"  REFERENCES users(id), reason TEXT NOT NULL, note TEXT, by_id INTEGER, at TEXT NOT NULL,"
+	"  sweep_id INTEGER);"
+	"CREATE INDEX owner_history_account ON owner_history(account_id, id);"
+	"CREATE INDEX owner_history_at ON owner_history(at, reason);"
+	"CREATE TABLE sweeps (id INTEGER PRIMARY KEY, as_of TEXT NOT NULL, at TEXT NOT NULL,"
+	"  by_id INTEGER, moved INTEGER NOT NULL);"
+	"CREATE TABLE leads (" LIVE ", company TEXT NOT NULL, name_key TEXT, contact_name TEXT,"
+	"  phone TEXT, email TEXT, source TEXT, assignee_id INTEGER REFERENCES users(id),"
+	"  status TEXT NOT NULL, notes TEXT, converted_account_id INTEGER REFERENCES accounts(id),"
+	"  converted_contact_id INTEGER REFERENCES contacts(id),"
+	"  converted_opportunity_id INTEGER REFERENCES opportunities(id));"
+	"CREATE INDEX leads_assignee ON leads(assignee_id);"
+	"CREATE INDEX leads_account ON leads(converted_account_id);"
+	"CREATE TABLE orders (" LIVE ", account_id INTEGER NOT NULL REFERENCES accounts(id),"
+	"  product TEXT NOT NULL, quantity INTEGER NOT NULL DEFAULT 1, amount INTEGER NOT NULL"
+	"  DEFAULT 0, ordered_on TEXT NOT NULL, paid_on TEXT);"
+	"CREATE INDEX orders_account ON orders(account_id, product, ordered_on);"
+	"CREATE INDEX activities_user ON activities(user_id, account_id, effective, occurred_at);",
+
+	/* 4: quotas, and the covering indexes of the analytics queries */
+	"CREATE TABLE quotas (" LIVE ", user_id INTEGER REFERENCES users(id),"
+	"  team_id INTEGER REFERENCES teams(id), period TEXT NOT NULL, amount INTEGER NOT NULL);"
+	"CREATE UNIQUE INDEX quotas_user_period ON quotas(user_id, period)"
+	"  WHERE archived_at IS NULL AND user_id IS NOT NULL;"
+	"CREATE UNIQUE INDEX quotas_team_period ON quotas(team_id, period)"
+	"  WHERE archived_at IS NULL AND team_id IS NOT NULL;"
+	"CREATE INDEX opportunities_owner_stage ON opportunities(owner_id, stage, amount,"
+	"  expected_close_on) WHERE archived_at IS NULL;"
+	"CREATE INDEX stage_history_to ON stage_history(to_stage, at, opportunity_id);"
+	"CREATE INDEX orders_day ON orders(ordered_on, account_id, amount);"
+	"CREATE INDEX activities_when ON activities(occurred_at, user_id, effective);",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

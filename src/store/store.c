@@ -196,3 +196,54 @@ int store_account_access(struct store *s, const struct viewer *v, int64_t accoun
 {
 	return s->ops->account_access(s->impl, v, account, out, e);
 }
+
+int store_owner_add(struct store *s, int64_t account, int64_t from, int64_t to, const char *reason,
+		    const char *note, int64_t by, int64_t sweep, struct dm_err *e)
+{
+	return s->ops->owner_add(s->impl, account, from, to, reason, note, by, sweep, e);
+}
+
+int store_owner_list(struct store *s, int64_t account, json_t **items, struct dm_err *e)
+{
+	return s->ops->owner_list(s->impl, account, items, e);
+}
+
+int store_count_owned(struct store *s, int64_t user, int64_t *n, struct dm_err *e)
+{
+	return s->ops->count_owned(s->impl, user, n, e);
+}
+
+int store_reclaim_candidates(struct store *s, json_t *protect, const char *touch_before,
+			     const char *deal_before, json_t **items, struct dm_err *e)
+{
+	return s->ops->reclaim_candidates(s->impl, protect, touch_before, deal_before, items, e);
+}
+
+int store_sweep_add(struct store *s, const char *as_of, int64_t by, int64_t *id,
+		    struct dm_err *e)
+{
+	return s->ops->sweep_add(s->impl, as_of, by, id, e);
+}
+
+int store_sweep_done(struct store *s, int64_t id, int64_t moved, struct dm_err *e)
+{
+	return s->ops->sweep_done(s->impl, id, moved, e);
+}
+
+int store_find_name(struct store *s, const struct kind *k, const char *name, int64_t *id,
+		    struct dm_err *e)
+{
+	return s->ops->find_name(s->impl, k, name, id, e);
+}
+
+int store_team_in_reach(struct store *s, const struct viewer *v, int64_t team, int *yes,
+			struct dm_err *e)
+{
+	return s->ops->team_in_reach(s->impl, v, team, yes, e);
+}
+
+int store_analytics(struct store *s, const char *name, const struct an_params *p, json_t **rows,
+		    struct dm_err *e)
+{
+	return s->ops->analytics(s->impl, name, p, rows, e);
+}

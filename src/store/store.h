@@ -17,6 +17,8 @@
 #include "../base/err.h"
 #include "../model/model.h"
 
+#define TIME_STR_LEN_ 25   /* as TIME_STR_LEN of base/timeutil.h */
+
 struct store;
 
 /* Open the store named by url: a file path (SQLite) — "postgres://..." is reserved for the
@@ -42,9 +44,12 @@ int store_write(struct store *s, store_write_fn fn, void *arg);
 int store_get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
 	      int include_archived, json_t **rec, struct dm_err *e);
 
+enum filter_op { FILTER_EQ, FILTER_GE, FILTER_LE, FILTER_NE };
+
 struct store_filter {
 	const struct field *field;
-	json_t *value;                /* typed as the field (integer, string, boolean) */
+	json_t *value;                /* typed as the field (integer, string, boolean); null = none */
+	enum filter_op op;
 };
 
 struct store_query {
@@ -60,6 +65,8 @@ struct store_query {
 	const char *name_sub;         /* substring of the name key, already normalised; NULL = none */
 	const char *updated_since;    /* RFC 3339 UTC ms string; NULL = none */
 	int archived;                 /* 0 = live only, 1 = archived only */
+	int pool;                     /* accounts: the public pool (owner_id null) instead of the
+					 viewer's own reach; partners see none */
 };
 
 /* The page of records (a new array, at most q->limit). */
@@ -130,6 +137,57 @@ int store_team_list(struct store *s, int64_t account, json_t **items, struct dm_
  * admins, members granted sensitive). All zero when the account is not visible. */
 int store_account_access(struct store *s, const struct viewer *v, int64_t account,
 			 struct account_access *out, struct dm_err *e);
+
+/* The live record of kind k (with KF_UNIQUE_NAME) holding this name, compared as names are
+ * (case- and width-insensitively); *id = 0 when none. No visibility: callers check it. */
+int store_find_name(struct store *s, const struct kind *k, const char *name, int64_t *id,
+		    struct dm_err *e);
+
+/* ---- ownership (SPEC §6) ------------------------------------------------------------------------ */
+
+/* Inside store_write only: record an owner change (from/to 0 = the pool). */
+int store_owner_add(struct store *s, int64_t account, int64_t from, int64_t to, const char *reason,
+		    const char *note, int64_t by, int64_t sweep, struct dm_err *e);
+/* [{from, to, reason, note, by, by_name, at, sweep_id}] oldest first. */
+int store_owner_list(struct store *s, int64_t account, json_t **items, struct dm_err *e);
+/* Live accounts owned by user. */
+int store_count_owned(struct store *s, int64_t user, int64_t *n, struct dm_err *e);
+/* Owned live accounts whose importance is not in `protect` (a JSON array of levels) and that
+ * either have had no effective activity by their owner, nor an assignment, since touch_before,
+ * or were assigned before deal_before and have had no opportunity won since. Each item:
+ * {id, owner_id, assigned_at, last_owner_touch, why: "no_follow_up" | "no_deal"}. */
+int store_reclaim_candidates(struct store *s, json_t *protect, const char *touch_before,
+			     const char *deal_before, json_t **items, struct dm_err *e);
+/* Inside store_write only: a sweep's record; *id for the owner-history rows it writes. */
+int store_sweep_add(struct store *s, const char *as_of, int64_t by, int64_t *id,
+		    struct dm_err *e);
+int store_sweep_done(struct store *s, int64_t id, int64_t moved, struct dm_err *e);
+
+/* *yes = 1 when team is within v's reach: any team for admins; for managers their team, the
+ * teams they manage, and every team below those. */
+int store_team_in_reach(struct store *s, const struct viewer *v, int64_t team, int *yes,
+			struct dm_err *e);
+
+/* ---- analytics: named aggregate queries over the records of a scope's owners -------------- */
+
+enum scope_kind { SCOPE_ME, SCOPE_TEAM, SCOPE_COMPANY };
+
+struct an_params {
+	enum scope_kind scope;
+	int64_t user_id;          /* SCOPE_ME */
+	int64_t team_id;          /* SCOPE_TEAM: this team and all below it */
+	char from[TIME_STR_LEN_];  /* the period [from, to) as RFC 3339 UTC instants */
+	char to[TIME_STR_LEN_];
+	char from_day[11], to_day[11];   /* the same period as dates, to_day inclusive */
+	const char *rates;        /* JSON object: stage key -> win rate percent */
+	int64_t n;                /* a number the query needs (minimum touches...) */
+	char cutoff[TIME_STR_LEN_];      /* an instant the query needs (sleeping since...) */
+};
+
+/* Run the named aggregate query; rows as objects keyed by column. Names and columns are
+ * documented in sqlite_analytics.c beside each query. DM_EINVAL for an unknown name. */
+int store_analytics(struct store *s, const char *name, const struct an_params *p, json_t **rows,
+		    struct dm_err *e);
 
 /* ---- users, credentials and sessions -------------------------------------------------------- */
 

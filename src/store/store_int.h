@@ -52,6 +52,20 @@ struct store_ops {
 	int (*team_list)(void *impl, int64_t account, json_t **items, struct dm_err *e);
 	int (*account_access)(void *impl, const struct viewer *v, int64_t account,
 			      struct account_access *out, struct dm_err *e);
+	int (*find_name)(void *impl, const struct kind *k, const char *name, int64_t *id,
+			 struct dm_err *e);
+	int (*owner_add)(void *impl, int64_t account, int64_t from, int64_t to, const char *reason,
+			 const char *note, int64_t by, int64_t sweep, struct dm_err *e);
+	int (*owner_list)(void *impl, int64_t account, json_t **items, struct dm_err *e);
+	int (*count_owned)(void *impl, int64_t user, int64_t *n, struct dm_err *e);
+	int (*reclaim_candidates)(void *impl, json_t *protect, const char *touch_before,
+				  const char *deal_before, json_t **items, struct dm_err *e);
+	int (*sweep_add)(void *impl, const char *as_of, int64_t by, int64_t *id, struct dm_err *e);
+	int (*sweep_done)(void *impl, int64_t id, int64_t moved, struct dm_err *e);
+	int (*team_in_reach)(void *impl, const struct viewer *v, int64_t team, int *yes,
+			     struct dm_err *e);
+	int (*analytics)(void *impl, const char *name, const struct an_params *p, json_t **rows,
+			 struct dm_err *e);
 	int (*count)(void *impl, const struct kind *k, int64_t *n, struct dm_err *e);
 };
 

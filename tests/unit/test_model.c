@@ -119,7 +119,7 @@ static void lookups(void **state)
 			for (size_t b = a + 1; b < model_kinds[i]->nfields; b++)
 				assert_string_not_equal(model_kinds[i]->fields[a].name,
 							model_kinds[i]->fields[b].name);
-	assert_int_equal(n, 7);
+	assert_int_equal(n, 10);
 	assert_false(model_is_column(model_field(&kind_account, "touches")));
 	assert_false(model_is_column(model_field(&kind_user, "password")));
 	assert_true(model_is_column(model_field(&kind_account, "name")));
@@ -149,7 +149,8 @@ static void unknown_fields(void **state)
 	}
 	expect_fail(&kind_account, CHECK_CREATE, "{\"name\": \"A\", \"Name\": \"B\"}", DM_EUNKNOWN,
 		    "Name");
-	expect_fail(&kind_account, CHECK_PATCH, "{\"segment\": \"x\"}", DM_EUNKNOWN, "segment");
+	expect_fail(&kind_account, CHECK_PATCH, "{\"segments\": \"x\"}", DM_EUNKNOWN, "segments");
+	expect_fail(&kind_account, CHECK_PATCH, "{\"_orders\": 1}", DM_EUNKNOWN, "_orders");
 	expect_fail(&kind_contact, CHECK_PATCH, "{\"owner_id\": 1}", DM_EUNKNOWN, "owner_id");
 	expect_fail(&kind_account, CHECK_PATCH, "{\"name_key\": \"x\"}", DM_EUNKNOWN, "name_key");
 	expect_fail(&kind_user, CHECK_PATCH, "{\"password_hash\": \"x\"}", DM_EUNKNOWN,
@@ -163,7 +164,7 @@ static void read_only_fields(void **state)
 		const struct kind *k = model_kinds[i];
 		for (size_t j = 0; j < k->nfields; j++) {
 			const struct field *f = &k->fields[j];
-			if (!(f->flags & FF_READONLY))
+			if (!(f->flags & FF_READONLY) || (f->flags & FF_INTERNAL))
 				continue;
 			char body[128];
 			snprintf(body, sizeof body, "{\"%s\": 1}", f->name);

@@ -1,0 +1,319 @@
+/* followup.c — touches, cadence, sleeping accounts, segments, repurchase, agenda. */
+#include "followup.h"
+#include "../base/timeutil.h"
+#include "../base/xmalloc.h"
+#include <stdlib.h>
+#include <string.h>
+#include "../base/banned.h"
+
+#define PAGE 500
+#define BEGINNER_DAYS 180
+
+static int64_t int_of(json_t *rec, const char *field)
+{
+	return json_integer_value(json_object_get(rec, field));
+}
+
+/* The day (since the epoch) of an instant in Asia/Shanghai, the users' calendar. */
+static int64_t local_day(const char *ts)
+{
+	int64_t ms;
+	if (!ts || time_parse(ts, &ms))
+		return -1;
+	ms += (int64_t)AGENDA_TZ_MINUTES * 60000;
+	return ms >= 0 ? ms / 86400000LL : (ms - 86399999LL) / 86400000LL;
+}
+
+/* Days since the epoch of the date part of a date or RFC 3339 time; -1 when none. */
+static int64_t day_of(const char *s)
+{
+	char d[DATE_STR_LEN];
+	int64_t days;
+	if (!s || strlen(s) < 10)
+		return -1;
+	memcpy(d, s, 10);
+	d[10] = '\0';
+	return date_to_days(d, &days) ? -1 : days;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Median of n sorted values, rounded half up to a whole day. */
+static int64_t median(int64_t *v, size_t n)
+{
+	qsort(v, n, sizeof *v, cmp_i64);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2] + 1) / 2;
+}
+
+json_t *followup_repurchase(json_t *orders, int64_t today)
+{
+	json_t *out = json_array();
+	size_t n = json_array_size(orders), i = 0;
+	int64_t *days = xcalloc(n + 1, sizeof *days);
+	while (i < n) {
+		const char *product = json_string_value(json_array_get(json_array_get(orders, i), 0));
+		size_t j = i, k = 0;
+		for (; j < n && !strcmp(json_string_value(json_array_get(json_array_get(orders, j), 0)) ?: "",
+					product ?: ""); j++)
+			days[k++] = day_of(json_string_value(json_array_get(json_array_get(orders, j), 1)));
+		if (k >= 3) {
+			int64_t *gaps = xcalloc(k, sizeof *gaps);
+			for (size_t g = 1; g < k; g++)
+				gaps[g - 1] = days[g] - days[g - 1];
+			int64_t med = median(gaps, k - 1), expected = days[k - 1] + med;
+			char last_on[DATE_STR_LEN], exp_on[DATE_STR_LEN];
+			date_from_days(days[k - 1], last_on);
+			date_from_days(expected, exp_on);
+			/* overdue by more than half the usual interval */
+			int overdue = (today - expected) * 2 > med;
+			json_array_append_new(out, json_pack("{s:s,s:I,s:I,s:s,s:s,s:b}", "product", product,
+				"orders", (json_int_t)k, "median_interval_days", (json_int_t)med, "last_on",
+				last_on, "expected_on", exp_on, "overdue", overdue));
+			free(gaps);
+		}
+		i = j;
+	}
+	free(days);
+	return out;
+}
+
+const char *followup_segment(json_t *orders, int64_t today)
+{
+	size_t n = json_array_size(orders), i;
+	int64_t first = -1;
+	json_t *o;
+	if (!n)
+		return "prospect";
+	json_array_foreach(orders, i, o) {
+		int64_t d = day_of(json_string_value(json_array_get(o, 1)));
+		if (first < 0 || d < first)
+			first = d;
+	}
+	return n == 1 || today - first <= BEGINNER_DAYS ? "beginner" : "habitual";
+}
+
+static int rules_of(struct store *s, struct present_ctx *pc, struct dm_err *e)
+{
+	if (pc->have_rules)
+		return 0;
+	int rc = settings_rules(s, &pc->rules, e);
+	pc->have_rules = !rc;
+	return rc;
+}
+
+int followup_present_account(struct store *s, struct present_ctx *pc, json_t *rec,
+			     struct dm_err *e)
+{
+	char next[DATE_STR_LEN];
+	int64_t today;
+	if (rules_of(s, pc, e))
+		return e->code;
+	date_to_days(pc->today, &today);
+	const char *last = json_string_value(json_object_get(rec, "last_touch_at"));
+	const char *since = last ? last : json_string_value(json_object_get(rec, "created_at"));
+	const char *planned = json_string_value(json_object_get(rec, "_latest_next_touch"));
+	if (planned) {
+		snprintf(next, sizeof next, "%s", planned);
+	} else {
+		int cadence = int_of(rec, "_open_opps") > 0 ? pc->rules.cadence_open_days :
+							      pc->rules.cadence_idle_days;
+		date_from_days(local_day(since) + cadence, next);
+	}
+	json_object_set_new(rec, "next_touch_on", json_string(next));
+	json_object_set_new(rec, "sleeping",
+			    json_boolean(today - local_day(since) > pc->rules.sleeping_after_days));
+	json_t *orders = json_object_get(rec, "_orders");
+	json_object_set_new(rec, "segment", json_string(followup_segment(orders, today)));
+	json_t *rp = followup_repurchase(orders, today), *warnings = json_array(), *r;
+	size_t i;
+	json_array_foreach(rp, i, r) {
+		if (!json_is_true(json_object_get(r, "overdue")))
+			continue;
+		char msg[300];
+		snprintf(msg, sizeof msg, "%s was expected to be reordered by %s.",
+			 json_string_value(json_object_get(r, "product")),
+			 json_string_value(json_object_get(r, "expected_on")));
+		json_array_append_new(warnings, json_pack("{s:s,s:s,s:O}", "code", "repurchase_overdue",
+							  "message", msg, "product",
+							  json_object_get(r, "product")));
+	}
+	if (json_array_size(warnings))
+		json_object_set_new(rec, "lifecycle", json_string("decline"));
+	json_object_set_new(rec, "repurchase", rp);
+	json_object_set_new(rec, "warnings", warnings);
+	return 0;
+}
+
+/* Every live account of kind account that q selects, presented for v. */
+static int scan_accounts(struct store *s, const struct viewer *v, struct store_query *q,
+			 json_t **out, struct dm_err *e)
+{
+	struct present_ctx pc;
+	json_t *all = json_array();
+	int rc = 0;
+	present_ctx_init(&pc);
+	q->kind = &kind_account;
+	q->viewer = v;
+	q->limit = PAGE;
+	for (;;) {
+		json_t *page = NULL, *a;
+		size_t i, got;
+		if ((rc = store_list(s, q, &page, e)))
+			break;
+		json_array_foreach(page, i, a) {
+			/* the agenda reads two internal fields that presenting removes */
+			json_t *ids = json_incref(json_object_get(a, "_latest_contact_ids"));
+			json_t *planned = json_incref(json_object_get(a, "_latest_next_touch"));
+			rc = method_present(s, v, &pc, &kind_account, a, e);
+			json_object_set_new(a, "_latest_contact_ids", ids ? ids : json_null());
+			json_object_set_new(a, "_latest_next_touch", planned ? planned : json_null());
+			if (rc)
+				break;
+			json_array_append(all, a);
+		}
+		got = json_array_size(page);
+		if (got) {
+			q->after_id = int_of(json_array_get(page, got - 1), "id");
+			json_decref(q->after_value);
+			q->after_value = json_integer(q->after_id);
+		}
+		json_decref(page);
+		if (rc || got < PAGE)
+			break;
+	}
+	present_ctx_release(&pc);
+	json_decref(q->after_value);
+	q->after_value = NULL;
+	if (rc)
+		json_decref(all);
+	else
+		*out = all;
+	return rc;
+}
+
+static int by_overdue(const void *a, const void *b)
+{
+	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+	int64_t dx = int_of(x, "days_overdue"), dy = int_of(y, "days_overdue");
+	if (dx != dy)
+		return dx > dy ? -1 : 1;
+	return int_of(x, "account_id") < int_of(y, "account_id") ? -1 : 1;
+}
+
+static json_t *follow_up_item(struct store *s, const struct viewer *v, json_t *a, int64_t day)
+{
+	json_t *ids = json_object_get(a, "_latest_contact_ids"), *contact = NULL, *c = NULL;
+	int64_t due;
+	date_to_days(json_string_value(json_object_get(a, "next_touch_on")), &due);
+	if (json_array_size(ids) &&
+	    !store_get(s, &kind_contact, v, json_integer_value(json_array_get(ids, 0)), 0, &c, NULL))
+		contact = json_pack("{s:O,s:O}", "id", json_object_get(c, "id"), "name",
+				    json_object_get(c, "name"));
+	json_decref(c);
+	return json_pack("{s:O,s:O,s:o,s:O,s:I,s:s}", "account_id", json_object_get(a, "id"),
+			 "account_name", json_object_get(a, "name"), "contact",
+			 contact ? contact : json_null(), "next_touch_on",
+			 json_object_get(a, "next_touch_on"), "days_overdue", (json_int_t)(day - due),
+			 "reason", json_is_string(json_object_get(a, "_latest_next_touch")) ?
+			 "planned" : "cadence");
+}
+
+int followup_agenda(struct store *s, const struct viewer *v, const char *date, json_t **out,
+		    struct dm_err *e)
+{
+	char today[DATE_STR_LEN];
+	int64_t day;
+	struct store_query q;
+	json_t *accounts = NULL, *warnings = NULL;
+	*out = NULL;
+	if (date && date_to_days(date, &day))
+		return dm_fail(e, DM_EPARAM, "date", "date must be YYYY-MM-DD");
+	if (!date) {
+		date_today_offset(AGENDA_TZ_MINUTES, today);
+		date = today;
+		date_to_days(date, &day);
+	}
+	memset(&q, 0, sizeof q);
+	q.filters[0].field = model_field(&kind_account, "owner_id");
+	q.filters[0].value = json_integer(v->user_id);
+	q.nfilters = 1;
+	int rc = scan_accounts(s, v, &q, &accounts, e);
+	json_decref(q.filters[0].value);
+	struct kv mine[1];
+	char id[24];
+	snprintf(id, sizeof id, "%lld", (long long)v->user_id);
+	mine[0].key = "owner_id";
+	mine[0].value = id;
+	if (!rc)
+		rc = method_warnings(s, v, mine, 1, &warnings, e);
+	if (rc) {
+		json_decref(accounts);
+		return rc;
+	}
+	size_t i, n = 0;
+	json_t *a, *sleeping = json_array();
+	json_t **due = xcalloc(json_array_size(accounts) + 1, sizeof *due);
+	json_array_foreach(accounts, i, a) {
+		if (strcmp(json_string_value(json_object_get(a, "next_touch_on")), date) <= 0)
+			due[n++] = follow_up_item(s, v, a, day);
+		if (json_is_true(json_object_get(a, "sleeping")))
+			json_array_append_new(sleeping, json_pack("{s:O,s:O,s:O}", "account_id",
+				json_object_get(a, "id"), "account_name", json_object_get(a, "name"),
+				"last_touch_at", json_object_get(a, "last_touch_at")));
+	}
+	qsort(due, n, sizeof *due, by_overdue);
+	json_t *follow = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(follow, due[i]);
+	free(due);
+	json_decref(accounts);
+	*out = json_pack("{s:s,s:o,s:o,s:o}", "date", date, "follow_ups", follow, "warnings", warnings,
+			 "sleeping", sleeping);
+	return 0;
+}
+
+int followup_intervention(struct store *s, const struct viewer *v, json_t **items,
+			  struct dm_err *e)
+{
+	struct rules r;
+	struct store_query q;
+	json_t *accounts = NULL;
+	*items = NULL;
+	if (v->role != ROLE_ADMIN && v->role != ROLE_MANAGER)
+		return dm_fail(e, DM_EFORBIDDEN, NULL, "the intervention list is for managers");
+	int rc = settings_rules(s, &r, e);
+	if (rc)
+		return rc;
+	memset(&q, 0, sizeof q);
+	q.filters[0].field = model_field(&kind_account, "touches");
+	q.filters[0].value = json_integer(r.intervention_touches);
+	q.filters[0].op = FILTER_GE;
+	q.filters[1].field = model_field(&kind_account, "_won_opps");
+	q.filters[1].value = json_integer(0);
+	q.nfilters = 2;
+	rc = scan_accounts(s, v, &q, &accounts, e);
+	json_decref(q.filters[0].value);
+	json_decref(q.filters[1].value);
+	if (rc)
+		return rc;
+	json_t *out = json_array(), *a;
+	size_t i;
+	json_array_foreach(accounts, i, a) {
+		json_t *u = NULL, *owner = json_object_get(a, "owner_id");
+		if (json_is_integer(owner))
+			store_get(s, &kind_user, NULL, json_integer_value(owner), 1, &u, NULL);
+		json_array_append_new(out, json_pack("{s:O,s:O,s:O,s:o,s:O,s:O}", "account_id",
+			json_object_get(a, "id"), "account_name", json_object_get(a, "name"),
+			"owner_id", owner, "owner_name", u ? json_incref(json_object_get(u, "display_name"))
+			: json_null(), "touches", json_object_get(a, "touches"), "last_touch_at",
+			json_object_get(a, "last_touch_at")));
+		json_decref(u);
+	}
+	json_decref(accounts);
+	*items = out;
+	return 0;
+}
