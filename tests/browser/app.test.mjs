@@ -158,7 +158,7 @@ test('switch language: the interface changes and the choice is remembered', asyn
 test('phone width (390 px): My day, logging a follow-up and the account page fit the screen', async () => {
   const { ctx, page } = await newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   await signIn(page, server.base, 'li');
-  await page.waitForSelector('[data-test=account-row]');
+  await page.waitForSelector('[data-test=log-row]');
   const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(await overflow() <= 0, 'My day has no sideways scroll');
   assert.ok(await page.isVisible('.burger'), 'the menu collapses to a button');

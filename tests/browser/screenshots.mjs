@@ -22,7 +22,7 @@ try {
   await apiCall(page, 'POST', '/opportunities/1/stakeholders', { contact_id: 3, role: 'user', attitude: 'supporter', influence: 4 });
   await apiCall(page, 'POST', '/opportunities/1/stakeholders', { contact_id: 2, role: 'technical_gatekeeper', attitude: 'non_supporter', influence: 3 });
   await apiCall(page, 'PATCH', '/opportunities/1', { assessment: { deal_size: 5, regional_influence: 4, cost_to_win: 2, opportunity_cost: 2, competitive_strength: 3, unique_value: 4, relationship: 3 } });
-  await shot('myday', '/', '[data-test=account-row]');
+  await shot('myday', '/', '[data-test=log-row]');
   await shot('accounts', '/accounts', '[data-test=accounts-table] .el-table__row');
   await shot('account', '/accounts/1', '[data-test=timeline-item]');
   await shot('opportunity', '/opportunities/1', '[data-test=coverage]', true);
@@ -38,7 +38,7 @@ try {
   const phone = await chrome.browser.newContext({ locale: 'zh-CN', viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
   const p = await phone.newPage();
   await signIn(p, server.base, 'li');
-  await p.waitForSelector('[data-test=account-row]'); await p.waitForTimeout(500);
+  await p.waitForSelector('[data-test=log-row]'); await p.waitForTimeout(500);
   await p.screenshot({ path: out + 'phone-myday.png' });
   await p.locator('[data-test=log-row]').first().click();
   await p.waitForSelector('.el-dialog.is-fullscreen'); await p.waitForTimeout(500);
