@@ -3,7 +3,7 @@
 # As root it installs what is missing with apt-get; otherwise it prints the exact command and fails.
 set -eu
 PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev \
-libcrack2-dev cracklib-runtime libcmocka-dev python3 curl"
+libcrack2-dev cracklib-runtime libcmocka-dev libcsv-dev libxlsxwriter-dev python3 curl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

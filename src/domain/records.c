@@ -29,6 +29,7 @@ struct wctx {
 	int archive;          /* archive/restore: 1 or 0 */
 	json_t *out;
 	struct dm_err *e;
+	unsigned flags;       /* rec_tx_flag: REC_BULK */
 };
 
 struct kind_rules {
@@ -416,9 +417,12 @@ static int create_tx(struct store *s, void *arg)
 	int rc;
 	json_t *next = json_deep_copy(c->changes);
 	if (!(rc = r->check(s, c, next)) &&
-	    !(rc = store_insert(s, c->k, c->changes, c->v->user_id, &c->id, c->e)) &&
+	    !(rc = c->flags & REC_BULK ?
+		      store_import_insert(s, c->k, c->changes, c->v->user_id, &c->id, c->e) :
+		      store_insert(s, c->k, c->changes, c->v->user_id, &c->id, c->e)) &&
 	    !(rc = r->after ? r->after(s, c, c->changes) : 0) &&
-	    !(rc = c->pw_hash ? store_cred_set(s, c->id, c->pw_hash, c->e) : 0))
+	    !(rc = c->pw_hash ? store_cred_set(s, c->id, c->pw_hash, c->e) : 0) &&
+	    !(c->flags & REC_BULK))
 		rc = store_get(s, c->k, NULL, c->id, 0, &c->out, c->e);
 	json_decref(next);
 	return rc;
@@ -567,6 +571,25 @@ int rec_create_in(struct store *s, const struct kind *k, const struct viewer *v,
 	else
 		json_decref(c.out);
 out:
+	json_decref(c.changes);
+	return rc;
+}
+
+int rec_create_tx(struct store *s, const struct kind *k, const struct viewer *v, json_t *body,
+		  unsigned flags, int64_t *id, struct dm_err *e)
+{
+	char hash[128];
+	struct wctx c = { k, v, 0, -1, NULL, NULL, NULL, 0, NULL, e, flags };
+	int rc;
+	*id = 0;
+	if ((rc = may_write(k, v, 0, NULL, e)) || (rc = model_check(k, body, CHECK_CREATE, &c.changes, e)))
+		return rc;
+	if (k == &kind_user && !json_object_get(c.changes, "password") && v != &viewer_system)
+		rc = dm_fail(e, DM_EREQUIRED, "password", "password is required");
+	if (!rc && !(rc = take_password(k, c.changes, NULL, hash, &c.pw_hash, e)) &&
+	    !(rc = create_tx(s, &c)))
+		*id = c.id;
+	json_decref(c.out);
 	json_decref(c.changes);
 	return rc;
 }
