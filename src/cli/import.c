@@ -1,5 +1,6 @@
 /* import.c — `dealmap import`: load a CSV file into one kind of record, all or nothing. */
 #include "cli.h"
+#include "../base/timeutil.h"
 #include "../io/import.h"
 #include <stdio.h>
 #include <string.h>
@@ -86,10 +87,12 @@ static int parse_args(int argc, char **argv, const char **db, struct import_opts
 	return 0;
 }
 
-static void summary(json_t *r)
+static void summary(json_t *r, int64_t ms)
 {
-	fprintf(stderr, "import: %lld rows: %lld created, %lld updated, %lld skipped, %lld errors%s\n",
-		(long long)json_integer_value(json_object_get(r, "rows")),
+	int64_t rows = json_integer_value(json_object_get(r, "rows"));
+	fprintf(stderr, "import: %lld rows in %lld ms (%lld rows/s): %lld created, %lld updated, "
+		"%lld skipped, %lld errors%s\n", (long long)rows, (long long)ms,
+		(long long)(ms ? rows * 1000 / ms : rows),
 		(long long)json_integer_value(json_object_get(r, "created")),
 		(long long)json_integer_value(json_object_get(r, "updated")),
 		(long long)json_integer_value(json_object_get(r, "skipped")),
@@ -131,6 +134,7 @@ int cmd_import(int argc, char **argv)
 	}
 	o.progress = show_progress;
 	o.progress_arg = &bar;
+	int64_t t0 = time_now_ms();
 	if (import_run(s, &o, csv_read_file, in, &report, &e)) {
 		if (bar.on)
 			fputc('\n', stderr);
@@ -141,7 +145,7 @@ int cmd_import(int argc, char **argv)
 		fputc('\n', stderr);
 	json_dumpf(report, stdout, JSON_INDENT(2));
 	fputc('\n', stdout);
-	summary(report);
+	summary(report, time_now_ms() - t0);
 	rc = json_is_true(json_object_get(report, "ok")) ? 0 : 1;
 out:
 	json_decref(report);

@@ -29,7 +29,7 @@ struct wctx {
 	int archive;          /* archive/restore: 1 or 0 */
 	json_t *out;
 	struct dm_err *e;
-	unsigned flags;       /* rec_tx_flag: REC_BULK */
+	struct rec_batch *batch;   /* a bulk load (rec_create_tx), or NULL */
 };
 
 struct kind_rules {
@@ -70,9 +70,25 @@ static int parent_visible(struct store *s, struct wctx *c, const struct kind *k,
 
 /* ---- owners ---------------------------------------------------------------------------------- */
 
+/* A bulk load checks each owner once: the transaction holds the users still. */
+static int owner_known(struct wctx *c, int64_t owner, int add)
+{
+	struct rec_batch *b = c->batch;
+	if (!b)
+		return 0;
+	for (int i = 0; i < b->nowners; i++)
+		if (b->owners[i] == owner)
+			return 1;
+	if (add && b->nowners < (int)(sizeof b->owners / sizeof b->owners[0]))
+		b->owners[b->nowners++] = owner;
+	return 0;
+}
+
 static int owner_assignable(struct store *s, struct wctx *c, int64_t owner)
 {
 	json_t *u = NULL;
+	if (owner_known(c, owner, 0))
+		return 0;
 	int rc = store_get(s, &kind_user, NULL, owner, 0, &u, c->e);
 	if (rc == DM_ENOTFOUND)
 		return dm_fail(c->e, DM_ENOTFOUND, "owner_id", "user %lld not found", (long long)owner);
@@ -82,11 +98,11 @@ static int owner_assignable(struct store *s, struct wctx *c, int64_t owner)
 	json_decref(u);
 	if (!active)
 		return dm_fail(c->e, DM_EINVAL, "owner_id", "user %lld is inactive", (long long)owner);
-	if (c->v->role == ROLE_ADMIN || owner == c->v->user_id)
-		return 0;
-	int yes = 0;
-	if (c->v->role == ROLE_MANAGER && (rc = store_in_scope(s, c->v, owner, &yes, c->e)))
+	int yes = c->v->role == ROLE_ADMIN || owner == c->v->user_id;
+	if (!yes && c->v->role == ROLE_MANAGER && (rc = store_in_scope(s, c->v, owner, &yes, c->e)))
 		return rc;
+	if (yes)
+		owner_known(c, owner, 1);
 	if (!yes)
 		return dm_fail(c->e, DM_EFORBIDDEN, "owner_id",
 			       c->v->role == ROLE_MANAGER ?
@@ -417,12 +433,12 @@ static int create_tx(struct store *s, void *arg)
 	int rc;
 	json_t *next = json_deep_copy(c->changes);
 	if (!(rc = r->check(s, c, next)) &&
-	    !(rc = c->flags & REC_BULK ?
+	    !(rc = c->batch ?
 		      store_import_insert(s, c->k, c->changes, c->v->user_id, &c->id, c->e) :
 		      store_insert(s, c->k, c->changes, c->v->user_id, &c->id, c->e)) &&
 	    !(rc = r->after ? r->after(s, c, c->changes) : 0) &&
 	    !(rc = c->pw_hash ? store_cred_set(s, c->id, c->pw_hash, c->e) : 0) &&
-	    !(c->flags & REC_BULK))
+	    !c->batch)
 		rc = store_get(s, c->k, NULL, c->id, 0, &c->out, c->e);
 	json_decref(next);
 	return rc;
@@ -576,10 +592,10 @@ out:
 }
 
 int rec_create_tx(struct store *s, const struct kind *k, const struct viewer *v, json_t *body,
-		  unsigned flags, int64_t *id, struct dm_err *e)
+		  struct rec_batch *batch, int64_t *id, struct dm_err *e)
 {
 	char hash[128];
-	struct wctx c = { k, v, 0, -1, NULL, NULL, NULL, 0, NULL, e, flags };
+	struct wctx c = { k, v, 0, -1, NULL, NULL, NULL, 0, NULL, e, batch };
 	int rc;
 	*id = 0;
 	if ((rc = may_write(k, v, 0, NULL, e)) || (rc = model_check(k, body, CHECK_CREATE, &c.changes, e)))

@@ -226,6 +226,12 @@ struct imp {
 	int64_t rows, created, updated, skipped, nerrors;
 	int fatal;
 	struct dm_err *e;
+	struct rec_batch batch;
+	struct {
+		char name[65];
+		int64_t id;
+	} users[16];                    /* usernames already resolved */
+	int nusers;
 };
 
 static void add_error(struct imp *im, long line, const char *column, const char *field,
@@ -432,8 +438,16 @@ static int ref_value(struct store *s, struct imp *im, const struct field *f, con
 			id = 0;
 	} else if (!strcmp(f->ref, "user")) {
 		struct store_cred c;
-		if (store_cred_get(s, cell, &c, &e) == 0 && !c.archived)
+		for (int i = 0; i < im->nusers && !id; i++)
+			if (!strcasecmp(im->users[i].name, cell))
+				id = im->users[i].id;
+		if (!id && store_cred_get(s, cell, &c, &e) == 0 && !c.archived) {
 			id = c.user_id;
+			if (im->nusers < 16 && strlen(cell) < sizeof im->users[0].name) {
+				snprintf(im->users[im->nusers].name, sizeof im->users[0].name, "%s", cell);
+				im->users[im->nusers++].id = id;
+			}
+		}
 	} else {
 		snprintf(msg, 300, "%s must be the id of a %s", f->name, f->ref);
 		return 1;
@@ -561,23 +575,16 @@ static int import_row(struct store *s, struct imp *im, char **f, size_t n, long 
 	if (!body)
 		return im->fatal;
 	dm_err_clear(&e);
-	if (im->o->kind == &kind_account && json_is_string(json_object_get(body, "name"))) {
-		if ((rc = store_find_name(s, &kind_account, json_string_value(json_object_get(body, "name")),
-					  &id, &e)))
-			goto out;
-		if (id) {
-			rc = duplicate_row(s, im, body, id, line);
-			goto out;
-		}
-	}
-	rc = rec_create_tx(s, im->o->kind, &im->o->viewer, body, REC_BULK, &id, &e);
-	if (!rc) {
+	/* The unique name index finds a duplicate account: no lookup before each insert. */
+	rc = rec_create_tx(s, im->o->kind, &im->o->viewer, body, &im->batch, &id, &e);
+	if (rc == DM_EDUPLICATE && im->o->kind == &kind_account && e.existing_id) {
+		rc = duplicate_row(s, im, body, e.existing_id, line);
+	} else if (!rc) {
 		im->created++;
 	} else if (!fatal_code(rc)) {
 		add_error(im, line, column_of(im, e.field), e.field[0] ? e.field : NULL, e.message);
 		rc = 0;
 	}
-out:
 	if (fatal_code(rc))
 		*im->e = e;
 	json_decref(body);
