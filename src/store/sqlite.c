@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "../base/banned.h"
 
 #define STMT_CACHE 256
@@ -1856,8 +1857,11 @@ static int sq_backup(void *impl, const char *path, struct dm_err *e)
 	struct conn *c = conn_get(sq, e);
 	if (!c)
 		return e->code;
-	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-			    SQLITE_OPEN_EXCLUSIVE, NULL) != SQLITE_OK) {
+	if (access(path, F_OK) == 0) {
+		rc = dm_fail(e, DM_EPARAM, "out", "%s exists already: a backup never overwrites", path);
+		goto out;
+	}
+	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
 		rc = dm_fail(e, DM_EPARAM, "out", "cannot create %s: %s", path,
 			     dst ? sqlite3_errmsg(dst) : "out of memory");
 		goto out;
