@@ -1,5 +1,7 @@
 /* main.c — process set-up, then the command table. */
 #include "cli/cli.h"
+#include <malloc.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 #include "base/banned.h"
@@ -24,8 +26,19 @@ static void usage(FILE *out)
 		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
 }
 
+/* Process-wide tuning, before any thread starts. Measured with wrk on GET /accounts/{id}:
+ * glibc returned freed heap tops to the kernel (madvise) and faulted them back on the next
+ * request, and SQLite's memory statistics take a global mutex on every allocation. */
+static void tune(void)
+{
+	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int main(int argc, char **argv)
 {
+	tune();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

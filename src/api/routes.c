@@ -21,6 +21,7 @@ static void build(void)
 	ntable += api_method_routes(table + ntable, MAX_ROUTES - ntable);
 	ntable += api_pool_routes(table + ntable, MAX_ROUTES - ntable);
 	ntable += api_io_routes(table + ntable, MAX_ROUTES - ntable);
+	ntable += api_analytics_routes(table + ntable, MAX_ROUTES - ntable);
 }
 
 const struct route *api_routes(size_t *n)

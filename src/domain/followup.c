@@ -14,6 +14,16 @@ static int64_t int_of(json_t *rec, const char *field)
 	return json_integer_value(json_object_get(rec, field));
 }
 
+/* The day (since the epoch) of an instant in Asia/Shanghai, the users' calendar. */
+static int64_t local_day(const char *ts)
+{
+	int64_t ms;
+	if (!ts || time_parse(ts, &ms))
+		return -1;
+	ms += (int64_t)AGENDA_TZ_MINUTES * 60000;
+	return ms >= 0 ? ms / 86400000LL : (ms - 86399999LL) / 86400000LL;
+}
+
 /* Days since the epoch of the date part of a date or RFC 3339 time; -1 when none. */
 static int64_t day_of(const char *s)
 {
@@ -111,11 +121,11 @@ int followup_present_account(struct store *s, struct present_ctx *pc, json_t *re
 	} else {
 		int cadence = int_of(rec, "_open_opps") > 0 ? pc->rules.cadence_open_days :
 							      pc->rules.cadence_idle_days;
-		date_from_days(day_of(since) + cadence, next);
+		date_from_days(local_day(since) + cadence, next);
 	}
 	json_object_set_new(rec, "next_touch_on", json_string(next));
 	json_object_set_new(rec, "sleeping",
-			    json_boolean(today - day_of(since) > pc->rules.sleeping_after_days));
+			    json_boolean(today - local_day(since) > pc->rules.sleeping_after_days));
 	json_t *orders = json_object_get(rec, "_orders");
 	json_object_set_new(rec, "segment", json_string(followup_segment(orders, today)));
 	json_t *rp = followup_repurchase(orders, today), *warnings = json_array(), *r;

@@ -220,8 +220,8 @@ static int convert_tx_run(struct store *s, void *arg)
 			json_object_set_new(a, "pooled_at", json_string(now));
 		}
 		if (!(rc = insert(s, &kind_account, a, c->v->user_id, &account, c->e)))
-			rc = store_owner_add(s, account, 0, owner, "converted", NULL, c->v->user_id, 0,
-					     c->e);
+			rc = store_owner_add(s, account, 0, owner, "converted", owner ? "created" : NULL,
+					     c->v->user_id, 0, c->e);
 	}
 	if (rc)
 		goto out;

@@ -163,8 +163,9 @@ static int after_account(struct store *s, struct wctx *c, json_t *next)
 	int64_t from = c->cur ? int_of(c->cur, "owner_id") : 0, to = int_of(next, "owner_id");
 	if (from == to)
 		return 0;
-	return store_owner_add(s, c->id, from, to, from ? "reassigned" : "assigned", NULL,
-			       c->v->user_id, 0, c->e);
+	/* "created": the first owner of a new account, which never was in the pool */
+	return store_owner_add(s, c->id, from, to, from ? "reassigned" : "assigned",
+			       c->cur ? NULL : "created", c->v->user_id, 0, c->e);
 }
 
 static int check_order(struct store *s, struct wctx *c, json_t *next)
@@ -174,6 +175,31 @@ static int check_order(struct store *s, struct wctx *c, json_t *next)
 	if (!c->cur && (rc = parent_visible(s, c, &kind_account, "account_id", account, NULL)))
 		return rc;
 	return method_require_write(s, c->v, account, c->e);
+}
+
+/* Quotas: set by admins and managers, for one user or one team within their reach. */
+static int check_quota(struct store *s, struct wctx *c, json_t *next)
+{
+	int rc, yes = 0;
+	json_t *u = json_object_get(next, "user_id"), *t = json_object_get(next, "team_id");
+	if (c->v->role != ROLE_ADMIN && c->v->role != ROLE_MANAGER)
+		return dm_fail(c->e, DM_EFORBIDDEN, NULL, "quotas are set by managers and admins");
+	if (c->cur)
+		return 0;
+	if (json_is_integer(u) == json_is_integer(t))
+		return dm_fail(c->e, DM_EINVAL, "user_id", "a quota is for one user_id or one team_id");
+	if (json_is_integer(u)) {
+		if ((rc = parent_visible(s, c, &kind_user, "user_id", json_integer_value(u), NULL)))
+			return rc;
+		if (c->v->role != ROLE_ADMIN &&
+		    !(rc = store_in_scope(s, c->v, json_integer_value(u), &yes, c->e)) && !yes)
+			rc = dm_fail(c->e, DM_EFORBIDDEN, "user_id", "that user is not in your teams");
+		return rc;
+	}
+	if ((rc = store_team_in_reach(s, c->v, json_integer_value(t), &yes, c->e)))
+		return rc;
+	return yes ? 0 : dm_fail(c->e, DM_ENOTFOUND, "team_id", "team %lld not found",
+				 (long long)json_integer_value(t));
 }
 
 /* Leads: the rules pick an assignee when none is named; reps and partners work their own. */
@@ -389,6 +415,7 @@ static const struct kind_rules rules[] = {
 	{ &kind_stakeholder, 0, check_stakeholder, NULL },
 	{ &kind_lead, 0, check_lead, NULL },
 	{ &kind_order, 0, check_order, NULL },
+	{ &kind_quota, 0, check_quota, NULL },
 };
 
 static const struct kind_rules *rules_of(const struct kind *k)

@@ -564,7 +564,8 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
 		MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s ? cfg->timeout_s : 30u,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_HEADER_MAX + 16 * 1024),
+		/* the pool is zeroed for every request: keep it near the header bound */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(HTTP_HEADER_MAX + 4 * 1024),
 		MHD_OPTION_CONNECTION_LIMIT, 4000u,
 		MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,

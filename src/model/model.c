@@ -506,6 +506,34 @@ static const struct field order_fields[] = {
 	DATE("paid_on", FF_SORT, "Payment date."),
 };
 
+/* "2026-Q4" or "2026-11". */
+static int check_period(const struct field *f, json_t *v, struct dm_err *e)
+{
+	const char *p = json_string_value(v);
+	int ok = strlen(p) == 7 && p[4] == '-';
+	for (int i = 0; ok && i < 4; i++)
+		ok = p[i] >= '0' && p[i] <= '9';
+	if (ok && p[5] == 'Q')
+		ok = p[6] >= '1' && p[6] <= '4';
+	else if (ok)
+		ok = p[5] >= '0' && p[5] <= '1' && p[6] >= '0' && p[6] <= '9' &&
+		     (p[5] - '0') * 10 + (p[6] - '0') >= 1 && (p[5] - '0') * 10 + (p[6] - '0') <= 12;
+	if (!ok)
+		return dm_fail(e, DM_EINVAL, f->name, "period must be a quarter like 2026-Q4 or a month "
+			       "like 2026-11");
+	return 0;
+}
+
+static const struct field quota_fields[] = {
+	SYSTEM_FIELDS,
+	REF("user_id", FF_FILTER | FF_CREATEONLY, "user", "The rep or manager the quota is for (or team_id)."),
+	REF("team_id", FF_FILTER | FF_CREATEONLY, "team", "The team the quota is for (or user_id)."),
+	{ "period", FT_TEXT, FF_REQUIRED | FF_FILTER | FF_SORT | FF_CREATEONLY, 7, 7, NULL, NULL,
+	  NULL, check_period, "A quarter (2026-Q4) or a month (2026-11)." },
+	{ "amount", FT_INT, FF_REQUIRED | FF_SORT | FF_NOTNULL, 0, INT64_BIG, NULL, NULL, NULL, NULL,
+	  "Target won amount in the period, minor currency units." },
+};
+
 #define KIND(var, nm, pl, ti, vis, fl, sf, doc)                                                \
 	const struct kind var = { nm, pl, ti, var##_fields_, sizeof var##_fields_ / sizeof var##_fields_[0], \
 				  vis, fl, sf, doc }
@@ -519,6 +547,7 @@ static const struct field order_fields[] = {
 #define kind_stakeholder_fields_ stakeholder_fields
 #define kind_lead_fields_ lead_fields
 #define kind_order_fields_ order_fields
+#define kind_quota_fields_ quota_fields
 
 KIND(kind_user, "user", "users", "User", VIS_DIRECTORY, KF_NAME_KEY, "display_name",
      "A person who signs in: admin, manager, rep or partner.");
@@ -541,9 +570,12 @@ KIND(kind_lead, "lead", "leads", "Lead", VIS_LEAD, KF_NAME_KEY, "company",
 KIND(kind_order, "order", "orders", "Order", VIS_ACCOUNT, 0, NULL,
      "A purchase (购买记录): the account's purchase trajectory.");
 
+KIND(kind_quota, "quota", "quotas", "Quota", VIS_QUOTA, 0, NULL,
+     "A sales target for a user or a team in a period.");
+
 const struct kind *const model_kinds[] = { &kind_user, &kind_team, &kind_account, &kind_contact,
 					   &kind_opportunity, &kind_activity, &kind_stakeholder,
-					   &kind_lead, &kind_order, NULL };
+					   &kind_lead, &kind_order, &kind_quota, NULL };
 
 /* ---- lookups -------------------------------------------------------------------------------- */
 

@@ -55,6 +55,7 @@ enum vis_rule {
 	VIS_DIRECTORY,        /* users and teams: every internal user reads */
 	VIS_OPPORTUNITY,      /* stakeholders: visible when their opportunity is */
 	VIS_LEAD,             /* leads: assignee within reach, or the caller */
+	VIS_QUOTA,            /* quotas: of users within reach, of teams within reach */
 };
 
 enum kind_flag {
@@ -87,7 +88,7 @@ struct viewer {
 enum check_mode { CHECK_CREATE, CHECK_PATCH };
 
 extern const struct kind kind_user, kind_team, kind_account, kind_contact, kind_opportunity,
-	kind_activity, kind_stakeholder, kind_lead, kind_order;
+	kind_activity, kind_stakeholder, kind_lead, kind_order, kind_quota;
 /* Every kind, NULL-terminated, in API order. */
 extern const struct kind *const model_kinds[];
 

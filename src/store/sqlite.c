@@ -47,6 +47,14 @@ struct sq {
 	pthread_t writer;
 	int writer_started;
 	struct conn *wconn;
+#define SETTING_CACHE 16
+	struct {
+		char key[48];
+		json_t *value;    /* NULL: known to be unset */
+		int used;
+	} setting_cache[SETTING_CACHE];
+	pthread_mutex_t setting_mu;
+	int settings_dirty;       /* writer thread only */
 };
 
 /* Set on the writer thread while a callback runs: store calls then use the writer connection. */
@@ -291,6 +299,21 @@ static void vis_team_users(struct qb *q, const struct viewer *v)
 		  "SELECT id FROM vt))");
 }
 
+/* The teams within a manager's reach (their team, the teams they manage, all below); none
+ * for other roles. */
+static void vis_teams(struct qb *q, const struct viewer *v)
+{
+	if (v->role != ROLE_MANAGER) {
+		qb_sql(q, "(SELECT NULL WHERE 0)");
+		return;
+	}
+	qb_sql(q, "(WITH RECURSIVE vt(id) AS (SELECT id FROM teams WHERE manager_id = ");
+	qb_int(q, v->user_id);
+	qb_sql(q, " OR id = ");
+	qb_int(q, v->team_id);
+	qb_sql(q, " UNION SELECT c.id FROM teams c JOIN vt ON c.parent_id = vt.id) SELECT id FROM vt)");
+}
+
 /* "col is a user whose records v sees" */
 static void vis_owner(struct qb *q, const struct viewer *v, const char *col)
 {
@@ -406,6 +429,17 @@ static void vis_clause(struct qb *q, const struct kind *k, const struct viewer *
 		qb_int(q, v->user_id);
 		qb_sql(q, " OR ");
 		vis_owner(q, v, "t.assignee_id");
+		qb_sql(q, ")");
+		return;
+	case VIS_QUOTA:
+		if (v->role == ROLE_ADMIN) {
+			qb_sql(q, "1");
+			return;
+		}
+		qb_sql(q, "(IFNULL(");
+		vis_owner(q, v, "t.user_id");
+		qb_sql(q, ", 0) OR t.team_id IN ");
+		vis_teams(q, v);
 		qb_sql(q, ")");
 		return;
 	case VIS_DIRECTORY:
@@ -746,7 +780,8 @@ static int duplicate(struct conn *c, const struct kind *k, json_t *rec, const ch
 		     struct dm_err *e)
 {
 	int64_t other = key || k == &kind_user ? find_holder(c, k, rec, key) : 0;
-	const char *field = k == &kind_user ? "username" : k == &kind_stakeholder ? "contact_id" : "name";
+	const char *field = k == &kind_user ? "username" : k == &kind_stakeholder ? "contact_id" :
+			    k == &kind_quota ? "period" : "name";
 	dm_fail(e, DM_EDUPLICATE, field, "%s with this %s already exists", k->title, field);
 	if (k == &kind_stakeholder)
 		snprintf(e->message, sizeof e->message, "this contact is already a stakeholder of the "
@@ -1266,14 +1301,60 @@ static int query_rows(struct conn *c, struct qb *q, json_t **items, struct dm_er
 	return 0;
 }
 
+/* Settings are read on nearly every request and change rarely: each store keeps a small cache
+ * (struct sq, settings), emptied by every write of a setting (this backend's writes all go
+ * through this process's writer thread). */
+static void setting_cache_clear(struct sq *sq)
+{
+	pthread_mutex_lock(&sq->setting_mu);
+	for (int i = 0; i < SETTING_CACHE; i++) {
+		json_decref(sq->setting_cache[i].value);
+		sq->setting_cache[i].value = NULL;
+		sq->setting_cache[i].used = 0;
+	}
+	pthread_mutex_unlock(&sq->setting_mu);
+}
+
+static int setting_cached(struct sq *sq, const char *key, json_t **value)
+{
+	int hit = 0;
+	pthread_mutex_lock(&sq->setting_mu);
+	for (int i = 0; i < SETTING_CACHE && !hit; i++)
+		if (sq->setting_cache[i].used && !strcmp(sq->setting_cache[i].key, key)) {
+			json_t *v = sq->setting_cache[i].value;
+			*value = v ? json_deep_copy(v) : NULL;
+			hit = 1;
+		}
+	pthread_mutex_unlock(&sq->setting_mu);
+	return hit;
+}
+
+static void setting_remember(struct sq *sq, const char *key, json_t *value)
+{
+	if (strlen(key) >= sizeof sq->setting_cache[0].key)
+		return;
+	pthread_mutex_lock(&sq->setting_mu);
+	for (int i = 0; i < SETTING_CACHE; i++)
+		if (!sq->setting_cache[i].used) {
+			snprintf(sq->setting_cache[i].key, sizeof sq->setting_cache[i].key, "%s", key);
+			sq->setting_cache[i].value = value ? json_deep_copy(value) : NULL;
+			sq->setting_cache[i].used = 1;
+			break;
+		}
+	pthread_mutex_unlock(&sq->setting_mu);
+}
+
 static int sq_setting_get(void *impl, const char *key, json_t **value, struct dm_err *e)
 {
 	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
+	struct conn *c;
 	struct qb q;
 	json_t *rows = NULL;
 	*value = NULL;
-	if (!c)
+	/* inside a write the transaction's own (maybe uncommitted) value must be read */
+	if (tls_writing != sq && setting_cached(sq, key, value))
+		return 0;
+	if (!(c = conn_get(sq, e)))
 		return e->code;
 	qb_init(&q);
 	qb_sql(&q, "SELECT value FROM settings WHERE key = ");
@@ -1283,6 +1364,8 @@ static int sq_setting_get(void *impl, const char *key, json_t **value, struct dm
 	if (!rc && json_array_size(rows))
 		*value = json_loads(json_string_value(json_object_get(json_array_get(rows, 0), "value")),
 				    JSON_DECODE_ANY, NULL);
+	if (!rc && tls_writing != sq)
+		setting_remember(sq, key, *value);
 	json_decref(rows);
 	return rc;
 }
@@ -1310,6 +1393,10 @@ static int sq_setting_put(void *impl, const char *key, json_t *value, int64_t ac
 		   "updated_at = excluded.updated_at");
 	rc = qb_exec(&q, sq->wconn, e);
 	qb_release(&q);
+	/* emptied now, and again once the transaction ends: a reader between the two would
+	 * otherwise cache the value this write replaces */
+	setting_cache_clear(sq);
+	sq->settings_dirty = 1;
 	if (!rc) {
 		struct kind settings_kind = { .name = "settings" };
 		rc = audit_row(sq->wconn, &settings_kind, 0, actor, now, "update", key, old, value, e);
@@ -1934,6 +2021,367 @@ out:
 	return rc;
 }
 
+/* ---- analytics: named aggregate queries --------------------------------------------------------
+ * Every query restricts rows to the owners of a scope (scope_owner) and, where it says so, to the
+ * period [from, to). Approach per query (see also docs/ANALYTICS.md): plain GROUP BY over the
+ * covering indexes of migration 4 (opportunities_owner_stage, stage_history_to, activities_user,
+ * activities_when, orders_day); no maintained aggregates yet. */
+
+static void scope_owner(struct qb *q, const struct an_params *p, const char *col)
+{
+	switch (p->scope) {
+	case SCOPE_COMPANY:
+		qb_sql(q, "1");
+		return;
+	case SCOPE_ME:
+		buf_printf(&q->sql, "%s = ", col);
+		qb_int(q, p->user_id);
+		return;
+	case SCOPE_TEAM:
+		buf_printf(&q->sql, "%s IN (SELECT su.id FROM users su WHERE su.team_id IN (WITH "
+			   "RECURSIVE st(id) AS (SELECT ", col);
+		qb_int(q, p->team_id);
+		qb_sql(q, " UNION SELECT c.id FROM teams c JOIN st ON c.parent_id = st.id) "
+			  "SELECT id FROM st))");
+		return;
+	}
+}
+
+static void period(struct qb *q, const struct an_params *p, const char *col)
+{
+	buf_printf(&q->sql, " AND %s >= ", col);
+	qb_text(q, p->from);
+	buf_printf(&q->sql, " AND %s < ", col);
+	qb_text(q, p->to);
+}
+
+/* weighted amount of row alias o: amount x rate / 100 rounded half up, per opportunity */
+static void weighted(struct qb *q, const struct an_params *p, const char *o)
+{
+	buf_printf(&q->sql, "(%s.amount * IFNULL(json_extract(", o);
+	qb_text(q, p->rates ? p->rates : "{}");
+	buf_printf(&q->sql, ", '$.' || %s.stage), 0) + 50) / 100", o);
+}
+
+/* the instant opportunity alias o entered its current (closing) stage */
+#define CLOSED_AT(o) "(SELECT max(h.at) FROM stage_history h WHERE h.opportunity_id = " o ".id " \
+		     "AND h.to_stage = " o ".stage)"
+
+/* funnel_open: {stage, count, amount, weighted_amount} of open opportunities, now */
+static void an_funnel_open(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT o.stage, count(*) AS count, sum(o.amount) AS amount, sum(");
+	weighted(q, p, "o");
+	qb_sql(q, ") AS weighted_amount FROM opportunities o WHERE o.archived_at IS NULL AND "
+		  "o.stage NOT IN ('won', 'lost') AND ");
+	scope_owner(q, p, "o.owner_id");
+	qb_sql(q, " GROUP BY o.stage");
+}
+
+/* funnel_closed: {stage: won|lost, count, amount, avg_cycle_days} closed in the period */
+static void an_funnel_closed(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT stage, count(*) AS count, sum(amount) AS amount, avg(julianday(closed_at) "
+		  "- julianday(created_at)) AS avg_cycle_days FROM (SELECT o.stage, o.amount, "
+		  "o.created_at, " CLOSED_AT("o") " AS closed_at FROM opportunities o WHERE "
+		  "o.archived_at IS NULL AND o.stage IN ('won', 'lost') AND ");
+	scope_owner(q, p, "o.owner_id");
+	qb_sql(q, ") WHERE 1");
+	period(q, p, "closed_at");
+	qb_sql(q, " GROUP BY stage");
+}
+
+/* funnel_reach: {rank, n}: opportunities created in the period by the furthest stage they
+ * reached (1 interest .. 6 use, 7 won; 0 only lost) */
+static void an_funnel_reach(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT r AS rank, count(*) AS n FROM (SELECT o.id, max(CASE h.to_stage WHEN "
+		  "'interest' THEN 1 WHEN 'brewing' THEN 2 WHEN 'design' THEN 3 WHEN 'compare' THEN 4 "
+		  "WHEN 'commit' THEN 5 WHEN 'use' THEN 6 WHEN 'won' THEN 7 ELSE 0 END) AS r FROM "
+		  "opportunities o JOIN stage_history h ON h.opportunity_id = o.id WHERE "
+		  "o.archived_at IS NULL AND ");
+	scope_owner(q, p, "o.owner_id");
+	period(q, p, "o.created_at");
+	qb_sql(q, " GROUP BY o.id) GROUP BY r");
+}
+
+/* stage_days: {stage, stays, avg_days}: stays in an open stage that ended in the period */
+static void an_stage_days(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT stage, count(*) AS stays, avg(julianday(left_at) - julianday(at)) AS "
+		  "avg_days FROM (SELECT h.to_stage AS stage, h.at, lead(h.at) OVER (PARTITION BY "
+		  "h.opportunity_id ORDER BY h.id) AS left_at FROM stage_history h JOIN "
+		  "opportunities o ON o.id = h.opportunity_id WHERE o.archived_at IS NULL AND ");
+	scope_owner(q, p, "o.owner_id");
+	qb_sql(q, ") WHERE stage NOT IN ('won', 'lost') AND left_at IS NOT NULL");
+	period(q, p, "left_at");
+	qb_sql(q, " GROUP BY stage");
+}
+
+/* open_by_month: {month, count, amount, weighted_amount} by expected close month in the
+ * period (open opportunities with a close date) */
+static void an_open_by_month(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT substr(o.expected_close_on, 1, 7) AS month, count(*) AS count, "
+		  "sum(o.amount) AS amount, sum(");
+	weighted(q, p, "o");
+	qb_sql(q, ") AS weighted_amount FROM opportunities o WHERE o.archived_at IS NULL AND "
+		  "o.stage NOT IN ('won', 'lost') AND ");
+	scope_owner(q, p, "o.owner_id");
+	qb_sql(q, " AND o.expected_close_on >= ");
+	qb_text(q, p->from_day);
+	qb_sql(q, " AND o.expected_close_on <= ");
+	qb_text(q, p->to_day);
+	qb_sql(q, " GROUP BY month ORDER BY month");
+}
+
+/* won_by_month: {month, count, amount} won in the period, by the month it was won (UTC+8) */
+static void an_won_by_month(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT strftime('%Y-%m', closed_at, '+8 hours') AS month, count(*) AS count, "
+		  "sum(amount) AS amount "
+		  "FROM (SELECT o.amount, " CLOSED_AT("o") " AS closed_at FROM opportunities o WHERE "
+		  "o.archived_at IS NULL AND o.stage = 'won' AND ");
+	scope_owner(q, p, "o.owner_id");
+	qb_sql(q, ") WHERE 1");
+	period(q, p, "closed_at");
+	qb_sql(q, " GROUP BY month ORDER BY month");
+}
+
+/* touches_day: {user_id, day (UTC+8), touches}: effective activities by the scope's users */
+static void an_touches_day(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT a.user_id, date(a.occurred_at, '+8 hours') AS day, count(*) AS touches FROM "
+		  "activities a WHERE a.archived_at IS NULL AND a.effective = 1 AND ");
+	scope_owner(q, p, "a.user_id");
+	period(q, p, "a.occurred_at");
+	qb_sql(q, " GROUP BY a.user_id, day ORDER BY a.user_id, day");
+}
+
+/* activity_totals: {activities, effective, accounts_touched} in the period */
+static void an_activity_totals(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT count(*) AS activities, IFNULL(sum(a.effective), 0) AS effective, "
+		  "count(DISTINCT CASE WHEN a.effective = 1 THEN a.account_id END) AS "
+		  "accounts_touched FROM activities a WHERE a.archived_at IS NULL AND ");
+	scope_owner(q, p, "a.user_id");
+	period(q, p, "a.occurred_at");
+}
+
+/* by_channel: {channel, touches}: effective activities in the period */
+static void an_by_channel(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT a.channel, count(*) AS touches FROM activities a WHERE a.archived_at IS "
+		  "NULL AND a.effective = 1 AND ");
+	scope_owner(q, p, "a.user_id");
+	period(q, p, "a.occurred_at");
+	qb_sql(q, " GROUP BY a.channel ORDER BY a.channel");
+}
+
+#define LAST_TOUCH(t) "(SELECT max(da.occurred_at) FROM activities da WHERE da.account_id = " t \
+		      ".id AND da.effective = 1 AND da.archived_at IS NULL)"
+
+/* sleeping: {n}: owned accounts whose last effective touch (or creation) is before cutoff */
+static void an_sleeping(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT count(*) AS n FROM accounts t WHERE t.archived_at IS NULL AND "
+		  "t.owner_id IS NOT NULL AND ");
+	scope_owner(q, p, "t.owner_id");
+	qb_sql(q, " AND IFNULL(" LAST_TOUCH("t") ", t.created_at) < ");
+	qb_text(q, p->cutoff);
+}
+
+/* intervention: {n}: owned accounts with at least n effective touches and no won opportunity */
+static void an_intervention(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT count(*) AS n FROM accounts t WHERE t.archived_at IS NULL AND "
+		  "t.owner_id IS NOT NULL AND ");
+	scope_owner(q, p, "t.owner_id");
+	qb_sql(q, " AND (SELECT count(*) FROM activities da WHERE da.account_id = t.id AND "
+		  "da.effective = 1 AND da.archived_at IS NULL) >= ");
+	qb_int(q, p->n);
+	qb_sql(q, " AND NOT EXISTS (SELECT 1 FROM opportunities w WHERE w.account_id = t.id AND "
+		  "w.archived_at IS NULL AND w.stage = 'won')");
+}
+
+/* pool_size: {n}: accounts in the pool now */
+static void an_pool_size(struct qb *q, const struct an_params *p)
+{
+	(void)p;
+	qb_sql(q, "SELECT count(*) AS n FROM accounts WHERE archived_at IS NULL AND owner_id IS NULL");
+}
+
+/* pool_flows: {direction: in|out, reason, n}: owner changes into the pool (from the scope's
+ * users) and out of it (to the scope's users) in the period; a new account's first owner
+ * (note "created") is not a flow */
+static void an_pool_flows(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT CASE WHEN h.to_id IS NULL THEN 'in' ELSE 'out' END AS direction, h.reason, "
+		  "count(*) AS n FROM owner_history h WHERE IFNULL(h.note, '') <> 'created' AND "
+		  "((h.to_id IS NULL AND ");
+	/* from nobody (a partner's conversion) counts for the company scope only */
+	scope_owner(q, p, "h.from_id");
+	qb_sql(q, ") OR (h.from_id IS NULL AND h.to_id IS NOT NULL AND ");
+	scope_owner(q, p, "h.to_id");
+	qb_sql(q, "))");
+	period(q, p, "h.at");
+	qb_sql(q, " GROUP BY direction, h.reason ORDER BY direction, h.reason");
+}
+
+/* segments: {orders_bucket: 0|1|2 (2 = two or more), first_recent: first order on or after
+ * cutoff's day, accounts, revenue (orders in the period), touches (effective, in the period)} */
+static void an_segments(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT min(n, 2) AS orders_bucket, IFNULL(first_on >= substr(");
+	qb_text(q, p->cutoff);
+	qb_sql(q, ", 1, 10), 0) AS first_recent, count(*) AS accounts, IFNULL(sum(revenue), 0) AS "
+		  "revenue, IFNULL(sum(touches), 0) AS touches FROM (SELECT (SELECT count(*) FROM "
+		  "orders o WHERE o.account_id = t.id AND o.archived_at IS NULL) AS n, (SELECT "
+		  "min(o.ordered_on) FROM orders o WHERE o.account_id = t.id AND o.archived_at IS NULL) "
+		  "AS first_on, (SELECT sum(o.amount) FROM orders o WHERE o.account_id = t.id AND "
+		  "o.archived_at IS NULL AND o.ordered_on >= ");
+	qb_text(q, p->from_day);
+	qb_sql(q, " AND o.ordered_on <= ");
+	qb_text(q, p->to_day);
+	qb_sql(q, ") AS revenue, (SELECT count(*) FROM activities a WHERE a.account_id = t.id AND "
+		  "a.effective = 1 AND a.archived_at IS NULL");
+	period(q, p, "a.occurred_at");
+	qb_sql(q, ") AS touches FROM accounts t WHERE t.archived_at IS NULL AND t.owner_id IS NOT "
+		  "NULL AND ");
+	scope_owner(q, p, "t.owner_id");
+	qb_sql(q, ") GROUP BY orders_bucket, first_recent");
+}
+
+/* won_total: {count, amount} won in the period by the scope's owners */
+static void an_won_total(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT count(*) AS count, IFNULL(sum(amount), 0) AS amount FROM (SELECT o.amount, "
+		  CLOSED_AT("o") " AS closed_at FROM opportunities o WHERE o.archived_at IS NULL AND "
+		  "o.stage = 'won' AND ");
+	scope_owner(q, p, "o.owner_id");
+	qb_sql(q, ") WHERE 1");
+	period(q, p, "closed_at");
+}
+
+/* quotas: {id, user_id, team_id, period, amount}: live quotas of the scope's users and teams
+ * (company: all; me: the user's) */
+static void an_quotas(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT t.id, t.user_id, t.team_id, t.period, t.amount FROM quotas t WHERE "
+		  "t.archived_at IS NULL AND (");
+	scope_owner(q, p, "t.user_id");
+	if (p->scope == SCOPE_TEAM) {
+		qb_sql(q, " OR t.team_id IN (WITH RECURSIVE st(id) AS (SELECT ");
+		qb_int(q, p->team_id);
+		qb_sql(q, " UNION SELECT c.id FROM teams c JOIN st ON c.parent_id = st.id) "
+			  "SELECT id FROM st)");
+	}
+	qb_sql(q, ") ORDER BY t.period, t.id");
+}
+
+/* reps: one row per live rep in scope: {user_id, username, display_name, hired_on,
+ * accounts_owned, touches, new_accounts_touched, open_pipeline, weighted_pipeline, won_count,
+ * won_amount, lost_count, first_won_at} */
+static void an_reps(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT u.id AS user_id, u.username, u.display_name, u.hired_on, (SELECT count(*) "
+		  "FROM accounts a WHERE a.owner_id = u.id AND a.archived_at IS NULL) AS "
+		  "accounts_owned, (SELECT count(*) FROM activities x WHERE x.user_id = u.id AND "
+		  "x.effective = 1 AND x.archived_at IS NULL");
+	period(q, p, "x.occurred_at");
+	qb_sql(q, ") AS touches, (SELECT count(*) FROM (SELECT min(x.occurred_at) AS first FROM "
+		  "activities x WHERE x.user_id = u.id AND x.effective = 1 AND x.archived_at IS NULL "
+		  "GROUP BY x.account_id) WHERE 1");
+	period(q, p, "first");
+	qb_sql(q, ") AS new_accounts_touched, (SELECT IFNULL(sum(o.amount), 0) FROM opportunities o "
+		  "WHERE o.owner_id = u.id AND o.archived_at IS NULL AND o.stage NOT IN ('won', "
+		  "'lost')) AS open_pipeline, (SELECT IFNULL(sum(");
+	weighted(q, p, "o");
+	qb_sql(q, "), 0) FROM opportunities o WHERE o.owner_id = u.id AND o.archived_at IS NULL AND "
+		  "o.stage NOT IN ('won', 'lost')) AS weighted_pipeline, (SELECT count(*) FROM "
+		  "opportunities o WHERE o.owner_id = u.id AND o.archived_at IS NULL AND o.stage = "
+		  "'won' AND " CLOSED_AT("o") " >= ");
+	qb_text(q, p->from);
+	qb_sql(q, " AND " CLOSED_AT("o") " < ");
+	qb_text(q, p->to);
+	qb_sql(q, ") AS won_count, (SELECT IFNULL(sum(o.amount), 0) FROM opportunities o WHERE "
+		  "o.owner_id = u.id AND o.archived_at IS NULL AND o.stage = 'won' AND "
+		  CLOSED_AT("o") " >= ");
+	qb_text(q, p->from);
+	qb_sql(q, " AND " CLOSED_AT("o") " < ");
+	qb_text(q, p->to);
+	qb_sql(q, ") AS won_amount, (SELECT count(*) FROM opportunities o WHERE o.owner_id = u.id "
+		  "AND o.archived_at IS NULL AND o.stage = 'lost' AND " CLOSED_AT("o") " >= ");
+	qb_text(q, p->from);
+	qb_sql(q, " AND " CLOSED_AT("o") " < ");
+	qb_text(q, p->to);
+	qb_sql(q, ") AS lost_count, (SELECT min(h.at) FROM stage_history h JOIN opportunities o ON "
+		  "o.id = h.opportunity_id WHERE o.owner_id = u.id AND o.archived_at IS NULL AND "
+		  "h.to_stage = 'won') AS first_won_at FROM users u WHERE u.archived_at IS NULL AND "
+		  "u.role = 'rep' AND ");
+	scope_owner(q, p, "u.id");
+	qb_sql(q, " ORDER BY u.id");
+}
+
+static const struct {
+	const char *name;
+	void (*build)(struct qb *q, const struct an_params *p);
+} an_queries[] = {
+	{ "funnel_open", an_funnel_open }, { "funnel_closed", an_funnel_closed },
+	{ "funnel_reach", an_funnel_reach }, { "stage_days", an_stage_days },
+	{ "open_by_month", an_open_by_month }, { "won_by_month", an_won_by_month },
+	{ "touches_day", an_touches_day }, { "activity_totals", an_activity_totals },
+	{ "by_channel", an_by_channel }, { "sleeping", an_sleeping },
+	{ "intervention", an_intervention }, { "pool_size", an_pool_size },
+	{ "pool_flows", an_pool_flows }, { "segments", an_segments },
+	{ "won_total", an_won_total }, { "reps", an_reps }, { "quotas", an_quotas },
+};
+
+static int sq_analytics(void *impl, const char *name, const struct an_params *p, json_t **rows,
+			struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	*rows = NULL;
+	if (!c)
+		return e->code;
+	for (size_t i = 0; i < sizeof an_queries / sizeof an_queries[0]; i++) {
+		if (strcmp(an_queries[i].name, name))
+			continue;
+		qb_init(&q);
+		an_queries[i].build(&q, p);
+		int rc = query_rows(c, &q, rows, e);
+		qb_release(&q);
+		return rc;
+	}
+	return dm_fail(e, DM_EINVAL, NULL, "no analytics query %s", name);
+}
+
+static int sq_team_in_reach(void *impl, const struct viewer *v, int64_t team, int *yes,
+			    struct dm_err *e)
+{
+	struct sq *sq = impl;
+	struct conn *c = conn_get(sq, e);
+	struct qb q;
+	json_t *rows = NULL;
+	*yes = 0;
+	if (!c)
+		return e->code;
+	qb_init(&q);
+	qb_sql(&q, "SELECT 1 AS ok FROM teams t WHERE t.archived_at IS NULL AND t.id = ");
+	qb_int(&q, team);
+	if (v->role != ROLE_ADMIN) {
+		qb_sql(&q, " AND t.id IN ");
+		vis_teams(&q, v);
+	}
+	int rc = query_rows(c, &q, &rows, e);
+	qb_release(&q);
+	*yes = !rc && json_array_size(rows) > 0;
+	json_decref(rows);
+	return rc;
+}
+
 /* ---- the writer thread: group commit ---------------------------------------------------------- */
 
 static int exec_simple(struct conn *c, const char *sql)
@@ -1970,6 +2418,10 @@ static void run_batch(struct sq *sq, struct job *batch)
 		for (struct job *j = batch; j; j = j->next)
 			if (!j->rc)
 				j->rc = DM_EUNAVAILABLE;
+	}
+	if (sq->settings_dirty) {
+		setting_cache_clear(sq);
+		sq->settings_dirty = 0;
 	}
 }
 
@@ -2091,6 +2543,8 @@ static void sq_close(void *impl)
 	if (sq->wconn)
 		sqlite3_exec(sq->wconn->db, "PRAGMA optimize", NULL, NULL, NULL);
 	conn_close(sq->wconn);
+	setting_cache_clear(sq);
+	pthread_mutex_destroy(&sq->setting_mu);
 	pthread_mutex_destroy(&sq->mu);
 	pthread_cond_destroy(&sq->wake);
 	pthread_cond_destroy(&sq->done);
@@ -2107,6 +2561,7 @@ static int sq_open(struct store *s, const char *url, void **impl, struct dm_err 
 	pthread_mutex_init(&sq->mu, NULL);
 	pthread_cond_init(&sq->wake, NULL);
 	pthread_cond_init(&sq->done, NULL);
+	pthread_mutex_init(&sq->setting_mu, NULL);
 	*impl = NULL;
 	if (conn_open(sq->path, &sq->wconn, e))
 		goto fail;
@@ -2149,6 +2604,8 @@ const struct store_ops store_sqlite_ops = {
 	.session_delete_user = sq_session_delete_user,
 	.session_expire = sq_session_expire,
 	.count = sq_count,
+	.team_in_reach = sq_team_in_reach,
+	.analytics = sq_analytics,
 	.setting_get = sq_setting_get,
 	.setting_put = sq_setting_put,
 	.stage_add = sq_stage_add,

@@ -103,6 +103,19 @@ const char *const sqlite_migrations[] = {
 	"  DEFAULT 0, ordered_on TEXT NOT NULL, paid_on TEXT);"
 	"CREATE INDEX orders_account ON orders(account_id, product, ordered_on);"
 	"CREATE INDEX activities_user ON activities(user_id, account_id, effective, occurred_at);",
+
+	/* 4: quotas, and the covering indexes of the analytics queries */
+	"CREATE TABLE quotas (" LIVE ", user_id INTEGER REFERENCES users(id),"
+	"  team_id INTEGER REFERENCES teams(id), period TEXT NOT NULL, amount INTEGER NOT NULL);"
+	"CREATE UNIQUE INDEX quotas_user_period ON quotas(user_id, period)"
+	"  WHERE archived_at IS NULL AND user_id IS NOT NULL;"
+	"CREATE UNIQUE INDEX quotas_team_period ON quotas(team_id, period)"
+	"  WHERE archived_at IS NULL AND team_id IS NOT NULL;"
+	"CREATE INDEX opportunities_owner_stage ON opportunities(owner_id, stage, amount,"
+	"  expected_close_on) WHERE archived_at IS NULL;"
+	"CREATE INDEX stage_history_to ON stage_history(to_stage, at, opportunity_id);"
+	"CREATE INDEX orders_day ON orders(ordered_on, account_id, amount);"
+	"CREATE INDEX activities_when ON activities(occurred_at, user_id, effective);",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

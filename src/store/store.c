@@ -258,3 +258,15 @@ int store_file_restore(const char *url, const char *path, struct dm_err *e)
 		return dm_fail(e, DM_EPARAM, "db", "restore a PostgreSQL database with pg_restore");
 	return store_sqlite_file_restore(strncmp(url, "sqlite:", 7) ? url : url + 7, path, e);
 }
+
+int store_team_in_reach(struct store *s, const struct viewer *v, int64_t team, int *yes,
+			struct dm_err *e)
+{
+	return s->ops->team_in_reach(s->impl, v, team, yes, e);
+}
+
+int store_analytics(struct store *s, const char *name, const struct an_params *p, json_t **rows,
+		    struct dm_err *e)
+{
+	return s->ops->analytics(s->impl, name, p, rows, e);
+}

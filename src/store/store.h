@@ -17,6 +17,8 @@
 #include "../base/err.h"
 #include "../model/model.h"
 
+#define TIME_STR_LEN_ 25   /* as TIME_STR_LEN of base/timeutil.h */
+
 struct store;
 
 /* Open the store named by url: a file path (SQLite) — "postgres://..." is reserved for the
@@ -160,6 +162,32 @@ int store_reclaim_candidates(struct store *s, json_t *protect, const char *touch
 int store_sweep_add(struct store *s, const char *as_of, int64_t by, int64_t *id,
 		    struct dm_err *e);
 int store_sweep_done(struct store *s, int64_t id, int64_t moved, struct dm_err *e);
+
+/* *yes = 1 when team is within v's reach: any team for admins; for managers their team, the
+ * teams they manage, and every team below those. */
+int store_team_in_reach(struct store *s, const struct viewer *v, int64_t team, int *yes,
+			struct dm_err *e);
+
+/* ---- analytics: named aggregate queries over the records of a scope's owners -------------- */
+
+enum scope_kind { SCOPE_ME, SCOPE_TEAM, SCOPE_COMPANY };
+
+struct an_params {
+	enum scope_kind scope;
+	int64_t user_id;          /* SCOPE_ME */
+	int64_t team_id;          /* SCOPE_TEAM: this team and all below it */
+	char from[TIME_STR_LEN_];  /* the period [from, to) as RFC 3339 UTC instants */
+	char to[TIME_STR_LEN_];
+	char from_day[11], to_day[11];   /* the same period as dates, to_day inclusive */
+	const char *rates;        /* JSON object: stage key -> win rate percent */
+	int64_t n;                /* a number the query needs (minimum touches...) */
+	char cutoff[TIME_STR_LEN_];      /* an instant the query needs (sleeping since...) */
+};
+
+/* Run the named aggregate query; rows as objects keyed by column. Names and columns are
+ * documented in sqlite_analytics.c beside each query. DM_EINVAL for an unknown name. */
+int store_analytics(struct store *s, const char *name, const struct an_params *p, json_t **rows,
+		    struct dm_err *e);
 
 /* ---- users, credentials and sessions -------------------------------------------------------- */
 

@@ -62,6 +62,10 @@ struct store_ops {
 				  const char *deal_before, json_t **items, struct dm_err *e);
 	int (*sweep_add)(void *impl, const char *as_of, int64_t by, int64_t *id, struct dm_err *e);
 	int (*sweep_done)(void *impl, int64_t id, int64_t moved, struct dm_err *e);
+	int (*team_in_reach)(void *impl, const struct viewer *v, int64_t team, int *yes,
+			     struct dm_err *e);
+	int (*analytics)(void *impl, const char *name, const struct an_params *p, json_t **rows,
+			 struct dm_err *e);
 	int (*count)(void *impl, const struct kind *k, int64_t *n, struct dm_err *e);
 	int (*import_insert)(void *impl, const struct kind *k, json_t *rec, int64_t actor,
 			     int64_t *id, struct dm_err *e);

@@ -119,7 +119,7 @@ static void lookups(void **state)
 			for (size_t b = a + 1; b < model_kinds[i]->nfields; b++)
 				assert_string_not_equal(model_kinds[i]->fields[a].name,
 							model_kinds[i]->fields[b].name);
-	assert_int_equal(n, 9);
+	assert_int_equal(n, 10);
 	assert_false(model_is_column(model_field(&kind_account, "touches")));
 	assert_false(model_is_column(model_field(&kind_user, "password")));
 	assert_true(model_is_column(model_field(&kind_account, "name")));

@@ -1,0 +1,514 @@
+/* analytics.c — the figures a manager steers by (SPEC §8), over exactly the records of a scope
+ * the caller may see. The store runs one aggregate query per figure (store_analytics); this file
+ * checks the scope, fixes the period, and turns the aggregates into the documented figures. */
+#include "analytics.h"
+#include "followup.h"
+#include "settings.h"
+#include "../base/timeutil.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../base/banned.h"
+
+#define TZ_MS (8LL * 3600 * 1000)   /* periods, days, weeks and months are those of UTC+8 */
+#define MAX_SPAN_DAYS 3700
+
+static const char *const open_stages[] = { "interest", "brewing", "design", "compare", "commit",
+					   "use", NULL };
+
+static int64_t int_of(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+static json_t *ratio(int64_t num, int64_t den)
+{
+	return den ? json_real(round((double)num / (double)den * 10000.0) / 10000.0) : json_null();
+}
+
+static json_t *days2(json_t *v)
+{
+	return json_is_number(v) ? json_real(round(json_number_value(v) * 100.0) / 100.0) : json_null();
+}
+
+/* ---- scope and period ------------------------------------------------------------------------ */
+
+static const char *param(const struct kv *p, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(p[i].key, key))
+			return p[i].value;
+	return NULL;
+}
+
+static int parse_scope(struct store *s, const struct viewer *v, const char *scope,
+		       struct an_params *ap, struct dm_err *e)
+{
+	if (!scope || !strcmp(scope, "me")) {
+		ap->scope = SCOPE_ME;
+		ap->user_id = v->user_id;
+		return 0;
+	}
+	if (!strcmp(scope, "company")) {
+		if (v->role != ROLE_ADMIN)
+			return dm_fail(e, DM_ENOTFOUND, "scope", "no such scope");
+		ap->scope = SCOPE_COMPANY;
+		return 0;
+	}
+	char *end;
+	if (strncmp(scope, "team:", 5))
+		return dm_fail(e, DM_EPARAM, "scope", "scope must be me, team:<id> or company");
+	long long id = strtoll(scope + 5, &end, 10);
+	if (*end || end == scope + 5 || id < 1)
+		return dm_fail(e, DM_EPARAM, "scope", "scope must be me, team:<id> or company");
+	int yes = 0;
+	int rc = store_team_in_reach(s, v, id, &yes, e);
+	if (!rc && !yes)
+		rc = dm_fail(e, DM_ENOTFOUND, "scope", "no such team");
+	ap->scope = SCOPE_TEAM;
+	ap->team_id = id;
+	return rc;
+}
+
+static void instant(int64_t day, char out[TIME_STR_LEN])
+{
+	time_format(day * 86400000LL - TZ_MS, out);
+}
+
+/* from/to dates (default: the first of January of this year to today, UTC+8). */
+static int parse_period(const struct kv *p, size_t n, struct an_params *ap, struct dm_err *e)
+{
+	const char *from = param(p, n, "from"), *to = param(p, n, "to");
+	int64_t f, t;
+	char today[DATE_STR_LEN];
+	date_today_offset(480, today);
+	if (to && date_to_days(to, &t))
+		return dm_fail(e, DM_EPARAM, "to", "to must be a date YYYY-MM-DD");
+	if (!to)
+		date_to_days(today, &t);
+	if (from && date_to_days(from, &f))
+		return dm_fail(e, DM_EPARAM, "from", "from must be a date YYYY-MM-DD");
+	if (!from) {
+		char jan[DATE_STR_LEN];
+		date_from_days(t, jan);
+		memcpy(jan + 4, "-01-01", 7);
+		date_to_days(jan, &f);
+	}
+	if (f > t)
+		return dm_fail(e, DM_EPARAM, "from", "from must not be after to");
+	if (t - f > MAX_SPAN_DAYS)
+		return dm_fail(e, DM_EPARAM, "from", "the period may span ten years at most");
+	date_from_days(f, ap->from_day);
+	date_from_days(t, ap->to_day);
+	instant(f, ap->from);
+	instant(t + 1, ap->to);
+	return 0;
+}
+
+static int check_params(const struct kv *p, size_t n, struct dm_err *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(p[i].key, "scope") && strcmp(p[i].key, "from") && strcmp(p[i].key, "to"))
+			return dm_fail(e, DM_EPARAM, p[i].key, "analytics take scope, from and to only");
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(p[i].key, p[j].key))
+				return dm_fail(e, DM_EPARAM, p[i].key, "%s is given twice", p[i].key);
+	}
+	return 0;
+}
+
+/* The stages' win rates as the JSON object the weighted queries take. */
+static char *rates_json(struct store *s, struct dm_err *e)
+{
+	json_t *stages = NULL, *st, *rates = json_object();
+	size_t i;
+	if (settings_stages(s, &stages, e)) {
+		json_decref(rates);
+		return NULL;
+	}
+	json_array_foreach(stages, i, st)
+		json_object_set(rates, json_string_value(json_object_get(st, "key")),
+				json_object_get(st, "win_rate"));
+	char *text = json_dumps(rates, JSON_COMPACT);
+	json_decref(rates);
+	json_decref(stages);
+	return text;
+}
+
+static json_t *header(const struct an_params *ap, const char *scope)
+{
+	return json_pack("{s:s,s:s,s:s}", "scope", scope ? scope : "me", "from", ap->from_day, "to",
+			 ap->to_day);
+}
+
+/* ---- funnel ---------------------------------------------------------------------------------- */
+
+static json_t *row_for(json_t *rows, const char *key, const char *value)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r) {
+		const char *v = json_string_value(json_object_get(r, key));
+		if (v && !strcmp(v, value))
+			return r;
+	}
+	return NULL;
+}
+
+static int funnel(struct store *s, struct an_params *ap, json_t *out, struct dm_err *e)
+{
+	json_t *open = NULL, *closed = NULL, *reach = NULL, *days = NULL;
+	int rc;
+	if ((rc = store_analytics(s, "funnel_open", ap, &open, e)) ||
+	    (rc = store_analytics(s, "funnel_closed", ap, &closed, e)) ||
+	    (rc = store_analytics(s, "funnel_reach", ap, &reach, e)) ||
+	    (rc = store_analytics(s, "stage_days", ap, &days, e)))
+		goto out;
+	json_t *stages = json_array(), *stay = json_array(), *conv = json_array();
+	int64_t tc = 0, ta = 0, tw = 0;
+	for (int i = 0; open_stages[i]; i++) {
+		json_t *r = row_for(open, "stage", open_stages[i]), *d = row_for(days, "stage", open_stages[i]);
+		tc += int_of(r, "count");
+		ta += int_of(r, "amount");
+		tw += int_of(r, "weighted_amount");
+		json_array_append_new(stages, json_pack("{s:s,s:I,s:I,s:I}", "stage", open_stages[i],
+			"count", (json_int_t)int_of(r, "count"), "amount", (json_int_t)int_of(r, "amount"),
+			"weighted_amount", (json_int_t)int_of(r, "weighted_amount")));
+		json_array_append_new(stay, json_pack("{s:s,s:I,s:o}", "stage", open_stages[i], "stays",
+			(json_int_t)int_of(d, "stays"), "avg_days", days2(json_object_get(d, "avg_days"))));
+	}
+	/* reached[r]: opportunities of the cohort whose furthest stage is at least rank r */
+	int64_t reached[9] = { 0 };
+	size_t i;
+	json_t *r;
+	json_array_foreach(reach, i, r) {
+		int64_t rank = int_of(r, "rank");
+		for (int k = 1; k <= rank && k <= 7; k++)
+			reached[k] += int_of(r, "n");
+	}
+	for (int k = 1; k <= 6; k++)
+		json_array_append_new(conv, json_pack("{s:s,s:s,s:I,s:I,s:o}", "from", open_stages[k - 1],
+			"to", k < 6 ? open_stages[k] : "won", "reached_from", (json_int_t)reached[k],
+			"reached_to", (json_int_t)reached[k + 1], "rate", ratio(reached[k + 1], reached[k])));
+	json_t *won = row_for(closed, "stage", "won"), *lost = row_for(closed, "stage", "lost");
+	int64_t wc = int_of(won, "count"), lc = int_of(lost, "count");
+	json_object_set_new(out, "stages", stages);
+	json_object_set_new(out, "open", json_pack("{s:I,s:I,s:I}", "count", (json_int_t)tc, "amount",
+						   (json_int_t)ta, "weighted_amount", (json_int_t)tw));
+	json_object_set_new(out, "won", json_pack("{s:I,s:I}", "count", (json_int_t)wc, "amount",
+						  (json_int_t)int_of(won, "amount")));
+	json_object_set_new(out, "lost", json_pack("{s:I,s:I}", "count", (json_int_t)lc, "amount",
+						   (json_int_t)int_of(lost, "amount")));
+	json_object_set_new(out, "win_rate", ratio(wc, wc + lc));
+	json_object_set_new(out, "conversion", conv);
+	json_object_set_new(out, "avg_days_in_stage", stay);
+	json_object_set_new(out, "avg_cycle_days", days2(json_object_get(won, "avg_cycle_days")));
+out:
+	json_decref(open);
+	json_decref(closed);
+	json_decref(reach);
+	json_decref(days);
+	return rc;
+}
+
+/* ---- forecast and quotas ----------------------------------------------------------------------- */
+
+/* The first and last day of a quota period "2026-Q4" / "2026-11". */
+static void period_days(const char *period, int64_t *first, int64_t *last)
+{
+	char d[32];
+	int y = atoi(period), m0, m1;
+	if (period[5] == 'Q') {
+		m0 = (period[6] - '1') * 3 + 1;
+		m1 = m0 + 2;
+	} else {
+		m0 = m1 = atoi(period + 5);
+	}
+	snprintf(d, sizeof d, "%04d-%02d-01", y % 10000, m0 % 100);
+	date_to_days(d, first);
+	if (m1 == 12)
+		snprintf(d, sizeof d, "%04d-01-01", (y + 1) % 10000);
+	else
+		snprintf(d, sizeof d, "%04d-%02d-01", y % 10000, (m1 + 1) % 100);
+	date_to_days(d, last);
+	(*last)--;
+}
+
+/* The scope's quotas overlapping the period, each with what was won in its own period. */
+static int quotas(struct store *s, const struct an_params *ap, json_t **out, struct dm_err *e)
+{
+	json_t *rows = NULL, *q;
+	int64_t f, t;
+	size_t i;
+	int rc = store_analytics(s, "quotas", ap, &rows, e);
+	if (rc)
+		return rc;
+	date_to_days(ap->from_day, &f);
+	date_to_days(ap->to_day, &t);
+	*out = json_array();
+	json_array_foreach(rows, i, q) {
+		int64_t first, last;
+		period_days(json_string_value(json_object_get(q, "period")), &first, &last);
+		if (last < f || first > t)
+			continue;
+		struct an_params qp = *ap;
+		qp.scope = json_is_integer(json_object_get(q, "user_id")) ? SCOPE_ME : SCOPE_TEAM;
+		qp.user_id = int_of(q, "user_id");
+		qp.team_id = int_of(q, "team_id");
+		instant(first, qp.from);
+		instant(last + 1, qp.to);
+		json_t *won = NULL;
+		if ((rc = store_analytics(s, "won_total", &qp, &won, e)))
+			break;
+		int64_t amount = int_of(json_array_get(won, 0), "amount");
+		json_decref(won);
+		json_t *item = json_deep_copy(q);
+		json_object_set_new(item, "won", json_integer(amount));
+		json_object_set_new(item, "attainment", ratio(amount, int_of(q, "amount")));
+		json_array_append_new(*out, item);
+	}
+	json_decref(rows);
+	if (rc) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
+static int forecast(struct store *s, struct an_params *ap, json_t *out, struct dm_err *e)
+{
+	json_t *open = NULL, *won = NULL, *q = NULL;
+	int rc;
+	if (!(rc = store_analytics(s, "open_by_month", ap, &open, e)) &&
+	    !(rc = store_analytics(s, "won_by_month", ap, &won, e)) &&
+	    !(rc = quotas(s, ap, &q, e))) {
+		json_object_set_new(out, "by_close_month", open);
+		json_object_set_new(out, "won_by_month", won);
+		json_object_set_new(out, "quotas", q);
+		return 0;
+	}
+	json_decref(open);
+	json_decref(won);
+	return rc;
+}
+
+/* ---- activity ---------------------------------------------------------------------------------- */
+
+/* "2026-W47" of a day number. */
+static void iso_week(int64_t day, char out[32])
+{
+	int64_t wd = ((day % 7) + 7 + 3) % 7 + 1;   /* 1970-01-01 was a Thursday: Monday = 1 */
+	int64_t thursday = day - wd + 4, jan1;
+	char d[DATE_STR_LEN];
+	date_from_days(thursday, d);
+	memcpy(d + 4, "-01-01", 7);
+	date_to_days(d, &jan1);
+	d[4] = '\0';
+	int week = (int)((thursday - jan1) / 7 + 1) % 100;
+	snprintf(out, 32, "%.4s-W%02d", d, week);
+}
+
+static int activity(struct store *s, struct an_params *ap, json_t *out, struct dm_err *e)
+{
+	struct rules r;
+	json_t *days = NULL, *totals = NULL, *channels = NULL, *sleeping = NULL, *inter = NULL;
+	int rc = settings_rules(s, &r, e);
+	int64_t today;
+	char td[DATE_STR_LEN];
+	date_today_offset(480, td);
+	date_to_days(td, &today);
+	instant(today - r.sleeping_after_days, ap->cutoff);
+	ap->n = r.intervention_touches;
+	if (rc || (rc = store_analytics(s, "touches_day", ap, &days, e)) ||
+	    (rc = store_analytics(s, "activity_totals", ap, &totals, e)) ||
+	    (rc = store_analytics(s, "by_channel", ap, &channels, e)) ||
+	    (rc = store_analytics(s, "sleeping", ap, &sleeping, e)) ||
+	    (rc = store_analytics(s, "intervention", ap, &inter, e)))
+		goto out;
+	/* fold days into ISO weeks per rep (rows come ordered by user, then day) */
+	json_t *weeks = json_array(), *row, *last = NULL;
+	size_t i;
+	json_array_foreach(days, i, row) {
+		int64_t d;
+		char w[32];
+		date_to_days(json_string_value(json_object_get(row, "day")), &d);
+		iso_week(d, w);
+		if (last && int_of(last, "user_id") == int_of(row, "user_id") &&
+		    !strcmp(json_string_value(json_object_get(last, "week")), w)) {
+			json_object_set_new(last, "touches",
+					    json_integer(int_of(last, "touches") + int_of(row, "touches")));
+			continue;
+		}
+		last = json_pack("{s:I,s:s,s:I}", "user_id", (json_int_t)int_of(row, "user_id"), "week",
+				 w, "touches", (json_int_t)int_of(row, "touches"));
+		json_array_append_new(weeks, last);
+	}
+	json_t *t = json_array_get(totals, 0);
+	json_object_set_new(out, "touches_per_rep_week", weeks);
+	json_object_set_new(out, "activities", json_integer(int_of(t, "activities")));
+	json_object_set_new(out, "effective", json_integer(int_of(t, "effective")));
+	json_object_set_new(out, "effective_share", ratio(int_of(t, "effective"), int_of(t, "activities")));
+	json_object_set_new(out, "accounts_touched", json_integer(int_of(t, "accounts_touched")));
+	json_object_set_new(out, "by_channel", json_incref(channels));
+	json_object_set_new(out, "sleeping_accounts",
+			    json_integer(int_of(json_array_get(sleeping, 0), "n")));
+	json_object_set_new(out, "intervention", json_integer(int_of(json_array_get(inter, 0), "n")));
+out:
+	json_decref(days);
+	json_decref(totals);
+	json_decref(channels);
+	json_decref(sleeping);
+	json_decref(inter);
+	return rc;
+}
+
+/* ---- pool and segments --------------------------------------------------------------------------- */
+
+static int pool(struct store *s, struct an_params *ap, json_t *out, struct dm_err *e)
+{
+	json_t *size = NULL, *flows = NULL, *f;
+	int rc;
+	if ((rc = store_analytics(s, "pool_size", ap, &size, e)) ||
+	    (rc = store_analytics(s, "pool_flows", ap, &flows, e))) {
+		json_decref(size);
+		return rc;
+	}
+	json_t *in = json_array(), *outflow = json_array();
+	int64_t tin = 0, tout = 0;
+	size_t i;
+	json_array_foreach(flows, i, f) {
+		int inward = !strcmp(json_string_value(json_object_get(f, "direction")), "in");
+		json_array_append_new(inward ? in : outflow, json_pack("{s:O,s:O}", "reason",
+			json_object_get(f, "reason"), "n", json_object_get(f, "n")));
+		*(inward ? &tin : &tout) += int_of(f, "n");
+	}
+	json_object_set_new(out, "pool_size", json_integer(int_of(json_array_get(size, 0), "n")));
+	json_object_set_new(out, "inflow", in);
+	json_object_set_new(out, "outflow", outflow);
+	json_object_set_new(out, "inflow_total", json_integer(tin));
+	json_object_set_new(out, "outflow_total", json_integer(tout));
+	json_decref(size);
+	json_decref(flows);
+	return 0;
+}
+
+static int segments(struct store *s, struct an_params *ap, json_t *out, struct dm_err *e)
+{
+	static const char *const names[] = { "habitual", "beginner", "prospect", NULL };
+	int64_t today, acc[3] = { 0 }, rev[3] = { 0 }, tch[3] = { 0 }, ta = 0, tr = 0, tt = 0;
+	char td[DATE_STR_LEN];
+	json_t *rows = NULL, *r;
+	size_t i;
+	date_today_offset(480, td);
+	date_to_days(td, &today);
+	/* a first order on or after this day makes a beginner (followup_segment's rule) */
+	time_format((today - 180) * 86400000LL, ap->cutoff);
+	int rc = store_analytics(s, "segments", ap, &rows, e);
+	if (rc)
+		return rc;
+	json_array_foreach(rows, i, r) {
+		int64_t bucket = int_of(r, "orders_bucket");
+		int seg = bucket == 0 ? 2 : bucket == 1 || int_of(r, "first_recent") ? 1 : 0;
+		acc[seg] += int_of(r, "accounts");
+		rev[seg] += int_of(r, "revenue");
+		tch[seg] += int_of(r, "touches");
+	}
+	for (int k = 0; k < 3; k++) {
+		ta += acc[k];
+		tr += rev[k];
+		tt += tch[k];
+	}
+	json_t *list = json_array();
+	for (int k = 0; names[k]; k++)
+		json_array_append_new(list, json_pack("{s:s,s:I,s:o,s:I,s:o,s:I,s:o}", "segment", names[k],
+			"accounts", (json_int_t)acc[k], "account_share", ratio(acc[k], ta), "revenue",
+			(json_int_t)rev[k], "revenue_share", ratio(rev[k], tr), "touches",
+			(json_int_t)tch[k], "touch_share", ratio(tch[k], tt)));
+	json_object_set_new(out, "segments", list);
+	json_decref(rows);
+	return 0;
+}
+
+/* ---- reps -------------------------------------------------------------------------------------- */
+
+static int reps(struct store *s, struct an_params *ap, json_t *out, struct dm_err *e)
+{
+	json_t *rows = NULL, *q = NULL, *r, *qq;
+	size_t i, j;
+	int rc;
+	if ((rc = store_analytics(s, "reps", ap, &rows, e)) || (rc = quotas(s, ap, &q, e))) {
+		json_decref(rows);
+		return rc;
+	}
+	json_array_foreach(rows, i, r) {
+		int64_t quota = 0, won = int_of(r, "won_amount"), wc = int_of(r, "won_count");
+		int have_quota = 0;
+		json_array_foreach(q, j, qq) {
+			if (int_of(qq, "user_id") == int_of(r, "user_id")) {
+				quota += int_of(qq, "amount");
+				have_quota = 1;
+			}
+		}
+		json_object_set_new(r, "win_rate", ratio(wc, wc + int_of(r, "lost_count")));
+		json_object_set_new(r, "quota", have_quota ? json_integer(quota) : json_null());
+		json_object_set_new(r, "quota_attainment", have_quota ? ratio(won, quota) : json_null());
+		const char *hired = json_string_value(json_object_get(r, "hired_on"));
+		const char *first = json_string_value(json_object_get(r, "first_won_at"));
+		int64_t h, w;
+		if (hired && first && !date_to_days(hired, &h)) {
+			int64_t ms;
+			time_parse(first, &ms);
+			w = (ms + TZ_MS) / 86400000LL;
+			json_object_set_new(r, "ramp_days", json_integer(w - h));
+		} else {
+			json_object_set_new(r, "ramp_days", json_null());
+		}
+		json_object_del(r, "first_won_at");
+	}
+	json_object_set_new(out, "items", rows);
+	json_decref(q);
+	return 0;
+}
+
+/* ---- the entry point ----------------------------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	int (*run)(struct store *s, struct an_params *ap, json_t *out, struct dm_err *e);
+} reports[] = {
+	{ "funnel", funnel }, { "forecast", forecast }, { "activity", activity },
+	{ "pool", pool }, { "segments", segments }, { "reps", reps },
+};
+
+int analytics_run(struct store *s, const struct viewer *v, const char *which,
+		  const struct kv *params, size_t n, json_t **out, struct dm_err *e)
+{
+	struct an_params ap;
+	int rc;
+	*out = NULL;
+	memset(&ap, 0, sizeof ap);
+	for (size_t i = 0; i < sizeof reports / sizeof reports[0]; i++) {
+		if (strcmp(reports[i].name, which))
+			continue;
+		if (v->role == ROLE_PARTNER)
+			return dm_fail(e, DM_EFORBIDDEN, NULL, "analytics are for the sales team");
+		const char *scope = param(params, n, "scope");
+		if ((rc = check_params(params, n, e)) || (rc = parse_scope(s, v, scope, &ap, e)) ||
+		    (rc = parse_period(params, n, &ap, e)))
+			return rc;
+		char *rates = rates_json(s, e);
+		if (!rates)
+			return e->code;
+		ap.rates = rates;
+		json_t *o = header(&ap, scope);
+		rc = reports[i].run(s, &ap, o, e);
+		free(rates);
+		if (rc)
+			json_decref(o);
+		else
+			*out = o;
+		return rc;
+	}
+	return dm_fail(e, DM_ENOTFOUND, NULL, "no report %.40s", which);
+}
