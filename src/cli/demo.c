@@ -376,12 +376,37 @@ static void leads_and_pool(struct demo *d)
 	}
 }
 
+/* Quotas for this quarter and the last: every rep's, and each department's (their sum). */
+static void quotas(struct demo *d)
+{
+	char today[DATE_STR_LEN], period[2][24];
+	date_today_offset(480, today);
+	int y = atoi(today), q = (atoi(today + 5) - 1) / 3 + 1;
+	snprintf(period[0], sizeof period[0], "%04d-Q%d", y % 10000, q);
+	snprintf(period[1], sizeof period[1], "%04d-Q%d", (q == 1 ? y - 1 : y) % 10000, q == 1 ? 4 : q - 1);
+	for (int p = 0; p < 2 && !d->failed; p++) {
+		long long team_total[2] = { 0, 0 };
+		for (int r = 0; r < NREPS && !d->failed; r++) {
+			long long amount = (long long)(300 + rnd(d, 900)) * 1000000LL;
+			team_total[d->reps[r].team_id == d->mgr[1].team_id] += amount;
+			make(d, &kind_quota, &viewer_system,
+			     json_pack("{s:I,s:s,s:I}", "user_id", (json_int_t)d->reps[r].user_id, "period",
+				       period[p], "amount", (json_int_t)amount));
+		}
+		for (int m = 0; m < 2 && !d->failed; m++)
+			make(d, &kind_quota, &viewer_system,
+			     json_pack("{s:I,s:s,s:I}", "team_id", (json_int_t)d->mgr[m].team_id, "period",
+				       period[p], "amount", (json_int_t)team_total[m]));
+	}
+}
+
 static int load_tx(struct store *s, void *arg)
 {
 	struct demo *d = arg;
 	people(d);
 	customers(d);
 	leads_and_pool(d);
+	quotas(d);
 	return d->failed ? DM_EINTERNAL : 0;
 }
 
