@@ -2,11 +2,11 @@
 # SAN=1 builds everything with AddressSanitizer and UndefinedBehaviorSanitizer.
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libsodium
+PKGS    := libmicrohttpd jansson sqlite3 libsodium xlsxwriter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -pthread \
            -D_FORTIFY_SOURCE=2 -fstack-protector-strong
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcrack -lm -pthread
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lcrack -lm -pthread
 ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
@@ -16,7 +16,7 @@ BUILD   := build
 endif
 
 SRC      := $(wildcard src/base/*.c src/model/*.c src/store/*.c src/domain/*.c src/http/*.c \
-                       src/api/*.c src/cli/*.c)
+                       src/api/*.c src/cli/*.c src/io/*.c)
 OBJ      := $(SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/assets.o
 BIN      := $(BUILD)/dealmap
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

@@ -4,7 +4,7 @@
 # As root it installs what is missing with apt-get; otherwise it prints the exact command and fails.
 set -eu
 PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev \
-libcrack2-dev cracklib-runtime libcmocka-dev python3 curl \
+libcrack2-dev cracklib-runtime libcmocka-dev libcsv-dev libxlsxwriter-dev python3 curl \
 chromium fonts-noto-cjk"
 # Node and npm: Debian's nodejs + npm unless a node with npm is already installed (e.g. NodeSource's).
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"

@@ -12,6 +12,10 @@ static const struct command commands[] = {
 	{ "user", cmd_user, "add, list users, change a password" },
 	{ "demo", cmd_demo, "load a demo company into a new database" },
 	{ "sweep", cmd_sweep, "reclaim neglected accounts to the public pool" },
+	{ "import", cmd_import, "import records from a CSV file (all or nothing)" },
+	{ "export", cmd_export, "export records to CSV or XLSX" },
+	{ "backup", cmd_backup, "copy a live database consistently to a file" },
+	{ "restore", cmd_restore, "put a checked backup back in place" },
 };
 
 static void usage(FILE *out)

@@ -45,6 +45,7 @@ size_t api_session_routes(struct route *out, size_t max);
 size_t api_system_routes(struct route *out, size_t max);
 size_t api_method_routes(struct route *out, size_t max);
 size_t api_pool_routes(struct route *out, size_t max);
+size_t api_io_routes(struct route *out, size_t max);
 size_t api_analytics_routes(struct route *out, size_t max);
 
 /* The http_config.fallback: the web app's files, and index.html for its client-side routes. */

@@ -7,7 +7,7 @@
 #include <string.h>
 #include "../base/banned.h"
 
-#define MAX_ROUTES 128
+#define MAX_ROUTES 192
 
 static struct route table[MAX_ROUTES];
 static size_t ntable;
@@ -20,6 +20,7 @@ static void build(void)
 	ntable += api_resource_routes(table + ntable, MAX_ROUTES - ntable);
 	ntable += api_method_routes(table + ntable, MAX_ROUTES - ntable);
 	ntable += api_pool_routes(table + ntable, MAX_ROUTES - ntable);
+	ntable += api_io_routes(table + ntable, MAX_ROUTES - ntable);
 	ntable += api_analytics_routes(table + ntable, MAX_ROUTES - ntable);
 }
 

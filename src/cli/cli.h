@@ -15,6 +15,10 @@ int cmd_init(int argc, char **argv);
 int cmd_user(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 /* The database named by --db, else $DEALMAP_DB, else "dealmap.db". */
 const char *cli_default_db(void);
@@ -24,6 +28,8 @@ int cli_open(const char *db, struct store **out);
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Ensure the user admin exists; generate a password when none is given (printed once). */
 int cli_ensure_admin(struct store *s, const char *password);
+/* The viewer of an active user named by username (--as); prints the reason on failure. */
+int cli_viewer_as(struct store *s, const char *username, struct viewer *out);
 /* getopt_long over argv with the given long options; unknown ones are a usage error. */
 void cli_reset_getopt(void);
 

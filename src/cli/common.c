@@ -82,3 +82,21 @@ int cli_ensure_admin(struct store *s, const char *password)
 		printf("created user admin\n");
 	return 0;
 }
+
+int cli_viewer_as(struct store *s, const char *username, struct viewer *out)
+{
+	struct dm_err e;
+	struct store_cred cred;
+	json_t *u = NULL;
+	dm_err_clear(&e);
+	if (store_cred_get(s, username, &cred, &e) || !cred.active || cred.archived ||
+	    store_get(s, &kind_user, NULL, cred.user_id, 0, &u, &e)) {
+		fprintf(stderr, "dealmap: no active user %s\n", username);
+		return 1;
+	}
+	out->user_id = cred.user_id;
+	model_role_parse(json_string_value(json_object_get(u, "role")), &out->role);
+	out->team_id = json_integer_value(json_object_get(u, "team_id"));
+	json_decref(u);
+	return 0;
+}

@@ -1,5 +1,6 @@
 /* serve.c — `dealmap serve`: the HTTP server until SIGTERM or SIGINT. */
 #include "cli.h"
+#include "../io/jobs.h"
 #include "../api/api.h"
 #include "../base/log.h"
 #include "../domain/pool.h"
@@ -140,6 +141,7 @@ int cmd_serve(int argc, char **argv)
 	pthread_mutex_unlock(&daily.mu);
 	pthread_join(daily_thread, NULL);
 	http_stop(srv, 10000);
+	jobs_drain();
 	store_close(s);
 	log_info("stopped");
 	return 0;

@@ -29,6 +29,7 @@ struct wctx {
 	int archive;          /* archive/restore: 1 or 0 */
 	json_t *out;
 	struct dm_err *e;
+	struct rec_batch *batch;   /* a bulk load (rec_create_tx), or NULL */
 };
 
 struct kind_rules {
@@ -69,9 +70,25 @@ static int parent_visible(struct store *s, struct wctx *c, const struct kind *k,
 
 /* ---- owners ---------------------------------------------------------------------------------- */
 
+/* A bulk load checks each owner once: the transaction holds the users still. */
+static int owner_known(struct wctx *c, int64_t owner, int add)
+{
+	struct rec_batch *b = c->batch;
+	if (!b)
+		return 0;
+	for (int i = 0; i < b->nowners; i++)
+		if (b->owners[i] == owner)
+			return 1;
+	if (add && b->nowners < (int)(sizeof b->owners / sizeof b->owners[0]))
+		b->owners[b->nowners++] = owner;
+	return 0;
+}
+
 static int owner_assignable(struct store *s, struct wctx *c, int64_t owner)
 {
 	json_t *u = NULL;
+	if (owner_known(c, owner, 0))
+		return 0;
 	int rc = store_get(s, &kind_user, NULL, owner, 0, &u, c->e);
 	if (rc == DM_ENOTFOUND)
 		return dm_fail(c->e, DM_ENOTFOUND, "owner_id", "user %lld not found", (long long)owner);
@@ -81,11 +98,11 @@ static int owner_assignable(struct store *s, struct wctx *c, int64_t owner)
 	json_decref(u);
 	if (!active)
 		return dm_fail(c->e, DM_EINVAL, "owner_id", "user %lld is inactive", (long long)owner);
-	if (c->v->role == ROLE_ADMIN || owner == c->v->user_id)
-		return 0;
-	int yes = 0;
-	if (c->v->role == ROLE_MANAGER && (rc = store_in_scope(s, c->v, owner, &yes, c->e)))
+	int yes = c->v->role == ROLE_ADMIN || owner == c->v->user_id;
+	if (!yes && c->v->role == ROLE_MANAGER && (rc = store_in_scope(s, c->v, owner, &yes, c->e)))
 		return rc;
+	if (yes)
+		owner_known(c, owner, 1);
 	if (!yes)
 		return dm_fail(c->e, DM_EFORBIDDEN, "owner_id",
 			       c->v->role == ROLE_MANAGER ?
@@ -443,9 +460,12 @@ static int create_tx(struct store *s, void *arg)
 	int rc;
 	json_t *next = json_deep_copy(c->changes);
 	if (!(rc = r->check(s, c, next)) &&
-	    !(rc = store_insert(s, c->k, c->changes, c->v->user_id, &c->id, c->e)) &&
+	    !(rc = c->batch ?
+		      store_import_insert(s, c->k, c->changes, c->v->user_id, &c->id, c->e) :
+		      store_insert(s, c->k, c->changes, c->v->user_id, &c->id, c->e)) &&
 	    !(rc = r->after ? r->after(s, c, c->changes) : 0) &&
-	    !(rc = c->pw_hash ? store_cred_set(s, c->id, c->pw_hash, c->e) : 0))
+	    !(rc = c->pw_hash ? store_cred_set(s, c->id, c->pw_hash, c->e) : 0) &&
+	    !c->batch)
 		rc = store_get(s, c->k, NULL, c->id, 0, &c->out, c->e);
 	json_decref(next);
 	return rc;
@@ -594,6 +614,25 @@ int rec_create_in(struct store *s, const struct kind *k, const struct viewer *v,
 	else
 		json_decref(c.out);
 out:
+	json_decref(c.changes);
+	return rc;
+}
+
+int rec_create_tx(struct store *s, const struct kind *k, const struct viewer *v, json_t *body,
+		  struct rec_batch *batch, int64_t *id, struct dm_err *e)
+{
+	char hash[128];
+	struct wctx c = { k, v, 0, -1, NULL, NULL, NULL, 0, NULL, e, batch };
+	int rc;
+	*id = 0;
+	if ((rc = may_write(k, v, 0, NULL, e)) || (rc = model_check(k, body, CHECK_CREATE, &c.changes, e)))
+		return rc;
+	if (k == &kind_user && !json_object_get(c.changes, "password") && v != &viewer_system)
+		rc = dm_fail(e, DM_EREQUIRED, "password", "password is required");
+	if (!rc && !(rc = take_password(k, c.changes, NULL, hash, &c.pw_hash, e)) &&
+	    !(rc = create_tx(s, &c)))
+		*id = c.id;
+	json_decref(c.out);
 	json_decref(c.changes);
 	return rc;
 }

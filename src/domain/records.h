@@ -55,4 +55,18 @@ int rec_list_pool(struct store *s, const struct viewer *v, const struct kv *para
 int rec_audit(struct store *s, const struct viewer *v, const struct kv *params, size_t nparams,
 	      json_t **items, char **next, struct dm_err *e);
 
+/* ---- many records in one transaction (import, demo) -------------------------------------------
+ * rec_create, rec_update and the others may be called inside a store_write callback: they then
+ * join its transaction. rec_create_tx is the lean form for bulk loads: the same rules and checks
+ * as rec_create, but the record is not read back and it is inserted through store_import_insert
+ * (one audit row per record, action "import"). The batch remembers, for the length of one
+ * transaction, what the rules already established (owners found assignable); zero it before the
+ * first record. Inside store_write only; *id receives the new record's id. */
+struct rec_batch {
+	int64_t owners[32];
+	int nowners;
+};
+int rec_create_tx(struct store *s, const struct kind *k, const struct viewer *v, json_t *body,
+		  struct rec_batch *batch, int64_t *id, struct dm_err *e);
+
 #endif

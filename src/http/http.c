@@ -108,6 +108,8 @@ static void resp_release(struct http_resp *rs)
 {
 	json_decref(rs->json);
 	free(rs->body);
+	if (rs->has_fd)
+		close(rs->fd);
 	for (int i = 0; i < rs->nheaders; i++) {
 		free(rs->headers[i].name);
 		free(rs->headers[i].value);
@@ -141,7 +143,10 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct http_resp *
 {
 	struct MHD_Response *r;
 	const char *ctype = rs->content_type;
-	if (rs->static_body) {
+	if (rs->has_fd) {
+		r = MHD_create_response_from_fd64(rs->fd_len, rs->fd);   /* closes fd when done */
+		rs->has_fd = 0;
+	} else if (rs->static_body) {
 		r = MHD_create_response_from_buffer(rs->body_len, (void *)rs->static_body,
 						    MHD_RESPMEM_PERSISTENT);
 	} else if (rs->body) {

@@ -45,6 +45,9 @@ struct http_resp {
 	const void *static_body;      /* or a body that outlives the response (not freed) */
 	size_t body_len;
 	const char *content_type;     /* for body */
+	int has_fd;                   /* or send fd_len bytes of the open file fd (owned: closed) */
+	int fd;
+	uint64_t fd_len;
 	struct {
 		char *name, *value;
 	} headers[HTTP_MAX_HEADERS_OUT];

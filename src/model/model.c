@@ -2,6 +2,7 @@
 #include "model.h"
 #include "../base/text.h"
 #include "../base/timeutil.h"
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -699,6 +700,35 @@ static json_t *normalise(const struct field *f, json_t *v)
 	return json_incref(v);
 }
 
+/* The parsed defaults of every field, parsed once (imports apply them to every row). */
+#define MAX_KINDS 32
+#define MAX_FIELDS 64
+static json_t *defaults[MAX_KINDS][MAX_FIELDS];
+static pthread_once_t defaults_once = PTHREAD_ONCE_INIT;
+
+static void parse_defaults(void)
+{
+	for (int i = 0; model_kinds[i] && i < MAX_KINDS; i++)
+		for (size_t f = 0; f < model_kinds[i]->nfields && f < MAX_FIELDS; f++)
+			if (model_kinds[i]->fields[f].dflt)
+				defaults[i][f] = json_loads(model_kinds[i]->fields[f].dflt, JSON_DECODE_ANY,
+							    NULL);
+}
+
+/* A new value of field f's default: scalars are shared (never changed in place), lists and
+ * objects copied. */
+static json_t *default_of(const struct kind *k, const struct field *f)
+{
+	pthread_once(&defaults_once, parse_defaults);
+	for (int i = 0; model_kinds[i] && i < MAX_KINDS; i++) {
+		if (model_kinds[i] != k)
+			continue;
+		json_t *d = defaults[i][f - k->fields];
+		return json_is_object(d) || json_is_array(d) ? json_deep_copy(d) : json_incref(d);
+	}
+	return json_loads(f->dflt, JSON_DECODE_ANY, NULL);
+}
+
 int model_check(const struct kind *k, json_t *body, enum check_mode mode, json_t **out,
 		struct dm_err *e)
 {
@@ -734,7 +764,7 @@ int model_check(const struct kind *k, json_t *body, enum check_mode mode, json_t
 			json_decref(o);
 			return dm_fail(e, DM_EREQUIRED, f->name, "%s is required", f->name);
 		} else if (mode == CHECK_CREATE && f->dflt) {
-			json_object_set_new(o, f->name, json_loads(f->dflt, JSON_DECODE_ANY, NULL));
+			json_object_set_new(o, f->name, default_of(k, f));
 		}
 	}
 	*out = o;

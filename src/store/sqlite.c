@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "../base/banned.h"
 
 #define STMT_CACHE 256
@@ -1799,6 +1800,227 @@ static int sq_sweep_done(void *impl, int64_t id, int64_t moved, struct dm_err *e
 	return rc;
 }
 
+/* ---- bulk loads and backups ------------------------------------------------------------------- */
+
+/* The INSERT of every writable column of k, built once per kind (the writer thread only). */
+static const char *import_sql(const struct kind *k)
+{
+	static struct {
+		const struct kind *k;
+		char *sql;
+	} built[16];
+	size_t i;
+	for (i = 0; i < sizeof built / sizeof built[0] && built[i].k; i++)
+		if (built[i].k == k)
+			return built[i].sql;
+	if (i == sizeof built / sizeof built[0])
+		abort();
+	struct buf sql = BUF_INIT(0), vals = BUF_INIT(0);
+	buf_printf(&sql, "INSERT INTO %s (created_at, updated_at, version", k->plural);
+	buf_puts(&vals, "?, ?, 1");
+	if (k->flags & KF_NAME_KEY) {
+		buf_puts(&sql, ", name_key");
+		buf_puts(&vals, ", ?");
+	}
+	for (size_t f = 0; f < k->nfields; f++) {
+		const struct field *fd = &k->fields[f];
+		if (!model_is_column(fd) || !strcmp(fd->name, "id") || !strcmp(fd->name, "created_at") ||
+		    !strcmp(fd->name, "updated_at") || !strcmp(fd->name, "version") ||
+		    !strcmp(fd->name, "archived_at"))
+			continue;
+		buf_printf(&sql, ", %s", fd->name);
+		buf_puts(&vals, ", ?");
+	}
+	buf_printf(&sql, ") VALUES (%s)", vals.data);
+	buf_release(&vals);
+	built[i].k = k;
+	built[i].sql = buf_detach(&sql, NULL);
+	return built[i].sql;
+}
+
+/* Bind one JSON value as stored: objects and arrays as their JSON text. */
+static void bind_json(sqlite3_stmt *st, int i, json_t *v)
+{
+	if (!v || json_is_null(v)) {
+		sqlite3_bind_null(st, i);
+	} else if (json_is_integer(v)) {
+		sqlite3_bind_int64(st, i, json_integer_value(v));
+	} else if (json_is_boolean(v)) {
+		sqlite3_bind_int(st, i, json_is_true(v));
+	} else if (json_is_real(v)) {
+		sqlite3_bind_double(st, i, json_real_value(v));
+	} else if (json_is_string(v)) {
+		sqlite3_bind_text(st, i, json_string_value(v), (int)json_string_length(v), SQLITE_STATIC);
+	} else {
+		char *s = json_dumps(v, JSON_COMPACT);
+		sqlite3_bind_text(st, i, s, -1, free);
+	}
+}
+
+static int import_audit(struct conn *c, const struct kind *k, int64_t id, int64_t actor,
+			const char *at, json_t *rec, struct dm_err *e)
+{
+	sqlite3_stmt *st = stmt_get(c, "INSERT INTO audit (object, object_id, actor_id, at, action, "
+				    "field, old, new) VALUES (?, ?, ?, ?, 'import', NULL, NULL, ?)", e);
+	if (!st)
+		return e->code;
+	char *text = json_dumps(rec, JSON_COMPACT);
+	sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, id);
+	if (actor)
+		sqlite3_bind_int64(st, 3, actor);
+	sqlite3_bind_text(st, 4, at, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, text, -1, free);
+	int rc = sqlite3_step(st);
+	stmt_done(st);
+	return rc == SQLITE_DONE ? 0 : step_error(c, rc, e);
+}
+
+static int sq_import_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor,
+			    int64_t *id, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	char now[TIME_STR_LEN];
+	if (in_write(sq, e))
+		return e->code;
+	struct conn *c = sq->wconn;
+	sqlite3_stmt *st = stmt_get(c, import_sql(k), e);
+	if (!st)
+		return e->code;
+	char *key = name_key_of(k, rec);
+	int n = 1;
+	time_format(time_now_ms(), now);
+	sqlite3_bind_text(st, n++, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, n++, now, -1, SQLITE_STATIC);
+	if (key)
+		sqlite3_bind_text(st, n++, key, -1, SQLITE_STATIC);
+	for (size_t f = 0; f < k->nfields; f++) {
+		const struct field *fd = &k->fields[f];
+		if (!model_is_column(fd) || !strcmp(fd->name, "id") || !strcmp(fd->name, "created_at") ||
+		    !strcmp(fd->name, "updated_at") || !strcmp(fd->name, "version") ||
+		    !strcmp(fd->name, "archived_at"))
+			continue;
+		bind_json(st, n++, json_object_get(rec, fd->name));
+	}
+	int s = sqlite3_step(st);
+	int ext = sqlite3_extended_errcode(c->db);
+	stmt_done(st);
+	int rc = 0;
+	if (s != SQLITE_DONE) {
+		if (ext == SQLITE_CONSTRAINT_UNIQUE)
+			rc = duplicate(c, k, rec, key, e);
+		else if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+			rc = dm_fail(e, DM_ENOTFOUND, NULL, "a referenced record does not exist");
+		else
+			rc = step_error(c, s, e);
+	} else {
+		*id = sqlite3_last_insert_rowid(c->db);
+		rc = import_audit(c, k, *id, actor, now, rec, e);
+	}
+	free(key);
+	return rc;
+}
+
+/* Copy the main database of src into dst in one step: one read snapshot, so the copy is
+ * consistent even while the writer thread commits (WAL readers do not block writers). */
+static int copy_db(sqlite3 *dst, sqlite3 *src, struct dm_err *e)
+{
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+	if (!b)
+		return dm_fail(e, DM_EINTERNAL, NULL, "backup: %s", sqlite3_errmsg(dst));
+	int rc = sqlite3_backup_step(b, -1);
+	sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE)
+		return dm_fail(e, rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? DM_EUNAVAILABLE :
+			       DM_EINTERNAL, NULL, "backup: %s", sqlite3_errstr(rc));
+	return 0;
+}
+
+static int sq_backup(void *impl, const char *path, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	sqlite3 *dst = NULL;
+	int rc;
+	struct conn *c = conn_get(sq, e);
+	if (!c)
+		return e->code;
+	if (access(path, F_OK) == 0) {
+		rc = dm_fail(e, DM_EPARAM, "out", "%s exists already: a backup never overwrites", path);
+		goto out;
+	}
+	if (sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		rc = dm_fail(e, DM_EPARAM, "out", "cannot create %s: %s", path,
+			     dst ? sqlite3_errmsg(dst) : "out of memory");
+		goto out;
+	}
+	rc = copy_db(dst, c->db, e);
+out:
+	sqlite3_close_v2(dst);
+	return rc;
+}
+
+/* The first column of the first row of sql on db, as text (caller frees); NULL on error. */
+static char *pragma_text(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	char *out = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		out = xstrdup((const char *)sqlite3_column_text(st, 0) ?: "");
+	sqlite3_finalize(st);
+	return out;
+}
+
+int store_sqlite_file_check(const char *path, int *version, struct dm_err *e)
+{
+	sqlite3 *db = NULL;
+	char *ok = NULL, *ver = NULL, *accounts = NULL;
+	int rc = 0;
+	*version = 0;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		rc = dm_fail(e, DM_EPARAM, "in", "cannot open %s", path);
+		goto out;
+	}
+	ok = pragma_text(db, "PRAGMA integrity_check");
+	if (!ok || strcmp(ok, "ok")) {
+		rc = dm_fail(e, DM_EINVAL, "in", "%s fails the integrity check: %.200s", path,
+			     ok ? ok : sqlite3_errmsg(db));
+		goto out;
+	}
+	ver = pragma_text(db, "PRAGMA user_version");
+	accounts = pragma_text(db, "SELECT count(*) FROM sqlite_master WHERE name = 'accounts'");
+	*version = ver ? atoi(ver) : 0;
+	if (!accounts || strcmp(accounts, "1") || *version < 1)
+		rc = dm_fail(e, DM_EINVAL, "in", "%s is not a dealmap database", path);
+	else if (*version > sqlite_migration_count)
+		rc = dm_fail(e, DM_ESCHEMA, "in", "%s has schema version %d, newer than this dealmap "
+			     "(%d): use a newer dealmap", path, *version, sqlite_migration_count);
+out:
+	free(ok);
+	free(ver);
+	free(accounts);
+	sqlite3_close_v2(db);
+	return rc;
+}
+
+int store_sqlite_file_restore(const char *path, const char *from, struct dm_err *e)
+{
+	sqlite3 *src = NULL, *dst = NULL;
+	int version, rc;
+	if ((rc = store_sqlite_file_check(from, &version, e)))
+		return rc;
+	if (sqlite3_open_v2(from, &src, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		rc = dm_fail(e, DM_EUNAVAILABLE, "db", "cannot open %s or %s", from, path);
+		goto out;
+	}
+	sqlite3_busy_timeout(dst, 10000);
+	rc = copy_db(dst, src, e);
+out:
+	sqlite3_close_v2(src);
+	sqlite3_close_v2(dst);
+	return rc;
+}
+
 /* ---- analytics: named aggregate queries --------------------------------------------------------
  * Every query restricts rows to the owners of a scope (scope_owner) and, where it says so, to the
  * period [from, to). Approach per query (see also docs/ANALYTICS.md): plain GROUP BY over the
@@ -2343,6 +2565,8 @@ static int sq_open(struct store *s, const char *url, void **impl, struct dm_err 
 	*impl = NULL;
 	if (conn_open(sq->path, &sq->wconn, e))
 		goto fail;
+	/* the writer touches every index of every table it writes: give it a large page cache */
+	exec_simple(sq->wconn, "PRAGMA cache_size = -65536");
 	if (exec_simple(sq->wconn, "PRAGMA journal_mode=WAL") != SQLITE_OK) {
 		dm_fail(e, DM_EUNAVAILABLE, "db", "%s is not a usable SQLite database", sq->path);
 		goto fail;
@@ -2401,4 +2625,6 @@ const struct store_ops store_sqlite_ops = {
 	.reclaim_candidates = sq_reclaim_candidates,
 	.sweep_add = sq_sweep_add,
 	.sweep_done = sq_sweep_done,
+	.import_insert = sq_import_insert,
+	.backup = sq_backup,
 };

@@ -236,6 +236,29 @@ int store_find_name(struct store *s, const struct kind *k, const char *name, int
 	return s->ops->find_name(s->impl, k, name, id, e);
 }
 
+int store_import_insert(struct store *s, const struct kind *k, json_t *rec, int64_t actor,
+			int64_t *id, struct dm_err *e)
+{
+	return s->ops->import_insert(s->impl, k, rec, actor, id, e);
+}
+
+int store_backup(struct store *s, const char *path, struct dm_err *e)
+{
+	return s->ops->backup(s->impl, path, e);
+}
+
+int store_file_check(const char *path, int *version, struct dm_err *e)
+{
+	return store_sqlite_file_check(path, version, e);
+}
+
+int store_file_restore(const char *url, const char *path, struct dm_err *e)
+{
+	if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13))
+		return dm_fail(e, DM_EPARAM, "db", "restore a PostgreSQL database with pg_restore");
+	return store_sqlite_file_restore(strncmp(url, "sqlite:", 7) ? url : url + 7, path, e);
+}
+
 int store_team_in_reach(struct store *s, const struct viewer *v, int64_t team, int *yes,
 			struct dm_err *e)
 {

@@ -232,4 +232,20 @@ int store_session_expire(struct store *s, int64_t idle_before, int64_t absolute_
 /* Number of live users (0 means a fresh database). */
 int store_count(struct store *s, const struct kind *k, int64_t *n, struct dm_err *e);
 
+/* ---- bulk loads and backups (import, export, backup: SPEC §9) --------------------------------- */
+
+/* Inside store_write only. Insert rec like store_insert, for bulk loads: one statement per kind
+ * prepared once and reused, and one audit row per record (action "import", field null, the whole
+ * record as the new value) instead of one per field. */
+int store_import_insert(struct store *s, const struct kind *k, json_t *rec, int64_t actor,
+			int64_t *id, struct dm_err *e);
+/* A consistent copy of the live database in the new file path (which must not exist), taken
+ * while the store keeps serving (SQLite: the online backup API under one read snapshot). */
+int store_backup(struct store *s, const char *path, struct dm_err *e);
+/* Check a backup file before it is restored: it must open, pass an integrity check and have a
+ * schema version this binary knows (1..store_schema_latest()). *version receives it. */
+int store_file_check(const char *path, int *version, struct dm_err *e);
+/* Replace the database at url with the checked copy at path (no server may be using url). */
+int store_file_restore(const char *url, const char *path, struct dm_err *e);
+
 #endif

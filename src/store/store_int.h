@@ -67,6 +67,9 @@ struct store_ops {
 	int (*analytics)(void *impl, const char *name, const struct an_params *p, json_t **rows,
 			 struct dm_err *e);
 	int (*count)(void *impl, const struct kind *k, int64_t *n, struct dm_err *e);
+	int (*import_insert)(void *impl, const struct kind *k, json_t *rec, int64_t actor,
+			     int64_t *id, struct dm_err *e);
+	int (*backup)(void *impl, const char *path, struct dm_err *e);
 };
 
 struct store {
@@ -77,5 +80,8 @@ struct store {
 extern const struct store_ops store_sqlite_ops;
 /* Number of migrations the SQLite backend knows. */
 int store_sqlite_latest(void);
+/* store_file_check and store_file_restore for SQLite files. */
+int store_sqlite_file_check(const char *path, int *version, struct dm_err *e);
+int store_sqlite_file_restore(const char *path, const char *from, struct dm_err *e);
 
 #endif
