@@ -7,6 +7,18 @@ let server, chrome;
 before(async () => { server = await startServer(); chrome = await launch(); });
 after(async () => { await chrome?.close(); await server?.stop(); });
 
+/* A customer of li's own for a test: an account with a two-level org chart and an opportunity
+ * in compare, made through the API so the tests do not depend on the demo's data. */
+async function fixture(page) {
+  const tag = Date.now() + '-' + Math.floor(Math.random() * 1e6);
+  const acc = (await apiCall(page, 'POST', '/accounts', { name: '浏览器测试客户' + tag, industry: '印刷包装' })).body;
+  const boss = (await apiCall(page, 'POST', '/contacts', { account_id: acc.id, name: '陈建国', title: '总经理' })).body;
+  await apiCall(page, 'POST', '/contacts', { account_id: acc.id, name: '周涛', title: '生产总监', reports_to_id: boss.id });
+  const opp = (await apiCall(page, 'POST', '/opportunities', { account_id: acc.id, name: '二期印后生产线' + tag, stage: 'compare', amount: 3800000000 })).body;
+  assert.ok(acc.id && boss.id && opp.id, 'fixture created');
+  return { account: acc.id, opp: opp.id };
+}
+
 async function newPage(opts = {}) {
   const ctx = await chrome.browser.newContext({ locale: 'zh-CN', viewport: { width: 1366, height: 900 }, ...opts });
   const page = await ctx.newPage();
@@ -63,18 +75,19 @@ test('create an account; a duplicate name is shown next to the name field and ke
 test('log a follow-up and see it on the timeline', async () => {
   const { ctx, page } = await newPage();
   await signIn(page, server.base, 'li');
-  await page.goto(server.base + '/accounts/1');
-  const before = (await apiGet(page, '/accounts/1')).touches;
+  const { account } = await fixture(page);
+  await page.goto(server.base + '/accounts/' + account);
+  const before = (await apiGet(page, '/accounts/' + account)).touches;
   await page.click('[data-test=log-followup]');
   await page.click('[data-test=channel] >> text=微信');
   const summary = '微信确认下周三到厂演示方案 ' + Date.now();
   await page.fill('[data-test=summary]', summary);
   await page.click('[data-test=followup-save]');
   await page.waitForSelector(`[data-test=timeline-item]:has-text("${summary}")`);
-  const acts = await apiGet(page, '/activities?account_id=1&sort=-id&limit=1');
+  const acts = await apiGet(page, '/activities?account_id=' + account + '&sort=-id&limit=1');
   assert.equal(acts.items[0].summary, summary);
   assert.equal(acts.items[0].channel, 'wechat');
-  assert.equal((await apiGet(page, '/accounts/1')).touches, before + 1);
+  assert.equal((await apiGet(page, '/accounts/' + account)).touches, before + 1);
   assert.equal(await page.textContent('[data-test=touches]'), String(before + 1));
   await ctx.close();
 });
@@ -82,7 +95,8 @@ test('log a follow-up and see it on the timeline', async () => {
 test('add stakeholders and see the buyer map coverage change', async () => {
   const { ctx, page } = await newPage();
   await signIn(page, server.base, 'li');
-  await page.goto(server.base + '/opportunities/1');
+  const { opp } = await fixture(page);
+  await page.goto(server.base + '/opportunities/' + opp);
   const count = page.locator('[data-test=coverage-count]');
   await count.waitFor();
   assert.equal(await count.textContent(), '0/4');
@@ -99,7 +113,7 @@ test('add stakeholders and see the buyer map coverage change', async () => {
   await page.click('[data-test=stakeholder-form] >> text=指导者');
   await page.click('[data-test=stakeholder-save]');
   await page.locator('[data-test=coverage-count]:text-is("2/4")').waitFor();
-  const map = await apiGet(page, '/opportunities/1/map');
+  const map = await apiGet(page, '/opportunities/' + opp + '/map');
   assert.equal(map.coverage.decision_maker, true);
   assert.equal(map.coverage.coach, true);
   assert.equal(map.coverage.user, false);
@@ -109,15 +123,16 @@ test('add stakeholders and see the buyer map coverage change', async () => {
 test('drag a card on the pipeline board and see the stage change through the API', async () => {
   const { ctx, page } = await newPage();
   await signIn(page, server.base, 'li');
+  const { opp: id } = await fixture(page);
   await page.goto(server.base + '/pipeline');
-  const card = page.locator('[data-stage=compare] [data-opp="1"]');
+  const card = page.locator(`[data-stage=compare] [data-opp="${id}"]`);
   await card.waitFor();
-  assert.equal((await apiGet(page, '/opportunities/1')).stage, 'compare');
+  assert.equal((await apiGet(page, '/opportunities/' + id)).stage, 'compare');
   await card.dragTo(page.locator('[data-stage=commit] .cards'));
-  await page.locator('[data-stage=commit] [data-opp="1"]').waitFor();
-  const opp = await apiGet(page, '/opportunities/1');
+  await page.locator(`[data-stage=commit] [data-opp="${id}"]`).waitFor();
+  const opp = await apiGet(page, '/opportunities/' + id);
   assert.equal(opp.stage, 'commit');
-  const hist = await apiGet(page, '/opportunities/1/history');
+  const hist = await apiGet(page, '/opportunities/' + id + '/history');
   assert.deepEqual(hist.items.map((h) => h.to).slice(-1), ['commit']);
   await ctx.close();
 });

@@ -48,7 +48,7 @@ export default {
     },
   },
   myday: {
-    title: 'My day', greeting: 'Good day, {name}', overdue: 'Overdue follow-ups', due: 'Due today', warnings: 'Warnings on my deals',
+    title: 'My day', greeting: 'Good day, {name}', reason: { planned: 'as planned', cadence: 'by cadence' }, overdue: 'Overdue follow-ups', due: 'Due today', warnings: 'Warnings on my deals',
     sleeping: 'My sleeping accounts', myAccounts: 'My accounts, least recently touched first', logFollowUp: 'Log follow-up',
     agendaMissing: 'The agenda (due and overdue follow-ups) arrives with a coming server update; meanwhile your accounts are listed by last touch.',
     noOverdue: 'No overdue follow-ups. Well done.', noWarnings: 'No warnings on your deals.', noSleeping: 'No sleeping accounts.',
