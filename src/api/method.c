@@ -44,9 +44,10 @@ static int warnings_h(struct http_req *rq, struct http_resp *rs)
 	struct kv params[HTTP_MAX_PARAMS];
 	size_t n = api_params(rq, params);
 	json_t *items;
-	int rc = method_warnings(api_store(rq), api_viewer(rq), params, n, &items, &rq->err);
+	char *next;
+	int rc = method_warnings(api_store(rq), api_viewer(rq), params, n, &items, &next, &rq->err);
 	if (!rc)
-		api_list(rs, items, NULL);
+		api_list(rs, items, next);
 	return rc;
 }
 
@@ -218,7 +219,8 @@ static int team_delete_h(struct http_req *rq, struct http_resp *rs)
 static const char *const warning_query[] = {
 	"code:Only this warning: quote_before_needs, no_decision_maker, no_coach, opponent_late, "
 	"neglect_after_signature, overdue_close",
-	"owner_id:Only opportunities of this owner", NULL
+	"owner_id:Only opportunities of this owner", "limit:Page size, 1-500 (default 500)",
+	"cursor:The next of the previous page", NULL
 };
 
 size_t api_method_routes(struct route *out, size_t max)

@@ -249,7 +249,7 @@ int followup_agenda(struct store *s, const struct viewer *v, const char *date, j
 	mine[0].key = "owner_id";
 	mine[0].value = id;
 	if (!rc)
-		rc = method_warnings(s, v, mine, 1, &warnings, e);
+		rc = method_warnings(s, v, mine, 1, &warnings, NULL, e);
 	if (rc) {
 		json_decref(accounts);
 		return rc;

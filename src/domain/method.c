@@ -629,17 +629,37 @@ static const char *const warning_codes[] = { "quote_before_needs", "no_decision_
 					     "opponent_late", "neglect_after_signature",
 					     "overdue_close", NULL };
 
+/* A whole number in [min, max] from a query parameter, or -1. */
+static long long param_number(const char *s, long long min, long long max)
+{
+	char *end;
+	long long v = strtoll(s, &end, 10);
+	return *s && !*end && v >= min && v <= max ? v : -1;
+}
+
 int method_warnings(struct store *s, const struct viewer *v, const struct kv *params, size_t n,
-		    json_t **items, struct dm_err *e)
+		    json_t **items, char **next, struct dm_err *e)
 {
 	const char *code = NULL;
 	struct store_query q;
 	struct present_ctx pc;
+	long long limit = LIST_MAX_LIMIT, offset = 0;
 	int rc = 0;
 	*items = NULL;
+	if (next)
+		*next = NULL;
 	memset(&q, 0, sizeof q);
 	for (size_t i = 0; i < n; i++) {
-		if (!strcmp(params[i].key, "code") && model_enum_index(warning_codes, params[i].value) >= 0) {
+		if (!strcmp(params[i].key, "limit") || !strcmp(params[i].key, "cursor")) {
+			int lim = params[i].key[0] == 'l';
+			long long x = param_number(params[i].value, lim ? 1 : 0, lim ? LIST_MAX_LIMIT : 1000000000);
+			if (x < 0) {
+				json_decref(q.filters[0].value);
+				return dm_fail(e, DM_EPARAM, params[i].key, lim ? "limit must be 1-500" :
+					       "cursor is not one this list gave");
+			}
+			*(lim ? &limit : &offset) = x;
+		} else if (!strcmp(params[i].key, "code") && model_enum_index(warning_codes, params[i].value) >= 0) {
 			code = params[i].value;
 		} else if (!strcmp(params[i].key, "owner_id") && q.nfilters == 0) {
 			char *end;
@@ -696,11 +716,19 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 	present_ctx_release(&pc);
 	json_decref(q.after_value);
 	json_decref(q.filters[0].value);
-	if (rc)
+	if (rc) {
 		json_decref(out);
-	else
-		*items = out;
-	return rc;
+		return rc;
+	}
+	/* one page of the warnings, in opportunity order; the cursor is the offset of the next */
+	json_t *page = json_array();
+	for (size_t i = (size_t)offset; i < json_array_size(out) && i < (size_t)(offset + limit); i++)
+		json_array_append(page, json_array_get(out, i));
+	if (next && (size_t)(offset + limit) < json_array_size(out))
+		*next = xasprintf("%lld", offset + limit);
+	json_decref(out);
+	*items = page;
+	return 0;
 }
 
 /* ---- account teams ---------------------------------------------------------------------------------- */

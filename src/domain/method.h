@@ -66,9 +66,10 @@ int method_map(struct store *s, const struct viewer *v, int64_t opportunity, jso
 	       struct dm_err *e);
 int method_link_add(struct store *s, const struct viewer *v, int64_t opportunity,
 		    int64_t stakeholder, json_t *body, json_t **out, struct dm_err *e);
-/* Warnings over every opportunity v sees; params code, owner_id. */
+/* Warnings over every opportunity v sees; params code, owner_id, limit (default 500), cursor.
+ * *next (caller frees; may be NULL to ignore) is the cursor of the next page, or NULL. */
 int method_warnings(struct store *s, const struct viewer *v, const struct kv *params, size_t n,
-		    json_t **items, struct dm_err *e);
+		    json_t **items, char **next, struct dm_err *e);
 int method_team_list(struct store *s, const struct viewer *v, int64_t account, json_t **items,
 		     struct dm_err *e);
 int method_team_put(struct store *s, const struct viewer *v, int64_t account, json_t *body,
