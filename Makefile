@@ -7,7 +7,13 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -pthread \
            -D_FORTIFY_SOURCE=2 -fstack-protector-strong
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lcrack -lm -pthread
-ifeq ($(SAN),1)
+ifeq ($(FUZZ),1)
+# libFuzzer targets (tests/fuzz): everything built by clang with coverage and sanitizers
+CC      := clang
+CFLAGS  += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -Wno-unknown-warning-option
+LDFLAGS += -fsanitize=address,undefined
+BUILD   := build-fuzz
+else ifeq ($(SAN),1)
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 BUILD   := build-san
@@ -41,7 +47,11 @@ $(BUILD)/%.o: %.c $(BUILD)/.deps-ok
 # missing or the lock file changed; `npm run build` when a web source changed. web/dist is then
 # compiled into the binary; the stamp makes assets.c follow every web build.
 WEB_STAMP := $(shell find web/dist -type f 2>/dev/null)
-ifneq ($(wildcard web/package.json),)
+ASSET_DIR := web/dist
+ifeq ($(FUZZ),1)
+WEB_STAMP :=
+ASSET_DIR := build-fuzz/no-web
+else ifneq ($(wildcard web/package.json),)
 WEB_SRC   := web/index.html web/vite.config.js web/package.json $(shell find web/src web/public -type f 2>/dev/null)
 # (the stamp, not the files of web/dist: a build renames them)
 WEB_STAMP := $(BUILD)/web-dist.stamp
@@ -57,7 +67,7 @@ endif
 
 $(BUILD)/gen/assets.c: tools/embed_assets.py $(WEB_STAMP) | $(BUILD)/.deps-ok
 	@mkdir -p $(dir $@)
-	python3 tools/embed_assets.py web/dist $@
+	python3 tools/embed_assets.py $(ASSET_DIR) $@
 
 $(BUILD)/gen/assets.o: $(BUILD)/gen/assets.c
 	$(CC) $(CFLAGS) -Isrc -c $< -o $@
@@ -69,6 +79,41 @@ $(BUILD)/tests/%: tests/unit/%.c $(OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Isrc -o $@ $< $(OBJ) $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# Fuzz targets (tests/fuzz, libFuzzer): `make fuzz` runs each for FUZZ_SECONDS (default 15; make test
+# runs them too), `make stress` for ten minutes each. A crash is written to tests/fuzz/crashes/;
+# once fixed, put the input in tests/fuzz/corpus/TARGET/ so every run replays it.
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 15
+ifeq ($(FUZZ),1)
+FUZZ_LINK := $(CC) -std=gnu11 -g -O1 -Isrc -fsanitize=fuzzer,address,undefined
+# fuzz_query includes records.c to reach its static parser
+$(BUILD)/fuzz/fuzz_query: tests/fuzz/fuzz_query.c $(filter-out $(BUILD)/src/domain/records.o,$(OBJ))
+	@mkdir -p $(dir $@)
+	$(FUZZ_LINK) -o $@ $^ $(LDLIBS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(OBJ)
+	@mkdir -p $(dir $@)
+	$(FUZZ_LINK) -o $@ $^ $(LDLIBS)
+endif
+
+# The unit tests under valgrind (memory errors and definite leaks fail them).
+.PHONY: valgrind
+valgrind: $(UNIT_BIN)
+	@p=0; f=0; for t in $(UNIT_BIN); do \
+		if valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+			$$t >/dev/null 2>$$t.valgrind; then p=$$((p+1)); \
+		else f=$$((f+1)); cat $$t.valgrind; echo "valgrind: $$t failed"; fi; done; \
+	echo "valgrind: $$p passed, $$f failed"; [ $$f -eq 0 ]
+
+.PHONY: fuzz fuzz-build stress
+fuzz-build:
+	@$(MAKE) --no-print-directory FUZZ=1 $(FUZZ_TARGETS:%=build-fuzz/fuzz/%)
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+stress: fuzz-build
+	@tests/fuzz/run.sh 600 $(FUZZ_TARGETS)
+
 run: $(BIN)
 	@test -f $(DB) || $(BIN) demo --db $(DB) --admin-password '$(DEMO_ADMIN_PASSWORD)'
 	@echo "dealmap: open http://$(LISTEN)/  — admin / $(DEMO_ADMIN_PASSWORD); demo users wang, zhao, li, zhang, chen / Dealmap-Demo-2026"
@@ -76,7 +121,7 @@ run: $(BIN)
 
 unit: $(UNIT_BIN)
 
-test: $(BIN) $(UNIT_BIN)
+test: $(BIN) $(UNIT_BIN) fuzz-build
 	@tests/run.sh $(BUILD)
 
 deps:

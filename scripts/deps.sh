@@ -5,7 +5,7 @@
 set -eu
 PKGS="gcc make pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libsodium-dev \
 libcrack2-dev cracklib-runtime libcmocka-dev libcsv-dev libxlsxwriter-dev python3 curl \
-chromium fonts-noto-cjk"
+chromium fonts-noto-cjk valgrind clang libclang-rt-14-dev"
 # Node and npm: Debian's nodejs + npm unless a node with npm is already installed (e.g. NodeSource's).
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 missing=""

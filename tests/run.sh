@@ -43,5 +43,17 @@ if ls tests/browser/*.test.mjs >/dev/null 2>&1; then
 	passed=$((passed + p)); failed=$((failed + f))
 fi
 
+# the fuzz targets, briefly (make fuzz-build made them; `make stress` runs them long)
+if ls build-fuzz/fuzz/fuzz_* >/dev/null 2>&1; then
+	targets=$(cd build-fuzz/fuzz && ls fuzz_* | tr '\n' ' ')
+	tests/fuzz/run.sh "${FUZZ_SECONDS:-15}" $targets >"$log" 2>&1
+	grep -v '^fuzz: [0-9]* passed' "$log" | tail -n 50
+	line=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+	p=$(echo "$line" | cut -d' ' -f2); f=$(echo "$line" | cut -d' ' -f4)
+	p=${p:-0}; f=${f:-1}
+	echo "fuzz: $p passed, $f failed"
+	passed=$((passed + p)); failed=$((failed + f))
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -145,6 +145,9 @@ int time_parse(const char *s, int64_t *ms)
 	}
 	int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
 	int64_t secs = days * 86400 + h * 3600 + mi * 60 + (se > 59 ? 59 : se) - offset_min * 60;
+	/* an offset can carry 0001-01-01 or 9999-12-31 out of the years we format */
+	if (secs < days_from_civil(1, 1, 1) * 86400 || secs >= days_from_civil(10000, 1, 1) * 86400)
+		return -1;
 	*ms = secs * 1000 + frac;
 	return 0;
 }

@@ -608,7 +608,8 @@ int rec_create_in(struct store *s, const struct kind *k, const struct viewer *v,
 	if ((rc = take_password(k, c.changes, NULL, hash, &c.pw_hash, e)))
 		goto out;
 	rc = store_write(s, create_tx, &c);
-	hide_invisible_duplicate(s, k, v, e);
+	if (rc == DM_EDUPLICATE)
+		hide_invisible_duplicate(s, k, v, e);
 	if (!rc)
 		rc = present(s, k, v, c.out, out, e);
 	else
@@ -661,7 +662,8 @@ int rec_update(struct store *s, const struct kind *k, const struct viewer *v, in
 	    (rc = take_password(k, c.changes, cur, hash, &c.pw_hash, e)))
 		goto out;
 	rc = store_write(s, update_tx, &c);
-	hide_invisible_duplicate(s, k, v, e);
+	if (rc == DM_EDUPLICATE)
+		hide_invisible_duplicate(s, k, v, e);
 	if (!rc) {
 		rc = present(s, k, v, c.out, out, e);
 		c.out = NULL;
@@ -689,7 +691,8 @@ static int set_archived(struct store *s, const struct kind *k, const struct view
 	if (!archive && v->role != ROLE_ADMIN)
 		return dm_fail(e, DM_EFORBIDDEN, NULL, "only an admin can restore records");
 	rc = store_write(s, archive_tx, &c);
-	hide_invisible_duplicate(s, k, v, e);
+	if (rc == DM_EDUPLICATE)
+		hide_invisible_duplicate(s, k, v, e);
 	json_decref(c.cur);
 	if (!rc)
 		rc = present(s, k, v, c.out, out, e);
