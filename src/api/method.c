@@ -66,13 +66,11 @@ static int stakeholders_h(struct http_req *rq, struct http_resp *rs)
 {
 	struct kv params[HTTP_MAX_PARAMS + 1];
 	char id[24];
-	json_t *opp, *items;
+	json_t *items;
 	char *next;
-	int rc = rec_get(api_store(rq), &kind_opportunity, api_viewer(rq), rq->ids[0], &opp,
-			 &rq->err);
+	int rc = rec_visible(api_store(rq), &kind_opportunity, api_viewer(rq), rq->ids[0], &rq->err);
 	if (rc)
 		return rc;
-	json_decref(opp);
 	size_t n = api_params(rq, params);
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(params[i].key, "opportunity_id"))
@@ -90,12 +88,10 @@ static int stakeholders_h(struct http_req *rq, struct http_resp *rs)
 
 static int stakeholder_create_h(struct http_req *rq, struct http_resp *rs)
 {
-	json_t *body, *rec, *opp;
-	int rc = rec_get(api_store(rq), &kind_opportunity, api_viewer(rq), rq->ids[0], &opp,
-			 &rq->err);
+	json_t *body, *rec;
+	int rc = rec_visible(api_store(rq), &kind_opportunity, api_viewer(rq), rq->ids[0], &rq->err);
 	if (rc)
 		return rc;
-	json_decref(opp);
 	if ((rc = http_json_body(rq, &body)))
 		return rc;
 	rc = rec_create_in(api_store(rq), &kind_stakeholder, api_viewer(rq), "opportunity_id",

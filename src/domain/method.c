@@ -382,9 +382,7 @@ int method_check_importance(struct store *s, const struct viewer *v, json_t *cur
 int method_history(struct store *s, const struct viewer *v, int64_t opportunity, json_t **items,
 		   struct dm_err *e)
 {
-	json_t *opp = NULL;
-	int rc = rec_get(s, &kind_opportunity, v, opportunity, &opp, e);
-	json_decref(opp);
+	int rc = rec_visible(s, &kind_opportunity, v, opportunity, e);
 	return rc ? rc : store_stage_list(s, opportunity, items, e);
 }
 
@@ -736,9 +734,7 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 int method_team_list(struct store *s, const struct viewer *v, int64_t account, json_t **items,
 		     struct dm_err *e)
 {
-	json_t *acc = NULL;
-	int rc = rec_get(s, &kind_account, v, account, &acc, e);
-	json_decref(acc);
+	int rc = rec_visible(s, &kind_account, v, account, e);
 	return rc ? rc : store_team_list(s, account, items, e);
 }
 

@@ -329,9 +329,7 @@ int pool_list(struct store *s, const struct viewer *v, const struct kv *params, 
 int pool_owners(struct store *s, const struct viewer *v, int64_t account, json_t **items,
 		struct dm_err *e)
 {
-	json_t *acc = NULL;
-	int rc = rec_get(s, &kind_account, v, account, &acc, e);
-	json_decref(acc);
+	int rc = rec_visible(s, &kind_account, v, account, e);
 	return rc ? rc : store_owner_list(s, account, items, e);
 }
 

@@ -638,6 +638,15 @@ int rec_create_tx(struct store *s, const struct kind *k, const struct viewer *v,
 	return rc;
 }
 
+int rec_visible(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
+		struct dm_err *e)
+{
+	json_t *rec = NULL;
+	int rc = store_get(s, k, v, id, v->role == ROLE_ADMIN, &rec, e);
+	json_decref(rec);
+	return rc;
+}
+
 int rec_get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
 	    json_t **out, struct dm_err *e)
 {

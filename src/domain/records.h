@@ -29,6 +29,10 @@ int rec_create(struct store *s, const struct kind *k, const struct viewer *v, js
 int rec_create_in(struct store *s, const struct kind *k, const struct viewer *v,
 		  const char *parent_field, int64_t parent_id, json_t *body, json_t **out,
 		  struct dm_err *e);
+/* 0 when v may see the record (archived ones for admins), else DM_ENOTFOUND: for endpoints that
+ * answer something about a record rather than the record itself. */
+int rec_visible(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
+		struct dm_err *e);
 int rec_get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
 	    json_t **out, struct dm_err *e);
 /* if_match < 0: no precondition; otherwise DM_ESTALE unless it equals the current version. */
