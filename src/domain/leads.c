@@ -243,7 +243,8 @@ static int convert_tx_run(struct store *s, void *arg)
 		json_object_set_new(o, "account_id", json_integer(account));
 		if (owner)
 			json_object_set_new(o, "owner_id", json_integer(owner));
-		const char *stage = json_string_value(json_object_get(o, "stage"));
+		/* from the request, which outlives o (insert() frees o) */
+		const char *stage = json_string_value(json_object_get(c->opportunity, "stage"));
 		if ((rc = insert(s, &kind_opportunity, o, c->v->user_id, &opp, c->e)) ||
 		    (rc = store_stage_add(s, opp, NULL, stage, c->v->user_id, c->e)))
 			goto out;
