@@ -635,12 +635,32 @@ static void bind_sort_value(struct qb *q, const struct field *f, json_t *v)
 	}
 }
 
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
+/* s as one FTS5 string ("..." with inner quotes doubled): a substring, not query syntax. */
+static char *fts_phrase(const char *s)
+{
+	struct buf b = BUF_INIT(0);
+	buf_puts(&b, "\"");
+	for (; *s; s++)
+		buf_puts(&b, *s == '"' ? "\"\"" : (char[2]){ *s, 0 });
+	buf_puts(&b, "\"");
+	return buf_detach(&b, NULL);
+}
+
 static int sq_list(void *impl, const struct store_query *sqy, json_t **items, struct dm_err *e)
 {
 	struct sq *sq = impl;
 	const struct kind *k = sqy->kind;
 	struct conn *c = conn_get(sq, e);
 	struct qb q;
+	char *phrase = NULL;
 	int rc = 0;
 	*items = NULL;
 	if (!c)
@@ -665,6 +685,15 @@ static int sq_list(void *impl, const struct store_query *sqy, json_t **items, st
 			qb_sql(&q, ops[sqy->filters[i].op]);
 			qb_json(&q, sqy->filters[i].value);
 		}
+	}
+	if (sqy->name_sub && k == &kind_account && utf8_chars(sqy->name_sub) >= 3) {
+		/* the trigram index finds the candidates (it folds case: instr below keeps the
+		 * answer exactly the substring's); shorter queries have no trigram to look up */
+		phrase = fts_phrase(sqy->name_sub);   /* bound at prepare: freed at out */
+		qb_sql(&q, " AND t.id IN (SELECT rowid FROM accounts_name_fts WHERE "
+			  "accounts_name_fts MATCH ");
+		qb_text(&q, phrase);
+		qb_sql(&q, ")");
 	}
 	if (sqy->name_sub) {
 		qb_sql(&q, " AND instr(t.name_key, ");
@@ -713,6 +742,7 @@ static int sq_list(void *impl, const struct store_query *sqy, json_t **items, st
 	stmt_done(st);
 out:
 	qb_release(&q);
+	free(phrase);
 	return rc;
 }
 

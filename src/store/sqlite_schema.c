@@ -116,6 +116,21 @@ const char *const sqlite_migrations[] = {
 	"CREATE INDEX stage_history_to ON stage_history(to_stage, at, opportunity_id);"
 	"CREATE INDEX orders_day ON orders(ordered_on, account_id, amount);"
 	"CREATE INDEX activities_when ON activities(occurred_at, user_id, effective);",
+
+	/* 5: account name search through an FTS5 trigram index of name_key (issue 9), kept by
+	 * triggers in the transaction of every write; queries under 3 characters still use instr() */
+	"CREATE VIRTUAL TABLE accounts_name_fts USING fts5(name_key, content='accounts',"
+	"  content_rowid='id', tokenize='trigram');"
+	"CREATE TRIGGER accounts_name_fts_ai AFTER INSERT ON accounts BEGIN"
+	"  INSERT INTO accounts_name_fts(rowid, name_key) VALUES (new.id, new.name_key); END;"
+	"CREATE TRIGGER accounts_name_fts_ad AFTER DELETE ON accounts BEGIN"
+	"  INSERT INTO accounts_name_fts(accounts_name_fts, rowid, name_key)"
+	"  VALUES ('delete', old.id, old.name_key); END;"
+	"CREATE TRIGGER accounts_name_fts_au AFTER UPDATE OF name_key ON accounts BEGIN"
+	"  INSERT INTO accounts_name_fts(accounts_name_fts, rowid, name_key)"
+	"  VALUES ('delete', old.id, old.name_key);"
+	"  INSERT INTO accounts_name_fts(rowid, name_key) VALUES (new.id, new.name_key); END;"
+	"INSERT INTO accounts_name_fts(accounts_name_fts) VALUES ('rebuild');",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
