@@ -460,21 +460,16 @@ static void vis_clause(struct qb *q, const struct kind *k, const struct viewer *
 /* SQL of a derived field, over table alias t. */
 static const char *derived_sql(const struct kind *k, const struct field *f)
 {
+	/* kept on the account by the triggers of migration 6 */
 	if (k == &kind_account && !strcmp(f->name, "touches"))
-		return "(SELECT count(*) FROM activities da WHERE da.account_id = t.id "
-		       "AND da.effective = 1 AND da.archived_at IS NULL)";
+		return "t.touch_count";
 	if (k == &kind_account && !strcmp(f->name, "last_touch_at"))
-		return "(SELECT max(da.occurred_at) FROM activities da WHERE da.account_id = t.id "
-		       "AND da.effective = 1 AND da.archived_at IS NULL)";
+		return "t.touched_at";
 	static const struct {
 		const char *name, *sql;
 	} acc[] = {
-		{ "_latest_next_touch", "(SELECT la.next_touch_on FROM activities la WHERE la.account_id = "
-					"t.id AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, "
-					"la.id DESC LIMIT 1)" },
-		{ "_latest_contact_ids", "(SELECT la.contact_ids FROM activities la WHERE la.account_id "
-					 "= t.id AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, "
-					 "la.id DESC LIMIT 1)" },
+		{ "_latest_next_touch", "t.latest_next_touch" },
+		{ "_latest_contact_ids", "t.latest_contact_ids" },
 		{ "_open_opps", "(SELECT count(*) FROM opportunities oo WHERE oo.account_id = t.id AND "
 				"oo.archived_at IS NULL AND oo.stage NOT IN ('won', 'lost'))" },
 		{ "_won_opps", "(SELECT count(*) FROM opportunities oo WHERE oo.account_id = t.id AND "
@@ -498,9 +493,8 @@ static const char *derived_sql(const struct kind *k, const struct field *f)
 			      "AND sh.archived_at IS NULL AND sh.role = 'coach')" },
 		{ "_opponents", "(SELECT count(*) FROM stakeholders sh WHERE sh.opportunity_id = t.id "
 				"AND sh.archived_at IS NULL AND sh.attitude = 'opponent')" },
-		{ "_account_last_touch", "(SELECT max(da.occurred_at) FROM activities da WHERE "
-					 "da.account_id = t.account_id AND da.effective = 1 AND "
-					 "da.archived_at IS NULL)" },
+		{ "_account_last_touch", "(SELECT ao.touched_at FROM accounts ao WHERE ao.id = "
+					 "t.account_id)" },
 		{ "_account_owner", "(SELECT ao.owner_id FROM accounts ao WHERE ao.id = t.account_id)" },
 	};
 	if (k == &kind_opportunity)
