@@ -32,7 +32,7 @@ DB       ?= dealmap.db
 LISTEN   ?= 127.0.0.1:8080
 DEMO_ADMIN_PASSWORD ?= Dealmap-Admin-2026
 
-.PHONY: all run test unit api deps clean screenshots
+.PHONY: all run test unit api deps clean screenshots bench
 all: $(BIN)
 
 $(BUILD)/.deps-ok: scripts/deps.sh
@@ -126,6 +126,15 @@ test: $(BIN) $(UNIT_BIN) fuzz-build
 
 deps:
 	@scripts/deps.sh
+
+# The benchmark of issue 9 (docs/BENCHMARKS.md): generate the large company at SCALE (1 = 1M
+# accounts, 10M activities; cached per scale and seed), serve it, load it with wrk, append a table.
+SCALE    ?= 1
+SEED     ?= 9
+DURATION ?= 10
+bench: $(BIN)
+	@command -v wrk >/dev/null 2>&1 || scripts/deps.sh bench
+	@python3 tools/bench.py --bin $(BIN) --scale $(SCALE) --seed $(SEED) --duration $(DURATION)
 
 # docs/screenshots/*.png of the main pages, taken by headless Chromium from a demo server.
 screenshots: $(BIN)

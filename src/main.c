@@ -16,6 +16,7 @@ static const struct command commands[] = {
 	{ "export", cmd_export, "export records to CSV or XLSX" },
 	{ "backup", cmd_backup, "copy a live database consistently to a file" },
 	{ "restore", cmd_restore, "put a checked backup back in place" },
+	{ "generate", cmd_generate, "load the benchmark's large company (issue 9)" },
 };
 
 static void usage(FILE *out)

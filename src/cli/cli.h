@@ -19,6 +19,7 @@ int cmd_import(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 
 /* The database named by --db, else $DEALMAP_DB, else "dealmap.db". */
 const char *cli_default_db(void);

@@ -460,21 +460,16 @@ static void vis_clause(struct qb *q, const struct kind *k, const struct viewer *
 /* SQL of a derived field, over table alias t. */
 static const char *derived_sql(const struct kind *k, const struct field *f)
 {
+	/* kept on the account by the triggers of migration 6 */
 	if (k == &kind_account && !strcmp(f->name, "touches"))
-		return "(SELECT count(*) FROM activities da WHERE da.account_id = t.id "
-		       "AND da.effective = 1 AND da.archived_at IS NULL)";
+		return "t.touch_count";
 	if (k == &kind_account && !strcmp(f->name, "last_touch_at"))
-		return "(SELECT max(da.occurred_at) FROM activities da WHERE da.account_id = t.id "
-		       "AND da.effective = 1 AND da.archived_at IS NULL)";
+		return "t.touched_at";
 	static const struct {
 		const char *name, *sql;
 	} acc[] = {
-		{ "_latest_next_touch", "(SELECT la.next_touch_on FROM activities la WHERE la.account_id = "
-					"t.id AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, "
-					"la.id DESC LIMIT 1)" },
-		{ "_latest_contact_ids", "(SELECT la.contact_ids FROM activities la WHERE la.account_id "
-					 "= t.id AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, "
-					 "la.id DESC LIMIT 1)" },
+		{ "_latest_next_touch", "t.latest_next_touch" },
+		{ "_latest_contact_ids", "t.latest_contact_ids" },
 		{ "_open_opps", "(SELECT count(*) FROM opportunities oo WHERE oo.account_id = t.id AND "
 				"oo.archived_at IS NULL AND oo.stage NOT IN ('won', 'lost'))" },
 		{ "_won_opps", "(SELECT count(*) FROM opportunities oo WHERE oo.account_id = t.id AND "
@@ -498,9 +493,8 @@ static const char *derived_sql(const struct kind *k, const struct field *f)
 			      "AND sh.archived_at IS NULL AND sh.role = 'coach')" },
 		{ "_opponents", "(SELECT count(*) FROM stakeholders sh WHERE sh.opportunity_id = t.id "
 				"AND sh.archived_at IS NULL AND sh.attitude = 'opponent')" },
-		{ "_account_last_touch", "(SELECT max(da.occurred_at) FROM activities da WHERE "
-					 "da.account_id = t.account_id AND da.effective = 1 AND "
-					 "da.archived_at IS NULL)" },
+		{ "_account_last_touch", "(SELECT ao.touched_at FROM accounts ao WHERE ao.id = "
+					 "t.account_id)" },
 		{ "_account_owner", "(SELECT ao.owner_id FROM accounts ao WHERE ao.id = t.account_id)" },
 	};
 	if (k == &kind_opportunity)
@@ -635,12 +629,32 @@ static void bind_sort_value(struct qb *q, const struct field *f, json_t *v)
 	}
 }
 
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
+/* s as one FTS5 string ("..." with inner quotes doubled): a substring, not query syntax. */
+static char *fts_phrase(const char *s)
+{
+	struct buf b = BUF_INIT(0);
+	buf_puts(&b, "\"");
+	for (; *s; s++)
+		buf_puts(&b, *s == '"' ? "\"\"" : (char[2]){ *s, 0 });
+	buf_puts(&b, "\"");
+	return buf_detach(&b, NULL);
+}
+
 static int sq_list(void *impl, const struct store_query *sqy, json_t **items, struct dm_err *e)
 {
 	struct sq *sq = impl;
 	const struct kind *k = sqy->kind;
 	struct conn *c = conn_get(sq, e);
 	struct qb q;
+	char *phrase = NULL;
 	int rc = 0;
 	*items = NULL;
 	if (!c)
@@ -665,6 +679,15 @@ static int sq_list(void *impl, const struct store_query *sqy, json_t **items, st
 			qb_sql(&q, ops[sqy->filters[i].op]);
 			qb_json(&q, sqy->filters[i].value);
 		}
+	}
+	if (sqy->name_sub && k == &kind_account && utf8_chars(sqy->name_sub) >= 3) {
+		/* the trigram index finds the candidates (it folds case: instr below keeps the
+		 * answer exactly the substring's); shorter queries have no trigram to look up */
+		phrase = fts_phrase(sqy->name_sub);   /* bound at prepare: freed at out */
+		qb_sql(&q, " AND t.id IN (SELECT rowid FROM accounts_name_fts WHERE "
+			  "accounts_name_fts MATCH ");
+		qb_text(&q, phrase);
+		qb_sql(&q, ")");
 	}
 	if (sqy->name_sub) {
 		qb_sql(&q, " AND instr(t.name_key, ");
@@ -713,6 +736,7 @@ static int sq_list(void *impl, const struct store_query *sqy, json_t **items, st
 	stmt_done(st);
 out:
 	qb_release(&q);
+	free(phrase);
 	return rc;
 }
 

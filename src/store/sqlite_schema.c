@@ -5,6 +5,18 @@
 #define LIVE "id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, " \
 	     "version INTEGER NOT NULL DEFAULT 1, archived_at TEXT"
 
+/* Migration 6: the follow-up facts of account X, recomputed from its activities (as the derived
+ * fields of the accounts were, per read, before it). */
+#define TOUCH_FACTS(X) \
+	"touch_count = (SELECT count(*) FROM activities da WHERE da.account_id = " X \
+	"  AND da.effective = 1 AND da.archived_at IS NULL)," \
+	"touched_at = (SELECT max(da.occurred_at) FROM activities da WHERE da.account_id = " X \
+	"  AND da.effective = 1 AND da.archived_at IS NULL)," \
+	"latest_next_touch = (SELECT la.next_touch_on FROM activities la WHERE la.account_id = " X \
+	"  AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1)," \
+	"latest_contact_ids = (SELECT la.contact_ids FROM activities la WHERE la.account_id = " X \
+	"  AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1)"
+
 const char *const sqlite_migrations[] = {
 	/* 1: the foundation */
 	"CREATE TABLE teams (" LIVE ", name TEXT NOT NULL, name_key TEXT,"
@@ -116,6 +128,43 @@ const char *const sqlite_migrations[] = {
 	"CREATE INDEX stage_history_to ON stage_history(to_stage, at, opportunity_id);"
 	"CREATE INDEX orders_day ON orders(ordered_on, account_id, amount);"
 	"CREATE INDEX activities_when ON activities(occurred_at, user_id, effective);",
+
+	/* 5: account name search through an FTS5 trigram index of name_key (issue 9), kept by
+	 * triggers in the transaction of every write; queries under 3 characters still use instr() */
+	"CREATE VIRTUAL TABLE accounts_name_fts USING fts5(name_key, content='accounts',"
+	"  content_rowid='id', tokenize='trigram');"
+	"CREATE TRIGGER accounts_name_fts_ai AFTER INSERT ON accounts BEGIN"
+	"  INSERT INTO accounts_name_fts(rowid, name_key) VALUES (new.id, new.name_key); END;"
+	"CREATE TRIGGER accounts_name_fts_ad AFTER DELETE ON accounts BEGIN"
+	"  INSERT INTO accounts_name_fts(accounts_name_fts, rowid, name_key)"
+	"  VALUES ('delete', old.id, old.name_key); END;"
+	"CREATE TRIGGER accounts_name_fts_au AFTER UPDATE OF name_key ON accounts BEGIN"
+	"  INSERT INTO accounts_name_fts(accounts_name_fts, rowid, name_key)"
+	"  VALUES ('delete', old.id, old.name_key);"
+	"  INSERT INTO accounts_name_fts(rowid, name_key) VALUES (new.id, new.name_key); END;"
+	"INSERT INTO accounts_name_fts(accounts_name_fts) VALUES ('rebuild');",
+
+	/* 6: follow-up facts kept on the account (issue 9): touches, the last touch, the latest
+	 * activity's planned next touch and contacts, maintained by triggers in the transaction of
+	 * every activity write instead of four correlated subqueries per account read */
+	"ALTER TABLE accounts ADD COLUMN touch_count INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE accounts ADD COLUMN touched_at TEXT;"
+	"ALTER TABLE accounts ADD COLUMN latest_next_touch TEXT;"
+	"ALTER TABLE accounts ADD COLUMN latest_contact_ids TEXT;"
+	"CREATE INDEX activities_account_latest ON activities(account_id, occurred_at, id)"
+	"  WHERE archived_at IS NULL;"
+	"UPDATE accounts SET " TOUCH_FACTS("accounts.id") ";"
+	"CREATE INDEX accounts_owner_touched ON accounts(owner_id, touched_at)"
+	"  WHERE archived_at IS NULL;"
+	"CREATE TRIGGER activities_touch_ai AFTER INSERT ON activities BEGIN"
+	"  UPDATE accounts SET " TOUCH_FACTS("new.account_id") " WHERE id = new.account_id; END;"
+	"CREATE TRIGGER activities_touch_au AFTER UPDATE OF account_id, effective, occurred_at,"
+	"  archived_at, next_touch_on, contact_ids ON activities BEGIN"
+	"  UPDATE accounts SET " TOUCH_FACTS("new.account_id") " WHERE id = new.account_id;"
+	"  UPDATE accounts SET " TOUCH_FACTS("old.account_id") " WHERE id = old.account_id"
+	"    AND old.account_id <> new.account_id; END;"
+	"CREATE TRIGGER activities_touch_ad AFTER DELETE ON activities BEGIN"
+	"  UPDATE accounts SET " TOUCH_FACTS("old.account_id") " WHERE id = old.account_id; END;",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
