@@ -660,7 +660,10 @@ static int sq_list(void *impl, const struct store_query *sqy, json_t **items, st
 	if (!c)
 		return e->code;
 	qb_init(&q);
+	/* The page's ids first, then its columns: SQLite computes every selected column (the
+	 * derived ones are subqueries) of every candidate row before sorting them. */
 	select_list(&q, k);
+	buf_printf(&q.sql, " WHERE t.id IN (SELECT t.id FROM %s t", k->plural);
 	qb_sql(&q, sqy->archived ? " WHERE t.archived_at IS NOT NULL AND "
 				 : " WHERE t.archived_at IS NULL AND ");
 	if (sqy->pool)   /* the public pool: every internal user sees it; partners do not */
@@ -718,6 +721,9 @@ static int sq_list(void *impl, const struct store_query *sqy, json_t **items, st
 	sort_expr(&q, k, sf);
 	qb_sql(&q, sqy->desc ? " DESC, t.id DESC LIMIT " : ", t.id LIMIT ");
 	qb_int(&q, sqy->limit);
+	qb_sql(&q, ") ORDER BY ");
+	sort_expr(&q, k, sf);
+	qb_sql(&q, sqy->desc ? " DESC, t.id DESC" : ", t.id");
 	sqlite3_stmt *st = qb_prepare(&q, c, e);
 	if (!st) {
 		rc = e->code;
