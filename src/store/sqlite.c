@@ -284,6 +284,14 @@ static int qb_exec(struct qb *q, struct conn *c, struct dm_err *e)
 	return step_error(c, rc, e);
 }
 
+/* Run a write statement on the writer connection (inside store_write) and release it. */
+static int exec_run(struct sq *sq, struct qb *q, struct dm_err *e)
+{
+	int rc = qb_exec(q, sq->wconn, e);
+	qb_release(q);
+	return rc;
+}
+
 /* ---- visibility: SQL fragments that restrict rows to what the viewer may see ---------------- */
 
 /* Users whose records a manager sees: members of the manager's own team and of every team they
@@ -1157,9 +1165,7 @@ static int write_stmt(struct sq *sq, const char *sql_head, const char *text, int
 	qb_sql(&q, sql_mid);
 	if (sql_mid[0])
 		qb_int(&q, num);
-	int rc = qb_exec(&q, sq->wconn, e);
-	qb_release(&q);
-	return rc;
+	return exec_run(sq, &q, e);
 }
 
 static int sq_session_put(void *impl, const char *token_hash, int64_t user_id, const char *csrf,
@@ -1181,9 +1187,7 @@ static int sq_session_put(void *impl, const char *token_hash, int64_t user_id, c
 	qb_sql(&q, ", ");
 	qb_int(&q, now_ms);
 	qb_sql(&q, ")");
-	int rc = qb_exec(&q, sq->wconn, e);
-	qb_release(&q);
-	return rc;
+	return exec_run(sq, &q, e);
 }
 
 static int sq_session_get(void *impl, const char *token_hash, struct store_session *out,
@@ -1239,9 +1243,7 @@ static int sq_session_seen(void *impl, const char *token_hash, int64_t now_ms, s
 	qb_int(&q, now_ms);
 	qb_sql(&q, " WHERE token_hash = ");
 	qb_text(&q, token_hash);
-	int rc = qb_exec(&q, sq->wconn, e);
-	qb_release(&q);
-	return rc;
+	return exec_run(sq, &q, e);
 }
 
 static int sq_session_delete(void *impl, const char *token_hash, struct dm_err *e)
@@ -1266,9 +1268,7 @@ static int sq_session_expire(void *impl, int64_t idle_before, int64_t absolute_b
 	qb_int(&q, idle_before);
 	qb_sql(&q, " OR created_ms < ");
 	qb_int(&q, absolute_before);
-	int rc = qb_exec(&q, sq->wconn, e);
-	qb_release(&q);
-	return rc;
+	return exec_run(sq, &q, e);
 }
 
 static int sq_count(void *impl, const struct kind *k, int64_t *n, struct dm_err *e)
@@ -1329,6 +1329,15 @@ static int query_rows(struct conn *c, struct qb *q, json_t **items, struct dm_er
 	}
 	*items = arr;
 	return 0;
+}
+
+/* Run a read query on this thread's connection and release it: its rows, keyed by column. */
+static int rows_run(void *impl, struct qb *q, json_t **items, struct dm_err *e)
+{
+	struct conn *c = conn_get(impl, e);
+	int rc = c ? query_rows(c, q, items, e) : e->code;
+	qb_release(q);
+	return rc;
 }
 
 /* Settings are read on nearly every request and change rarely: each store keeps a small cache
@@ -1461,27 +1470,19 @@ static int sq_stage_add(void *impl, int64_t opp, const char *from, const char *t
 	else
 		qb_text(&q, NULL);
 	qb_sql(&q, ")");
-	int rc = qb_exec(&q, sq->wconn, e);
-	qb_release(&q);
-	return rc;
+	return exec_run(sq, &q, e);
 }
 
 static int sq_stage_list(void *impl, int64_t opp, json_t **items, struct dm_err *e)
 {
-	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
 	struct qb q;
-	if (!c)
-		return e->code;
 	qb_init(&q);
 	qb_sql(&q, "SELECT h.from_stage AS \"from\", h.to_stage AS \"to\", h.at, h.by_id AS by, "
 		   "u.display_name AS by_name FROM stage_history h LEFT JOIN users u ON u.id = h.by_id "
 		   "WHERE h.opportunity_id = ");
 	qb_int(&q, opp);
 	qb_sql(&q, " ORDER BY h.id");
-	int rc = query_rows(c, &q, items, e);
-	qb_release(&q);
-	return rc;
+	return rows_run(impl, &q, items, e);
 }
 
 static int sq_link_add(void *impl, int64_t opp, int64_t from, int64_t to, const char *kind,
@@ -1517,11 +1518,7 @@ static int sq_link_add(void *impl, int64_t opp, int64_t from, int64_t to, const 
 
 static int sq_link_list(void *impl, int64_t opp, json_t **items, struct dm_err *e)
 {
-	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
 	struct qb q;
-	if (!c)
-		return e->code;
 	qb_init(&q);
 	qb_sql(&q, "SELECT l.id, l.from_id AS \"from\", l.to_id AS \"to\", l.kind, l.created_at "
 		   "FROM stakeholder_links l JOIN stakeholders a ON a.id = l.from_id "
@@ -1529,9 +1526,7 @@ static int sq_link_list(void *impl, int64_t opp, json_t **items, struct dm_err *
 		   "b.archived_at IS NULL AND l.opportunity_id = ");
 	qb_int(&q, opp);
 	qb_sql(&q, " ORDER BY l.id");
-	int rc = query_rows(c, &q, items, e);
-	qb_release(&q);
-	return rc;
+	return rows_run(impl, &q, items, e);
 }
 
 static int team_audit(struct sq *sq, int64_t account, int64_t user, int64_t actor, json_t *old_v,
@@ -1714,27 +1709,19 @@ static int sq_owner_add(void *impl, int64_t account, int64_t from, int64_t to, c
 	qb_sql(&q, ", ");
 	qb_id_or_null(&q, sweep);
 	qb_sql(&q, ")");
-	int rc = qb_exec(&q, sq->wconn, e);
-	qb_release(&q);
-	return rc;
+	return exec_run(sq, &q, e);
 }
 
 static int sq_owner_list(void *impl, int64_t account, json_t **items, struct dm_err *e)
 {
-	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
 	struct qb q;
-	if (!c)
-		return e->code;
 	qb_init(&q);
 	qb_sql(&q, "SELECT h.id, h.from_id AS \"from\", h.to_id AS \"to\", h.reason, h.note, "
 		   "h.by_id AS by, u.display_name AS by_name, h.at, h.sweep_id FROM owner_history h "
 		   "LEFT JOIN users u ON u.id = h.by_id WHERE h.account_id = ");
 	qb_int(&q, account);
 	qb_sql(&q, " ORDER BY h.id");
-	int rc = query_rows(c, &q, items, e);
-	qb_release(&q);
-	return rc;
+	return rows_run(impl, &q, items, e);
 }
 
 static int sq_count_owned(void *impl, int64_t user, int64_t *n, struct dm_err *e)
@@ -1825,9 +1812,7 @@ static int sq_sweep_done(void *impl, int64_t id, int64_t moved, struct dm_err *e
 	qb_int(&q, moved);
 	qb_sql(&q, " WHERE id = ");
 	qb_int(&q, id);
-	int rc = qb_exec(&q, sq->wconn, e);
-	qb_release(&q);
-	return rc;
+	return exec_run(sq, &q, e);
 }
 
 /* ---- bulk loads and backups ------------------------------------------------------------------- */

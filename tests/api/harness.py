@@ -79,6 +79,25 @@ def run_cli(args, timeout=60, input=None, env=None):
 # Server
 
 
+def run_threads(n, fn):
+    """Run fn(i) in n threads started together; returns the list of results
+    (or the exception raised) in thread order."""
+    barrier = threading.Barrier(n)
+    out = [None] * n
+
+    def body(i):
+        try:
+            barrier.wait(10)
+            out[i] = fn(i)
+        except BaseException as e:  # reported by the caller
+            out[i] = e
+    ts = [threading.Thread(target=body, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    return out
+
 class Server:
     """One dealmap process on a temporary database."""
 

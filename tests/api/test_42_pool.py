@@ -4,10 +4,9 @@ holding limit, assigning within one's teams, the ownership history, and the recl
 (over HTTP and from the command line)."""
 
 import datetime
-import threading
 import unittest
 
-from harness import PW, ApiTestCase, run_cli, uniq
+from harness import PW, ApiTestCase, run_threads, run_cli, uniq
 
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
 POOL_BASIC = {"id", "name", "industry", "importance", "touches", "last_touch_at", "pool_reason", "pooled_at"}
@@ -29,25 +28,6 @@ def at(offset):
 
 def uid(v):
     return v["id"] if isinstance(v, dict) else v
-
-
-def run_threads(n, fn):
-    """Run fn(i) in n threads released together; the results (or exceptions) in order."""
-    barrier = threading.Barrier(n)
-    out = [None] * n
-
-    def body(i):
-        try:
-            barrier.wait(10)
-            out[i] = fn(i)
-        except BaseException as e:  # reported by the caller
-            out[i] = e
-    ts = [threading.Thread(target=body, args=(i,)) for i in range(n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(120)
-    return out
 
 
 class PoolTest(ApiTestCase):

@@ -3,35 +3,15 @@
 an account, a contact and an opportunity (or linking to the existing account of that name),
 and what partners see."""
 
-import threading
 import unittest
 
-from harness import PW, ApiTestCase, uniq
+from harness import PW, ApiTestCase, run_threads, uniq
 
 STATUSES = ("new", "working", "converted", "disqualified")
 
 
 def uid(v):
     return v["id"] if isinstance(v, dict) else v
-
-
-def run_threads(n, fn):
-    """Run fn(i) in n threads released together; the results (or exceptions) in order."""
-    barrier = threading.Barrier(n)
-    out = [None] * n
-
-    def body(i):
-        try:
-            barrier.wait(10)
-            out[i] = fn(i)
-        except BaseException as e:  # reported by the caller
-            out[i] = e
-    ts = [threading.Thread(target=body, args=(i,)) for i in range(n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(120)
-    return out
 
 
 class LeadsTest(ApiTestCase):

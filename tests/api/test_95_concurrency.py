@@ -6,30 +6,10 @@ import threading
 import time
 import unittest
 
-from harness import ApiTestCase, Server, uniq
+from harness import ApiTestCase, run_threads, Server, uniq
 
 THREADS = 8
 PER_THREAD = 50
-
-
-def run_threads(n, fn):
-    """Run fn(i) in n threads started together; returns the list of results
-    (or the exception raised) in thread order."""
-    barrier = threading.Barrier(n)
-    out = [None] * n
-
-    def body(i):
-        try:
-            barrier.wait(10)
-            out[i] = fn(i)
-        except BaseException as e:  # reported by the caller
-            out[i] = e
-    ts = [threading.Thread(target=body, args=(i,)) for i in range(n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(120)
-    return out
 
 
 class ConcurrencyTest(ApiTestCase):
