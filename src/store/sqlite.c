@@ -2,6 +2,7 @@
  * writer thread that group-commits the write callbacks of concurrent requests. */
 #include "store_int.h"
 #include "sqlite_schema.h"
+#include "sqlbuild.h"
 #include "../base/buf.h"
 #include "../base/log.h"
 #include "../base/text.h"
@@ -15,7 +16,6 @@
 #include "../base/banned.h"
 
 #define STMT_CACHE 256
-#define MAX_BINDS 64
 #define BATCH_MAX 512
 
 /* ---- connections and their statement caches ------------------------------------------------ */
@@ -170,78 +170,6 @@ static int in_write(struct sq *q, struct dm_err *e)
 	return 0;
 }
 
-/* ---- a query under construction: SQL text and its bound values ----------------------------- */
-
-struct qb {
-	struct buf sql;
-	struct {
-		int type;   /* SQLITE_INTEGER, SQLITE_TEXT, SQLITE_FLOAT, SQLITE_NULL */
-		int64_t i;
-		double d;
-		const char *s;
-	} b[MAX_BINDS];
-	int n;
-	char *owned[MAX_BINDS];  /* strings the builder must free */
-	int nowned;
-};
-
-static void qb_init(struct qb *q)
-{
-	memset(q, 0, sizeof *q);
-}
-
-static void qb_release(struct qb *q)
-{
-	buf_release(&q->sql);
-	for (int i = 0; i < q->nowned; i++)
-		free(q->owned[i]);
-}
-
-static void qb_sql(struct qb *q, const char *s)
-{
-	buf_puts(&q->sql, s);
-}
-
-static void qb_int(struct qb *q, int64_t v)
-{
-	if (q->n >= MAX_BINDS)
-		abort();
-	q->b[q->n].type = SQLITE_INTEGER;
-	q->b[q->n++].i = v;
-	buf_puts(&q->sql, "?");
-}
-
-static void qb_text(struct qb *q, const char *s)
-{
-	if (q->n >= MAX_BINDS)
-		abort();
-	q->b[q->n].type = s ? SQLITE_TEXT : SQLITE_NULL;
-	q->b[q->n++].s = s;
-	buf_puts(&q->sql, "?");
-}
-
-/* Bind a JSON value as stored: objects and arrays as their JSON text. */
-static void qb_json(struct qb *q, json_t *v)
-{
-	if (!v || json_is_null(v)) {
-		qb_text(q, NULL);
-	} else if (json_is_integer(v)) {
-		qb_int(q, json_integer_value(v));
-	} else if (json_is_boolean(v)) {
-		qb_int(q, json_is_true(v));
-	} else if (json_is_real(v)) {
-		q->b[q->n].type = SQLITE_FLOAT;
-		q->b[q->n++].d = json_real_value(v);
-		buf_puts(&q->sql, "?");
-	} else if (json_is_string(v)) {
-		qb_text(q, json_string_value(v));
-	} else {
-		char *s = json_dumps(v, JSON_COMPACT);
-		q->owned[q->nowned++] = s;
-		qb_text(q, s);
-	}
-}
-
 static sqlite3_stmt *qb_prepare(struct qb *q, struct conn *c, struct dm_err *e)
 {
 	sqlite3_stmt *st = stmt_get(c, q->sql.data, e);
@@ -249,9 +177,9 @@ static sqlite3_stmt *qb_prepare(struct qb *q, struct conn *c, struct dm_err *e)
 		return NULL;
 	for (int i = 0; i < q->n; i++) {
 		switch (q->b[i].type) {
-		case SQLITE_INTEGER: sqlite3_bind_int64(st, i + 1, q->b[i].i); break;
-		case SQLITE_FLOAT: sqlite3_bind_double(st, i + 1, q->b[i].d); break;
-		case SQLITE_TEXT: sqlite3_bind_text(st, i + 1, q->b[i].s, -1, SQLITE_TRANSIENT); break;
+		case QB_INT: sqlite3_bind_int64(st, i + 1, q->b[i].i); break;
+		case QB_REAL: sqlite3_bind_double(st, i + 1, q->b[i].d); break;
+		case QB_TEXT: sqlite3_bind_text(st, i + 1, q->b[i].s, -1, SQLITE_TRANSIENT); break;
 		default: sqlite3_bind_null(st, i + 1); break;
 		}
 	}
@@ -290,251 +218,6 @@ static int exec_run(struct sq *sq, struct qb *q, struct dm_err *e)
 	int rc = qb_exec(q, sq->wconn, e);
 	qb_release(q);
 	return rc;
-}
-
-/* ---- visibility: SQL fragments that restrict rows to what the viewer may see ---------------- */
-
-/* Users whose records a manager sees: members of the manager's own team and of every team they
- * manage, and of all sub-teams of those. */
-static void vis_team_users(struct qb *q, const struct viewer *v)
-{
-	qb_sql(q, "(SELECT vu.id FROM users vu WHERE vu.team_id IN (WITH RECURSIVE vt(id) AS ("
-		  "SELECT id FROM teams WHERE manager_id = ");
-	qb_int(q, v->user_id);
-	qb_sql(q, " OR id = ");
-	qb_int(q, v->team_id);
-	qb_sql(q, " UNION SELECT c.id FROM teams c JOIN vt ON c.parent_id = vt.id) "
-		  "SELECT id FROM vt))");
-}
-
-/* The teams within a manager's reach (their team, the teams they manage, all below); none
- * for other roles. */
-static void vis_teams(struct qb *q, const struct viewer *v)
-{
-	if (v->role != ROLE_MANAGER) {
-		qb_sql(q, "(SELECT NULL WHERE 0)");
-		return;
-	}
-	qb_sql(q, "(WITH RECURSIVE vt(id) AS (SELECT id FROM teams WHERE manager_id = ");
-	qb_int(q, v->user_id);
-	qb_sql(q, " OR id = ");
-	qb_int(q, v->team_id);
-	qb_sql(q, " UNION SELECT c.id FROM teams c JOIN vt ON c.parent_id = vt.id) SELECT id FROM vt)");
-}
-
-/* "col is a user whose records v sees" */
-static void vis_owner(struct qb *q, const struct viewer *v, const char *col)
-{
-	switch (v->role) {
-	case ROLE_ADMIN:
-		qb_sql(q, "1");
-		return;
-	case ROLE_MANAGER:
-		buf_printf(&q->sql, "(%s = ", col);
-		qb_int(q, v->user_id);
-		buf_printf(&q->sql, " OR %s IN ", col);
-		vis_team_users(q, v);
-		qb_sql(q, ")");
-		return;
-	case ROLE_REP:
-		buf_printf(&q->sql, "%s = ", col);
-		qb_int(q, v->user_id);
-		return;
-	case ROLE_PARTNER:
-		qb_sql(q, "0");
-		return;
-	}
-}
-
-/* "account alias a is one v sees": owned within reach, or shared with v through its team. */
-static void vis_account(struct qb *q, const struct viewer *v, const char *a)
-{
-	char col[64];
-	if (v->role == ROLE_ADMIN) {
-		qb_sql(q, "1");
-		return;
-	}
-	snprintf(col, sizeof col, "%s.owner_id", a);
-	qb_sql(q, "(");
-	vis_owner(q, v, col);
-	buf_printf(&q->sql, " OR %s.id IN (SELECT vt.account_id FROM account_team vt WHERE "
-		   "vt.user_id = ", a);
-	qb_int(q, v->user_id);
-	qb_sql(q, ")");
-	if (v->role == ROLE_PARTNER) {
-		/* A partner sees the accounts made from the leads assigned to them. */
-		buf_printf(&q->sql, " OR %s.id IN (SELECT vl.converted_account_id FROM leads vl WHERE "
-			   "vl.archived_at IS NULL AND vl.assignee_id = ", a);
-		qb_int(q, v->user_id);
-		qb_sql(q, ")");
-	}
-	qb_sql(q, ")");
-}
-
-/* "col is a live account v sees" */
-static void vis_account_id(struct qb *q, const struct viewer *v, const char *col)
-{
-	if (v->role == ROLE_ADMIN) {
-		qb_sql(q, "1");
-		return;
-	}
-	buf_printf(&q->sql, "%s IN (SELECT va.id FROM accounts va WHERE va.archived_at IS NULL AND ",
-		   col);
-	vis_account(q, v, "va");
-	qb_sql(q, ")");
-}
-
-/* "opportunity alias o is one v sees": its owner is within reach, or its account is visible. */
-static void vis_opportunity(struct qb *q, const struct viewer *v, const char *o)
-{
-	char col[64];
-	if (v->role == ROLE_ADMIN) {
-		qb_sql(q, "1");
-		return;
-	}
-	snprintf(col, sizeof col, "%s.owner_id", o);
-	qb_sql(q, "(");
-	vis_owner(q, v, col);
-	qb_sql(q, " OR ");
-	snprintf(col, sizeof col, "%s.account_id", o);
-	vis_account_id(q, v, col);
-	qb_sql(q, ")");
-}
-
-/* Append the visibility predicate of kind k for table alias t. */
-static void vis_clause(struct qb *q, const struct kind *k, const struct viewer *v)
-{
-	if (!v) {
-		qb_sql(q, "1");
-		return;
-	}
-	switch (k->vis) {
-	case VIS_OWNER:
-		vis_account(q, v, "t");
-		return;
-	case VIS_ACCOUNT:
-		vis_account_id(q, v, "t.account_id");
-		return;
-	case VIS_ACCOUNT_OR_OWNER:
-		vis_opportunity(q, v, "t");
-		return;
-	case VIS_OPPORTUNITY:
-		if (v->role == ROLE_ADMIN) {
-			qb_sql(q, "1");
-			return;
-		}
-		qb_sql(q, "t.opportunity_id IN (SELECT vo.id FROM opportunities vo WHERE "
-			  "vo.archived_at IS NULL AND ");
-		vis_opportunity(q, v, "vo");
-		qb_sql(q, ")");
-		return;
-	case VIS_LEAD:
-		if (v->role == ROLE_ADMIN) {
-			qb_sql(q, "1");
-			return;
-		}
-		qb_sql(q, "(t.assignee_id = ");
-		qb_int(q, v->user_id);
-		qb_sql(q, " OR ");
-		vis_owner(q, v, "t.assignee_id");
-		qb_sql(q, ")");
-		return;
-	case VIS_QUOTA:
-		if (v->role == ROLE_ADMIN) {
-			qb_sql(q, "1");
-			return;
-		}
-		qb_sql(q, "(IFNULL(");
-		vis_owner(q, v, "t.user_id");
-		qb_sql(q, ", 0) OR t.team_id IN ");
-		vis_teams(q, v);
-		qb_sql(q, ")");
-		return;
-	case VIS_DIRECTORY:
-		if (v->role != ROLE_PARTNER) {
-			qb_sql(q, "1");
-		} else if (k == &kind_user) {
-			qb_sql(q, "t.id = ");
-			qb_int(q, v->user_id);
-		} else {
-			qb_sql(q, "0");
-		}
-		return;
-	}
-}
-
-/* ---- rows ↔ records ------------------------------------------------------------------------- */
-
-/* SQL of a derived field, over table alias t. */
-static const char *derived_sql(const struct kind *k, const struct field *f)
-{
-	/* kept on the account by the triggers of migration 6 */
-	if (k == &kind_account && !strcmp(f->name, "touches"))
-		return "t.touch_count";
-	if (k == &kind_account && !strcmp(f->name, "last_touch_at"))
-		return "t.touched_at";
-	static const struct {
-		const char *name, *sql;
-	} acc[] = {
-		{ "_latest_next_touch", "t.latest_next_touch" },
-		{ "_latest_contact_ids", "t.latest_contact_ids" },
-		{ "_open_opps", "(SELECT count(*) FROM opportunities oo WHERE oo.account_id = t.id AND "
-				"oo.archived_at IS NULL AND oo.stage NOT IN ('won', 'lost'))" },
-		{ "_won_opps", "(SELECT count(*) FROM opportunities oo WHERE oo.account_id = t.id AND "
-			       "oo.archived_at IS NULL AND oo.stage = 'won')" },
-		{ "_orders", "(SELECT json_group_array(json_array(od.product, od.ordered_on)) FROM "
-			     "(SELECT product, ordered_on FROM orders WHERE account_id = t.id AND "
-			     "archived_at IS NULL ORDER BY product, ordered_on) od)" },
-	};
-	if (k == &kind_account)
-		for (size_t i = 0; i < sizeof acc / sizeof acc[0]; i++)
-			if (!strcmp(f->name, acc[i].name))
-				return acc[i].sql;
-	static const struct {
-		const char *name, *sql;
-	} opp[] = {
-		{ "_quotes", "(SELECT count(*) FROM activities qa WHERE qa.opportunity_id = t.id AND "
-			     "qa.archived_at IS NULL AND qa.channel IN ('quote', 'demo'))" },
-		{ "_decision_makers", "(SELECT count(*) FROM stakeholders sh WHERE sh.opportunity_id = "
-				      "t.id AND sh.archived_at IS NULL AND sh.role = 'decision_maker')" },
-		{ "_coaches", "(SELECT count(*) FROM stakeholders sh WHERE sh.opportunity_id = t.id "
-			      "AND sh.archived_at IS NULL AND sh.role = 'coach')" },
-		{ "_opponents", "(SELECT count(*) FROM stakeholders sh WHERE sh.opportunity_id = t.id "
-				"AND sh.archived_at IS NULL AND sh.attitude = 'opponent')" },
-		{ "_account_last_touch", "(SELECT ao.touched_at FROM accounts ao WHERE ao.id = "
-					 "t.account_id)" },
-		{ "_account_owner", "(SELECT ao.owner_id FROM accounts ao WHERE ao.id = t.account_id)" },
-	};
-	if (k == &kind_opportunity)
-		for (size_t i = 0; i < sizeof opp / sizeof opp[0]; i++)
-			if (!strcmp(f->name, opp[i].name))
-				return opp[i].sql;
-	return "NULL";
-}
-
-/* The expression a field reads from, over alias t. */
-static void field_expr(struct buf *b, const struct kind *k, const struct field *f)
-{
-	if (f->flags & FF_DERIVED)
-		buf_puts(b, derived_sql(k, f));
-	else
-		buf_printf(b, "t.%s", f->name);
-}
-
-static void select_list(struct qb *q, const struct kind *k)
-{
-	int first = 1;
-	qb_sql(q, "SELECT ");
-	for (size_t i = 0; i < k->nfields; i++) {
-		const struct field *f = &k->fields[i];
-		if (!model_is_selected(f))
-			continue;
-		if (!first)
-			qb_sql(q, ", ");
-		first = 0;
-		field_expr(&q->sql, k, f);
-	}
-	buf_printf(&q->sql, " FROM %s t", k->plural);
 }
 
 static json_t *column_value(sqlite3_stmt *st, int col, const struct field *f)
@@ -581,7 +264,7 @@ static int sq_get(void *impl, const struct kind *k, const struct viewer *v, int6
 	*rec = NULL;
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	select_list(&q, k);
 	qb_sql(&q, " WHERE t.id = ");
 	qb_int(&q, id);
@@ -607,131 +290,18 @@ out:
 	return rc;
 }
 
-/* The sentinel that stands for NULL in keyset comparisons of field f. */
-static void sort_null_sentinel(struct buf *b, const struct field *f)
-{
-	if (f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL)
-		buf_puts(b, "-9223372036854775807");
-	else
-		buf_puts(b, "''");
-}
-
-static void sort_expr(struct qb *q, const struct kind *k, const struct field *f)
-{
-	qb_sql(q, "IFNULL(");
-	field_expr(&q->sql, k, f);
-	qb_sql(q, ", ");
-	sort_null_sentinel(&q->sql, f);
-	qb_sql(q, ")");
-}
-
-static void bind_sort_value(struct qb *q, const struct field *f, json_t *v)
-{
-	if (!v || json_is_null(v)) {
-		if (f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL)
-			qb_int(q, -9223372036854775807LL);
-		else
-			qb_text(q, "");
-	} else {
-		qb_json(q, v);
-	}
-}
-
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
-}
-
-/* s as one FTS5 string ("..." with inner quotes doubled): a substring, not query syntax. */
-static char *fts_phrase(const char *s)
-{
-	struct buf b = BUF_INIT(0);
-	buf_puts(&b, "\"");
-	for (; *s; s++)
-		buf_puts(&b, *s == '"' ? "\"\"" : (char[2]){ *s, 0 });
-	buf_puts(&b, "\"");
-	return buf_detach(&b, NULL);
-}
-
 static int sq_list(void *impl, const struct store_query *sqy, json_t **items, struct dm_err *e)
 {
 	struct sq *sq = impl;
 	const struct kind *k = sqy->kind;
 	struct conn *c = conn_get(sq, e);
 	struct qb q;
-	char *phrase = NULL;
 	int rc = 0;
 	*items = NULL;
 	if (!c)
 		return e->code;
-	qb_init(&q);
-	/* The page's ids first, then its columns: SQLite computes every selected column (the
-	 * derived ones are subqueries) of every candidate row before sorting them. */
-	select_list(&q, k);
-	buf_printf(&q.sql, " WHERE t.id IN (SELECT t.id FROM %s t", k->plural);
-	qb_sql(&q, sqy->archived ? " WHERE t.archived_at IS NOT NULL AND "
-				 : " WHERE t.archived_at IS NULL AND ");
-	if (sqy->pool)   /* the public pool: every internal user sees it; partners do not */
-		qb_sql(&q, sqy->viewer && sqy->viewer->role == ROLE_PARTNER ? "0" :
-			   "t.owner_id IS NULL");
-	else
-		vis_clause(&q, k, sqy->viewer);
-	for (int i = 0; i < sqy->nfilters; i++) {
-		static const char *const ops[] = { " = ", " >= ", " <= ", " <> " };
-		const struct field *f = sqy->filters[i].field;
-		qb_sql(&q, " AND ");
-		field_expr(&q.sql, k, f);
-		if (json_is_null(sqy->filters[i].value)) {
-			qb_sql(&q, sqy->filters[i].op == FILTER_NE ? " IS NOT NULL" : " IS NULL");
-		} else {
-			qb_sql(&q, ops[sqy->filters[i].op]);
-			qb_json(&q, sqy->filters[i].value);
-		}
-	}
-	if (sqy->name_sub && k == &kind_account && utf8_chars(sqy->name_sub) >= 3) {
-		/* the trigram index finds the candidates (it folds case: instr below keeps the
-		 * answer exactly the substring's); shorter queries have no trigram to look up */
-		phrase = fts_phrase(sqy->name_sub);   /* bound at prepare: freed at out */
-		qb_sql(&q, " AND t.id IN (SELECT rowid FROM accounts_name_fts WHERE "
-			  "accounts_name_fts MATCH ");
-		qb_text(&q, phrase);
-		qb_sql(&q, ")");
-	}
-	if (sqy->name_sub) {
-		qb_sql(&q, " AND instr(t.name_key, ");
-		qb_text(&q, sqy->name_sub);
-		qb_sql(&q, ") > 0");
-	}
-	if (sqy->updated_since) {
-		qb_sql(&q, " AND t.updated_at >= ");
-		qb_text(&q, sqy->updated_since);
-	}
-	const struct field *sf = sqy->sort ? sqy->sort : model_field(k, "id");
-	const char *op = sqy->desc ? " < " : " > ";
-	if (sqy->after_id) {
-		qb_sql(&q, " AND (");
-		sort_expr(&q, k, sf);
-		qb_sql(&q, op);
-		bind_sort_value(&q, sf, sqy->after_value);
-		qb_sql(&q, " OR (");
-		sort_expr(&q, k, sf);
-		qb_sql(&q, " = ");
-		bind_sort_value(&q, sf, sqy->after_value);
-		qb_sql(&q, " AND t.id");
-		qb_sql(&q, op);
-		qb_int(&q, sqy->after_id);
-		qb_sql(&q, "))");
-	}
-	qb_sql(&q, " ORDER BY ");
-	sort_expr(&q, k, sf);
-	qb_sql(&q, sqy->desc ? " DESC, t.id DESC LIMIT " : ", t.id LIMIT ");
-	qb_int(&q, sqy->limit);
-	qb_sql(&q, ") ORDER BY ");
-	sort_expr(&q, k, sf);
-	qb_sql(&q, sqy->desc ? " DESC, t.id DESC" : ", t.id");
+	qb_init(&q, SQL_SQLITE);
+	sql_list(&q, sqy);
 	sqlite3_stmt *st = qb_prepare(&q, c, e);
 	if (!st) {
 		rc = e->code;
@@ -750,7 +320,6 @@ static int sq_list(void *impl, const struct store_query *sqy, json_t **items, st
 	stmt_done(st);
 out:
 	qb_release(&q);
-	free(phrase);
 	return rc;
 }
 
@@ -759,33 +328,9 @@ static int audit_row(struct conn *c, const struct kind *k, int64_t id, int64_t a
 		     json_t *new_v, struct dm_err *e)
 {
 	struct qb q;
-	qb_init(&q);
-	qb_sql(&q, "INSERT INTO audit (object, object_id, actor_id, at, action, field, old, new) "
-		   "VALUES (");
-	qb_text(&q, k->name);
-	qb_sql(&q, ", ");
-	qb_int(&q, id);
-	qb_sql(&q, ", ");
-	if (actor)
-		qb_int(&q, actor);
-	else
-		qb_text(&q, NULL);
-	qb_sql(&q, ", ");
-	qb_text(&q, at);
-	qb_sql(&q, ", ");
-	qb_text(&q, action);
-	qb_sql(&q, ", ");
-	qb_text(&q, field);
-	char *o = old_v ? json_dumps(old_v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	char *n = new_v ? json_dumps(new_v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	qb_sql(&q, ", ");
-	qb_text(&q, o);
-	qb_sql(&q, ", ");
-	qb_text(&q, n);
-	qb_sql(&q, ")");
+	qb_init(&q, SQL_SQLITE);
+	sql_audit(&q, k->name, id, actor, at, action, field, old_v, new_v);
 	int rc = qb_exec(&q, c, e);
-	free(o);
-	free(n);
 	qb_release(&q);
 	return rc;
 }
@@ -797,7 +342,7 @@ static int64_t find_holder(struct conn *c, const struct kind *k, json_t *rec, co
 	struct qb q;
 	struct dm_err e;
 	int64_t id = 0;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	if (k == &kind_user) {
 		qb_sql(&q, "SELECT id FROM users WHERE username = ");
 		qb_text(&q, json_string_value(json_object_get(rec, "username")));
@@ -828,14 +373,6 @@ static int duplicate(struct conn *c, const struct kind *k, json_t *rec, const ch
 	return DM_EDUPLICATE;
 }
 
-static char *name_key_of(const struct kind *k, json_t *rec)
-{
-	if (!(k->flags & KF_NAME_KEY))
-		return NULL;
-	const char *s = json_string_value(json_object_get(rec, k->search_field));
-	return text_name_key(s ? s : "");
-}
-
 static int sq_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor, int64_t *id,
 		     struct dm_err *e)
 {
@@ -848,32 +385,8 @@ static int sq_insert(void *impl, const struct kind *k, json_t *rec, int64_t acto
 	struct qb q;
 	int rc;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
-	buf_printf(&q.sql, "INSERT INTO %s (created_at, updated_at, version", k->plural);
-	if (key)
-		qb_sql(&q, ", name_key");
-	for (size_t i = 0; i < k->nfields; i++) {
-		const struct field *f = &k->fields[i];
-		if (model_is_column(f) && !(f->flags & FF_READONLY && !json_object_get(rec, f->name)))
-			buf_printf(&q.sql, ", %s", f->name);
-	}
-	qb_sql(&q, ") VALUES (");
-	qb_text(&q, now);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ", 1");
-	if (key) {
-		qb_sql(&q, ", ");
-		qb_text(&q, key);
-	}
-	for (size_t i = 0; i < k->nfields; i++) {
-		const struct field *f = &k->fields[i];
-		if (model_is_column(f) && !(f->flags & FF_READONLY && !json_object_get(rec, f->name))) {
-			qb_sql(&q, ", ");
-			qb_json(&q, json_object_get(rec, f->name));
-		}
-	}
-	qb_sql(&q, ")");
+	qb_init(&q, SQL_SQLITE);
+	sql_insert(&q, k, rec, now, key);
 	rc = qb_exec(&q, c, e);
 	qb_release(&q);
 	if (rc == DM_EDUPLICATE) {
@@ -911,34 +424,16 @@ static int sq_update(void *impl, const struct kind *k, int64_t id, json_t *chang
 	if ((rc = sq_get(impl, k, NULL, id, 1, &cur, e)))
 		return rc;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
-	buf_printf(&q.sql, "UPDATE %s SET ", k->plural);
-	const char *fname;
-	json_t *v;
-	json_object_foreach(changes, fname, v) {
-		const struct field *f = model_field(k, fname);
-		if (!f || !model_is_column(f) || json_equal(v, json_object_get(cur, fname)))
-			continue;
-		buf_printf(&q.sql, "%s = ", fname);
-		qb_json(&q, v);
-		qb_sql(&q, ", ");
-		n++;
-	}
-	if (!n)
-		goto out;
+	qb_init(&q, SQL_SQLITE);
 	merged = json_deep_copy(cur);
 	json_object_update(merged, changes);
 	key = name_key_of(k, merged);
-	if (key) {
-		qb_sql(&q, "name_key = ");
-		qb_text(&q, key);
-		qb_sql(&q, ", ");
-	}
-	qb_sql(&q, "version = version + 1, updated_at = ");
-	qb_text(&q, now);
-	qb_sql(&q, " WHERE id = ");
-	qb_int(&q, id);
+	sql_update(&q, k, id, cur, changes, key, now, &n);
+	if (!n)
+		goto out;
 	rc = qb_exec(&q, sq->wconn, e);
+	const char *fname;
+	json_t *v;
 	if (rc == DM_EDUPLICATE)
 		rc = duplicate(sq->wconn, k, merged, key, e);
 	if (rc)
@@ -973,7 +468,7 @@ static int sq_set_archived(void *impl, const struct kind *k, int64_t id, int arc
 	if ((rc = sq_get(impl, k, NULL, id, 1, &cur, e)))
 		return rc;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	buf_printf(&q.sql, "UPDATE %s SET archived_at = ", k->plural);
 	qb_text(&q, archived ? now : NULL);
 	qb_sql(&q, ", version = version + 1, updated_at = ");
@@ -1014,7 +509,7 @@ static int sq_audit_list(void *impl, const struct kind *k, int64_t id, int64_t a
 	*items = NULL;
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT a.id, a.at, a.actor_id, u.username, a.action, a.field, a.old, a.new "
 		   "FROM audit a LEFT JOIN users u ON u.id = a.actor_id WHERE a.object = ");
 	qb_text(&q, k->name);
@@ -1068,7 +563,7 @@ static int sq_in_scope(void *impl, const struct viewer *v, int64_t user_id, int 
 	*yes = 0;
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT 1 FROM users t WHERE t.id = ");
 	qb_int(&q, user_id);
 	qb_sql(&q, " AND ");
@@ -1100,7 +595,7 @@ static int sq_cred_get(void *impl, const char *username, struct store_cred *out,
 	memset(out, 0, sizeof *out);
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT id, password_hash, active, archived_at IS NOT NULL FROM users "
 		   "WHERE username = lower(");
 	qb_text(&q, username);
@@ -1136,7 +631,7 @@ static int sq_cred_set(void *impl, int64_t user_id, const char *hash, struct dm_
 	if (in_write(sq, e))
 		return e->code;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "UPDATE users SET password_hash = ");
 	qb_text(&q, hash);
 	qb_sql(&q, " WHERE id = ");
@@ -1158,7 +653,7 @@ static int write_stmt(struct sq *sq, const char *sql_head, const char *text, int
 	struct qb q;
 	if (in_write(sq, e))
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, sql_head);
 	if (text)
 		qb_text(&q, text);
@@ -1175,7 +670,7 @@ static int sq_session_put(void *impl, const char *token_hash, int64_t user_id, c
 	struct qb q;
 	if (in_write(sq, e))
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "INSERT INTO sessions (token_hash, user_id, csrf, created_ms, seen_ms) VALUES (");
 	qb_text(&q, token_hash);
 	qb_sql(&q, ", ");
@@ -1200,7 +695,7 @@ static int sq_session_get(void *impl, const char *token_hash, struct store_sessi
 	memset(out, 0, sizeof *out);
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT s.user_id, s.csrf, s.created_ms, s.seen_ms, u.role, u.team_id, "
 		   "u.active AND u.archived_at IS NULL FROM sessions s JOIN users u ON u.id = s.user_id "
 		   "WHERE s.token_hash = ");
@@ -1238,7 +733,7 @@ static int sq_session_seen(void *impl, const char *token_hash, int64_t now_ms, s
 	struct qb q;
 	if (in_write(sq, e))
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "UPDATE sessions SET seen_ms = ");
 	qb_int(&q, now_ms);
 	qb_sql(&q, " WHERE token_hash = ");
@@ -1263,7 +758,7 @@ static int sq_session_expire(void *impl, int64_t idle_before, int64_t absolute_b
 	struct qb q;
 	if (in_write(sq, e))
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "DELETE FROM sessions WHERE seen_ms < ");
 	qb_int(&q, idle_before);
 	qb_sql(&q, " OR created_ms < ");
@@ -1280,7 +775,7 @@ static int sq_count(void *impl, const struct kind *k, int64_t *n, struct dm_err 
 	*n = 0;
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	buf_printf(&q.sql, "SELECT count(*) FROM %s WHERE archived_at IS NULL", k->plural);
 	sqlite3_stmt *st = qb_prepare(&q, c, e);
 	if (!st) {
@@ -1395,7 +890,7 @@ static int sq_setting_get(void *impl, const char *key, json_t **value, struct dm
 		return 0;
 	if (!(c = conn_get(sq, e)))
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT value FROM settings WHERE key = ");
 	qb_text(&q, key);
 	int rc = query_rows(c, &q, &rows, e);
@@ -1421,7 +916,7 @@ static int sq_setting_put(void *impl, const char *key, json_t *value, int64_t ac
 		return e->code;
 	time_format(time_now_ms(), now);
 	char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "INSERT INTO settings (key, value, updated_at) VALUES (");
 	qb_text(&q, key);
 	qb_sql(&q, ", ");
@@ -1454,7 +949,7 @@ static int sq_stage_add(void *impl, int64_t opp, const char *from, const char *t
 	if (in_write(sq, e))
 		return e->code;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "INSERT INTO stage_history (opportunity_id, from_stage, to_stage, at, by_id) "
 		   "VALUES (");
 	qb_int(&q, opp);
@@ -1476,7 +971,7 @@ static int sq_stage_add(void *impl, int64_t opp, const char *from, const char *t
 static int sq_stage_list(void *impl, int64_t opp, json_t **items, struct dm_err *e)
 {
 	struct qb q;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT h.from_stage AS \"from\", h.to_stage AS \"to\", h.at, h.by_id AS by, "
 		   "u.display_name AS by_name FROM stage_history h LEFT JOIN users u ON u.id = h.by_id "
 		   "WHERE h.opportunity_id = ");
@@ -1494,7 +989,7 @@ static int sq_link_add(void *impl, int64_t opp, int64_t from, int64_t to, const 
 	if (in_write(sq, e))
 		return e->code;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "INSERT INTO stakeholder_links (opportunity_id, from_id, to_id, kind, created_at) "
 		   "VALUES (");
 	qb_int(&q, opp);
@@ -1519,7 +1014,7 @@ static int sq_link_add(void *impl, int64_t opp, int64_t from, int64_t to, const 
 static int sq_link_list(void *impl, int64_t opp, json_t **items, struct dm_err *e)
 {
 	struct qb q;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT l.id, l.from_id AS \"from\", l.to_id AS \"to\", l.kind, l.created_at "
 		   "FROM stakeholder_links l JOIN stakeholders a ON a.id = l.from_id "
 		   "JOIN stakeholders b ON b.id = l.to_id WHERE a.archived_at IS NULL AND "
@@ -1547,7 +1042,7 @@ static int sq_team_put(void *impl, int64_t account, int64_t user, const char *ac
 	if (in_write(sq, e))
 		return e->code;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "INSERT INTO account_team (account_id, user_id, access, sensitive, created_at, "
 		   "by_id) VALUES (");
 	qb_int(&q, account);
@@ -1580,7 +1075,7 @@ static int sq_team_delete(void *impl, int64_t account, int64_t user, int64_t act
 	struct qb q;
 	if (in_write(sq, e))
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "DELETE FROM account_team WHERE account_id = ");
 	qb_int(&q, account);
 	qb_sql(&q, " AND user_id = ");
@@ -1600,7 +1095,7 @@ static int sq_team_list(void *impl, int64_t account, json_t **items, struct dm_e
 	struct qb q;
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT m.user_id, u.username, u.display_name, m.access, m.sensitive, m.created_at "
 		   "FROM account_team m JOIN users u ON u.id = m.user_id WHERE m.account_id = ");
 	qb_int(&q, account);
@@ -1626,7 +1121,7 @@ static int sq_account_access(void *impl, const struct viewer *v, int64_t account
 	memset(out, 0, sizeof *out);
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	if (v->role == ROLE_ADMIN) {
 		/* admins: everything, archived accounts included */
 		qb_sql(&q, "SELECT 1 AS owner_side, NULL AS access, 0 AS sensitive FROM accounts t "
@@ -1673,14 +1168,6 @@ static int sq_find_name(void *impl, const struct kind *k, const char *name, int6
 
 /* ---- ownership ------------------------------------------------------------------------------- */
 
-static void qb_id_or_null(struct qb *q, int64_t id)
-{
-	if (id)
-		qb_int(q, id);
-	else
-		qb_text(q, NULL);
-}
-
 static int sq_owner_add(void *impl, int64_t account, int64_t from, int64_t to, const char *reason,
 			const char *note, int64_t by, int64_t sweep, struct dm_err *e)
 {
@@ -1690,7 +1177,7 @@ static int sq_owner_add(void *impl, int64_t account, int64_t from, int64_t to, c
 	if (in_write(sq, e))
 		return e->code;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "INSERT INTO owner_history (account_id, from_id, to_id, reason, note, by_id, at, "
 		   "sweep_id) VALUES (");
 	qb_int(&q, account);
@@ -1715,7 +1202,7 @@ static int sq_owner_add(void *impl, int64_t account, int64_t from, int64_t to, c
 static int sq_owner_list(void *impl, int64_t account, json_t **items, struct dm_err *e)
 {
 	struct qb q;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT h.id, h.from_id AS \"from\", h.to_id AS \"to\", h.reason, h.note, "
 		   "h.by_id AS by, u.display_name AS by_name, h.at, h.sweep_id FROM owner_history h "
 		   "LEFT JOIN users u ON u.id = h.by_id WHERE h.account_id = ");
@@ -1733,7 +1220,7 @@ static int sq_count_owned(void *impl, int64_t user, int64_t *n, struct dm_err *e
 	*n = 0;
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT count(*) AS n FROM accounts WHERE archived_at IS NULL AND owner_id = ");
 	qb_int(&q, user);
 	int rc = query_rows(c, &q, &rows, e);
@@ -1747,35 +1234,10 @@ static int sq_count_owned(void *impl, int64_t user, int64_t *n, struct dm_err *e
 static int sq_reclaim_candidates(void *impl, json_t *protect, const char *touch_before,
 				 const char *deal_before, json_t **items, struct dm_err *e)
 {
-	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
 	struct qb q;
-	char *levels = json_dumps(protect, JSON_COMPACT);
-	if (!c) {
-		free(levels);
-		return e->code;
-	}
-	qb_init(&q);
-	qb_sql(&q, "SELECT id, owner_id, assigned_at, last_owner_touch, CASE WHEN "
-		   "max(IFNULL(assigned_at, ''), IFNULL(last_owner_touch, '')) < ");
-	qb_text(&q, touch_before);
-	qb_sql(&q, " THEN 'no_follow_up' ELSE 'no_deal' END AS why FROM (SELECT a.id, a.owner_id, "
-		   "a.assigned_at, (SELECT max(x.occurred_at) FROM activities x WHERE x.account_id = "
-		   "a.id AND x.user_id = a.owner_id AND x.effective = 1 AND x.archived_at IS NULL) AS "
-		   "last_owner_touch, (SELECT max(h.at) FROM stage_history h JOIN opportunities o ON "
-		   "o.id = h.opportunity_id WHERE o.account_id = a.id AND h.to_stage = 'won') AS "
-		   "last_won FROM accounts a WHERE a.archived_at IS NULL AND a.owner_id IS NOT NULL AND "
-		   "a.importance NOT IN (SELECT value FROM json_each(");
-	qb_text(&q, levels);
-	qb_sql(&q, "))) WHERE max(IFNULL(assigned_at, ''), IFNULL(last_owner_touch, '')) < ");
-	qb_text(&q, touch_before);
-	qb_sql(&q, " OR (IFNULL(assigned_at, '') < ");
-	qb_text(&q, deal_before);
-	qb_sql(&q, " AND (last_won IS NULL OR last_won < assigned_at)) ORDER BY id");
-	int rc = query_rows(c, &q, items, e);
-	qb_release(&q);
-	free(levels);
-	return rc;
+	qb_init(&q, SQL_SQLITE);
+	sql_reclaim(&q, protect, touch_before, deal_before);
+	return rows_run(impl, &q, items, e);
 }
 
 static int sq_sweep_add(void *impl, const char *as_of, int64_t by, int64_t *id, struct dm_err *e)
@@ -1786,7 +1248,7 @@ static int sq_sweep_add(void *impl, const char *as_of, int64_t by, int64_t *id, 
 	if (in_write(sq, e))
 		return e->code;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "INSERT INTO sweeps (as_of, at, by_id, moved) VALUES (");
 	qb_text(&q, as_of);
 	qb_sql(&q, ", ");
@@ -1807,7 +1269,7 @@ static int sq_sweep_done(void *impl, int64_t id, int64_t moved, struct dm_err *e
 	struct qb q;
 	if (in_write(sq, e))
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "UPDATE sweeps SET moved = ");
 	qb_int(&q, moved);
 	qb_sql(&q, " WHERE id = ");
@@ -1816,42 +1278,6 @@ static int sq_sweep_done(void *impl, int64_t id, int64_t moved, struct dm_err *e
 }
 
 /* ---- bulk loads and backups ------------------------------------------------------------------- */
-
-/* The INSERT of every writable column of k, built once per kind (the writer thread only). */
-static const char *import_sql(const struct kind *k)
-{
-	static struct {
-		const struct kind *k;
-		char *sql;
-	} built[16];
-	size_t i;
-	for (i = 0; i < sizeof built / sizeof built[0] && built[i].k; i++)
-		if (built[i].k == k)
-			return built[i].sql;
-	if (i == sizeof built / sizeof built[0])
-		abort();
-	struct buf sql = BUF_INIT(0), vals = BUF_INIT(0);
-	buf_printf(&sql, "INSERT INTO %s (created_at, updated_at, version", k->plural);
-	buf_puts(&vals, "?, ?, 1");
-	if (k->flags & KF_NAME_KEY) {
-		buf_puts(&sql, ", name_key");
-		buf_puts(&vals, ", ?");
-	}
-	for (size_t f = 0; f < k->nfields; f++) {
-		const struct field *fd = &k->fields[f];
-		if (!model_is_column(fd) || !strcmp(fd->name, "id") || !strcmp(fd->name, "created_at") ||
-		    !strcmp(fd->name, "updated_at") || !strcmp(fd->name, "version") ||
-		    !strcmp(fd->name, "archived_at"))
-			continue;
-		buf_printf(&sql, ", %s", fd->name);
-		buf_puts(&vals, ", ?");
-	}
-	buf_printf(&sql, ") VALUES (%s)", vals.data);
-	buf_release(&vals);
-	built[i].k = k;
-	built[i].sql = buf_detach(&sql, NULL);
-	return built[i].sql;
-}
 
 /* Bind one JSON value as stored: objects and arrays as their JSON text. */
 static void bind_json(sqlite3_stmt *st, int i, json_t *v)
@@ -1899,7 +1325,7 @@ static int sq_import_insert(void *impl, const struct kind *k, json_t *rec, int64
 	if (in_write(sq, e))
 		return e->code;
 	struct conn *c = sq->wconn;
-	sqlite3_stmt *st = stmt_get(c, import_sql(k), e);
+	sqlite3_stmt *st = stmt_get(c, sql_import(k, SQL_SQLITE), e);
 	if (!st)
 		return e->code;
 	char *key = name_key_of(k, rec);
@@ -1910,12 +1336,8 @@ static int sq_import_insert(void *impl, const struct kind *k, json_t *rec, int64
 	if (key)
 		sqlite3_bind_text(st, n++, key, -1, SQLITE_STATIC);
 	for (size_t f = 0; f < k->nfields; f++) {
-		const struct field *fd = &k->fields[f];
-		if (!model_is_column(fd) || !strcmp(fd->name, "id") || !strcmp(fd->name, "created_at") ||
-		    !strcmp(fd->name, "updated_at") || !strcmp(fd->name, "version") ||
-		    !strcmp(fd->name, "archived_at"))
-			continue;
-		bind_json(st, n++, json_object_get(rec, fd->name));
+		if (sql_import_column(&k->fields[f]))
+			bind_json(st, n++, json_object_get(rec, k->fields[f].name));
 	}
 	int s = sqlite3_step(st);
 	int ext = sqlite3_extended_errcode(c->db);
@@ -2036,341 +1458,17 @@ out:
 	return rc;
 }
 
-/* ---- analytics: named aggregate queries --------------------------------------------------------
- * Every query restricts rows to the owners of a scope (scope_owner) and, where it says so, to the
- * period [from, to). Approach per query (see also docs/ANALYTICS.md): plain GROUP BY over the
- * covering indexes of migration 4 (opportunities_owner_stage, stage_history_to, activities_user,
- * activities_when, orders_day); no maintained aggregates yet. */
-
-static void scope_owner(struct qb *q, const struct an_params *p, const char *col)
-{
-	switch (p->scope) {
-	case SCOPE_COMPANY:
-		qb_sql(q, "1");
-		return;
-	case SCOPE_ME:
-		buf_printf(&q->sql, "%s = ", col);
-		qb_int(q, p->user_id);
-		return;
-	case SCOPE_TEAM:
-		buf_printf(&q->sql, "%s IN (SELECT su.id FROM users su WHERE su.team_id IN (WITH "
-			   "RECURSIVE st(id) AS (SELECT ", col);
-		qb_int(q, p->team_id);
-		qb_sql(q, " UNION SELECT c.id FROM teams c JOIN st ON c.parent_id = st.id) "
-			  "SELECT id FROM st))");
-		return;
-	}
-}
-
-static void period(struct qb *q, const struct an_params *p, const char *col)
-{
-	buf_printf(&q->sql, " AND %s >= ", col);
-	qb_text(q, p->from);
-	buf_printf(&q->sql, " AND %s < ", col);
-	qb_text(q, p->to);
-}
-
-/* weighted amount of row alias o: amount x rate / 100 rounded half up, per opportunity */
-static void weighted(struct qb *q, const struct an_params *p, const char *o)
-{
-	buf_printf(&q->sql, "(%s.amount * IFNULL(json_extract(", o);
-	qb_text(q, p->rates ? p->rates : "{}");
-	buf_printf(&q->sql, ", '$.' || %s.stage), 0) + 50) / 100", o);
-}
-
-/* the instant opportunity alias o entered its current (closing) stage */
-#define CLOSED_AT(o) "(SELECT max(h.at) FROM stage_history h WHERE h.opportunity_id = " o ".id " \
-		     "AND h.to_stage = " o ".stage)"
-
-/* funnel_open: {stage, count, amount, weighted_amount} of open opportunities, now */
-static void an_funnel_open(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT o.stage, count(*) AS count, sum(o.amount) AS amount, sum(");
-	weighted(q, p, "o");
-	qb_sql(q, ") AS weighted_amount FROM opportunities o WHERE o.archived_at IS NULL AND "
-		  "o.stage NOT IN ('won', 'lost') AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, " GROUP BY o.stage");
-}
-
-/* funnel_closed: {stage: won|lost, count, amount, avg_cycle_days} closed in the period */
-static void an_funnel_closed(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT stage, count(*) AS count, sum(amount) AS amount, avg(julianday(closed_at) "
-		  "- julianday(created_at)) AS avg_cycle_days FROM (SELECT o.stage, o.amount, "
-		  "o.created_at, " CLOSED_AT("o") " AS closed_at FROM opportunities o WHERE "
-		  "o.archived_at IS NULL AND o.stage IN ('won', 'lost') AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, ") WHERE 1");
-	period(q, p, "closed_at");
-	qb_sql(q, " GROUP BY stage");
-}
-
-/* funnel_reach: {rank, n}: opportunities created in the period by the furthest stage they
- * reached (1 interest .. 6 use, 7 won; 0 only lost) */
-static void an_funnel_reach(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT r AS rank, count(*) AS n FROM (SELECT o.id, max(CASE h.to_stage WHEN "
-		  "'interest' THEN 1 WHEN 'brewing' THEN 2 WHEN 'design' THEN 3 WHEN 'compare' THEN 4 "
-		  "WHEN 'commit' THEN 5 WHEN 'use' THEN 6 WHEN 'won' THEN 7 ELSE 0 END) AS r FROM "
-		  "opportunities o JOIN stage_history h ON h.opportunity_id = o.id WHERE "
-		  "o.archived_at IS NULL AND ");
-	scope_owner(q, p, "o.owner_id");
-	period(q, p, "o.created_at");
-	qb_sql(q, " GROUP BY o.id) GROUP BY r");
-}
-
-/* stage_days: {stage, stays, avg_days}: stays in an open stage that ended in the period */
-static void an_stage_days(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT stage, count(*) AS stays, avg(julianday(left_at) - julianday(at)) AS "
-		  "avg_days FROM (SELECT h.to_stage AS stage, h.at, lead(h.at) OVER (PARTITION BY "
-		  "h.opportunity_id ORDER BY h.id) AS left_at FROM stage_history h JOIN "
-		  "opportunities o ON o.id = h.opportunity_id WHERE o.archived_at IS NULL AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, ") WHERE stage NOT IN ('won', 'lost') AND left_at IS NOT NULL");
-	period(q, p, "left_at");
-	qb_sql(q, " GROUP BY stage");
-}
-
-/* open_by_month: {month, count, amount, weighted_amount} by expected close month in the
- * period (open opportunities with a close date) */
-static void an_open_by_month(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT substr(o.expected_close_on, 1, 7) AS month, count(*) AS count, "
-		  "sum(o.amount) AS amount, sum(");
-	weighted(q, p, "o");
-	qb_sql(q, ") AS weighted_amount FROM opportunities o WHERE o.archived_at IS NULL AND "
-		  "o.stage NOT IN ('won', 'lost') AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, " AND o.expected_close_on >= ");
-	qb_text(q, p->from_day);
-	qb_sql(q, " AND o.expected_close_on <= ");
-	qb_text(q, p->to_day);
-	qb_sql(q, " GROUP BY month ORDER BY month");
-}
-
-/* won_by_month: {month, count, amount} won in the period, by the month it was won (UTC+8) */
-static void an_won_by_month(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT strftime('%Y-%m', closed_at, '+8 hours') AS month, count(*) AS count, "
-		  "sum(amount) AS amount "
-		  "FROM (SELECT o.amount, " CLOSED_AT("o") " AS closed_at FROM opportunities o WHERE "
-		  "o.archived_at IS NULL AND o.stage = 'won' AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, ") WHERE 1");
-	period(q, p, "closed_at");
-	qb_sql(q, " GROUP BY month ORDER BY month");
-}
-
-/* touches_day: {user_id, day (UTC+8), touches}: effective activities by the scope's users */
-static void an_touches_day(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT a.user_id, date(a.occurred_at, '+8 hours') AS day, count(*) AS touches FROM "
-		  "activities a WHERE a.archived_at IS NULL AND a.effective = 1 AND ");
-	scope_owner(q, p, "a.user_id");
-	period(q, p, "a.occurred_at");
-	qb_sql(q, " GROUP BY a.user_id, day ORDER BY a.user_id, day");
-}
-
-/* activity_totals: {activities, effective, accounts_touched} in the period */
-static void an_activity_totals(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT count(*) AS activities, IFNULL(sum(a.effective), 0) AS effective, "
-		  "count(DISTINCT CASE WHEN a.effective = 1 THEN a.account_id END) AS "
-		  "accounts_touched FROM activities a WHERE a.archived_at IS NULL AND ");
-	scope_owner(q, p, "a.user_id");
-	period(q, p, "a.occurred_at");
-}
-
-/* by_channel: {channel, touches}: effective activities in the period */
-static void an_by_channel(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT a.channel, count(*) AS touches FROM activities a WHERE a.archived_at IS "
-		  "NULL AND a.effective = 1 AND ");
-	scope_owner(q, p, "a.user_id");
-	period(q, p, "a.occurred_at");
-	qb_sql(q, " GROUP BY a.channel ORDER BY a.channel");
-}
-
-#define LAST_TOUCH(t) "(SELECT max(da.occurred_at) FROM activities da WHERE da.account_id = " t \
-		      ".id AND da.effective = 1 AND da.archived_at IS NULL)"
-
-/* sleeping: {n}: owned accounts whose last effective touch (or creation) is before cutoff */
-static void an_sleeping(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT count(*) AS n FROM accounts t WHERE t.archived_at IS NULL AND "
-		  "t.owner_id IS NOT NULL AND ");
-	scope_owner(q, p, "t.owner_id");
-	qb_sql(q, " AND IFNULL(" LAST_TOUCH("t") ", t.created_at) < ");
-	qb_text(q, p->cutoff);
-}
-
-/* intervention: {n}: owned accounts with at least n effective touches and no won opportunity */
-static void an_intervention(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT count(*) AS n FROM accounts t WHERE t.archived_at IS NULL AND "
-		  "t.owner_id IS NOT NULL AND ");
-	scope_owner(q, p, "t.owner_id");
-	qb_sql(q, " AND (SELECT count(*) FROM activities da WHERE da.account_id = t.id AND "
-		  "da.effective = 1 AND da.archived_at IS NULL) >= ");
-	qb_int(q, p->n);
-	qb_sql(q, " AND NOT EXISTS (SELECT 1 FROM opportunities w WHERE w.account_id = t.id AND "
-		  "w.archived_at IS NULL AND w.stage = 'won')");
-}
-
-/* pool_size: {n}: accounts in the pool now */
-static void an_pool_size(struct qb *q, const struct an_params *p)
-{
-	(void)p;
-	qb_sql(q, "SELECT count(*) AS n FROM accounts WHERE archived_at IS NULL AND owner_id IS NULL");
-}
-
-/* pool_flows: {direction: in|out, reason, n}: owner changes into the pool (from the scope's
- * users) and out of it (to the scope's users) in the period; a new account's first owner
- * (note "created") is not a flow */
-static void an_pool_flows(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT CASE WHEN h.to_id IS NULL THEN 'in' ELSE 'out' END AS direction, h.reason, "
-		  "count(*) AS n FROM owner_history h WHERE IFNULL(h.note, '') <> 'created' AND "
-		  "((h.to_id IS NULL AND ");
-	/* from nobody (a partner's conversion) counts for the company scope only */
-	scope_owner(q, p, "h.from_id");
-	qb_sql(q, ") OR (h.from_id IS NULL AND h.to_id IS NOT NULL AND ");
-	scope_owner(q, p, "h.to_id");
-	qb_sql(q, "))");
-	period(q, p, "h.at");
-	qb_sql(q, " GROUP BY direction, h.reason ORDER BY direction, h.reason");
-}
-
-/* segments: {orders_bucket: 0|1|2 (2 = two or more), first_recent: first order on or after
- * cutoff's day, accounts, revenue (orders in the period), touches (effective, in the period)} */
-static void an_segments(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT min(n, 2) AS orders_bucket, IFNULL(first_on >= substr(");
-	qb_text(q, p->cutoff);
-	qb_sql(q, ", 1, 10), 0) AS first_recent, count(*) AS accounts, IFNULL(sum(revenue), 0) AS "
-		  "revenue, IFNULL(sum(touches), 0) AS touches FROM (SELECT (SELECT count(*) FROM "
-		  "orders o WHERE o.account_id = t.id AND o.archived_at IS NULL) AS n, (SELECT "
-		  "min(o.ordered_on) FROM orders o WHERE o.account_id = t.id AND o.archived_at IS NULL) "
-		  "AS first_on, (SELECT sum(o.amount) FROM orders o WHERE o.account_id = t.id AND "
-		  "o.archived_at IS NULL AND o.ordered_on >= ");
-	qb_text(q, p->from_day);
-	qb_sql(q, " AND o.ordered_on <= ");
-	qb_text(q, p->to_day);
-	qb_sql(q, ") AS revenue, (SELECT count(*) FROM activities a WHERE a.account_id = t.id AND "
-		  "a.effective = 1 AND a.archived_at IS NULL");
-	period(q, p, "a.occurred_at");
-	qb_sql(q, ") AS touches FROM accounts t WHERE t.archived_at IS NULL AND t.owner_id IS NOT "
-		  "NULL AND ");
-	scope_owner(q, p, "t.owner_id");
-	qb_sql(q, ") GROUP BY orders_bucket, first_recent");
-}
-
-/* won_total: {count, amount} won in the period by the scope's owners */
-static void an_won_total(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT count(*) AS count, IFNULL(sum(amount), 0) AS amount FROM (SELECT o.amount, "
-		  CLOSED_AT("o") " AS closed_at FROM opportunities o WHERE o.archived_at IS NULL AND "
-		  "o.stage = 'won' AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, ") WHERE 1");
-	period(q, p, "closed_at");
-}
-
-/* quotas: {id, user_id, team_id, period, amount}: live quotas of the scope's users and teams
- * (company: all; me: the user's) */
-static void an_quotas(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT t.id, t.user_id, t.team_id, t.period, t.amount FROM quotas t WHERE "
-		  "t.archived_at IS NULL AND (");
-	scope_owner(q, p, "t.user_id");
-	if (p->scope == SCOPE_TEAM) {
-		qb_sql(q, " OR t.team_id IN (WITH RECURSIVE st(id) AS (SELECT ");
-		qb_int(q, p->team_id);
-		qb_sql(q, " UNION SELECT c.id FROM teams c JOIN st ON c.parent_id = st.id) "
-			  "SELECT id FROM st)");
-	}
-	qb_sql(q, ") ORDER BY t.period, t.id");
-}
-
-/* reps: one row per live rep in scope: {user_id, username, display_name, hired_on,
- * accounts_owned, touches, new_accounts_touched, open_pipeline, weighted_pipeline, won_count,
- * won_amount, lost_count, first_won_at} */
-static void an_reps(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT u.id AS user_id, u.username, u.display_name, u.hired_on, (SELECT count(*) "
-		  "FROM accounts a WHERE a.owner_id = u.id AND a.archived_at IS NULL) AS "
-		  "accounts_owned, (SELECT count(*) FROM activities x WHERE x.user_id = u.id AND "
-		  "x.effective = 1 AND x.archived_at IS NULL");
-	period(q, p, "x.occurred_at");
-	qb_sql(q, ") AS touches, (SELECT count(*) FROM (SELECT min(x.occurred_at) AS first FROM "
-		  "activities x WHERE x.user_id = u.id AND x.effective = 1 AND x.archived_at IS NULL "
-		  "GROUP BY x.account_id) WHERE 1");
-	period(q, p, "first");
-	qb_sql(q, ") AS new_accounts_touched, (SELECT IFNULL(sum(o.amount), 0) FROM opportunities o "
-		  "WHERE o.owner_id = u.id AND o.archived_at IS NULL AND o.stage NOT IN ('won', "
-		  "'lost')) AS open_pipeline, (SELECT IFNULL(sum(");
-	weighted(q, p, "o");
-	qb_sql(q, "), 0) FROM opportunities o WHERE o.owner_id = u.id AND o.archived_at IS NULL AND "
-		  "o.stage NOT IN ('won', 'lost')) AS weighted_pipeline, (SELECT count(*) FROM "
-		  "opportunities o WHERE o.owner_id = u.id AND o.archived_at IS NULL AND o.stage = "
-		  "'won' AND " CLOSED_AT("o") " >= ");
-	qb_text(q, p->from);
-	qb_sql(q, " AND " CLOSED_AT("o") " < ");
-	qb_text(q, p->to);
-	qb_sql(q, ") AS won_count, (SELECT IFNULL(sum(o.amount), 0) FROM opportunities o WHERE "
-		  "o.owner_id = u.id AND o.archived_at IS NULL AND o.stage = 'won' AND "
-		  CLOSED_AT("o") " >= ");
-	qb_text(q, p->from);
-	qb_sql(q, " AND " CLOSED_AT("o") " < ");
-	qb_text(q, p->to);
-	qb_sql(q, ") AS won_amount, (SELECT count(*) FROM opportunities o WHERE o.owner_id = u.id "
-		  "AND o.archived_at IS NULL AND o.stage = 'lost' AND " CLOSED_AT("o") " >= ");
-	qb_text(q, p->from);
-	qb_sql(q, " AND " CLOSED_AT("o") " < ");
-	qb_text(q, p->to);
-	qb_sql(q, ") AS lost_count, (SELECT min(h.at) FROM stage_history h JOIN opportunities o ON "
-		  "o.id = h.opportunity_id WHERE o.owner_id = u.id AND o.archived_at IS NULL AND "
-		  "h.to_stage = 'won') AS first_won_at FROM users u WHERE u.archived_at IS NULL AND "
-		  "u.role = 'rep' AND ");
-	scope_owner(q, p, "u.id");
-	qb_sql(q, " ORDER BY u.id");
-}
-
-static const struct {
-	const char *name;
-	void (*build)(struct qb *q, const struct an_params *p);
-} an_queries[] = {
-	{ "funnel_open", an_funnel_open }, { "funnel_closed", an_funnel_closed },
-	{ "funnel_reach", an_funnel_reach }, { "stage_days", an_stage_days },
-	{ "open_by_month", an_open_by_month }, { "won_by_month", an_won_by_month },
-	{ "touches_day", an_touches_day }, { "activity_totals", an_activity_totals },
-	{ "by_channel", an_by_channel }, { "sleeping", an_sleeping },
-	{ "intervention", an_intervention }, { "pool_size", an_pool_size },
-	{ "pool_flows", an_pool_flows }, { "segments", an_segments },
-	{ "won_total", an_won_total }, { "reps", an_reps }, { "quotas", an_quotas },
-};
-
 static int sq_analytics(void *impl, const char *name, const struct an_params *p, json_t **rows,
 			struct dm_err *e)
 {
-	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
 	struct qb q;
 	*rows = NULL;
-	if (!c)
-		return e->code;
-	for (size_t i = 0; i < sizeof an_queries / sizeof an_queries[0]; i++) {
-		if (strcmp(an_queries[i].name, name))
-			continue;
-		qb_init(&q);
-		an_queries[i].build(&q, p);
-		int rc = query_rows(c, &q, rows, e);
+	qb_init(&q, SQL_SQLITE);
+	if (sql_analytics(&q, name, p, e)) {
 		qb_release(&q);
-		return rc;
+		return e->code;
 	}
-	return dm_fail(e, DM_EINVAL, NULL, "no analytics query %s", name);
+	return rows_run(impl, &q, rows, e);
 }
 
 static int sq_team_in_reach(void *impl, const struct viewer *v, int64_t team, int *yes,
@@ -2383,7 +1481,7 @@ static int sq_team_in_reach(void *impl, const struct viewer *v, int64_t team, in
 	*yes = 0;
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT 1 AS ok FROM teams t WHERE t.archived_at IS NULL AND t.id = ");
 	qb_int(&q, team);
 	if (v->role != ROLE_ADMIN) {

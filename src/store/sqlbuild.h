@@ -1,0 +1,83 @@
+/* sqlbuild.h — the SQL both backends build: a query under construction (text and bound values),
+ * the visibility predicates, the records' select lists, the list query, inserts and updates, the
+ * sweep's candidates and the named analytics queries. Private to src/store/.
+ *
+ * One builder speaks two dialects. The SQL is written once in the subset SQLite and PostgreSQL
+ * share (COALESCE, TRUE/FALSE, aliased subqueries); where they differ (placeholders ? and $n,
+ * JSON and date functions, substring search) the builder asks q->dialect. Values are never
+ * written into the text: each qb_int/qb_text appends a placeholder and records the value. */
+#ifndef DM_SQLBUILD_H
+#define DM_SQLBUILD_H
+#include "store.h"
+#include "../base/buf.h"
+
+#define QB_MAX_BINDS 64
+
+enum sql_dialect { SQL_SQLITE, SQL_PG };
+enum qb_type { QB_NULL, QB_INT, QB_REAL, QB_TEXT };
+
+struct qb {
+	struct buf sql;
+	enum sql_dialect dialect;
+	struct {
+		enum qb_type type;
+		int64_t i;
+		double d;
+		const char *s;   /* not owned unless listed in owned[] */
+	} b[QB_MAX_BINDS];
+	int n;
+	char *owned[QB_MAX_BINDS];  /* strings the builder must free */
+	int nowned;
+};
+
+void qb_init(struct qb *q, enum sql_dialect d);
+void qb_release(struct qb *q);
+void qb_sql(struct qb *q, const char *s);
+/* Append a placeholder bound to v (qb_text: s NULL binds NULL; the caller keeps s alive). */
+void qb_int(struct qb *q, int64_t v);
+void qb_text(struct qb *q, const char *s);
+/* Bind a JSON value as stored: booleans as 0/1, objects and arrays as their JSON text. */
+void qb_json(struct qb *q, json_t *v);
+/* id, or NULL for 0 */
+void qb_id_or_null(struct qb *q, int64_t id);
+
+/* "col is a user whose records v sees" */
+void vis_owner(struct qb *q, const struct viewer *v, const char *col);
+/* The teams within a manager's reach, as a parenthesised subquery (none for other roles). */
+void vis_teams(struct qb *q, const struct viewer *v);
+/* The visibility predicate of kind k over table alias t (v NULL: TRUE). */
+void vis_clause(struct qb *q, const struct kind *k, const struct viewer *v);
+
+/* The expression field f reads from over alias t (a column, or a derived subquery). */
+void field_expr(struct qb *q, const struct kind *k, const struct field *f);
+/* "SELECT <every selected field of k, in field order> FROM <table> t" */
+void select_list(struct qb *q, const struct kind *k);
+/* The whole list query of sqy: the page's ids first (filters, visibility, name search, keyset
+ * cursor, order, limit), then the columns of those rows only, in the same order. */
+void sql_list(struct qb *q, const struct store_query *sqy);
+/* INSERT of rec into k's table with the stamps (now) and name key (NULL when k has none);
+ * PostgreSQL: ... ON CONFLICT DO NOTHING RETURNING id, so a taken unique value returns no row
+ * instead of aborting the transaction. */
+void sql_insert(struct qb *q, const struct kind *k, json_t *rec, const char *now,
+		const char *key);
+/* UPDATE of the fields of changes that differ from cur; *n = how many (0: nothing to write). */
+void sql_update(struct qb *q, const struct kind *k, int64_t id, json_t *cur, json_t *changes,
+		const char *key, const char *now, int *n);
+/* The bulk-load INSERT of every writable column of k (placeholders in the order of
+ * sql_import_bind), built once per kind and dialect; never freed. */
+const char *sql_import(const struct kind *k, enum sql_dialect d);
+/* One audit row. */
+void sql_audit(struct qb *q, const char *object, int64_t id, int64_t actor, const char *at,
+	       const char *action, const char *field, json_t *old_v, json_t *new_v);
+/* The sweep's candidates (store_reclaim_candidates). */
+void sql_reclaim(struct qb *q, json_t *protect, const char *touch_before,
+		 const char *deal_before);
+/* The named analytics query; DM_EINVAL (e filled) for an unknown name. */
+int sql_analytics(struct qb *q, const char *name, const struct an_params *p, struct dm_err *e);
+
+/* The name key of rec (NULL when k has none; caller frees). */
+char *name_key_of(const struct kind *k, json_t *rec);
+/* 1 when field f of the import INSERT is a column sql_import lists. */
+int sql_import_column(const struct field *f);
+
+#endif
