@@ -2,10 +2,11 @@
 # SAN=1 builds everything with AddressSanitizer and UndefinedBehaviorSanitizer.
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libsodium xlsxwriter
+PKGS    := libmicrohttpd jansson sqlite3 libpq libsodium xlsxwriter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -pthread \
            -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lcrack -lm -pthread
 ifeq ($(FUZZ),1)
 # libFuzzer targets (tests/fuzz): everything built by clang with coverage and sanitizers

@@ -53,7 +53,7 @@ int cmd_backup(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	dm_err_clear(&e);
-	if (access(db, F_OK)) {
+	if (!store_url_is_pg(db) && access(db, F_OK)) {
 		fprintf(stderr, "dealmap: no database %s\n", db);
 		return 1;
 	}
@@ -79,7 +79,8 @@ int cmd_restore(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	dm_err_clear(&e);
-	if (store_file_check(in, &version, &e) || store_file_restore(db, in, &e)) {
+	if ((!store_url_is_pg(db) && store_file_check(in, &version, &e)) ||
+	    store_file_restore(db, in, &e)) {
 		fprintf(stderr, "dealmap: %s\n", e.message);
 		return 1;
 	}

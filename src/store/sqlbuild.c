@@ -35,7 +35,9 @@ static int qb_bind(struct qb *q, enum qb_type type)
 	if (q->n >= QB_MAX_BINDS)
 		abort();
 	q->b[q->n].type = type;
-	if (q->dialect == SQL_PG)
+	if (q->values_only)
+		;
+	else if (q->dialect == SQL_PG)
 		buf_printf(&q->sql, "$%d", q->n + 1);
 	else
 		buf_puts(&q->sql, "?");
@@ -367,7 +369,7 @@ static size_t utf8_chars(const char *s)
 }
 
 /* A string the builder owns until qb_release. */
-static const char *qb_keep(struct qb *q, char *s)
+const char *qb_keep(struct qb *q, char *s)
 {
 	if (q->nowned >= QB_MAX_BINDS)
 		abort();
@@ -499,6 +501,32 @@ char *name_key_of(const struct kind *k, json_t *rec)
 	return text_name_key(s ? s : "");
 }
 
+/* The id of the record holding the unique value rec would take: the username of users, the
+ * name key of the others. */
+void sql_holder(struct qb *q, const struct kind *k, json_t *rec, const char *key)
+{
+	if (k == &kind_user) {
+		qb_sql(q, "SELECT id FROM users WHERE username = ");
+		qb_text(q, json_string_value(json_object_get(rec, "username")));
+	} else {
+		buf_printf(&q->sql, "SELECT id FROM %s WHERE archived_at IS NULL AND name_key = ",
+			   k->plural);
+		qb_text(q, key);
+	}
+}
+
+int sql_duplicate(const struct kind *k, int64_t other, struct dm_err *e)
+{
+	const char *field = k == &kind_user ? "username" : k == &kind_stakeholder ? "contact_id" :
+			    k == &kind_quota ? "period" : "name";
+	dm_fail(e, DM_EDUPLICATE, field, "%s with this %s already exists", k->title, field);
+	if (k == &kind_stakeholder)
+		snprintf(e->message, sizeof e->message, "this contact is already a stakeholder of the "
+			 "opportunity");
+	e->existing_id = other;
+	return DM_EDUPLICATE;
+}
+
 /* ---- writes ----------------------------------------------------------------------------------- */
 
 static int insert_column(const struct field *f, json_t *rec)
@@ -624,8 +652,11 @@ const char *sql_import(const struct kind *k, enum sql_dialect d)
 void sql_audit(struct qb *q, const char *object, int64_t id, int64_t actor, const char *at,
 	       const char *action, const char *field, json_t *old_v, json_t *new_v)
 {
-	qb_sql(q, "INSERT INTO audit (object, object_id, actor_id, at, action, field, old, new) "
-		  "VALUES (");
+	if (!q->sql.len)
+		qb_sql(q, "INSERT INTO audit (object, object_id, actor_id, at, action, field, old, new) "
+			  "VALUES (");
+	else
+		qb_sql(q, ", (");
 	qb_text(q, object);
 	qb_sql(q, ", ");
 	qb_int(q, id);

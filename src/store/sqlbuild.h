@@ -11,7 +11,7 @@
 #include "store.h"
 #include "../base/buf.h"
 
-#define QB_MAX_BINDS 64
+#define QB_MAX_BINDS 256
 
 enum sql_dialect { SQL_SQLITE, SQL_PG };
 enum qb_type { QB_NULL, QB_INT, QB_REAL, QB_TEXT };
@@ -26,6 +26,7 @@ struct qb {
 		const char *s;   /* not owned unless listed in owned[] */
 	} b[QB_MAX_BINDS];
 	int n;
+	int values_only;            /* bind values without writing placeholders (prepared text) */
 	char *owned[QB_MAX_BINDS];  /* strings the builder must free */
 	int nowned;
 };
@@ -38,6 +39,8 @@ void qb_int(struct qb *q, int64_t v);
 void qb_text(struct qb *q, const char *s);
 /* Bind a JSON value as stored: booleans as 0/1, objects and arrays as their JSON text. */
 void qb_json(struct qb *q, json_t *v);
+/* s (malloc'ed) now belongs to q, freed by qb_release; returns s. */
+const char *qb_keep(struct qb *q, char *s);
 /* id, or NULL for 0 */
 void qb_id_or_null(struct qb *q, int64_t id);
 
@@ -66,7 +69,7 @@ void sql_update(struct qb *q, const struct kind *k, int64_t id, json_t *cur, jso
 /* The bulk-load INSERT of every writable column of k (placeholders in the order of
  * sql_import_bind), built once per kind and dialect; never freed. */
 const char *sql_import(const struct kind *k, enum sql_dialect d);
-/* One audit row. */
+/* One audit row; on a q that holds one already, one more row of the same INSERT. */
 void sql_audit(struct qb *q, const char *object, int64_t id, int64_t actor, const char *at,
 	       const char *action, const char *field, json_t *old_v, json_t *new_v);
 /* The sweep's candidates (store_reclaim_candidates). */
@@ -75,6 +78,10 @@ void sql_reclaim(struct qb *q, json_t *protect, const char *touch_before,
 /* The named analytics query; DM_EINVAL (e filled) for an unknown name. */
 int sql_analytics(struct qb *q, const char *name, const struct an_params *p, struct dm_err *e);
 
+/* SELECT id of the live record holding rec's unique value (users: username; others: key). */
+void sql_holder(struct qb *q, const struct kind *k, json_t *rec, const char *key);
+/* Fill e with the DM_EDUPLICATE answer for kind k (other: the holder's id, or 0). */
+int sql_duplicate(const struct kind *k, int64_t other, struct dm_err *e);
 /* The name key of rec (NULL when k has none; caller frees). */
 char *name_key_of(const struct kind *k, json_t *rec);
 /* 1 when field f of the import INSERT is a column sql_import lists. */

@@ -337,20 +337,14 @@ static int audit_row(struct conn *c, const struct kind *k, int64_t id, int64_t a
 
 /* The id of the record holding the unique value rec would take, or 0: the username of users,
  * the name key of the others. */
+/* The id of the record holding the unique value rec would take, or 0. */
 static int64_t find_holder(struct conn *c, const struct kind *k, json_t *rec, const char *key)
 {
 	struct qb q;
 	struct dm_err e;
 	int64_t id = 0;
 	qb_init(&q, SQL_SQLITE);
-	if (k == &kind_user) {
-		qb_sql(&q, "SELECT id FROM users WHERE username = ");
-		qb_text(&q, json_string_value(json_object_get(rec, "username")));
-	} else {
-		buf_printf(&q.sql, "SELECT id FROM %s WHERE archived_at IS NULL AND name_key = ",
-			   k->plural);
-		qb_text(&q, key);
-	}
+	sql_holder(&q, k, rec, key);
 	sqlite3_stmt *st = qb_prepare(&q, c, &e);
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		id = sqlite3_column_int64(st, 0);
@@ -362,15 +356,7 @@ static int64_t find_holder(struct conn *c, const struct kind *k, json_t *rec, co
 static int duplicate(struct conn *c, const struct kind *k, json_t *rec, const char *key,
 		     struct dm_err *e)
 {
-	int64_t other = key || k == &kind_user ? find_holder(c, k, rec, key) : 0;
-	const char *field = k == &kind_user ? "username" : k == &kind_stakeholder ? "contact_id" :
-			    k == &kind_quota ? "period" : "name";
-	dm_fail(e, DM_EDUPLICATE, field, "%s with this %s already exists", k->title, field);
-	if (k == &kind_stakeholder)
-		snprintf(e->message, sizeof e->message, "this contact is already a stakeholder of the "
-			 "opportunity");
-	e->existing_id = other;
-	return DM_EDUPLICATE;
+	return sql_duplicate(k, key || k == &kind_user ? find_holder(c, k, rec, key) : 0, e);
 }
 
 static int sq_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor, int64_t *id,
@@ -1571,6 +1557,18 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* One process writes, through one thread: every lock is always got. */
+static int sq_lock_try(void *impl, const char *name, int *got, struct dm_err *e)
+{
+	*got = 0;
+	if (in_write(impl, e))
+		return e->code;
+	if (strcmp(name, "sweep"))
+		return dm_fail(e, DM_EINVAL, NULL, "no lock %s", name);
+	*got = 1;
+	return 0;
+}
+
 static int sq_write(void *impl, store_write_fn fn, void *arg)
 {
 	struct sq *sq = impl;
@@ -1703,6 +1701,7 @@ const struct store_ops store_sqlite_ops = {
 	.schema_version = sq_schema_version,
 	.migrate = sq_migrate,
 	.write = sq_write,
+	.lock_try = sq_lock_try,
 	.get = sq_get,
 	.list = sq_list,
 	.insert = sq_insert,

@@ -1,21 +1,10 @@
 /* sqlite_schema.c — the numbered migrations of the SQLite backend. Never edit a released one:
  * add the next. Migration N sets PRAGMA user_version = N. */
 #include "sqlite_schema.h"
+#include "schema_sql.h"
 
 #define LIVE "id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, " \
 	     "version INTEGER NOT NULL DEFAULT 1, archived_at TEXT"
-
-/* Migration 6: the follow-up facts of account X, recomputed from its activities (as the derived
- * fields of the accounts were, per read, before it). */
-#define TOUCH_FACTS(X) \
-	"touch_count = (SELECT count(*) FROM activities da WHERE da.account_id = " X \
-	"  AND da.effective = 1 AND da.archived_at IS NULL)," \
-	"touched_at = (SELECT max(da.occurred_at) FROM activities da WHERE da.account_id = " X \
-	"  AND da.effective = 1 AND da.archived_at IS NULL)," \
-	"latest_next_touch = (SELECT la.next_touch_on FROM activities la WHERE la.account_id = " X \
-	"  AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1)," \
-	"latest_contact_ids = (SELECT la.contact_ids FROM activities la WHERE la.account_id = " X \
-	"  AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1)"
 
 const char *const sqlite_migrations[] = {
 	/* 1: the foundation */

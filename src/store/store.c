@@ -8,11 +8,8 @@
 int store_open(const char *url, struct store **out, struct dm_err *e)
 {
 	*out = NULL;
-	if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13))
-		return dm_fail(e, DM_EPARAM, "db",
-			       "PostgreSQL is not available in this build yet; use a SQLite file path");
 	struct store *s = xcalloc(1, sizeof *s);
-	s->ops = &store_sqlite_ops;
+	s->ops = store_url_is_pg(url) ? &store_pg_ops : &store_sqlite_ops;
 	int rc = s->ops->open(s, url, &s->impl, e);
 	if (rc) {
 		free(s);
@@ -20,6 +17,16 @@ int store_open(const char *url, struct store **out, struct dm_err *e)
 	}
 	*out = s;
 	return 0;
+}
+
+int store_url_is_pg(const char *url)
+{
+	return !strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13);
+}
+
+const char *store_backend(struct store *s)
+{
+	return s->ops->name;
 }
 
 void store_close(struct store *s)
@@ -48,6 +55,11 @@ int store_migrate(struct store *s, struct dm_err *e)
 int store_write(struct store *s, store_write_fn fn, void *arg)
 {
 	return s->ops->write(s->impl, fn, arg);
+}
+
+int store_lock_try(struct store *s, const char *name, int *got, struct dm_err *e)
+{
+	return s->ops->lock_try(s->impl, name, got, e);
 }
 
 int store_get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
@@ -254,8 +266,11 @@ int store_file_check(const char *path, int *version, struct dm_err *e)
 
 int store_file_restore(const char *url, const char *path, struct dm_err *e)
 {
-	if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13))
-		return dm_fail(e, DM_EPARAM, "db", "restore a PostgreSQL database with pg_restore");
+	if (store_url_is_pg(url))
+		return dm_fail(e, DM_EPARAM, "db", "dealmap restores SQLite files only: restore a "
+			       "PostgreSQL backup (dealmap backup writes pg_dump's custom format) with "
+			       "pg_restore --clean --if-exists --no-owner --dbname URL FILE, then run "
+			       "dealmap init --db URL to migrate it");
 	return store_sqlite_file_restore(strncmp(url, "sqlite:", 7) ? url : url + 7, path, e);
 }
 

@@ -21,10 +21,15 @@
 
 struct store;
 
-/* Open the store named by url: a file path (SQLite) — "postgres://..." is reserved for the
- * PostgreSQL backend. Does not migrate. */
+/* Open the store named by url: a file path (SQLite, also "sqlite:PATH"), or a libpq URI
+ * "postgres://user:pass@host:port/dbname" or "postgresql://..." (PostgreSQL; several servers
+ * may share one database). Does not migrate. */
 int store_open(const char *url, struct store **out, struct dm_err *e);
 void store_close(struct store *s);
+/* 1 when url names a PostgreSQL database. */
+int store_url_is_pg(const char *url);
+/* The backend's name: "sqlite" or "postgres". */
+const char *store_backend(struct store *s);
 
 /* Schema: the number of migrations this binary knows, and the database's own number. */
 int store_schema_latest(void);
@@ -36,6 +41,11 @@ int store_migrate(struct store *s, struct dm_err *e);
  * fn returns non-zero its changes are rolled back. A failed commit answers DM_EUNAVAILABLE. */
 typedef int (*store_write_fn)(struct store *s, void *arg);
 int store_write(struct store *s, store_write_fn fn, void *arg);
+/* Inside store_write only: take the singleton lock `name` ("sweep") until the transaction ends,
+ * or learn that another server holds it (*got = 0). PostgreSQL: a transaction-scoped advisory
+ * lock, so two servers never run the daily sweep at once; SQLite: always got (one process
+ * writes). DM_EINVAL for an unknown name. */
+int store_lock_try(struct store *s, const char *name, int *got, struct dm_err *e);
 
 /* ---- records ---------------------------------------------------------------------------------
  * v == NULL means "no visibility restriction" (internal use: CLI, rules that must see all). */
@@ -240,12 +250,15 @@ int store_count(struct store *s, const struct kind *k, int64_t *n, struct dm_err
 int store_import_insert(struct store *s, const struct kind *k, json_t *rec, int64_t actor,
 			int64_t *id, struct dm_err *e);
 /* A consistent copy of the live database in the new file path (which must not exist), taken
- * while the store keeps serving (SQLite: the online backup API under one read snapshot). */
+ * while the store keeps serving (SQLite: the online backup API under one read snapshot, a
+ * SQLite file; PostgreSQL: pg_dump --format=custom, for pg_restore; DM_EUNAVAILABLE with the
+ * reason when pg_dump is not installed). */
 int store_backup(struct store *s, const char *path, struct dm_err *e);
 /* Check a backup file before it is restored: it must open, pass an integrity check and have a
  * schema version this binary knows (1..store_schema_latest()). *version receives it. */
 int store_file_check(const char *path, int *version, struct dm_err *e);
-/* Replace the database at url with the checked copy at path (no server may be using url). */
+/* Replace the database at url with the checked copy at path (no server may be using url).
+ * PostgreSQL: DM_EPARAM saying to use pg_restore. */
 int store_file_restore(const char *url, const char *path, struct dm_err *e);
 
 #endif

@@ -11,6 +11,7 @@ struct store_ops {
 	int (*schema_version)(void *impl, int *version, struct dm_err *e);
 	int (*migrate)(void *impl, struct dm_err *e);
 	int (*write)(void *impl, store_write_fn fn, void *arg);
+	int (*lock_try)(void *impl, const char *name, int *got, struct dm_err *e);
 	int (*get)(void *impl, const struct kind *k, const struct viewer *v, int64_t id,
 		   int include_archived, json_t **rec, struct dm_err *e);
 	int (*list)(void *impl, const struct store_query *q, json_t **items, struct dm_err *e);
@@ -78,6 +79,7 @@ struct store {
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 /* Number of migrations the SQLite backend knows. */
 int store_sqlite_latest(void);
 /* store_file_check and store_file_restore for SQLite files. */
