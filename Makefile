@@ -33,7 +33,7 @@ DB       ?= dealmap.db
 LISTEN   ?= 127.0.0.1:8080
 DEMO_ADMIN_PASSWORD ?= Dealmap-Admin-2026
 
-.PHONY: all run test unit api deps clean screenshots bench
+.PHONY: all run test test-sqlite test-pg unit api deps clean screenshots bench
 all: $(BIN)
 
 $(BUILD)/.deps-ok: scripts/deps.sh
@@ -122,8 +122,16 @@ run: $(BIN)
 
 unit: $(UNIT_BIN)
 
+# make test-sqlite: every test on SQLite (unit, API, browser, fuzz); make test-pg: the API suite on
+# a private PostgreSQL cluster started for the run (scripts/pg-run.sh); make test: both, one summary.
+test-sqlite: $(BIN) $(UNIT_BIN) fuzz-build
+	@tests/run.sh $(BUILD) sqlite
+
+test-pg: $(BIN)
+	@tests/run.sh $(BUILD) pg
+
 test: $(BIN) $(UNIT_BIN) fuzz-build
-	@tests/run.sh $(BUILD)
+	@tests/run.sh $(BUILD) all
 
 deps:
 	@scripts/deps.sh

@@ -33,6 +33,7 @@
 #include "../base/banned.h"
 
 #define POOL_DEFAULT 16
+#define STMT_CACHE 512      /* prepared statements per connection (a power of two) */
 #define POOL_WAIT_S 10
 /* pg_advisory_xact_lock keys: every write; the daily sweep */
 #define LOCK_WRITE 0x646d0001LL
@@ -50,6 +51,8 @@
 struct pgc {
 	PGconn *db;
 	struct pgc *next;
+	char *stmts[STMT_CACHE];   /* SQL of the statement prepared as "dm<i>", or NULL */
+	int nstmts;
 };
 
 struct pg {
@@ -92,12 +95,39 @@ static int conn_new(struct pg *pg, struct pgc **out, struct dm_err *e)
 	return 0;
 }
 
+/* Forget the prepared statements (the server forgot them: a reset, or DEALLOCATE ALL). */
+static void stmts_forget(struct pgc *c)
+{
+	for (int i = 0; i < STMT_CACHE; i++) {
+		free(c->stmts[i]);
+		c->stmts[i] = NULL;
+	}
+	c->nstmts = 0;
+}
+
 static void conn_free(struct pgc *c)
 {
 	if (c) {
 		PQfinish(c->db);
+		stmts_forget(c);
 		free(c);
 	}
+}
+
+/* Reset a broken connection; 0 when it works again. */
+static int conn_reset(struct pgc *c)
+{
+	PQreset(c->db);
+	stmts_forget(c);
+	return PQstatus(c->db) == CONNECTION_OK ? 0 : -1;
+}
+
+static uint32_t hash_str(const char *s)
+{
+	uint32_t h = 2166136261u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
 }
 
 /* A connection for this thread: the write transaction's when one runs, else one from the pool
@@ -176,6 +206,32 @@ static int pg_error(struct pgc *c, PGresult *r, struct dm_err *e)
 	return dm_fail(e, DM_EINTERNAL, NULL, "database error");
 }
 
+/* Execute sql as a statement prepared once per connection (parsed and planned once, a round trip
+ * for the first use only); the cache is emptied when full. */
+static PGresult *prepared(struct pgc *c, const char *sql, int n, const char *const *vals)
+{
+	uint32_t h = hash_str(sql);
+	int i = (int)(h & (STMT_CACHE - 1));
+	char name[16];
+	while (c->stmts[i] && strcmp(c->stmts[i], sql))
+		i = (i + 1) & (STMT_CACHE - 1);
+	snprintf(name, sizeof name, "dm%d", i);
+	if (!c->stmts[i]) {
+		if (c->nstmts >= STMT_CACHE / 2) {
+			PQclear(PQexec(c->db, "DEALLOCATE ALL"));
+			stmts_forget(c);
+			return prepared(c, sql, n, vals);
+		}
+		PGresult *p = PQprepare(c->db, name, sql, n, NULL);
+		if (PQresultStatus(p) != PGRES_COMMAND_OK)
+			return p;
+		PQclear(p);
+		c->stmts[i] = xstrdup(sql);
+		c->nstmts++;
+	}
+	return PQexecPrepared(c->db, name, n, vals, NULL, NULL, 0);
+}
+
 /* Run q on c. *out: the result (caller PQclear()s), NULL on error. */
 static int run_on(struct pgc *c, struct qb *q, PGresult **out, struct dm_err *e)
 {
@@ -195,7 +251,7 @@ static int run_on(struct pgc *c, struct qb *q, PGresult **out, struct dm_err *e)
 		default: vals[i] = NULL; break;
 		}
 	}
-	PGresult *r = PQexecParams(c->db, q->sql.data, q->n, NULL, vals, NULL, NULL, 0);
+	PGresult *r = prepared(c, q->sql.data, q->n, vals);
 	ExecStatusType st = PQresultStatus(r);
 	*out = NULL;
 	if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
@@ -215,11 +271,9 @@ static int run(struct pg *pg, struct qb *q, PGresult **out, struct dm_err *e)
 {
 	struct pgc *c = conn_take(pg, e);
 	int rc = c ? run_on(c, q, out, e) : e->code;
-	if (rc == DM_EUNAVAILABLE && c && tls_pg != pg && PQstatus(c->db) != CONNECTION_OK) {
-		PQreset(c->db);
-		if (PQstatus(c->db) == CONNECTION_OK)
-			rc = run_on(c, q, out, e);
-	}
+	if (rc == DM_EUNAVAILABLE && c && tls_pg != pg && PQstatus(c->db) != CONNECTION_OK &&
+	    conn_reset(c) == 0)
+		rc = run_on(c, q, out, e);
 	conn_give(pg, c);
 	qb_release(q);
 	return rc;
@@ -403,21 +457,18 @@ static int duplicate(struct pg *pg, const struct kind *k, json_t *rec, const cha
 	return sql_duplicate(k, other, e);
 }
 
-/* Audit rows of the fields of rec (create: old NULL) or of changes against cur (update), in
- * one INSERT. */
-static int audit_fields(struct pg *pg, const struct kind *k, int64_t id, int64_t actor,
-			const char *now, json_t *cur, json_t *rec, struct dm_err *e)
+/* The audit rows of changes against cur, in one INSERT. */
+static int audit_update(struct pg *pg, const struct kind *k, int64_t id, int64_t actor,
+			const char *now, json_t *cur, json_t *changes, struct dm_err *e)
 {
 	struct qb q;
 	const char *fname;
 	json_t *v;
 	qb_init(&q, SQL_PG);
-	json_object_foreach(rec, fname, v) {
+	json_object_foreach(changes, fname, v) {
 		const struct field *f = model_field(k, fname);
-		json_t *old = cur ? json_object_get(cur, fname) : NULL;
-		if (!cur && (json_is_null(v) || (f->flags & FF_WRITEONLY)))
-			continue;
-		if (cur && (!f || !model_is_column(f) || json_equal(v, old)))
+		json_t *old = json_object_get(cur, fname);
+		if (!f || !model_is_column(f) || json_equal(v, old))
 			continue;
 		if (q.n + 8 > QB_MAX_BINDS) {
 			int rc = write_run(pg, &q, NULL, e);
@@ -425,7 +476,7 @@ static int audit_fields(struct pg *pg, const struct kind *k, int64_t id, int64_t
 				return rc;
 			qb_init(&q, SQL_PG);
 		}
-		sql_audit(&q, k->name, id, actor, now, cur ? "update" : "create", fname, old, v);
+		sql_audit(&q, k->name, id, actor, now, "update", fname, old, v);
 	}
 	if (!q.n) {
 		qb_release(&q);
@@ -434,27 +485,88 @@ static int audit_fields(struct pg *pg, const struct kind *k, int64_t id, int64_t
 	return write_run(pg, &q, NULL, e);
 }
 
-static int pg_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor, int64_t *id,
-		     struct dm_err *e)
+/* After "WITH r AS (INSERT ... RETURNING id": the audit rows of the new record, in the same
+ * statement (one round trip), as ", a AS (INSERT INTO audit ... FROM r, (VALUES (field, new)...))
+ * SELECT id FROM r". Rows: the fields of rec that are set (create), or one row with no field and
+ * the whole record (import). */
+static void audit_cte(struct qb *q, const struct kind *k, int64_t actor, const char *now,
+		      const char *action, json_t *rec)
 {
-	struct pg *pg = impl;
+	const char *fname;
+	json_t *v;
+	int rows = 0;
+	qb_sql(q, "), a AS (INSERT INTO audit (object, object_id, actor_id, at, action, field, old, "
+		  "new) SELECT CAST(");
+	qb_text(q, k->name);
+	qb_sql(q, " AS text), r.id, CAST(");
+	qb_id_or_null(q, actor);
+	qb_sql(q, " AS bigint), CAST(");
+	qb_text(q, now);
+	qb_sql(q, " AS text), CAST(");
+	qb_text(q, action);
+	qb_sql(q, " AS text), v.f, NULL, v.n FROM r, (VALUES ");
+	if (!strcmp(action, "import")) {
+		qb_sql(q, "(NULL, ");
+		qb_text(q, qb_keep(q, json_dumps(rec, JSON_COMPACT)));
+		qb_sql(q, ")");
+		rows = 1;
+	}
+	json_object_foreach(rows ? NULL : rec, fname, v) {
+		if (json_is_null(v) || (model_field(k, fname)->flags & FF_WRITEONLY))
+			continue;
+		qb_sql(q, rows++ ? ", (" : "(");
+		qb_text(q, fname);
+		qb_sql(q, ", ");
+		qb_text(q, qb_keep(q, json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)));
+		qb_sql(q, ")");
+	}
+	if (!rows)
+		qb_sql(q, "(NULL, NULL)) AS v(f, n) WHERE FALSE) SELECT id FROM r");
+	else
+		qb_sql(q, ") AS v(f, n)) SELECT id FROM r");
+}
+
+/* The INSERT and its audit rows in one statement; no row back: a unique value is taken (ON
+ * CONFLICT DO NOTHING), answered as DM_EDUPLICATE with the holder. */
+static int insert_audited(struct pg *pg, const struct kind *k, json_t *rec, int64_t actor,
+			  int import, int64_t *id, struct dm_err *e)
+{
 	char now[TIME_STR_LEN];
 	char *key = name_key_of(k, rec);
 	struct qb q;
 	PGresult *r = NULL;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_PG);
-	sql_insert(&q, k, rec, now, key);
-	int rc = write_run(pg, &q, &r, e);
-	if (!rc && !PQntuples(r))   /* ON CONFLICT DO NOTHING: a unique value is taken */
-		rc = duplicate(pg, k, rec, key, e);
-	if (!rc) {
-		*id = int_at(r, 0, 0);
-		rc = audit_fields(pg, k, *id, actor, now, NULL, rec, e);
+	qb_sql(&q, "WITH r AS (");
+	if (import) {
+		qb_sql(&q, sql_import(k, SQL_PG));
+		q.values_only = 1;   /* the prepared text numbers the values in this order */
+		qb_text(&q, now);
+		qb_text(&q, now);
+		if (key)
+			qb_text(&q, key);
+		for (size_t f = 0; f < k->nfields; f++)
+			if (sql_import_column(&k->fields[f]))
+				qb_json(&q, json_object_get(rec, k->fields[f].name));
+		q.values_only = 0;
+	} else {
+		sql_insert(&q, k, rec, now, key);
 	}
+	audit_cte(&q, k, actor, now, import ? "import" : "create", rec);
+	int rc = write_run(pg, &q, &r, e);
+	if (!rc && !PQntuples(r))
+		rc = duplicate(pg, k, rec, key, e);
+	else if (!rc)
+		*id = int_at(r, 0, 0);
 	PQclear(r);
 	free(key);
 	return rc;
+}
+
+static int pg_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor, int64_t *id,
+		     struct dm_err *e)
+{
+	return insert_audited(impl, k, rec, actor, 0, id, e);
 }
 
 /* Run a write that may break a unique index under a savepoint, so the transaction survives to
@@ -502,7 +614,7 @@ static int pg_update(void *impl, const struct kind *k, int64_t id, json_t *chang
 	if (rc == DM_EDUPLICATE)
 		rc = duplicate(pg, k, merged, key, e);
 	if (!rc)
-		rc = audit_fields(pg, k, id, actor, now, cur, changes, e);
+		rc = audit_update(pg, k, id, actor, now, cur, changes, e);
 	*changed = !rc;
 out:
 	free(key);
@@ -1121,47 +1233,11 @@ static int pg_analytics(void *impl, const char *name, const struct an_params *p,
 
 /* ---- bulk loads and backups ---------------------------------------------------------------- */
 
-/* One round trip per record: the INSERT (ON CONFLICT DO NOTHING RETURNING id) and its audit row
- * in one statement; no row back means a unique value is taken. */
+/* One round trip per record, as pg_insert, with one audit row holding the whole record. */
 static int pg_import_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor,
 			    int64_t *id, struct dm_err *e)
 {
-	struct pg *pg = impl;
-	char now[TIME_STR_LEN];
-	char *key = name_key_of(k, rec);
-	struct qb q;
-	PGresult *r = NULL;
-	time_format(time_now_ms(), now);
-	qb_init(&q, SQL_PG);
-	qb_sql(&q, "WITH r AS (");
-	qb_sql(&q, sql_import(k, SQL_PG));
-	q.values_only = 1;   /* the prepared text numbers the values in this order */
-	qb_text(&q, now);
-	qb_text(&q, now);
-	if (key)
-		qb_text(&q, key);
-	for (size_t f = 0; f < k->nfields; f++)
-		if (sql_import_column(&k->fields[f]))
-			qb_json(&q, json_object_get(rec, k->fields[f].name));
-	q.values_only = 0;
-	qb_sql(&q, "), a AS (INSERT INTO audit (object, object_id, actor_id, at, action, field, old, "
-		   "new) SELECT CAST(");
-	qb_text(&q, k->name);
-	qb_sql(&q, " AS text), r.id, CAST(");
-	qb_id_or_null(&q, actor);
-	qb_sql(&q, " AS bigint), CAST(");
-	qb_text(&q, now);
-	qb_sql(&q, " AS text), 'import', NULL, NULL, CAST(");
-	qb_text(&q, qb_keep(&q, json_dumps(rec, JSON_COMPACT)));
-	qb_sql(&q, " AS text) FROM r) SELECT id FROM r");
-	int rc = write_run(pg, &q, &r, e);
-	if (!rc && !PQntuples(r))
-		rc = duplicate(pg, k, rec, key, e);
-	else if (!rc)
-		*id = int_at(r, 0, 0);
-	PQclear(r);
-	free(key);
-	return rc;
+	return insert_audited(impl, k, rec, actor, 1, id, e);
 }
 
 /* pg_dump's directory (PATH first, then pg_config --bindir's Debian place). NULL when none. */
@@ -1175,8 +1251,8 @@ static const char *pg_dump_path(void)
 	return NULL;
 }
 
-/* A consistent copy through pg_dump (one snapshot: --serializable-deferrable waits for a
- * snapshot no concurrent write can invalidate), in pg_dump's custom format for pg_restore. */
+/* A consistent copy through pg_dump (it reads every table in one REPEATABLE READ snapshot while
+ * writes go on), in pg_dump's custom format, for pg_restore. */
 static int pg_backup(void *impl, const char *path, struct dm_err *e)
 {
 	struct pg *pg = impl;
@@ -1223,8 +1299,7 @@ static int begin(struct pgc *c, struct dm_err *e)
 		simple(c, "ROLLBACK", &ignored);
 		return e->code;
 	}
-	PQreset(c->db);
-	if (PQstatus(c->db) != CONNECTION_OK)
+	if (conn_reset(c))
 		return e->code;
 	return simple(c, sql, e);
 }

@@ -37,8 +37,8 @@ static int qb_bind(struct qb *q, enum qb_type type)
 	q->b[q->n].type = type;
 	if (q->values_only)
 		;
-	else if (q->dialect == SQL_PG)
-		buf_printf(&q->sql, "$%d", q->n + 1);
+	else if (q->dialect == SQL_PG)   /* integers typed: "SELECT $1 UNION ..." would be text */
+		buf_printf(&q->sql, type == QB_INT ? "$%d::bigint" : "$%d", q->n + 1);
 	else
 		buf_puts(&q->sql, "?");
 	return q->n++;
@@ -101,7 +101,7 @@ static void vis_team_users(struct qb *q, const struct viewer *v)
 void vis_teams(struct qb *q, const struct viewer *v)
 {
 	if (v->role != ROLE_MANAGER) {
-		qb_sql(q, "(SELECT NULL WHERE FALSE)");
+		qb_sql(q, "(SELECT 0 WHERE FALSE)");
 		return;
 	}
 	qb_sql(q, "(WITH RECURSIVE vt(id) AS (SELECT id FROM teams WHERE manager_id = ");

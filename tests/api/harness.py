@@ -101,6 +101,23 @@ def db_ready(db):
     return psql(db, "SELECT to_regclass('schema_version') IS NOT NULL") == "t"
 
 
+def db_rows(db, sql):
+    """The rows of a query on a test database: tuples of values on SQLite, of text (NULL as "")
+    on PostgreSQL."""
+    if not is_pg(db):
+        import sqlite3
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+    r = subprocess.run(["psql", db, "-qAtX", "-F", "\x1f", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("psql %s: %s" % (sql, r.stderr.strip()))
+    return [tuple(line.split("\x1f")) for line in r.stdout.splitlines()]
+
+
 def only_sqlite(reason):
     """Skip a test on PostgreSQL, saying why (it inspects or restores a SQLite file)."""
     return unittest.skipIf(STORE == "pg", "SQLite only: " + reason)

@@ -7,8 +7,9 @@
 
 The last line printed is exactly `N passed, N failed` (N = test methods; a test
 that could not run because its class or module failed to set up counts as
-failed, and so does a failure while tearing a server down). The exit status
-is non-zero when anything failed.
+failed, and so does a failure while tearing a server down; a test skipped on
+purpose, e.g. a SQLite-only test on PostgreSQL, counts as neither and is listed
+with its reason). The exit status is non-zero when anything failed.
 """
 
 import os
@@ -77,8 +78,11 @@ def main(argv):
     t0 = time.time()
     result = runner.run(suite)
     passed = len(result.passed)
-    failed = total - passed + result.teardown_errors
+    skipped = len(result.skipped)
+    failed = total - passed - skipped + result.teardown_errors
     sys.stderr.flush()
+    for test, reason in result.skipped:
+        print("skipped %s: %s" % (test.id(), reason))
     print("ran %d test methods in %.1fs" % (total, time.time() - t0))
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 and total > 0 else 1
