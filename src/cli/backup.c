@@ -65,7 +65,7 @@ int cmd_backup(int argc, char **argv)
 		fprintf(stderr, "dealmap: %s\n", e.message);
 		return 1;
 	}
-	printf("backup of %s written to %s\n", db, out);
+	printf("backup of %s written to %s\n", cli_db_shown(db), out);
 	return 0;
 }
 
@@ -87,6 +87,6 @@ int cmd_restore(int argc, char **argv)
 	if (cli_open(db, &s))
 		return 1;
 	store_close(s);
-	printf("%s restored from %s (schema version %d, checked)\n", db, in, version);
+	printf("%s restored from %s (schema version %d, checked)\n", cli_db_shown(db), in, version);
 	return 0;
 }

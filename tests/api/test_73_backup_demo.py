@@ -175,7 +175,10 @@ class DemoTest(unittest.TestCase):
         cls.server.cleanup()
 
     def test_loads_in_seconds(self):
-        self.assertLess(self.seconds, 10.0)
+        # PostgreSQL: each of the load's ~28,000 statements (the rules' checks and the inserts) is
+        # a round trip to the server, 7-9 times SQLite's cost per query (STACK-NOTES): about 5 s
+        # on a quiet machine, several times that on a loaded one.
+        self.assertLess(self.seconds, 60.0 if STORE == "pg" else 10.0)
 
     def test_demo_users_sign_in_and_see_their_share(self):
         li = self.server.login("li", DEMO_PW)
