@@ -866,6 +866,47 @@ static int pg_count(void *impl, const struct kind *k, int64_t *n, struct dm_err 
 	return int_run(impl, &q, n, e);
 }
 
+/* ---- sign-in throttling --------------------------------------------------------------------- */
+
+static int pg_throttle_get(void *impl, const char *key, int64_t *fails, int64_t *since_ms,
+			   struct dm_err *e)
+{
+	struct qb q;
+	PGresult *r = NULL;
+	*fails = *since_ms = 0;
+	qb_init(&q, SQL_PG);
+	sql_throttle_get(&q, key);
+	int rc = run(impl, &q, &r, e);
+	if (!rc && PQntuples(r)) {
+		*fails = int_at(r, 0, 0);
+		*since_ms = int_at(r, 0, 1);
+	}
+	PQclear(r);
+	return rc;
+}
+
+static int pg_throttle_fail(void *impl, const char *key, int64_t now_ms, int64_t window_ms,
+			    struct dm_err *e)
+{
+	struct qb q;
+	qb_init(&q, SQL_PG);
+	sql_throttle_prune(&q, now_ms, window_ms);
+	int rc = write_run(impl, &q, NULL, e);
+	if (rc)
+		return rc;
+	qb_init(&q, SQL_PG);
+	sql_throttle_fail(&q, key, now_ms, window_ms);
+	return write_run(impl, &q, NULL, e);
+}
+
+static int pg_throttle_clear(void *impl, const char *key, struct dm_err *e)
+{
+	struct qb q;
+	qb_init(&q, SQL_PG);
+	sql_throttle_clear(&q, key);
+	return write_run(impl, &q, NULL, e);
+}
+
 /* ---- settings, stage history, links, account teams ---------------------------------------- */
 
 /* Not cached: another server may change a setting at any time. */
@@ -1480,6 +1521,9 @@ const struct store_ops store_pg_ops = {
 	.session_delete_user = pg_session_delete_user,
 	.session_expire = pg_session_expire,
 	.count = pg_count,
+	.throttle_get = pg_throttle_get,
+	.throttle_fail = pg_throttle_fail,
+	.throttle_clear = pg_throttle_clear,
 	.team_in_reach = pg_team_in_reach,
 	.analytics = pg_analytics,
 	.setting_get = pg_setting_get,

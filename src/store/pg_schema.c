@@ -156,6 +156,10 @@ const char *const pg_migrations[] = {
 	"CREATE TRIGGER activities_touch AFTER INSERT OR DELETE OR UPDATE OF account_id, effective,"
 	"  occurred_at, archived_at, next_touch_on, contact_ids ON activities FOR EACH ROW"
 	"  EXECUTE FUNCTION dealmap_activities_touch();",
+
+	/* 7: failed sign-ins counted in the database, by every server together */
+	"CREATE TABLE login_failures (key text PRIMARY KEY, fails bigint NOT NULL,"
+	"  since_ms bigint NOT NULL);",
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

@@ -675,6 +675,40 @@ void sql_audit(struct qb *q, const char *object, int64_t id, int64_t actor, cons
 	qb_sql(q, ")");
 }
 
+/* ---- sign-in throttling ------------------------------------------------------------------------ */
+
+void sql_throttle_get(struct qb *q, const char *key)
+{
+	qb_sql(q, "SELECT fails, since_ms FROM login_failures WHERE key = ");
+	qb_text(q, key);
+}
+
+void sql_throttle_prune(struct qb *q, int64_t now_ms, int64_t window_ms)
+{
+	qb_sql(q, "DELETE FROM login_failures WHERE since_ms < ");
+	qb_int(q, now_ms - window_ms);
+}
+
+void sql_throttle_fail(struct qb *q, const char *key, int64_t now_ms, int64_t window_ms)
+{
+	qb_sql(q, "INSERT INTO login_failures (key, fails, since_ms) VALUES (");
+	qb_text(q, key);
+	qb_sql(q, ", 1, ");
+	qb_int(q, now_ms);
+	qb_sql(q, ") ON CONFLICT (key) DO UPDATE SET fails = CASE WHEN login_failures.since_ms + ");
+	qb_int(q, window_ms);
+	qb_sql(q, " <= excluded.since_ms THEN 1 ELSE login_failures.fails + 1 END, since_ms = CASE "
+		  "WHEN login_failures.since_ms + ");
+	qb_int(q, window_ms);
+	qb_sql(q, " <= excluded.since_ms THEN excluded.since_ms ELSE login_failures.since_ms END");
+}
+
+void sql_throttle_clear(struct qb *q, const char *key)
+{
+	qb_sql(q, "DELETE FROM login_failures WHERE key = ");
+	qb_text(q, key);
+}
+
 /* ---- the sweep -------------------------------------------------------------------------------- */
 
 void sql_reclaim(struct qb *q, json_t *protect, const char *touch_before, const char *deal_before)

@@ -82,6 +82,13 @@ int sql_analytics(struct qb *q, const char *name, const struct an_params *p, str
 void sql_holder(struct qb *q, const struct kind *k, json_t *rec, const char *key);
 /* Fill e with the DM_EDUPLICATE answer for kind k (other: the holder's id, or 0). */
 int sql_duplicate(const struct kind *k, int64_t other, struct dm_err *e);
+/* Sign-in throttling (store_throttle_*): the failures of key and the start of their window;
+ * count one more at now (a window older than window_ms restarts, and old keys are dropped); forget
+ * key. */
+void sql_throttle_get(struct qb *q, const char *key);
+void sql_throttle_prune(struct qb *q, int64_t now_ms, int64_t window_ms);
+void sql_throttle_fail(struct qb *q, const char *key, int64_t now_ms, int64_t window_ms);
+void sql_throttle_clear(struct qb *q, const char *key);
 /* The name key of rec (NULL when k has none; caller frees). */
 char *name_key_of(const struct kind *k, json_t *rec);
 /* 1 when field f of the import INSERT is a column sql_import lists. */

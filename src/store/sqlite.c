@@ -821,6 +821,49 @@ static int rows_run(void *impl, struct qb *q, json_t **items, struct dm_err *e)
 	return rc;
 }
 
+/* ---- sign-in throttling ---------------------------------------------------------------------- */
+
+static int sq_throttle_get(void *impl, const char *key, int64_t *fails, int64_t *since_ms,
+			   struct dm_err *e)
+{
+	struct qb q;
+	json_t *rows = NULL;
+	qb_init(&q, SQL_SQLITE);
+	sql_throttle_get(&q, key);
+	int rc = rows_run(impl, &q, &rows, e);
+	json_t *r = json_array_get(rows, 0);
+	*fails = json_integer_value(json_object_get(r, "fails"));
+	*since_ms = json_integer_value(json_object_get(r, "since_ms"));
+	json_decref(rows);
+	return rc;
+}
+
+static int sq_throttle_fail(void *impl, const char *key, int64_t now_ms, int64_t window_ms,
+			    struct dm_err *e)
+{
+	struct qb q;
+	if (in_write(impl, e))
+		return e->code;
+	qb_init(&q, SQL_SQLITE);
+	sql_throttle_prune(&q, now_ms, window_ms);
+	int rc = exec_run(impl, &q, e);
+	if (rc)
+		return rc;
+	qb_init(&q, SQL_SQLITE);
+	sql_throttle_fail(&q, key, now_ms, window_ms);
+	return exec_run(impl, &q, e);
+}
+
+static int sq_throttle_clear(void *impl, const char *key, struct dm_err *e)
+{
+	struct qb q;
+	if (in_write(impl, e))
+		return e->code;
+	qb_init(&q, SQL_SQLITE);
+	sql_throttle_clear(&q, key);
+	return exec_run(impl, &q, e);
+}
+
 /* Settings are read on nearly every request and change rarely: each store keeps a small cache
  * (struct sq, settings), emptied by every write of a setting (this backend's writes all go
  * through this process's writer thread). */
@@ -1718,6 +1761,9 @@ const struct store_ops store_sqlite_ops = {
 	.session_delete_user = sq_session_delete_user,
 	.session_expire = sq_session_expire,
 	.count = sq_count,
+	.throttle_get = sq_throttle_get,
+	.throttle_fail = sq_throttle_fail,
+	.throttle_clear = sq_throttle_clear,
 	.team_in_reach = sq_team_in_reach,
 	.analytics = sq_analytics,
 	.setting_get = sq_setting_get,

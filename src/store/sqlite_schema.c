@@ -154,6 +154,11 @@ const char *const sqlite_migrations[] = {
 	"    AND old.account_id <> new.account_id; END;"
 	"CREATE TRIGGER activities_touch_ad AFTER DELETE ON activities BEGIN"
 	"  UPDATE accounts SET " TOUCH_FACTS("old.account_id") " WHERE id = old.account_id; END;",
+
+	/* 7: failed sign-ins counted in the database, so that every server sharing a database
+	 * (PostgreSQL) counts them together (issue 8) */
+	"CREATE TABLE login_failures (key TEXT PRIMARY KEY, fails INTEGER NOT NULL,"
+	"  since_ms INTEGER NOT NULL);",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

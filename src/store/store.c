@@ -148,6 +148,23 @@ int store_session_expire(struct store *s, int64_t idle_before, int64_t absolute_
 	return s->ops->session_expire(s->impl, idle_before, absolute_before, e);
 }
 
+int store_throttle_get(struct store *s, const char *key, int64_t *fails, int64_t *since_ms,
+		       struct dm_err *e)
+{
+	return s->ops->throttle_get(s->impl, key, fails, since_ms, e);
+}
+
+int store_throttle_fail(struct store *s, const char *key, int64_t now_ms, int64_t window_ms,
+			struct dm_err *e)
+{
+	return s->ops->throttle_fail(s->impl, key, now_ms, window_ms, e);
+}
+
+int store_throttle_clear(struct store *s, const char *key, struct dm_err *e)
+{
+	return s->ops->throttle_clear(s->impl, key, e);
+}
+
 int store_count(struct store *s, const struct kind *k, int64_t *n, struct dm_err *e)
 {
 	return s->ops->count(s->impl, k, n, e);

@@ -239,6 +239,19 @@ int store_session_delete_user(struct store *s, int64_t user_id, struct dm_err *e
 int store_session_expire(struct store *s, int64_t idle_before, int64_t absolute_before,
 			 struct dm_err *e);
 
+/* ---- sign-in throttling: failures counted per key (a username, an address) in a window, shared
+ * by every server on the database ----------------------------------------------------------- */
+
+/* The failures of key in its current window and when that window started (0, 0: none). */
+int store_throttle_get(struct store *s, const char *key, int64_t *fails, int64_t *since_ms,
+		       struct dm_err *e);
+/* Inside store_write only: one more failure of key at now_ms; a window older than window_ms
+ * starts again at now_ms (windows that old are dropped for every key). */
+int store_throttle_fail(struct store *s, const char *key, int64_t now_ms, int64_t window_ms,
+			struct dm_err *e);
+/* Inside store_write only: forget key's failures. */
+int store_throttle_clear(struct store *s, const char *key, struct dm_err *e);
+
 /* Number of live users (0 means a fresh database). */
 int store_count(struct store *s, const struct kind *k, int64_t *n, struct dm_err *e);
 

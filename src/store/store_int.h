@@ -67,6 +67,11 @@ struct store_ops {
 			     struct dm_err *e);
 	int (*analytics)(void *impl, const char *name, const struct an_params *p, json_t **rows,
 			 struct dm_err *e);
+	int (*throttle_get)(void *impl, const char *key, int64_t *fails, int64_t *since_ms,
+			    struct dm_err *e);
+	int (*throttle_fail)(void *impl, const char *key, int64_t now_ms, int64_t window_ms,
+			     struct dm_err *e);
+	int (*throttle_clear)(void *impl, const char *key, struct dm_err *e);
 	int (*count)(void *impl, const struct kind *k, int64_t *n, struct dm_err *e);
 	int (*import_insert)(void *impl, const struct kind *k, json_t *rec, int64_t actor,
 			     int64_t *id, struct dm_err *e);

@@ -1,5 +1,5 @@
 """96: several servers on one PostgreSQL database (issue 8), in the PostgreSQL run only: a
-session opened on one server works on the other; parallel claims of one pool account through
+session opened on one server works on the other, and failed sign-ins count on all; parallel claims of one pool account through
 two servers are won exactly once; servers starting together sweep once; PostgreSQL restarted
 under a load of writes answers 503 (never 500, never a hang) while it is down, then serves again
 with no acknowledged write lost."""
@@ -10,10 +10,10 @@ import threading
 import time
 import unittest
 
-from harness import ApiTestCase, Server, db_rows, only_pg, run_threads, uniq
+from harness import PW, ApiTestCase, Server, db_rows, only_pg, run_threads, uniq
 
 
-def restart_postgres():
+def restart_command():
     """pg_ctl restart of the cluster scripts/pg-run.sh started (as postgres when root)."""
     data = os.environ.get("DEALMAP_TEST_PGDATA")
     pgbin = os.environ.get("DEALMAP_TEST_PGBIN")
@@ -23,6 +23,10 @@ def restart_postgres():
            "-m", "fast", "-w", "-t", "60", "restart"]
     if os.getuid() == 0:
         cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    return cmd
+
+
+def restart_postgres(cmd):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=90)
     if r.returncode != 0:
         raise AssertionError("pg_ctl restart failed: %s %s" % (r.stdout, r.stderr))
@@ -66,6 +70,20 @@ class TwoServersTest(ApiTestCase):
         u = self.server.admin()
         self.assertStatus(self.on(self.other, u).post("auth/logout"), (200, 204))
         self.assertStatus(self.on(self.server, u).get("me"), 401)
+
+    def test_failed_sign_ins_count_across_servers(self):
+        uname = "victim" + uniq("v").replace("-", "")
+        self.assertStatus(self.admin.post("users", {"username": uname, "role": "rep", "password": PW}), 201)
+        statuses = []
+        for i in range(7):
+            srv = (self.server, self.other)[i % 2]
+            r = srv.client().login(uname, "Wrong#Pass%d-xyz" % i)
+            statuses.append(r.status)
+            if r.status == 429:
+                break
+        self.assertEqual(statuses, [401] * 5 + [429], "five failures through two servers, then 429")
+        for srv in (self.server, self.other):
+            self.assertError(srv.client().login(uname, PW), 429, "rate_limited")
 
     def test_parallel_claims_through_two_servers_exactly_one_wins(self):
         o = self.org
@@ -139,14 +157,15 @@ class SweepOnceTest(unittest.TestCase):
 class RestartTest(unittest.TestCase):
 
     def test_restart_under_writes_answers_503_then_resumes_losing_nothing(self):
+        cmd = restart_command()
         srv = Server()
+        stop = threading.Event()
         try:
             srv.start()
             admin = srv.admin()
             tag = uniq("Rst").replace("-", "")
             acked, other, unavailable = [], [], []
             lock = threading.Lock()
-            stop = threading.Event()
 
             def writer(i):
                 c = srv.client(token=admin.token, timeout=30)
@@ -170,7 +189,7 @@ class RestartTest(unittest.TestCase):
                 t.start()
             time.sleep(1.0)
             before = len(acked)
-            restart_postgres()
+            restart_postgres(cmd)
             # service resumes: new writes are acknowledged again within seconds
             deadline = time.time() + 20
             with lock:
@@ -190,6 +209,7 @@ class RestartTest(unittest.TestCase):
             self.assertEqual(sorted(set(acked) - stored), [], "acknowledged writes lost")
             self.assertEqual(srv.stop(), 0)
         finally:
+            stop.set()
             srv.cleanup()
 
 
