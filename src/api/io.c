@@ -55,7 +55,7 @@ static int import_h(struct http_req *rq, struct http_resp *rs)
 static int job_h(struct http_req *rq, struct http_resp *rs)
 {
 	json_t *job;
-	int rc = jobs_get(rq->ids[0], api_viewer(rq), &job, &rq->err);
+	int rc = jobs_get(api_store(rq), rq->ids[0], api_viewer(rq), &job, &rq->err);
 	if (!rc)
 		http_set_json(rs, 200, job);
 	return rc;

@@ -907,6 +907,50 @@ static int pg_throttle_clear(void *impl, const char *key, struct dm_err *e)
 	return write_run(impl, &q, NULL, e);
 }
 
+/* ---- jobs ------------------------------------------------------------------------------------- */
+
+static int pg_job_add(void *impl, const char *object, int64_t user_id, int64_t bytes_total,
+		      int64_t *id, struct dm_err *e)
+{
+	char now[TIME_STR_LEN];
+	struct qb q;
+	PGresult *r = NULL;
+	time_format(time_now_ms(), now);
+	qb_init(&q, SQL_PG);
+	sql_job_add(&q, object, user_id, bytes_total, now);
+	int rc = write_run(impl, &q, &r, e);
+	*id = rc ? 0 : int_at(r, 0, 0);
+	PQclear(r);
+	return rc;
+}
+
+static int pg_job_set(void *impl, int64_t id, const char *state, int64_t rows, int64_t bytes,
+		      json_t *report, const char *error, struct dm_err *e)
+{
+	char now[TIME_STR_LEN];
+	struct qb q;
+	time_format(time_now_ms(), now);
+	qb_init(&q, SQL_PG);
+	sql_job_set(&q, id, state, rows, bytes, report, error, now);
+	return write_run(impl, &q, NULL, e);
+}
+
+static int pg_job_get(void *impl, int64_t id, json_t **job, struct dm_err *e)
+{
+	struct qb q;
+	json_t *rows = NULL;
+	*job = NULL;
+	qb_init(&q, SQL_PG);
+	sql_job_get(&q, id);
+	int rc = rows_run(impl, &q, &rows, e);
+	if (!rc && !(*job = json_incref(json_array_get(rows, 0))))
+		rc = dm_fail(e, DM_ENOTFOUND, NULL, "job %lld not found", (long long)id);
+	if (*job)
+		job_from_row(*job);
+	json_decref(rows);
+	return rc;
+}
+
 /* ---- settings, stage history, links, account teams ---------------------------------------- */
 
 /* Not cached: another server may change a setting at any time. */
@@ -1521,6 +1565,9 @@ const struct store_ops store_pg_ops = {
 	.session_delete_user = pg_session_delete_user,
 	.session_expire = pg_session_expire,
 	.count = pg_count,
+	.job_add = pg_job_add,
+	.job_set = pg_job_set,
+	.job_get = pg_job_get,
 	.throttle_get = pg_throttle_get,
 	.throttle_fail = pg_throttle_fail,
 	.throttle_clear = pg_throttle_clear,

@@ -157,9 +157,13 @@ const char *const pg_migrations[] = {
 	"  occurred_at, archived_at, next_touch_on, contact_ids ON activities FOR EACH ROW"
 	"  EXECUTE FUNCTION dealmap_activities_touch();",
 
-	/* 7: failed sign-ins counted in the database, by every server together */
+	/* 7: failed sign-ins and import jobs in the database, seen by every server */
 	"CREATE TABLE login_failures (key text PRIMARY KEY, fails bigint NOT NULL,"
-	"  since_ms bigint NOT NULL);",
+	"  since_ms bigint NOT NULL);"
+	"CREATE TABLE jobs (" ID ", kind text NOT NULL, object text NOT NULL,"
+	"  user_id bigint, state text NOT NULL, rows_done bigint NOT NULL DEFAULT 0,"
+	"  bytes_done bigint NOT NULL DEFAULT 0, bytes_total bigint NOT NULL, report text,"
+	"  error text, created_at text NOT NULL, updated_at text NOT NULL);",
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

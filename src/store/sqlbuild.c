@@ -709,6 +709,58 @@ void sql_throttle_clear(struct qb *q, const char *key)
 	qb_text(q, key);
 }
 
+/* ---- jobs ------------------------------------------------------------------------------------- */
+
+void sql_job_add(struct qb *q, const char *object, int64_t user_id, int64_t bytes_total,
+		 const char *now)
+{
+	qb_sql(q, "INSERT INTO jobs (kind, object, user_id, state, bytes_total, created_at, "
+		  "updated_at) VALUES ('import', ");
+	qb_text(q, object);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, user_id);
+	qb_sql(q, ", 'running', ");
+	qb_int(q, bytes_total);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ") RETURNING id");
+}
+
+void sql_job_set(struct qb *q, int64_t id, const char *state, int64_t rows, int64_t bytes,
+		 json_t *report, const char *error, const char *now)
+{
+	qb_sql(q, "UPDATE jobs SET state = ");
+	qb_text(q, state);
+	qb_sql(q, ", rows_done = ");
+	qb_int(q, rows);
+	qb_sql(q, ", bytes_done = ");
+	qb_int(q, bytes);
+	qb_sql(q, ", report = ");
+	qb_text(q, report ? qb_keep(q, json_dumps(report, JSON_COMPACT)) : NULL);
+	qb_sql(q, ", error = ");
+	qb_text(q, error);
+	qb_sql(q, ", updated_at = ");
+	qb_text(q, now);
+	qb_sql(q, " WHERE id = ");
+	qb_int(q, id);
+}
+
+void sql_job_get(struct qb *q, int64_t id)
+{
+	qb_sql(q, "SELECT id, kind, object, user_id, state, rows_done, bytes_done, bytes_total, "
+		  "report, error FROM jobs WHERE id = ");
+	qb_int(q, id);
+}
+
+void job_from_row(json_t *row)
+{
+	json_t *t = json_object_get(row, "report");
+	json_t *v = json_is_string(t) ? json_loads(json_string_value(t), 0, NULL) : NULL;
+	json_object_set_new(row, "report", v ? v : json_null());
+}
+
 /* ---- the sweep -------------------------------------------------------------------------------- */
 
 void sql_reclaim(struct qb *q, json_t *protect, const char *touch_before, const char *deal_before)

@@ -89,6 +89,15 @@ void sql_throttle_get(struct qb *q, const char *key);
 void sql_throttle_prune(struct qb *q, int64_t now_ms, int64_t window_ms);
 void sql_throttle_fail(struct qb *q, const char *key, int64_t now_ms, int64_t window_ms);
 void sql_throttle_clear(struct qb *q, const char *key);
+/* Jobs (store_job_*): a new running import job (returns its id as column "id"); its state,
+ * progress, report and error; the job as a row. job_from_row turns that row's report text into
+ * JSON (in place). */
+void sql_job_add(struct qb *q, const char *object, int64_t user_id, int64_t bytes_total,
+		 const char *now);
+void sql_job_set(struct qb *q, int64_t id, const char *state, int64_t rows, int64_t bytes,
+		 json_t *report, const char *error, const char *now);
+void sql_job_get(struct qb *q, int64_t id);
+void job_from_row(json_t *row);
 /* The name key of rec (NULL when k has none; caller frees). */
 char *name_key_of(const struct kind *k, json_t *rec);
 /* 1 when field f of the import INSERT is a column sql_import lists. */

@@ -864,6 +864,54 @@ static int sq_throttle_clear(void *impl, const char *key, struct dm_err *e)
 	return exec_run(impl, &q, e);
 }
 
+/* ---- jobs ------------------------------------------------------------------------------------- */
+
+static int sq_job_add(void *impl, const char *object, int64_t user_id, int64_t bytes_total,
+		      int64_t *id, struct dm_err *e)
+{
+	char now[TIME_STR_LEN];
+	struct qb q;
+	json_t *rows = NULL;
+	if (in_write(impl, e))
+		return e->code;
+	time_format(time_now_ms(), now);
+	qb_init(&q, SQL_SQLITE);
+	sql_job_add(&q, object, user_id, bytes_total, now);
+	int rc = rows_run(impl, &q, &rows, e);
+	*id = json_integer_value(json_object_get(json_array_get(rows, 0), "id"));
+	json_decref(rows);
+	return rc;
+}
+
+static int sq_job_set(void *impl, int64_t id, const char *state, int64_t rows, int64_t bytes,
+		      json_t *report, const char *error, struct dm_err *e)
+{
+	char now[TIME_STR_LEN];
+	struct qb q;
+	if (in_write(impl, e))
+		return e->code;
+	time_format(time_now_ms(), now);
+	qb_init(&q, SQL_SQLITE);
+	sql_job_set(&q, id, state, rows, bytes, report, error, now);
+	return exec_run(impl, &q, e);
+}
+
+static int sq_job_get(void *impl, int64_t id, json_t **job, struct dm_err *e)
+{
+	struct qb q;
+	json_t *rows = NULL;
+	*job = NULL;
+	qb_init(&q, SQL_SQLITE);
+	sql_job_get(&q, id);
+	int rc = rows_run(impl, &q, &rows, e);
+	if (!rc && !(*job = json_incref(json_array_get(rows, 0))))
+		rc = dm_fail(e, DM_ENOTFOUND, NULL, "job %lld not found", (long long)id);
+	if (*job)
+		job_from_row(*job);
+	json_decref(rows);
+	return rc;
+}
+
 /* Settings are read on nearly every request and change rarely: each store keeps a small cache
  * (struct sq, settings), emptied by every write of a setting (this backend's writes all go
  * through this process's writer thread). */
@@ -1761,6 +1809,9 @@ const struct store_ops store_sqlite_ops = {
 	.session_delete_user = sq_session_delete_user,
 	.session_expire = sq_session_expire,
 	.count = sq_count,
+	.job_add = sq_job_add,
+	.job_set = sq_job_set,
+	.job_get = sq_job_get,
 	.throttle_get = sq_throttle_get,
 	.throttle_fail = sq_throttle_fail,
 	.throttle_clear = sq_throttle_clear,

@@ -155,10 +155,14 @@ const char *const sqlite_migrations[] = {
 	"CREATE TRIGGER activities_touch_ad AFTER DELETE ON activities BEGIN"
 	"  UPDATE accounts SET " TOUCH_FACTS("old.account_id") " WHERE id = old.account_id; END;",
 
-	/* 7: failed sign-ins counted in the database, so that every server sharing a database
-	 * (PostgreSQL) counts them together (issue 8) */
+	/* 7: failed sign-ins and import jobs kept in the database, so that every server sharing a
+	 * database (PostgreSQL) counts the one and shows the other (issue 8) */
 	"CREATE TABLE login_failures (key TEXT PRIMARY KEY, fails INTEGER NOT NULL,"
-	"  since_ms INTEGER NOT NULL);",
+	"  since_ms INTEGER NOT NULL);"
+	"CREATE TABLE jobs (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, object TEXT NOT NULL,"
+	"  user_id INTEGER, state TEXT NOT NULL, rows_done INTEGER NOT NULL DEFAULT 0,"
+	"  bytes_done INTEGER NOT NULL DEFAULT 0, bytes_total INTEGER NOT NULL, report TEXT,"
+	"  error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

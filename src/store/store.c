@@ -165,6 +165,23 @@ int store_throttle_clear(struct store *s, const char *key, struct dm_err *e)
 	return s->ops->throttle_clear(s->impl, key, e);
 }
 
+int store_job_add(struct store *s, const char *object, int64_t user_id, int64_t bytes_total,
+		  int64_t *id, struct dm_err *e)
+{
+	return s->ops->job_add(s->impl, object, user_id, bytes_total, id, e);
+}
+
+int store_job_set(struct store *s, int64_t id, const char *state, int64_t rows, int64_t bytes,
+		  json_t *report, const char *error, struct dm_err *e)
+{
+	return s->ops->job_set(s->impl, id, state, rows, bytes, report, error, e);
+}
+
+int store_job_get(struct store *s, int64_t id, json_t **job, struct dm_err *e)
+{
+	return s->ops->job_get(s->impl, id, job, e);
+}
+
 int store_count(struct store *s, const struct kind *k, int64_t *n, struct dm_err *e)
 {
 	return s->ops->count(s->impl, k, n, e);

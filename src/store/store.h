@@ -252,6 +252,20 @@ int store_throttle_fail(struct store *s, const char *key, int64_t now_ms, int64_
 /* Inside store_write only: forget key's failures. */
 int store_throttle_clear(struct store *s, const char *key, struct dm_err *e);
 
+/* ---- jobs: imports that outlive their request (SPEC §9), visible from every server ---------- */
+
+/* Inside store_write only: a running import job of user_id into object (a kind's plural), of
+ * bytes_total bytes; *id names it on every server. */
+int store_job_add(struct store *s, const char *object, int64_t user_id, int64_t bytes_total,
+		  int64_t *id, struct dm_err *e);
+/* Inside store_write only: the job's state ("running", "done", "failed"), progress and, once
+ * ended, its report (JSON, may be NULL) or error (may be NULL). */
+int store_job_set(struct store *s, int64_t id, const char *state, int64_t rows, int64_t bytes,
+		  json_t *report, const char *error, struct dm_err *e);
+/* {id, kind, object, user_id, state, rows_done, bytes_done, bytes_total, report, error} (a new
+ * reference); DM_ENOTFOUND when there is no such job. No visibility: callers check user_id. */
+int store_job_get(struct store *s, int64_t id, json_t **job, struct dm_err *e);
+
 /* Number of live users (0 means a fresh database). */
 int store_count(struct store *s, const struct kind *k, int64_t *n, struct dm_err *e);
 

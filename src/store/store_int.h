@@ -72,6 +72,11 @@ struct store_ops {
 	int (*throttle_fail)(void *impl, const char *key, int64_t now_ms, int64_t window_ms,
 			     struct dm_err *e);
 	int (*throttle_clear)(void *impl, const char *key, struct dm_err *e);
+	int (*job_add)(void *impl, const char *object, int64_t user_id, int64_t bytes_total,
+		       int64_t *id, struct dm_err *e);
+	int (*job_set)(void *impl, int64_t id, const char *state, int64_t rows, int64_t bytes,
+		       json_t *report, const char *error, struct dm_err *e);
+	int (*job_get)(void *impl, int64_t id, json_t **job, struct dm_err *e);
 	int (*count)(void *impl, const struct kind *k, int64_t *n, struct dm_err *e);
 	int (*import_insert)(void *impl, const struct kind *k, json_t *rec, int64_t actor,
 			     int64_t *id, struct dm_err *e);

@@ -1,5 +1,6 @@
 """96: several servers on one PostgreSQL database (issue 8), in the PostgreSQL run only: a
-session opened on one server works on the other, and failed sign-ins count on all; parallel claims of one pool account through
+session opened on one server works on the other, failed sign-ins count on all, an import job is
+seen from all; parallel claims of one pool account through
 two servers are won exactly once; servers starting together sweep once; PostgreSQL restarted
 under a load of writes answers 503 (never 500, never a hang) while it is down, then serves again
 with no acknowledged write lost."""
@@ -84,6 +85,28 @@ class TwoServersTest(ApiTestCase):
         self.assertEqual(statuses, [401] * 5 + [429], "five failures through two servers, then 429")
         for srv in (self.server, self.other):
             self.assertError(srv.client().login(uname, PW), 429, "rate_limited")
+
+    def test_an_import_job_is_seen_from_every_server(self):
+        p = uniq("Job2")
+        csv = ("name,industry\n" + "".join("%s-%04d,x\n" % (p, i) for i in range(300))).encode()
+        rep = self.org.rep1
+        r = self.on(self.server, rep).request("POST", "import/accounts", raw=csv,
+                                              headers={"Content-Type": "text/csv"}, query={"async": 1})
+        self.assertStatus(r, 202)
+        job = r.json["job_id"]
+        elsewhere = self.on(self.other, rep)
+        for _ in range(400):
+            j = elsewhere.get("jobs/%d" % job)
+            self.assertStatus(j, 200)
+            if j.json["state"] != "running":
+                break
+            time.sleep(0.05)
+        self.assertEqual(j.json["state"], "done", j)
+        self.assertEqual(j.json["rows_done"], 300)
+        self.assertEqual(j.json["report"]["created"], 300)
+        self.assertEqual(j.json, self.on(self.server, rep).get("jobs/%d" % job).json,
+                         "the running server and the other one answer alike")
+        self.assertError(self.on(self.other, self.org.rep2).get("jobs/%d" % job), 404, "not_found")
 
     def test_parallel_claims_through_two_servers_exactly_one_wins(self):
         o = self.org
