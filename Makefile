@@ -138,12 +138,16 @@ deps:
 
 # The benchmark of issue 9 (docs/BENCHMARKS.md): generate the large company at SCALE (1 = 1M
 # accounts, 10M activities; cached per scale and seed), serve it, load it with wrk, append a table.
+# STORE=pg: the same on PostgreSQL, on a private cluster started for the run (scripts/pg-run.sh).
 SCALE    ?= 1
 SEED     ?= 9
 DURATION ?= 10
+STORE    ?= sqlite
+BENCH_RUN := $(if $(filter pg,$(STORE)),scripts/pg-run.sh,)
 bench: $(BIN)
 	@command -v wrk >/dev/null 2>&1 || scripts/deps.sh bench
-	@python3 tools/bench.py --bin $(BIN) --scale $(SCALE) --seed $(SEED) --duration $(DURATION)
+	@$(BENCH_RUN) python3 tools/bench.py --bin $(BIN) --scale $(SCALE) --seed $(SEED) \
+		--duration $(DURATION) --store $(STORE)
 
 # docs/screenshots/*.png of the main pages, taken by headless Chromium from a demo server.
 screenshots: $(BIN)
