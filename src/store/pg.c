@@ -635,12 +635,7 @@ static int pg_set_archived(void *impl, const struct kind *k, int64_t id, int arc
 		return e->code;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_PG);
-	buf_printf(&q.sql, "UPDATE %s SET archived_at = ", k->plural);
-	qb_text(&q, archived ? now : NULL);
-	qb_sql(&q, ", version = version + 1, updated_at = ");
-	qb_text(&q, now);
-	qb_sql(&q, " WHERE id = ");
-	qb_int(&q, id);
+	sql_set_archived(&q, k, id, archived, now);
 	rc = guarded(pg, &q, e);
 	if (rc == DM_EDUPLICATE) {
 		char *key = name_key_of(k, cur);
@@ -666,15 +661,7 @@ static int pg_audit_list(void *impl, const struct kind *k, int64_t id, int64_t a
 	size_t i;
 	json_t *o;
 	qb_init(&q, SQL_PG);
-	qb_sql(&q, "SELECT a.id, a.at, a.actor_id, u.username AS actor, a.action, a.field, a.old, "
-		   "a.new FROM audit a LEFT JOIN users u ON u.id = a.actor_id WHERE a.object = ");
-	qb_text(&q, k->name);
-	qb_sql(&q, " AND a.object_id = ");
-	qb_int(&q, id);
-	qb_sql(&q, " AND a.id > ");
-	qb_int(&q, after);
-	qb_sql(&q, " ORDER BY a.id LIMIT ");
-	qb_int(&q, limit);
+	sql_audit_list(&q, k, id, after, limit);
 	int rc = rows_run(impl, &q, items, e);
 	/* old and new hold JSON text */
 	json_array_foreach(rc ? NULL : *items, i, o) {
@@ -767,17 +754,7 @@ static int pg_session_put(void *impl, const char *token_hash, int64_t user_id, c
 {
 	struct qb q;
 	qb_init(&q, SQL_PG);
-	qb_sql(&q, "INSERT INTO sessions (token_hash, user_id, csrf, created_ms, seen_ms) VALUES (");
-	qb_text(&q, token_hash);
-	qb_sql(&q, ", ");
-	qb_int(&q, user_id);
-	qb_sql(&q, ", ");
-	qb_text(&q, csrf);
-	qb_sql(&q, ", ");
-	qb_int(&q, now_ms);
-	qb_sql(&q, ", ");
-	qb_int(&q, now_ms);
-	qb_sql(&q, ")");
+	sql_session_put(&q, token_hash, user_id, csrf, now_ms);
 	return write_run(impl, &q, NULL, e);
 }
 
@@ -829,10 +806,7 @@ static int pg_session_seen(void *impl, const char *token_hash, int64_t now_ms, s
 {
 	struct qb q;
 	qb_init(&q, SQL_PG);
-	qb_sql(&q, "UPDATE sessions SET seen_ms = ");
-	qb_int(&q, now_ms);
-	qb_sql(&q, " WHERE token_hash = ");
-	qb_text(&q, token_hash);
+	sql_session_seen(&q, token_hash, now_ms);
 	return write_run(impl, &q, NULL, e);
 }
 
@@ -851,10 +825,7 @@ static int pg_session_expire(void *impl, int64_t idle_before, int64_t absolute_b
 {
 	struct qb q;
 	qb_init(&q, SQL_PG);
-	qb_sql(&q, "DELETE FROM sessions WHERE seen_ms < ");
-	qb_int(&q, idle_before);
-	qb_sql(&q, " OR created_ms < ");
-	qb_int(&q, absolute_before);
+	sql_session_expire(&q, idle_before, absolute_before);
 	return write_run(impl, &q, NULL, e);
 }
 
@@ -980,14 +951,7 @@ static int pg_setting_put(void *impl, const char *key, json_t *value, int64_t ac
 		return e->code;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_PG);
-	qb_sql(&q, "INSERT INTO settings (key, value, updated_at) VALUES (");
-	qb_text(&q, key);
-	qb_sql(&q, ", ");
-	qb_text(&q, qb_keep(&q, json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY)));
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ") ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-		   "updated_at = excluded.updated_at");
+	sql_setting_put(&q, key, value, now);
 	rc = write_run(impl, &q, NULL, e);
 	if (!rc) {
 		qb_init(&q, SQL_PG);
@@ -1005,39 +969,23 @@ static int pg_stage_add(void *impl, int64_t opp, const char *from, const char *t
 	struct qb q;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_PG);
-	qb_sql(&q, "INSERT INTO stage_history (opportunity_id, from_stage, to_stage, at, by_id) "
-		   "VALUES (");
-	qb_int(&q, opp);
-	qb_sql(&q, ", ");
-	qb_text(&q, from);
-	qb_sql(&q, ", ");
-	qb_text(&q, to);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, by);
-	qb_sql(&q, ")");
+	sql_stage_add(&q, opp, from, to, by, now);
 	return write_run(impl, &q, NULL, e);
 }
 
-/* A read of the rows of one parent: sql, then the id, then the tail. */
-static int rows_of(struct pg *pg, const char *sql, int64_t id, const char *tail, json_t **items,
-		   struct dm_err *e)
+/* The rows of a statement built by one of sqlbuild's builders of one parent id. */
+static int rows_of(struct pg *pg, void (*build)(struct qb *q, int64_t id), int64_t id,
+		   json_t **items, struct dm_err *e)
 {
 	struct qb q;
 	qb_init(&q, SQL_PG);
-	qb_sql(&q, sql);
-	qb_int(&q, id);
-	qb_sql(&q, tail);
+	build(&q, id);
 	return rows_run(pg, &q, items, e);
 }
 
 static int pg_stage_list(void *impl, int64_t opp, json_t **items, struct dm_err *e)
 {
-	return rows_of(impl, "SELECT h.from_stage AS \"from\", h.to_stage AS \"to\", h.at, "
-		       "h.by_id AS by, u.display_name AS by_name FROM stage_history h LEFT JOIN "
-		       "users u ON u.id = h.by_id WHERE h.opportunity_id = ", opp, " ORDER BY h.id",
-		       items, e);
+	return rows_of(impl, sql_stage_list, opp, items, e);
 }
 
 static int pg_link_add(void *impl, int64_t opp, int64_t from, int64_t to, const char *kind,
@@ -1048,18 +996,7 @@ static int pg_link_add(void *impl, int64_t opp, int64_t from, int64_t to, const 
 	PGresult *r = NULL;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_PG);
-	qb_sql(&q, "INSERT INTO stakeholder_links (opportunity_id, from_id, to_id, kind, created_at) "
-		   "VALUES (");
-	qb_int(&q, opp);
-	qb_sql(&q, ", ");
-	qb_int(&q, from);
-	qb_sql(&q, ", ");
-	qb_int(&q, to);
-	qb_sql(&q, ", ");
-	qb_text(&q, kind);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ") ON CONFLICT DO NOTHING RETURNING id");
+	sql_link_add(&q, opp, from, to, kind, now);
 	int rc = write_run(impl, &q, &r, e);
 	if (!rc && !PQntuples(r))
 		rc = dm_fail(e, DM_EDUPLICATE, "to", "these stakeholders are linked already");
@@ -1071,10 +1008,7 @@ static int pg_link_add(void *impl, int64_t opp, int64_t from, int64_t to, const 
 
 static int pg_link_list(void *impl, int64_t opp, json_t **items, struct dm_err *e)
 {
-	return rows_of(impl, "SELECT l.id, l.from_id AS \"from\", l.to_id AS \"to\", l.kind, "
-		       "l.created_at FROM stakeholder_links l JOIN stakeholders a ON a.id = l.from_id "
-		       "JOIN stakeholders b ON b.id = l.to_id WHERE a.archived_at IS NULL AND "
-		       "b.archived_at IS NULL AND l.opportunity_id = ", opp, " ORDER BY l.id", items, e);
+	return rows_of(impl, sql_link_list, opp, items, e);
 }
 
 static int team_audit(struct pg *pg, int64_t account, int64_t user, int64_t actor, json_t *new_v,
@@ -1096,21 +1030,7 @@ static int pg_team_put(void *impl, int64_t account, int64_t user, const char *ac
 	struct qb q;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_PG);
-	qb_sql(&q, "INSERT INTO account_team (account_id, user_id, access, sensitive, created_at, "
-		   "by_id) VALUES (");
-	qb_int(&q, account);
-	qb_sql(&q, ", ");
-	qb_int(&q, user);
-	qb_sql(&q, ", ");
-	qb_text(&q, access);
-	qb_sql(&q, ", ");
-	qb_int(&q, sensitive);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ", ");
-	qb_int(&q, actor);
-	qb_sql(&q, ") ON CONFLICT (account_id, user_id) DO UPDATE SET access = excluded.access, "
-		   "sensitive = excluded.sensitive");
+	sql_team_put(&q, account, user, access, sensitive, actor, now);
 	int rc = write_run(impl, &q, NULL, e);
 	if (!rc) {
 		json_t *nv = json_pack("{s:s,s:b}", "access", access, "sensitive", sensitive);
@@ -1126,10 +1046,7 @@ static int pg_team_delete(void *impl, int64_t account, int64_t user, int64_t act
 	struct qb q;
 	int64_t n;
 	qb_init(&q, SQL_PG);
-	qb_sql(&q, "DELETE FROM account_team WHERE account_id = ");
-	qb_int(&q, account);
-	qb_sql(&q, " AND user_id = ");
-	qb_int(&q, user);
+	sql_team_delete(&q, account, user);
 	int rc = write_count(impl, &q, &n, e);
 	if (!rc && !n)
 		return dm_fail(e, DM_ENOTFOUND, "user_id", "user %lld is not on this account's team",
@@ -1139,14 +1056,9 @@ static int pg_team_delete(void *impl, int64_t account, int64_t user, int64_t act
 
 static int pg_team_list(void *impl, int64_t account, json_t **items, struct dm_err *e)
 {
-	size_t i;
-	json_t *m;
-	int rc = rows_of(impl, "SELECT m.user_id, u.username, u.display_name, m.access, "
-			 "m.sensitive, m.created_at FROM account_team m JOIN users u ON u.id = "
-			 "m.user_id WHERE m.account_id = ", account, " ORDER BY m.user_id", items, e);
-	json_array_foreach(rc ? NULL : *items, i, m)
-		json_object_set_new(m, "sensitive",
-				    json_boolean(json_integer_value(json_object_get(m, "sensitive"))));
+	int rc = rows_of(impl, sql_team_list, account, items, e);
+	if (!rc)
+		team_list_of(*items);
 	return rc;
 }
 
@@ -1155,33 +1067,10 @@ static int pg_account_access(void *impl, const struct viewer *v, int64_t account
 {
 	struct qb q;
 	json_t *rows = NULL;
-	memset(out, 0, sizeof *out);
 	qb_init(&q, SQL_PG);
-	if (v->role == ROLE_ADMIN) {
-		/* admins: everything, archived accounts included */
-		qb_sql(&q, "SELECT 1 AS owner_side, NULL AS access, 0 AS sensitive FROM accounts t "
-			   "WHERE t.id = ");
-		qb_int(&q, account);
-	} else {
-		qb_sql(&q, "SELECT (");
-		vis_owner(&q, v, "t.owner_id");
-		qb_sql(&q, ") AS owner_side, m.access, m.sensitive FROM accounts t LEFT JOIN "
-			   "account_team m ON m.account_id = t.id AND m.user_id = ");
-		qb_int(&q, v->user_id);
-		qb_sql(&q, " WHERE t.archived_at IS NULL AND t.id = ");
-		qb_int(&q, account);
-	}
+	sql_account_access(&q, v, account);
 	int rc = rows_run(impl, &q, &rows, e);
-	json_t *r = json_array_get(rows, 0);
-	if (!rc && r) {
-		if (json_integer_value(json_object_get(r, "owner_side"))) {
-			out->read = out->write = out->sensitive = 1;
-		} else if (json_is_string(json_object_get(r, "access"))) {
-			out->read = 1;
-			out->write = !strcmp(json_string_value(json_object_get(r, "access")), "write");
-			out->sensitive = json_integer_value(json_object_get(r, "sensitive")) != 0;
-		}
-	}
+	account_access_of(rc ? NULL : rows, out);
 	json_decref(rows);
 	return rc;
 }
@@ -1207,33 +1096,13 @@ static int pg_owner_add(void *impl, int64_t account, int64_t from, int64_t to, c
 	struct qb q;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_PG);
-	qb_sql(&q, "INSERT INTO owner_history (account_id, from_id, to_id, reason, note, by_id, at, "
-		   "sweep_id) VALUES (");
-	qb_int(&q, account);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, from);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, to);
-	qb_sql(&q, ", ");
-	qb_text(&q, reason);
-	qb_sql(&q, ", ");
-	qb_text(&q, note);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, by);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, sweep);
-	qb_sql(&q, ")");
+	sql_owner_add(&q, account, from, to, reason, note, by, sweep, now);
 	return write_run(impl, &q, NULL, e);
 }
 
 static int pg_owner_list(void *impl, int64_t account, json_t **items, struct dm_err *e)
 {
-	return rows_of(impl, "SELECT h.id, h.from_id AS \"from\", h.to_id AS \"to\", h.reason, "
-		       "h.note, h.by_id AS by, u.display_name AS by_name, h.at, h.sweep_id FROM "
-		       "owner_history h LEFT JOIN users u ON u.id = h.by_id WHERE h.account_id = ",
-		       account, " ORDER BY h.id", items, e);
+	return rows_of(impl, sql_owner_list, account, items, e);
 }
 
 static int pg_count_owned(void *impl, int64_t user, int64_t *n, struct dm_err *e)
@@ -1261,13 +1130,7 @@ static int pg_sweep_add(void *impl, const char *as_of, int64_t by, int64_t *id, 
 	PGresult *r = NULL;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_PG);
-	qb_sql(&q, "INSERT INTO sweeps (as_of, at, by_id, moved) VALUES (");
-	qb_text(&q, as_of);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, by);
-	qb_sql(&q, ", 0) RETURNING id");
+	sql_sweep_add(&q, as_of, by, now);
 	int rc = write_run(impl, &q, &r, e);
 	if (!rc)
 		*id = int_at(r, 0, 0);
@@ -1279,10 +1142,7 @@ static int pg_sweep_done(void *impl, int64_t id, int64_t moved, struct dm_err *e
 {
 	struct qb q;
 	qb_init(&q, SQL_PG);
-	qb_sql(&q, "UPDATE sweeps SET moved = ");
-	qb_int(&q, moved);
-	qb_sql(&q, " WHERE id = ");
-	qb_int(&q, id);
+	sql_sweep_done(&q, id, moved);
 	return write_run(impl, &q, NULL, e);
 }
 
@@ -1292,12 +1152,7 @@ static int pg_team_in_reach(void *impl, const struct viewer *v, int64_t team, in
 	struct qb q;
 	int64_t n;
 	qb_init(&q, SQL_PG);
-	qb_sql(&q, "SELECT 1 FROM teams t WHERE t.archived_at IS NULL AND t.id = ");
-	qb_int(&q, team);
-	if (v->role != ROLE_ADMIN) {
-		qb_sql(&q, " AND t.id IN ");
-		vis_teams(&q, v);
-	}
+	sql_team_in_reach(&q, v, team);
 	int rc = int_run(impl, &q, &n, e);
 	*yes = !rc && n;
 	return rc;

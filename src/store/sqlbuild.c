@@ -675,6 +675,270 @@ void sql_audit(struct qb *q, const char *object, int64_t id, int64_t actor, cons
 	qb_sql(q, ")");
 }
 
+/* ---- the small statements of the rules --------------------------------------------------------- */
+
+void sql_session_put(struct qb *q, const char *token_hash, int64_t user_id, const char *csrf,
+		     int64_t now_ms)
+{
+	qb_sql(q, "INSERT INTO sessions (token_hash, user_id, csrf, created_ms, seen_ms) VALUES (");
+	qb_text(q, token_hash);
+	qb_sql(q, ", ");
+	qb_int(q, user_id);
+	qb_sql(q, ", ");
+	qb_text(q, csrf);
+	qb_sql(q, ", ");
+	qb_int(q, now_ms);
+	qb_sql(q, ", ");
+	qb_int(q, now_ms);
+	qb_sql(q, ")");
+}
+
+void sql_session_seen(struct qb *q, const char *token_hash, int64_t now_ms)
+{
+	qb_sql(q, "UPDATE sessions SET seen_ms = ");
+	qb_int(q, now_ms);
+	qb_sql(q, " WHERE token_hash = ");
+	qb_text(q, token_hash);
+}
+
+void sql_session_expire(struct qb *q, int64_t idle_before, int64_t absolute_before)
+{
+	qb_sql(q, "DELETE FROM sessions WHERE seen_ms < ");
+	qb_int(q, idle_before);
+	qb_sql(q, " OR created_ms < ");
+	qb_int(q, absolute_before);
+}
+
+void sql_setting_put(struct qb *q, const char *key, json_t *value, const char *now)
+{
+	qb_sql(q, "INSERT INTO settings (key, value, updated_at) VALUES (");
+	qb_text(q, key);
+	qb_sql(q, ", ");
+	qb_text(q, qb_keep(q, json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY)));
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ") ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+		  "updated_at = excluded.updated_at");
+}
+
+void sql_stage_add(struct qb *q, int64_t opp, const char *from, const char *to, int64_t by,
+		   const char *now)
+{
+	qb_sql(q, "INSERT INTO stage_history (opportunity_id, from_stage, to_stage, at, by_id) "
+		  "VALUES (");
+	qb_int(q, opp);
+	qb_sql(q, ", ");
+	qb_text(q, from);
+	qb_sql(q, ", ");
+	qb_text(q, to);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, by);
+	qb_sql(q, ")");
+}
+
+/* sql, the id bound, then tail */
+static void of_parent(struct qb *q, const char *sql, int64_t id, const char *tail)
+{
+	qb_sql(q, sql);
+	qb_int(q, id);
+	qb_sql(q, tail);
+}
+
+void sql_stage_list(struct qb *q, int64_t opp)
+{
+	of_parent(q, "SELECT h.from_stage AS \"from\", h.to_stage AS \"to\", h.at, h.by_id AS by, "
+		  "u.display_name AS by_name FROM stage_history h LEFT JOIN users u ON u.id = h.by_id "
+		  "WHERE h.opportunity_id = ", opp, " ORDER BY h.id");
+}
+
+void sql_link_add(struct qb *q, int64_t opp, int64_t from, int64_t to, const char *kind,
+		  const char *now)
+{
+	qb_sql(q, "INSERT INTO stakeholder_links (opportunity_id, from_id, to_id, kind, created_at) "
+		  "VALUES (");
+	qb_int(q, opp);
+	qb_sql(q, ", ");
+	qb_int(q, from);
+	qb_sql(q, ", ");
+	qb_int(q, to);
+	qb_sql(q, ", ");
+	qb_text(q, kind);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ")");
+	if (q->dialect == SQL_PG)
+		qb_sql(q, " ON CONFLICT DO NOTHING RETURNING id");
+}
+
+void sql_link_list(struct qb *q, int64_t opp)
+{
+	of_parent(q, "SELECT l.id, l.from_id AS \"from\", l.to_id AS \"to\", l.kind, l.created_at "
+		  "FROM stakeholder_links l JOIN stakeholders a ON a.id = l.from_id "
+		  "JOIN stakeholders b ON b.id = l.to_id WHERE a.archived_at IS NULL AND "
+		  "b.archived_at IS NULL AND l.opportunity_id = ", opp, " ORDER BY l.id");
+}
+
+void sql_team_put(struct qb *q, int64_t account, int64_t user, const char *access, int sensitive,
+		  int64_t actor, const char *now)
+{
+	qb_sql(q, "INSERT INTO account_team (account_id, user_id, access, sensitive, created_at, "
+		  "by_id) VALUES (");
+	qb_int(q, account);
+	qb_sql(q, ", ");
+	qb_int(q, user);
+	qb_sql(q, ", ");
+	qb_text(q, access);
+	qb_sql(q, ", ");
+	qb_int(q, sensitive);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ", ");
+	qb_int(q, actor);
+	qb_sql(q, ") ON CONFLICT (account_id, user_id) DO UPDATE SET access = excluded.access, "
+		  "sensitive = excluded.sensitive");
+}
+
+void sql_team_delete(struct qb *q, int64_t account, int64_t user)
+{
+	qb_sql(q, "DELETE FROM account_team WHERE account_id = ");
+	qb_int(q, account);
+	qb_sql(q, " AND user_id = ");
+	qb_int(q, user);
+}
+
+void sql_team_list(struct qb *q, int64_t account)
+{
+	of_parent(q, "SELECT m.user_id, u.username, u.display_name, m.access, m.sensitive, "
+		  "m.created_at FROM account_team m JOIN users u ON u.id = m.user_id WHERE "
+		  "m.account_id = ", account, " ORDER BY m.user_id");
+}
+
+void sql_account_access(struct qb *q, const struct viewer *v, int64_t account)
+{
+	if (v->role == ROLE_ADMIN) {
+		/* admins: everything, archived accounts included */
+		of_parent(q, "SELECT 1 AS owner_side, NULL AS access, 0 AS sensitive FROM accounts t "
+			  "WHERE t.id = ", account, "");
+		return;
+	}
+	qb_sql(q, "SELECT (");
+	vis_owner(q, v, "t.owner_id");
+	qb_sql(q, ") AS owner_side, m.access, m.sensitive FROM accounts t LEFT JOIN account_team m "
+		  "ON m.account_id = t.id AND m.user_id = ");
+	qb_int(q, v->user_id);
+	qb_sql(q, " WHERE t.archived_at IS NULL AND t.id = ");
+	qb_int(q, account);
+}
+
+void account_access_of(json_t *rows, struct account_access *out)
+{
+	json_t *r = json_array_get(rows, 0);
+	memset(out, 0, sizeof *out);
+	if (!r)
+		return;
+	if (json_integer_value(json_object_get(r, "owner_side"))) {
+		out->read = out->write = out->sensitive = 1;
+	} else if (json_is_string(json_object_get(r, "access"))) {
+		out->read = 1;
+		out->write = !strcmp(json_string_value(json_object_get(r, "access")), "write");
+		out->sensitive = json_integer_value(json_object_get(r, "sensitive")) != 0;
+	}
+}
+
+void team_list_of(json_t *rows)
+{
+	size_t i;
+	json_t *m;
+	json_array_foreach(rows, i, m)
+		json_object_set_new(m, "sensitive",
+				    json_boolean(json_integer_value(json_object_get(m, "sensitive"))));
+}
+
+void sql_owner_add(struct qb *q, int64_t account, int64_t from, int64_t to, const char *reason,
+		   const char *note, int64_t by, int64_t sweep, const char *now)
+{
+	qb_sql(q, "INSERT INTO owner_history (account_id, from_id, to_id, reason, note, by_id, at, "
+		  "sweep_id) VALUES (");
+	qb_int(q, account);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, from);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, to);
+	qb_sql(q, ", ");
+	qb_text(q, reason);
+	qb_sql(q, ", ");
+	qb_text(q, note);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, by);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, sweep);
+	qb_sql(q, ")");
+}
+
+void sql_owner_list(struct qb *q, int64_t account)
+{
+	of_parent(q, "SELECT h.id, h.from_id AS \"from\", h.to_id AS \"to\", h.reason, h.note, "
+		  "h.by_id AS by, u.display_name AS by_name, h.at, h.sweep_id FROM owner_history h "
+		  "LEFT JOIN users u ON u.id = h.by_id WHERE h.account_id = ", account, " ORDER BY h.id");
+}
+
+void sql_sweep_add(struct qb *q, const char *as_of, int64_t by, const char *now)
+{
+	qb_sql(q, "INSERT INTO sweeps (as_of, at, by_id, moved) VALUES (");
+	qb_text(q, as_of);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, by);
+	qb_sql(q, ", 0) RETURNING id");
+}
+
+void sql_sweep_done(struct qb *q, int64_t id, int64_t moved)
+{
+	qb_sql(q, "UPDATE sweeps SET moved = ");
+	qb_int(q, moved);
+	qb_sql(q, " WHERE id = ");
+	qb_int(q, id);
+}
+
+void sql_audit_list(struct qb *q, const struct kind *k, int64_t id, int64_t after, int limit)
+{
+	qb_sql(q, "SELECT a.id, a.at, a.actor_id, u.username AS actor, a.action, a.field, a.old, "
+		  "a.new FROM audit a LEFT JOIN users u ON u.id = a.actor_id WHERE a.object = ");
+	qb_text(q, k->name);
+	qb_sql(q, " AND a.object_id = ");
+	qb_int(q, id);
+	qb_sql(q, " AND a.id > ");
+	qb_int(q, after);
+	qb_sql(q, " ORDER BY a.id LIMIT ");
+	qb_int(q, limit);
+}
+
+void sql_set_archived(struct qb *q, const struct kind *k, int64_t id, int archived,
+		      const char *now)
+{
+	buf_printf(&q->sql, "UPDATE %s SET archived_at = ", k->plural);
+	qb_text(q, archived ? now : NULL);
+	qb_sql(q, ", version = version + 1, updated_at = ");
+	qb_text(q, now);
+	qb_sql(q, " WHERE id = ");
+	qb_int(q, id);
+}
+
+void sql_team_in_reach(struct qb *q, const struct viewer *v, int64_t team)
+{
+	qb_sql(q, "SELECT 1 AS ok FROM teams t WHERE t.archived_at IS NULL AND t.id = ");
+	qb_int(q, team);
+	if (v->role != ROLE_ADMIN) {
+		qb_sql(q, " AND t.id IN ");
+		vis_teams(q, v);
+	}
+}
+
 /* ---- sign-in throttling ------------------------------------------------------------------------ */
 
 void sql_throttle_get(struct qb *q, const char *key)

@@ -98,6 +98,38 @@ void sql_job_set(struct qb *q, int64_t id, const char *state, int64_t rows, int6
 		 json_t *report, const char *error, const char *now);
 void sql_job_get(struct qb *q, int64_t id);
 void job_from_row(json_t *row);
+/* The small statements of the rules, one per store call of the same name (store.h): the same
+ * text on both stores but for sql_link_add (PostgreSQL: ON CONFLICT DO NOTHING RETURNING id).
+ * sql_sweep_add returns the new id as column "id". */
+void sql_session_put(struct qb *q, const char *token_hash, int64_t user_id, const char *csrf,
+		     int64_t now_ms);
+void sql_session_seen(struct qb *q, const char *token_hash, int64_t now_ms);
+void sql_session_expire(struct qb *q, int64_t idle_before, int64_t absolute_before);
+void sql_setting_put(struct qb *q, const char *key, json_t *value, const char *now);
+void sql_stage_add(struct qb *q, int64_t opp, const char *from, const char *to, int64_t by,
+		   const char *now);
+void sql_stage_list(struct qb *q, int64_t opp);
+void sql_link_add(struct qb *q, int64_t opp, int64_t from, int64_t to, const char *kind,
+		  const char *now);
+void sql_link_list(struct qb *q, int64_t opp);
+void sql_team_put(struct qb *q, int64_t account, int64_t user, const char *access, int sensitive,
+		  int64_t actor, const char *now);
+void sql_team_delete(struct qb *q, int64_t account, int64_t user);
+void sql_team_list(struct qb *q, int64_t account);
+/* A row {owner_side, access, sensitive} (none: not visible); account_access_of reads it. */
+void sql_account_access(struct qb *q, const struct viewer *v, int64_t account);
+void account_access_of(json_t *rows, struct account_access *out);
+/* The rows of sql_team_list with sensitive as a boolean (in place). */
+void team_list_of(json_t *rows);
+void sql_owner_add(struct qb *q, int64_t account, int64_t from, int64_t to, const char *reason,
+		   const char *note, int64_t by, int64_t sweep, const char *now);
+void sql_owner_list(struct qb *q, int64_t account);
+void sql_sweep_add(struct qb *q, const char *as_of, int64_t by, const char *now);
+void sql_sweep_done(struct qb *q, int64_t id, int64_t moved);
+void sql_audit_list(struct qb *q, const struct kind *k, int64_t id, int64_t after, int limit);
+void sql_set_archived(struct qb *q, const struct kind *k, int64_t id, int archived,
+		      const char *now);
+void sql_team_in_reach(struct qb *q, const struct viewer *v, int64_t team);
 /* The name key of rec (NULL when k has none; caller frees). */
 char *name_key_of(const struct kind *k, json_t *rec);
 /* 1 when field f of the import INSERT is a column sql_import lists. */

@@ -455,12 +455,7 @@ static int sq_set_archived(void *impl, const struct kind *k, int64_t id, int arc
 		return rc;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_SQLITE);
-	buf_printf(&q.sql, "UPDATE %s SET archived_at = ", k->plural);
-	qb_text(&q, archived ? now : NULL);
-	qb_sql(&q, ", version = version + 1, updated_at = ");
-	qb_text(&q, now);
-	qb_sql(&q, " WHERE id = ");
-	qb_int(&q, id);
+	sql_set_archived(&q, k, id, archived, now);
 	rc = qb_exec(&q, sq->wconn, e);
 	if (rc == DM_EDUPLICATE) {
 		char *key = name_key_of(k, cur);
@@ -496,15 +491,7 @@ static int sq_audit_list(void *impl, const struct kind *k, int64_t id, int64_t a
 	if (!c)
 		return e->code;
 	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "SELECT a.id, a.at, a.actor_id, u.username, a.action, a.field, a.old, a.new "
-		   "FROM audit a LEFT JOIN users u ON u.id = a.actor_id WHERE a.object = ");
-	qb_text(&q, k->name);
-	qb_sql(&q, " AND a.object_id = ");
-	qb_int(&q, id);
-	qb_sql(&q, " AND a.id > ");
-	qb_int(&q, after);
-	qb_sql(&q, " ORDER BY a.id LIMIT ");
-	qb_int(&q, limit);
+	sql_audit_list(&q, k, id, after, limit);
 	sqlite3_stmt *st = qb_prepare(&q, c, e);
 	int rc = 0, s;
 	if (!st) {
@@ -652,23 +639,12 @@ static int write_stmt(struct sq *sq, const char *sql_head, const char *text, int
 static int sq_session_put(void *impl, const char *token_hash, int64_t user_id, const char *csrf,
 			  int64_t now_ms, struct dm_err *e)
 {
-	struct sq *sq = impl;
 	struct qb q;
-	if (in_write(sq, e))
+	if (in_write(impl, e))
 		return e->code;
 	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "INSERT INTO sessions (token_hash, user_id, csrf, created_ms, seen_ms) VALUES (");
-	qb_text(&q, token_hash);
-	qb_sql(&q, ", ");
-	qb_int(&q, user_id);
-	qb_sql(&q, ", ");
-	qb_text(&q, csrf);
-	qb_sql(&q, ", ");
-	qb_int(&q, now_ms);
-	qb_sql(&q, ", ");
-	qb_int(&q, now_ms);
-	qb_sql(&q, ")");
-	return exec_run(sq, &q, e);
+	sql_session_put(&q, token_hash, user_id, csrf, now_ms);
+	return exec_run(impl, &q, e);
 }
 
 static int sq_session_get(void *impl, const char *token_hash, struct store_session *out,
@@ -715,16 +691,12 @@ out:
 
 static int sq_session_seen(void *impl, const char *token_hash, int64_t now_ms, struct dm_err *e)
 {
-	struct sq *sq = impl;
 	struct qb q;
-	if (in_write(sq, e))
+	if (in_write(impl, e))
 		return e->code;
 	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "UPDATE sessions SET seen_ms = ");
-	qb_int(&q, now_ms);
-	qb_sql(&q, " WHERE token_hash = ");
-	qb_text(&q, token_hash);
-	return exec_run(sq, &q, e);
+	sql_session_seen(&q, token_hash, now_ms);
+	return exec_run(impl, &q, e);
 }
 
 static int sq_session_delete(void *impl, const char *token_hash, struct dm_err *e)
@@ -740,16 +712,12 @@ static int sq_session_delete_user(void *impl, int64_t user_id, struct dm_err *e)
 static int sq_session_expire(void *impl, int64_t idle_before, int64_t absolute_before,
 			     struct dm_err *e)
 {
-	struct sq *sq = impl;
 	struct qb q;
-	if (in_write(sq, e))
+	if (in_write(impl, e))
 		return e->code;
 	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "DELETE FROM sessions WHERE seen_ms < ");
-	qb_int(&q, idle_before);
-	qb_sql(&q, " OR created_ms < ");
-	qb_int(&q, absolute_before);
-	return exec_run(sq, &q, e);
+	sql_session_expire(&q, idle_before, absolute_before);
+	return exec_run(impl, &q, e);
 }
 
 static int sq_count(void *impl, const struct kind *k, int64_t *n, struct dm_err *e)
@@ -992,16 +960,8 @@ static int sq_setting_put(void *impl, const char *key, json_t *value, int64_t ac
 	if (in_write(sq, e) || (rc = sq_setting_get(impl, key, &old, e)))
 		return e->code;
 	time_format(time_now_ms(), now);
-	char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
 	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "INSERT INTO settings (key, value, updated_at) VALUES (");
-	qb_text(&q, key);
-	qb_sql(&q, ", ");
-	qb_text(&q, text);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ") ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-		   "updated_at = excluded.updated_at");
+	sql_setting_put(&q, key, value, now);
 	rc = qb_exec(&q, sq->wconn, e);
 	qb_release(&q);
 	/* emptied now, and again once the transaction ends: a reader between the two would
@@ -1012,7 +972,6 @@ static int sq_setting_put(void *impl, const char *key, json_t *value, int64_t ac
 		struct kind settings_kind = { .name = "settings" };
 		rc = audit_row(sq->wconn, &settings_kind, 0, actor, now, "update", key, old, value, e);
 	}
-	free(text);
 	json_decref(old);
 	return rc;
 }
@@ -1020,41 +979,29 @@ static int sq_setting_put(void *impl, const char *key, json_t *value, int64_t ac
 static int sq_stage_add(void *impl, int64_t opp, const char *from, const char *to, int64_t by,
 			struct dm_err *e)
 {
-	struct sq *sq = impl;
 	char now[TIME_STR_LEN];
 	struct qb q;
-	if (in_write(sq, e))
+	if (in_write(impl, e))
 		return e->code;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "INSERT INTO stage_history (opportunity_id, from_stage, to_stage, at, by_id) "
-		   "VALUES (");
-	qb_int(&q, opp);
-	qb_sql(&q, ", ");
-	qb_text(&q, from);
-	qb_sql(&q, ", ");
-	qb_text(&q, to);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ", ");
-	if (by)
-		qb_int(&q, by);
-	else
-		qb_text(&q, NULL);
-	qb_sql(&q, ")");
-	return exec_run(sq, &q, e);
+	sql_stage_add(&q, opp, from, to, by, now);
+	return exec_run(impl, &q, e);
+}
+
+/* The rows of a statement built by one of sqlbuild's builders of one parent id. */
+static int rows_of(void *impl, void (*build)(struct qb *q, int64_t id), int64_t id,
+		   json_t **items, struct dm_err *e)
+{
+	struct qb q;
+	qb_init(&q, SQL_SQLITE);
+	build(&q, id);
+	return rows_run(impl, &q, items, e);
 }
 
 static int sq_stage_list(void *impl, int64_t opp, json_t **items, struct dm_err *e)
 {
-	struct qb q;
-	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "SELECT h.from_stage AS \"from\", h.to_stage AS \"to\", h.at, h.by_id AS by, "
-		   "u.display_name AS by_name FROM stage_history h LEFT JOIN users u ON u.id = h.by_id "
-		   "WHERE h.opportunity_id = ");
-	qb_int(&q, opp);
-	qb_sql(&q, " ORDER BY h.id");
-	return rows_run(impl, &q, items, e);
+	return rows_of(impl, sql_stage_list, opp, items, e);
 }
 
 static int sq_link_add(void *impl, int64_t opp, int64_t from, int64_t to, const char *kind,
@@ -1067,18 +1014,7 @@ static int sq_link_add(void *impl, int64_t opp, int64_t from, int64_t to, const 
 		return e->code;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "INSERT INTO stakeholder_links (opportunity_id, from_id, to_id, kind, created_at) "
-		   "VALUES (");
-	qb_int(&q, opp);
-	qb_sql(&q, ", ");
-	qb_int(&q, from);
-	qb_sql(&q, ", ");
-	qb_int(&q, to);
-	qb_sql(&q, ", ");
-	qb_text(&q, kind);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ")");
+	sql_link_add(&q, opp, from, to, kind, now);
 	int rc = qb_exec(&q, sq->wconn, e);
 	qb_release(&q);
 	if (rc == DM_EDUPLICATE)
@@ -1090,15 +1026,7 @@ static int sq_link_add(void *impl, int64_t opp, int64_t from, int64_t to, const 
 
 static int sq_link_list(void *impl, int64_t opp, json_t **items, struct dm_err *e)
 {
-	struct qb q;
-	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "SELECT l.id, l.from_id AS \"from\", l.to_id AS \"to\", l.kind, l.created_at "
-		   "FROM stakeholder_links l JOIN stakeholders a ON a.id = l.from_id "
-		   "JOIN stakeholders b ON b.id = l.to_id WHERE a.archived_at IS NULL AND "
-		   "b.archived_at IS NULL AND l.opportunity_id = ");
-	qb_int(&q, opp);
-	qb_sql(&q, " ORDER BY l.id");
-	return rows_run(impl, &q, items, e);
+	return rows_of(impl, sql_link_list, opp, items, e);
 }
 
 static int team_audit(struct sq *sq, int64_t account, int64_t user, int64_t actor, json_t *old_v,
@@ -1120,23 +1048,8 @@ static int sq_team_put(void *impl, int64_t account, int64_t user, const char *ac
 		return e->code;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "INSERT INTO account_team (account_id, user_id, access, sensitive, created_at, "
-		   "by_id) VALUES (");
-	qb_int(&q, account);
-	qb_sql(&q, ", ");
-	qb_int(&q, user);
-	qb_sql(&q, ", ");
-	qb_text(&q, access);
-	qb_sql(&q, ", ");
-	qb_int(&q, sensitive);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ", ");
-	qb_int(&q, actor);
-	qb_sql(&q, ") ON CONFLICT (account_id, user_id) DO UPDATE SET access = excluded.access, "
-		   "sensitive = excluded.sensitive");
-	int rc = qb_exec(&q, sq->wconn, e);
-	qb_release(&q);
+	sql_team_put(&q, account, user, access, sensitive, actor, now);
+	int rc = exec_run(sq, &q, e);
 	if (!rc) {
 		json_t *nv = json_pack("{s:s,s:b}", "access", access, "sensitive", sensitive);
 		rc = team_audit(sq, account, user, actor, NULL, nv, e);
@@ -1153,12 +1066,8 @@ static int sq_team_delete(void *impl, int64_t account, int64_t user, int64_t act
 	if (in_write(sq, e))
 		return e->code;
 	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "DELETE FROM account_team WHERE account_id = ");
-	qb_int(&q, account);
-	qb_sql(&q, " AND user_id = ");
-	qb_int(&q, user);
-	int rc = qb_exec(&q, sq->wconn, e);
-	qb_release(&q);
+	sql_team_delete(&q, account, user);
+	int rc = exec_run(sq, &q, e);
 	if (!rc && sqlite3_changes(sq->wconn->db) == 0)
 		return dm_fail(e, DM_ENOTFOUND, "user_id", "user %lld is not on this account's team",
 			       (long long)user);
@@ -1167,65 +1076,21 @@ static int sq_team_delete(void *impl, int64_t account, int64_t user, int64_t act
 
 static int sq_team_list(void *impl, int64_t account, json_t **items, struct dm_err *e)
 {
-	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
-	struct qb q;
-	if (!c)
-		return e->code;
-	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "SELECT m.user_id, u.username, u.display_name, m.access, m.sensitive, m.created_at "
-		   "FROM account_team m JOIN users u ON u.id = m.user_id WHERE m.account_id = ");
-	qb_int(&q, account);
-	qb_sql(&q, " ORDER BY m.user_id");
-	int rc = query_rows(c, &q, items, e);
-	qb_release(&q);
-	size_t i;
-	json_t *m;
+	int rc = rows_of(impl, sql_team_list, account, items, e);
 	if (!rc)
-		json_array_foreach(*items, i, m)
-			json_object_set_new(m, "sensitive",
-					    json_boolean(json_integer_value(json_object_get(m, "sensitive"))));
+		team_list_of(*items);
 	return rc;
 }
 
 static int sq_account_access(void *impl, const struct viewer *v, int64_t account,
 			     struct account_access *out, struct dm_err *e)
 {
-	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
 	struct qb q;
 	json_t *rows = NULL;
-	memset(out, 0, sizeof *out);
-	if (!c)
-		return e->code;
 	qb_init(&q, SQL_SQLITE);
-	if (v->role == ROLE_ADMIN) {
-		/* admins: everything, archived accounts included */
-		qb_sql(&q, "SELECT 1 AS owner_side, NULL AS access, 0 AS sensitive FROM accounts t "
-			   "WHERE t.id = ");
-		qb_int(&q, account);
-		goto run;
-	}
-	qb_sql(&q, "SELECT (");
-	vis_owner(&q, v, "t.owner_id");
-	qb_sql(&q, ") AS owner_side, m.access, m.sensitive FROM accounts t LEFT JOIN account_team m "
-		   "ON m.account_id = t.id AND m.user_id = ");
-	qb_int(&q, v->user_id);
-	qb_sql(&q, " WHERE t.archived_at IS NULL AND t.id = ");
-	qb_int(&q, account);
-run:;
-	int rc = query_rows(c, &q, &rows, e);
-	qb_release(&q);
-	json_t *r = json_array_get(rows, 0);
-	if (!rc && r) {
-		if (json_integer_value(json_object_get(r, "owner_side"))) {
-			out->read = out->write = out->sensitive = 1;
-		} else if (json_is_string(json_object_get(r, "access"))) {
-			out->read = 1;
-			out->write = !strcmp(json_string_value(json_object_get(r, "access")), "write");
-			out->sensitive = json_integer_value(json_object_get(r, "sensitive")) != 0;
-		}
-	}
+	sql_account_access(&q, v, account);
+	int rc = rows_run(impl, &q, &rows, e);
+	account_access_of(rc ? NULL : rows, out);
 	json_decref(rows);
 	return rc;
 }
@@ -1248,44 +1113,19 @@ static int sq_find_name(void *impl, const struct kind *k, const char *name, int6
 static int sq_owner_add(void *impl, int64_t account, int64_t from, int64_t to, const char *reason,
 			const char *note, int64_t by, int64_t sweep, struct dm_err *e)
 {
-	struct sq *sq = impl;
 	char now[TIME_STR_LEN];
 	struct qb q;
-	if (in_write(sq, e))
+	if (in_write(impl, e))
 		return e->code;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "INSERT INTO owner_history (account_id, from_id, to_id, reason, note, by_id, at, "
-		   "sweep_id) VALUES (");
-	qb_int(&q, account);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, from);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, to);
-	qb_sql(&q, ", ");
-	qb_text(&q, reason);
-	qb_sql(&q, ", ");
-	qb_text(&q, note);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, by);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, sweep);
-	qb_sql(&q, ")");
-	return exec_run(sq, &q, e);
+	sql_owner_add(&q, account, from, to, reason, note, by, sweep, now);
+	return exec_run(impl, &q, e);
 }
 
 static int sq_owner_list(void *impl, int64_t account, json_t **items, struct dm_err *e)
 {
-	struct qb q;
-	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "SELECT h.id, h.from_id AS \"from\", h.to_id AS \"to\", h.reason, h.note, "
-		   "h.by_id AS by, u.display_name AS by_name, h.at, h.sweep_id FROM owner_history h "
-		   "LEFT JOIN users u ON u.id = h.by_id WHERE h.account_id = ");
-	qb_int(&q, account);
-	qb_sql(&q, " ORDER BY h.id");
-	return rows_run(impl, &q, items, e);
+	return rows_of(impl, sql_owner_list, account, items, e);
 }
 
 static int sq_count_owned(void *impl, int64_t user, int64_t *n, struct dm_err *e)
@@ -1319,39 +1159,28 @@ static int sq_reclaim_candidates(void *impl, json_t *protect, const char *touch_
 
 static int sq_sweep_add(void *impl, const char *as_of, int64_t by, int64_t *id, struct dm_err *e)
 {
-	struct sq *sq = impl;
 	char now[TIME_STR_LEN];
 	struct qb q;
-	if (in_write(sq, e))
+	json_t *rows = NULL;
+	if (in_write(impl, e))
 		return e->code;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "INSERT INTO sweeps (as_of, at, by_id, moved) VALUES (");
-	qb_text(&q, as_of);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, by);
-	qb_sql(&q, ", 0)");
-	int rc = qb_exec(&q, sq->wconn, e);
-	qb_release(&q);
-	if (!rc)
-		*id = sqlite3_last_insert_rowid(sq->wconn->db);
+	sql_sweep_add(&q, as_of, by, now);
+	int rc = rows_run(impl, &q, &rows, e);
+	*id = json_integer_value(json_object_get(json_array_get(rows, 0), "id"));
+	json_decref(rows);
 	return rc;
 }
 
 static int sq_sweep_done(void *impl, int64_t id, int64_t moved, struct dm_err *e)
 {
-	struct sq *sq = impl;
 	struct qb q;
-	if (in_write(sq, e))
+	if (in_write(impl, e))
 		return e->code;
 	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "UPDATE sweeps SET moved = ");
-	qb_int(&q, moved);
-	qb_sql(&q, " WHERE id = ");
-	qb_int(&q, id);
-	return exec_run(sq, &q, e);
+	sql_sweep_done(&q, id, moved);
+	return exec_run(impl, &q, e);
 }
 
 /* ---- bulk loads and backups ------------------------------------------------------------------- */
@@ -1551,22 +1380,11 @@ static int sq_analytics(void *impl, const char *name, const struct an_params *p,
 static int sq_team_in_reach(void *impl, const struct viewer *v, int64_t team, int *yes,
 			    struct dm_err *e)
 {
-	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
 	struct qb q;
 	json_t *rows = NULL;
-	*yes = 0;
-	if (!c)
-		return e->code;
 	qb_init(&q, SQL_SQLITE);
-	qb_sql(&q, "SELECT 1 AS ok FROM teams t WHERE t.archived_at IS NULL AND t.id = ");
-	qb_int(&q, team);
-	if (v->role != ROLE_ADMIN) {
-		qb_sql(&q, " AND t.id IN ");
-		vis_teams(&q, v);
-	}
-	int rc = query_rows(c, &q, &rows, e);
-	qb_release(&q);
+	sql_team_in_reach(&q, v, team);
+	int rc = rows_run(impl, &q, &rows, e);
 	*yes = !rc && json_array_size(rows) > 0;
 	json_decref(rows);
 	return rc;
