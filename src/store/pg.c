@@ -218,7 +218,11 @@ static PGresult *prepared(struct pgc *c, const char *sql, int n, const char *con
 	snprintf(name, sizeof name, "dm%d", i);
 	if (!c->stmts[i]) {
 		if (c->nstmts >= STMT_CACHE / 2) {
-			PQclear(PQexec(c->db, "DEALLOCATE ALL"));
+			PGresult *d = PQexec(c->db, "DEALLOCATE ALL");
+			int ok = PQresultStatus(d) == PGRES_COMMAND_OK;
+			PQclear(d);
+			if (!ok)   /* e.g. in a failed transaction: run it unprepared */
+				return PQexecParams(c->db, sql, n, NULL, vals, NULL, NULL, 0);
 			stmts_forget(c);
 			return prepared(c, sql, n, vals);
 		}
