@@ -337,11 +337,12 @@ static int sorts_as_int(const struct field *f)
 	return f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL;
 }
 
-/* COALESCE(field, sentinel): text compares bytewise in both stores (PostgreSQL: COLLATE "C",
- * whatever the database's locale), so pages come in the same order. */
+/* IFNULL(field, sentinel): text compares bytewise in both stores (PostgreSQL: COLLATE "C",
+ * whatever the database's locale), so pages come in the same order. SQLite keeps IFNULL: an
+ * index on the sort key must spell the expression exactly as the query does. */
 static void sort_expr(struct qb *q, const struct kind *k, const struct field *f)
 {
-	qb_sql(q, "COALESCE(");
+	qb_sql(q, q->dialect == SQL_PG ? "COALESCE(" : "IFNULL(");
 	field_expr(q, k, f);
 	qb_sql(q, sorts_as_int(f) ? ", -9223372036854775807)" : ", '')");
 	if (q->dialect == SQL_PG && !sorts_as_int(f))
