@@ -2473,6 +2473,38 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* Run one cached statement that returns no rows (BEGIN, COMMIT). */
+static int step_simple(struct conn *c, const char *sql)
+{
+	struct dm_err e;
+	sqlite3_stmt *st = stmt_get(c, sql, &e);
+	if (!st)
+		return SQLITE_ERROR;
+	int rc = sqlite3_step(st);
+	stmt_done(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* A request's read snapshot: a deferred transaction on the thread's read connection, begun
+ * here and ended by the next snapshot end (or store_write, see store.c). SQLite starts the read
+ * transaction at the first statement; later statements share it. */
+static void sq_snapshot(void *impl, int on)
+{
+	struct sq *sq = impl;
+	struct dm_err e;
+	if (tls_writing == sq)
+		return;
+	struct conn *c = on ? conn_get(sq, &e) : pthread_getspecific(sq->key);
+	if (!c)
+		return;
+	int open = !sqlite3_get_autocommit(c->db);
+	if (on && !open) {
+		step_simple(c, "BEGIN");
+	} else if (!on && open && step_simple(c, "COMMIT") != SQLITE_OK) {
+		exec_simple(c, "ROLLBACK");
+	}
+}
+
 static int sq_write(void *impl, store_write_fn fn, void *arg)
 {
 	struct sq *sq = impl;
@@ -2605,6 +2637,7 @@ const struct store_ops store_sqlite_ops = {
 	.schema_version = sq_schema_version,
 	.migrate = sq_migrate,
 	.write = sq_write,
+	.snapshot = sq_snapshot,
 	.get = sq_get,
 	.list = sq_list,
 	.insert = sq_insert,
