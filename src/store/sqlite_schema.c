@@ -192,6 +192,30 @@ const char *const sqlite_migrations[] = {
 	"    la.account_id = new.account_id AND la.archived_at IS NULL"
 	"    ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1)"
 	"  WHERE id = new.account_id; END;",
+
+	/* 9: bulk loads fill the account name index once, at their end (store_bulk_begin/end).
+	 * Filled row by row from the insert trigger, FTS5 flushes its pending terms at every
+	 * statement inside a transaction (its xSavepoint), writing a tiny segment per account and
+	 * merging them: ≈ 25 µs of a ≈ 35 µs account import, against ≈ 5 µs per row for one
+	 * INSERT … SELECT. While a row of name_index_defer says from which id the accounts are not
+	 * yet indexed, the insert trigger stays quiet and the update and delete triggers leave
+	 * those accounts alone (an FTS5 'delete' of a row it never indexed corrupts the index). */
+	"CREATE TABLE name_index_defer (first_id INTEGER NOT NULL);"
+	"DROP TRIGGER accounts_name_fts_ai;"
+	"DROP TRIGGER accounts_name_fts_ad;"
+	"DROP TRIGGER accounts_name_fts_au;"
+	"CREATE TRIGGER accounts_name_fts_ai AFTER INSERT ON accounts"
+	"  WHEN NOT EXISTS (SELECT 1 FROM name_index_defer) BEGIN"
+	"  INSERT INTO accounts_name_fts(rowid, name_key) VALUES (new.id, new.name_key); END;"
+	"CREATE TRIGGER accounts_name_fts_ad AFTER DELETE ON accounts"
+	"  WHEN old.id < IFNULL((SELECT min(first_id) FROM name_index_defer), old.id + 1) BEGIN"
+	"  INSERT INTO accounts_name_fts(accounts_name_fts, rowid, name_key)"
+	"  VALUES ('delete', old.id, old.name_key); END;"
+	"CREATE TRIGGER accounts_name_fts_au AFTER UPDATE OF name_key ON accounts"
+	"  WHEN old.id < IFNULL((SELECT min(first_id) FROM name_index_defer), old.id + 1) BEGIN"
+	"  INSERT INTO accounts_name_fts(accounts_name_fts, rowid, name_key)"
+	"  VALUES ('delete', old.id, old.name_key);"
+	"  INSERT INTO accounts_name_fts(rowid, name_key) VALUES (new.id, new.name_key); END;",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
