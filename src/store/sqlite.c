@@ -26,6 +26,12 @@ struct conn {
 		char *sql;
 		sqlite3_stmt *st;
 	} cache[STMT_CACHE];
+	/* stmt_fixed's memo: statements of SQL texts that live as long as the program, found by
+	 * the text's address (no hashing of the text); entries point into cache[]. */
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+	} fixed[32];
 };
 
 struct job {
@@ -135,11 +141,31 @@ static sqlite3_stmt *stmt_get(struct conn *c, const char *sql, struct dm_err *e)
 	}
 	/* The neighbourhood is full: evict the home slot. */
 	int i = (int)(h % STMT_CACHE);
+	for (size_t f = 0; f < sizeof c->fixed / sizeof c->fixed[0]; f++)
+		if (c->fixed[f].st == c->cache[i].st) {
+			c->fixed[f].sql = NULL;
+			c->fixed[f].st = NULL;
+		}
 	sqlite3_finalize(c->cache[i].st);
 	free(c->cache[i].sql);
 	c->cache[i].sql = NULL;
 	c->cache[i].st = NULL;
 	return stmt_get(c, sql, e);
+}
+
+/* stmt_get for SQL whose text never changes at its address (literals, import_sql's texts):
+ * the statements of a bulk load's every row, without hashing a long text each time. */
+static sqlite3_stmt *stmt_fixed(struct conn *c, const char *sql, struct dm_err *e)
+{
+	size_t f = ((uintptr_t)sql >> 3) % (sizeof c->fixed / sizeof c->fixed[0]);
+	if (c->fixed[f].sql == sql)
+		return c->fixed[f].st;
+	sqlite3_stmt *st = stmt_get(c, sql, e);
+	if (st) {
+		c->fixed[f].sql = sql;
+		c->fixed[f].st = st;
+	}
+	return st;
 }
 
 static void stmt_done(sqlite3_stmt *st)
@@ -1887,8 +1913,9 @@ static void bind_json(sqlite3_stmt *st, int i, json_t *v)
 static int import_audit(struct conn *c, const struct kind *k, int64_t id, int64_t actor,
 			const char *at, json_t *rec, struct dm_err *e)
 {
-	sqlite3_stmt *st = stmt_get(c, "INSERT INTO audit (object, object_id, actor_id, at, action, "
-				    "field, old, new) VALUES (?, ?, ?, ?, 'import', NULL, NULL, ?)", e);
+	sqlite3_stmt *st = stmt_fixed(c, "INSERT INTO audit (object, object_id, actor_id, at, "
+				      "action, field, old, new) VALUES (?, ?, ?, ?, 'import', NULL, "
+				      "NULL, ?)", e);
 	if (!st)
 		return e->code;
 	char *text = json_dumps(rec, JSON_COMPACT);
@@ -1934,7 +1961,7 @@ static int sq_import_insert(void *impl, const struct kind *k, json_t *rec, int64
 	if (in_write(sq, e))
 		return e->code;
 	struct conn *c = sq->wconn;
-	sqlite3_stmt *st = stmt_get(c, import_sql(k), e);
+	sqlite3_stmt *st = stmt_fixed(c, import_sql(k), e);
 	if (!st)
 		return e->code;
 	char *key = name_key_of(k, rec);
