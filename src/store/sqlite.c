@@ -2,6 +2,7 @@
  * writer thread that group-commits the write callbacks of concurrent requests. */
 #include "store_int.h"
 #include "sqlite_schema.h"
+#include "sqlite_bigram.h"
 #include "../base/buf.h"
 #include "../base/log.h"
 #include "../base/text.h"
@@ -97,6 +98,12 @@ static int conn_open(const char *path, struct conn **out, struct dm_err *e)
 	}
 	/* busy_timeout first: with the order reversed, threads opening at once saw SQLITE_BUSY. */
 	sqlite3_busy_timeout(c->db, 10000);
+	if (sqlite_bigram_register(c->db) != SQLITE_OK) {
+		dm_fail(e, DM_EUNAVAILABLE, "db", "cannot set up %s: the name index tokenizer: %s",
+			path, sqlite3_errmsg(c->db));
+		conn_close(c);
+		return DM_EUNAVAILABLE;
+	}
 	sqlite3_extended_result_codes(c->db, 1);
 	char *msg = NULL;
 	if (sqlite3_exec(c->db, "PRAGMA foreign_keys=ON; PRAGMA synchronous=FULL;", NULL, NULL,
@@ -729,7 +736,7 @@ static int sq_list(void *impl, const struct store_query *sqy, json_t **items, st
 			qb_json(&q, sqy->filters[i].value);
 		}
 	}
-	if (sqy->name_sub && k == &kind_account && utf8_chars(sqy->name_sub) >= 3) {
+	if (sqy->name_sub && k == &kind_account && utf8_chars(sqy->name_sub) >= 2) {
 		/* the trigram index finds the candidates (it folds case: instr below keeps the
 		 * answer exactly the substring's); shorter queries have no trigram to look up */
 		phrase = fts_phrase(sqy->name_sub);   /* bound at prepare: freed at out */
