@@ -45,9 +45,9 @@ int store_migrate(struct store *s, struct dm_err *e)
 	return s->ops->migrate(s->impl, e);
 }
 
-int store_write(struct store *s, store_write_fn fn, void *arg)
+int store_write(struct store *s, store_write_fn fn, void *arg, struct dm_err *e)
 {
-	return s->ops->write(s->impl, fn, arg);
+	return s->ops->write(s->impl, fn, arg, e);
 }
 
 int store_get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,

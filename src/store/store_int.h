@@ -10,7 +10,7 @@ struct store_ops {
 	void (*close)(void *impl);
 	int (*schema_version)(void *impl, int *version, struct dm_err *e);
 	int (*migrate)(void *impl, struct dm_err *e);
-	int (*write)(void *impl, store_write_fn fn, void *arg);
+	int (*write)(void *impl, store_write_fn fn, void *arg, struct dm_err *e);
 	int (*get)(void *impl, const struct kind *k, const struct viewer *v, int64_t id,
 		   int include_archived, json_t **rec, struct dm_err *e);
 	int (*list)(void *impl, const struct store_query *q, json_t **items, struct dm_err *e);
