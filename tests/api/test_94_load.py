@@ -153,7 +153,10 @@ class LoadTest(ApiTestCase):
         self.assertEqual(res["bad_status"], 0, "unexpected non-2xx answers: %s\n%s" % (res, r.stderr))
         self.assertEqual((res["connect"], res["read"], res["write"], res["timeout"]), (0, 0, 0, 0), res)
         self.assertLess(res["max"], MAX_LATENCY_US, "a request took %.2f s" % (res["max"] / 1e6))
-        self.assertLess(peak - at_half, RSS_GROWTH_MAX_KB, "RSS grew after the warm-up: %s" % res)
+        if not SANITIZED:
+            # (ASan keeps freed memory in quarantine, so RSS says nothing there; its leak check at
+            # exit, which the harness's clean-stop check sees, covers that build)
+            self.assertLess(peak - at_half, RSS_GROWTH_MAX_KB, "RSS grew after the warm-up: %s" % res)
         # the writes are all there, once
         made = [a for a in rep.list_all("accounts", {"industry": "load"}) if a["id"] not in before]
         self.assertTrue(made)
