@@ -82,6 +82,8 @@ struct http_config {
 	const char *host;
 	int port;
 	unsigned threads;                          /* 0 = one per core */
+	unsigned write_threads;                    /* the write pool (http.c); 0 = writes run on
+						    * libmicrohttpd's threads */
 	unsigned timeout_s;                        /* idle connection timeout */
 	const struct route *routes;
 	size_t nroutes;

@@ -8,7 +8,9 @@
 #include "../base/text.h"
 #include "../base/timeutil.h"
 #include "../base/xmalloc.h"
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,7 +42,9 @@ struct job {
 	store_write_fn fn;
 	void *arg;
 	int rc;
-	int done;
+	sem_t done;               /* posted by the writer when the job's transaction has ended: one
+				   * waiter woken per job (a shared condition woke every waiting
+				   * thread at every commit) */
 	const char *why;          /* set by the writer when it failed the job (a storage failure) */
 	struct job *next;
 };
@@ -50,7 +54,7 @@ struct sq {
 	char *path;
 	pthread_key_t key;        /* this thread's read connection */
 	pthread_mutex_t mu;
-	pthread_cond_t wake, done;
+	pthread_cond_t wake;
 	struct job *head, *tail;
 	int stop;
 	pthread_t writer;
@@ -2590,13 +2594,12 @@ static void *writer_main(void *arg)
 		last->next = NULL;
 		pthread_mutex_unlock(&sq->mu);
 		run_batch(sq, batch);
-		pthread_mutex_lock(&sq->mu);
 		for (struct job *j = batch; j;) {
-			struct job *next = j->next;
-			j->done = 1;
+			struct job *next = j->next;   /* j belongs to its waiter once posted */
+			sem_post(&j->done);
 			j = next;
 		}
-		pthread_cond_broadcast(&sq->done);
+		pthread_mutex_lock(&sq->mu);
 	}
 	pthread_mutex_unlock(&sq->mu);
 	return NULL;
@@ -2627,7 +2630,8 @@ static int sq_write(void *impl, store_write_fn fn, void *arg, struct dm_err *e)
 	struct sq *sq = impl;
 	if (tls_writing == sq)  /* nested: already inside a transaction */
 		return fn(sq->store, arg);
-	struct job j = { fn, arg, 0, 0, NULL, NULL };
+	struct job j = { .fn = fn, .arg = arg };
+	sem_init(&j.done, 0, 0);
 	pthread_mutex_lock(&sq->mu);
 	if (sq->tail)
 		sq->tail->next = &j;
@@ -2635,9 +2639,10 @@ static int sq_write(void *impl, store_write_fn fn, void *arg, struct dm_err *e)
 		sq->head = &j;
 	sq->tail = &j;
 	pthread_cond_signal(&sq->wake);
-	while (!j.done)
-		pthread_cond_wait(&sq->done, &sq->mu);
 	pthread_mutex_unlock(&sq->mu);
+	while (sem_wait(&j.done) && errno == EINTR)
+		;
+	sem_destroy(&j.done);
 	if (j.why)
 		dm_fail(e, DM_EUNAVAILABLE, NULL, "%s", j.why);
 	return j.rc;
@@ -2713,7 +2718,6 @@ static void sq_close(void *impl)
 	pthread_mutex_destroy(&sq->setting_mu);
 	pthread_mutex_destroy(&sq->mu);
 	pthread_cond_destroy(&sq->wake);
-	pthread_cond_destroy(&sq->done);
 	free(sq->path);
 	free(sq);
 }
@@ -2726,7 +2730,6 @@ static int sq_open(struct store *s, const char *url, void **impl, struct dm_err 
 	pthread_key_create(&sq->key, conn_destroy);
 	pthread_mutex_init(&sq->mu, NULL);
 	pthread_cond_init(&sq->wake, NULL);
-	pthread_cond_init(&sq->done, NULL);
 	pthread_mutex_init(&sq->setting_mu, NULL);
 	*impl = NULL;
 	if (conn_open(sq->path, &sq->wconn, e))
