@@ -2,7 +2,8 @@
 stress` runs 60) of mixed reads and writes by a rep and an admin — account lists and name
 searches, reads by id, the funnel, new accounts, changes, follow-ups — driven by wrk with a Lua
 script. Every answer must be 2xx (the script counts any other status, and wrk counts socket
-errors and timeouts), no request may take 2 s or more, and the server's resident memory (VmRSS,
+errors and timeouts), no request may take 2 s or more (in the 60-second run; 10 s in the short
+one, see MAX_LATENCY_US), and the server's resident memory (VmRSS,
 sampled from /proc every 0.25 s) must stay flat after the warm-up: its growth over the second
 half of the run stays under a bound that a per-request leak would break. The writes are then
 checked: every account the run created is listed once."""
@@ -20,10 +21,13 @@ from harness import BIN, ApiTestCase, uniq
 
 SECONDS = int(os.environ.get("DEALMAP_LOAD_SECONDS", "10"))
 CONNECTIONS = 256
-# The bound is the shipped build's (CI's last run). Under ASan/UBSan (make test SAN=1) every
-# request costs several times more CPU, so there the bound only catches a stuck request.
+# The issue's bound (no request slower than 2 s) is checked by the 60-second run of `make
+# stress`. The 10-second run of `make test` shares its machine with whatever else runs (CI's
+# other work, a developer's builds): a timed bound there would test the machine's load (house
+# rule: timing targets belong to benchmarks), so it only catches a stuck request, as under
+# ASan/UBSan (make test SAN=1), where every request costs several times more CPU.
 SANITIZED = "build-san" in BIN
-MAX_LATENCY_US = 10_000_000 if SANITIZED else 2_000_000
+MAX_LATENCY_US = 2_000_000 if SECONDS >= 60 and not SANITIZED else 10_000_000
 # RSS may grow while SQLite's page caches fill with the pages the writes add; a leak of even
 # 100 bytes a request (thousands of requests a second) would exceed this over half the run.
 RSS_GROWTH_MAX_KB = 24 * 1024
