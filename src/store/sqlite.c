@@ -2735,7 +2735,7 @@ static int sq_open(struct store *s, const char *url, void **impl, struct dm_err 
 	if (conn_open(sq->path, &sq->wconn, e))
 		goto fail;
 	/* the writer touches every index of every table it writes: give it a large page cache */
-	exec_simple(sq->wconn, "PRAGMA cache_size = -262144");
+	exec_simple(sq->wconn, "PRAGMA cache_size = -65536");
 	if (exec_simple(sq->wconn, "PRAGMA journal_mode=WAL") != SQLITE_OK) {
 		dm_fail(e, DM_EUNAVAILABLE, "db", "%s is not a usable SQLite database", sq->path);
 		goto fail;
