@@ -2038,9 +2038,11 @@ out:
 
 /* ---- analytics: named aggregate queries --------------------------------------------------------
  * Every query restricts rows to the owners of a scope (scope_owner) and, where it says so, to the
- * period [from, to). Approach per query (see also docs/ANALYTICS.md): plain GROUP BY over the
- * covering indexes of migration 4 (opportunities_owner_stage, stage_history_to, activities_user,
- * activities_when, orders_day); no maintained aggregates yet. */
+ * period [from, to). Approach per query (see also docs/ANALYTICS.md): the funnel's four read the
+ * aggregates maintained by the triggers of migration 7 (agg_open, agg_closed, agg_reach,
+ * agg_stays: per owner, UTC+8 day and stage); the others are plain GROUP BY over the covering
+ * indexes of migration 4 (opportunities_owner_stage, stage_history_to, activities_user,
+ * activities_when, orders_day). */
 
 static void scope_owner(struct qb *q, const struct an_params *p, const char *col)
 {
@@ -2082,55 +2084,60 @@ static void weighted(struct qb *q, const struct an_params *p, const char *o)
 #define CLOSED_AT(o) "(SELECT max(h.at) FROM stage_history h WHERE h.opportunity_id = " o ".id " \
 		     "AND h.to_stage = " o ".stage)"
 
-/* funnel_open: {stage, count, amount, weighted_amount} of open opportunities, now */
+/* The funnel reads the aggregates of migration 7 (sqlite_schema.c): at most owners x stages
+ * (x days of the period) rows, whatever the number of opportunities. */
+
+/* the period as UTC+8 days, for the aggregates' day column */
+static void period_days(struct qb *q, const struct an_params *p, const char *col)
+{
+	buf_printf(&q->sql, " AND %s >= ", col);
+	qb_text(q, p->from_day);
+	buf_printf(&q->sql, " AND %s <= ", col);
+	qb_text(q, p->to_day);
+}
+
+/* funnel_open: {stage, count, amount, weighted_amount} of open opportunities, now; the weighted
+ * amount rounds per opportunity: (a x r + 50) / 100 = (a - c) / 100 x r + (c x r + 50) / 100 for
+ * a = amount, c = a % 100, r = the stage's rate, summed per cents bucket */
 static void an_funnel_open(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT o.stage, count(*) AS count, sum(o.amount) AS amount, sum(");
-	weighted(q, p, "o");
-	qb_sql(q, ") AS weighted_amount FROM opportunities o WHERE o.archived_at IS NULL AND "
-		  "o.stage NOT IN ('won', 'lost') AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, " GROUP BY o.stage");
+	qb_sql(q, "SELECT g.stage, sum(g.n) AS count, sum(g.amount) AS amount, sum((g.amount - g.n * "
+		  "g.cents) / 100 * g.rate + g.n * ((g.cents * g.rate + 50) / 100)) AS weighted_amount "
+		  "FROM (SELECT a.stage, a.cents, a.n, a.amount, IFNULL(json_extract(");
+	qb_text(q, p->rates ? p->rates : "{}");
+	qb_sql(q, ", '$.' || a.stage), 0) AS rate FROM agg_open a WHERE ");
+	scope_owner(q, p, "a.owner_id");
+	qb_sql(q, ") g GROUP BY g.stage HAVING sum(g.n) <> 0");
 }
 
 /* funnel_closed: {stage: won|lost, count, amount, avg_cycle_days} closed in the period */
 static void an_funnel_closed(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT stage, count(*) AS count, sum(amount) AS amount, avg(julianday(closed_at) "
-		  "- julianday(created_at)) AS avg_cycle_days FROM (SELECT o.stage, o.amount, "
-		  "o.created_at, " CLOSED_AT("o") " AS closed_at FROM opportunities o WHERE "
-		  "o.archived_at IS NULL AND o.stage IN ('won', 'lost') AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, ") WHERE 1");
-	period(q, p, "closed_at");
-	qb_sql(q, " GROUP BY stage");
+	qb_sql(q, "SELECT a.stage, sum(a.n) AS count, sum(a.amount) AS amount, sum(a.cycle_ms) / "
+		  "86400000.0 / sum(a.n) AS avg_cycle_days FROM agg_closed a WHERE ");
+	scope_owner(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
+	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
 }
 
 /* funnel_reach: {rank, n}: opportunities created in the period by the furthest stage they
  * reached (1 interest .. 6 use, 7 won; 0 only lost) */
 static void an_funnel_reach(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT r AS rank, count(*) AS n FROM (SELECT o.id, max(CASE h.to_stage WHEN "
-		  "'interest' THEN 1 WHEN 'brewing' THEN 2 WHEN 'design' THEN 3 WHEN 'compare' THEN 4 "
-		  "WHEN 'commit' THEN 5 WHEN 'use' THEN 6 WHEN 'won' THEN 7 ELSE 0 END) AS r FROM "
-		  "opportunities o JOIN stage_history h ON h.opportunity_id = o.id WHERE "
-		  "o.archived_at IS NULL AND ");
-	scope_owner(q, p, "o.owner_id");
-	period(q, p, "o.created_at");
-	qb_sql(q, " GROUP BY o.id) GROUP BY r");
+	qb_sql(q, "SELECT a.rank, sum(a.n) AS n FROM agg_reach a WHERE ");
+	scope_owner(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
+	qb_sql(q, " GROUP BY a.rank HAVING sum(a.n) <> 0");
 }
 
 /* stage_days: {stage, stays, avg_days}: stays in an open stage that ended in the period */
 static void an_stage_days(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT stage, count(*) AS stays, avg(julianday(left_at) - julianday(at)) AS "
-		  "avg_days FROM (SELECT h.to_stage AS stage, h.at, lead(h.at) OVER (PARTITION BY "
-		  "h.opportunity_id ORDER BY h.id) AS left_at FROM stage_history h JOIN "
-		  "opportunities o ON o.id = h.opportunity_id WHERE o.archived_at IS NULL AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, ") WHERE stage NOT IN ('won', 'lost') AND left_at IS NOT NULL");
-	period(q, p, "left_at");
-	qb_sql(q, " GROUP BY stage");
+	qb_sql(q, "SELECT a.stage, sum(a.n) AS stays, sum(a.stay_ms) / 86400000.0 / sum(a.n) AS "
+		  "avg_days FROM agg_stays a WHERE ");
+	scope_owner(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
+	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
 }
 
 /* open_by_month: {month, count, amount, weighted_amount} by expected close month in the
