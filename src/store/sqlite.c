@@ -1778,6 +1778,31 @@ static int sq_reclaim_candidates(void *impl, json_t *protect, const char *touch_
 	return rc;
 }
 
+/* Served by accounts_owner_agenda (migration 8): the owner's range of a covering index; only
+ * the candidates read their row and count their open opportunities. */
+static int sq_agenda_accounts(void *impl, const struct viewer *v, int64_t owner,
+			      const struct agenda_cut *cut, json_t **items, struct dm_err *e)
+{
+	struct qb q;
+	qb_init(&q);
+	qb_sql(&q, "SELECT t.id, t.name, t.created_at, t.touched_at AS last_touch_at, "
+		   "t.latest_next_touch, t.latest_contact_ids, (SELECT count(*) FROM opportunities oo "
+		   "WHERE oo.account_id = t.id AND oo.archived_at IS NULL AND oo.stage NOT IN ('won', "
+		   "'lost')) AS open_opps FROM accounts t WHERE t.archived_at IS NULL AND t.owner_id = ");
+	qb_int(&q, owner);
+	qb_sql(&q, " AND (t.latest_next_touch < ");
+	qb_text(&q, cut->planned_before);
+	qb_sql(&q, " OR IFNULL(t.touched_at, t.created_at) < ");
+	qb_text(&q, cut->sleep_before);
+	qb_sql(&q, " OR (t.latest_next_touch IS NULL AND IFNULL(t.touched_at, t.created_at) < ");
+	qb_text(&q, cut->due_before);
+	qb_sql(&q, ")) AND ");
+	vis_account(&q, v, "t");
+	/* "+": sorting the few candidates is cheaper than reading every row in accounts_owner order */
+	qb_sql(&q, " ORDER BY +t.id");
+	return rows_run(impl, &q, items, e);
+}
+
 static int sq_sweep_add(void *impl, const char *as_of, int64_t by, int64_t *id, struct dm_err *e)
 {
 	struct sq *sq = impl;
@@ -2645,6 +2670,7 @@ const struct store_ops store_sqlite_ops = {
 	.owner_list = sq_owner_list,
 	.count_owned = sq_count_owned,
 	.reclaim_candidates = sq_reclaim_candidates,
+	.agenda_accounts = sq_agenda_accounts,
 	.sweep_add = sq_sweep_add,
 	.sweep_done = sq_sweep_done,
 	.import_insert = sq_import_insert,

@@ -287,6 +287,11 @@ const char *const sqlite_migrations[] = {
 	"CREATE TRIGGER opportunities_stays_au AFTER UPDATE OF owner_id, archived_at ON opportunities"
 	"  WHEN old.owner_id IS NOT new.owner_id OR (old.archived_at IS NULL) <> (new.archived_at IS"
 	"  NULL) BEGIN " AGG_STAYS("old", "-1") AGG_STAYS("new", "1") " END;",
+
+	/* 8: a rep's agenda selects the accounts that may be due or sleeping from the owner's range
+	 * of this covering index (issue 9), instead of presenting every account the rep owns */
+	"CREATE INDEX accounts_owner_agenda ON accounts(owner_id, latest_next_touch, touched_at,"
+	"  created_at) WHERE archived_at IS NULL;",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
