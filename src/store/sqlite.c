@@ -2105,10 +2105,6 @@ static void weighted(struct qb *q, const struct an_params *p, const char *o)
 	buf_printf(&q->sql, ", '$.' || %s.stage), 0) + 50) / 100", o);
 }
 
-/* the instant opportunity alias o entered its current (closing) stage */
-#define CLOSED_AT(o) "(SELECT max(h.at) FROM stage_history h WHERE h.opportunity_id = " o ".id " \
-		     "AND h.to_stage = " o ".stage)"
-
 /* The funnel reads the aggregates of migration 7 (sqlite_schema.c): at most owners x stages
  * (x days of the period) rows, whatever the number of opportunities. */
 
@@ -2121,18 +2117,33 @@ static void period_days(struct qb *q, const struct an_params *p, const char *col
 	qb_text(q, p->to_day);
 }
 
-/* funnel_open: {stage, count, amount, weighted_amount} of open opportunities, now; the weighted
- * amount rounds per opportunity: (a x r + 50) / 100 = (a - c) / 100 x r + (c x r + 50) / 100 for
- * a = amount, c = a % 100, r = the stage's rate, summed per cents bucket */
+/* the rate of the stage of aggregate row alias a, in percent */
+static void agg_rate(struct qb *q, const struct an_params *p, const char *a)
+{
+	qb_sql(q, "IFNULL(json_extract(");
+	qb_text(q, p->rates ? p->rates : "{}");
+	buf_printf(&q->sql, ", '$.' || %s.stage), 0)", a);
+}
+
+/* the weighted amount of agg_open row alias a: it rounds per opportunity, and with amount
+ * = 100 q + c, (amount x r + 50) / 100 = q x r + (c x r + 50) / 100, summed per cents bucket c */
+static void agg_weighted(struct qb *q, const struct an_params *p, const char *a)
+{
+	buf_printf(&q->sql, "(%s.amount - %s.n * %s.cents) / 100 * ", a, a, a);
+	agg_rate(q, p, a);
+	buf_printf(&q->sql, " + %s.n * ((%s.cents * ", a, a);
+	agg_rate(q, p, a);
+	qb_sql(q, " + 50) / 100)");
+}
+
+/* funnel_open: {stage, count, amount, weighted_amount} of open opportunities, now */
 static void an_funnel_open(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT g.stage, sum(g.n) AS count, sum(g.amount) AS amount, sum((g.amount - g.n * "
-		  "g.cents) / 100 * g.rate + g.n * ((g.cents * g.rate + 50) / 100)) AS weighted_amount "
-		  "FROM (SELECT a.stage, a.cents, a.n, a.amount, IFNULL(json_extract(");
-	qb_text(q, p->rates ? p->rates : "{}");
-	qb_sql(q, ", '$.' || a.stage), 0) AS rate FROM agg_open a WHERE ");
+	qb_sql(q, "SELECT a.stage, sum(a.n) AS count, sum(a.amount) AS amount, sum(");
+	agg_weighted(q, p, "a");
+	qb_sql(q, ") AS weighted_amount FROM agg_open a WHERE ");
 	scope_owner(q, p, "a.owner_id");
-	qb_sql(q, ") g GROUP BY g.stage HAVING sum(g.n) <> 0");
+	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
 }
 
 /* funnel_closed: {stage: won|lost, count, amount, avg_cycle_days} closed in the period */
@@ -2185,14 +2196,11 @@ static void an_open_by_month(struct qb *q, const struct an_params *p)
 /* won_by_month: {month, count, amount} won in the period, by the month it was won (UTC+8) */
 static void an_won_by_month(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT strftime('%Y-%m', closed_at, '+8 hours') AS month, count(*) AS count, "
-		  "sum(amount) AS amount "
-		  "FROM (SELECT o.amount, " CLOSED_AT("o") " AS closed_at FROM opportunities o WHERE "
-		  "o.archived_at IS NULL AND o.stage = 'won' AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, ") WHERE 1");
-	period(q, p, "closed_at");
-	qb_sql(q, " GROUP BY month ORDER BY month");
+	qb_sql(q, "SELECT substr(a.day, 1, 7) AS month, sum(a.n) AS count, sum(a.amount) AS amount "
+		  "FROM agg_closed a WHERE a.stage = 'won' AND ");
+	scope_owner(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
+	qb_sql(q, " GROUP BY month HAVING sum(a.n) <> 0 ORDER BY month");
 }
 
 /* touches_day: {user_id, day (UTC+8), touches}: effective activities by the scope's users */
@@ -2302,12 +2310,10 @@ static void an_segments(struct qb *q, const struct an_params *p)
 /* won_total: {count, amount} won in the period by the scope's owners */
 static void an_won_total(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT count(*) AS count, IFNULL(sum(amount), 0) AS amount FROM (SELECT o.amount, "
-		  CLOSED_AT("o") " AS closed_at FROM opportunities o WHERE o.archived_at IS NULL AND "
-		  "o.stage = 'won' AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, ") WHERE 1");
-	period(q, p, "closed_at");
+	qb_sql(q, "SELECT IFNULL(sum(a.n), 0) AS count, IFNULL(sum(a.amount), 0) AS amount FROM "
+		  "agg_closed a WHERE a.stage = 'won' AND ");
+	scope_owner(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
 }
 
 /* quotas: {id, user_id, team_id, period, amount}: live quotas of the scope's users and teams
@@ -2340,29 +2346,19 @@ static void an_reps(struct qb *q, const struct an_params *p)
 		  "activities x WHERE x.user_id = u.id AND x.effective = 1 AND x.archived_at IS NULL "
 		  "GROUP BY x.account_id) WHERE 1");
 	period(q, p, "first");
-	qb_sql(q, ") AS new_accounts_touched, (SELECT IFNULL(sum(o.amount), 0) FROM opportunities o "
-		  "WHERE o.owner_id = u.id AND o.archived_at IS NULL AND o.stage NOT IN ('won', "
-		  "'lost')) AS open_pipeline, (SELECT IFNULL(sum(");
-	weighted(q, p, "o");
-	qb_sql(q, "), 0) FROM opportunities o WHERE o.owner_id = u.id AND o.archived_at IS NULL AND "
-		  "o.stage NOT IN ('won', 'lost')) AS weighted_pipeline, (SELECT count(*) FROM "
-		  "opportunities o WHERE o.owner_id = u.id AND o.archived_at IS NULL AND o.stage = "
-		  "'won' AND " CLOSED_AT("o") " >= ");
-	qb_text(q, p->from);
-	qb_sql(q, " AND " CLOSED_AT("o") " < ");
-	qb_text(q, p->to);
-	qb_sql(q, ") AS won_count, (SELECT IFNULL(sum(o.amount), 0) FROM opportunities o WHERE "
-		  "o.owner_id = u.id AND o.archived_at IS NULL AND o.stage = 'won' AND "
-		  CLOSED_AT("o") " >= ");
-	qb_text(q, p->from);
-	qb_sql(q, " AND " CLOSED_AT("o") " < ");
-	qb_text(q, p->to);
-	qb_sql(q, ") AS won_amount, (SELECT count(*) FROM opportunities o WHERE o.owner_id = u.id "
-		  "AND o.archived_at IS NULL AND o.stage = 'lost' AND " CLOSED_AT("o") " >= ");
-	qb_text(q, p->from);
-	qb_sql(q, " AND " CLOSED_AT("o") " < ");
-	qb_text(q, p->to);
-	qb_sql(q, ") AS lost_count, (SELECT min(h.at) FROM stage_history h JOIN opportunities o ON "
+	qb_sql(q, ") AS new_accounts_touched, (SELECT IFNULL(sum(g.amount), 0) FROM agg_open g WHERE "
+		  "g.owner_id = u.id) AS open_pipeline, (SELECT IFNULL(sum(");
+	agg_weighted(q, p, "g");
+	qb_sql(q, "), 0) FROM agg_open g WHERE g.owner_id = u.id) AS weighted_pipeline");
+	static const char *const closed[][2] = { { "n", "won" }, { "amount", "won" }, { "n", "lost" } };
+	static const char *const names[] = { "won_count", "won_amount", "lost_count" };
+	for (int i = 0; i < 3; i++) {
+		buf_printf(&q->sql, ", (SELECT IFNULL(sum(c.%s), 0) FROM agg_closed c WHERE "
+			   "c.owner_id = u.id AND c.stage = '%s'", closed[i][0], closed[i][1]);
+		period_days(q, p, "c.day");
+		buf_printf(&q->sql, ") AS %s", names[i]);
+	}
+	qb_sql(q, ", (SELECT min(h.at) FROM stage_history h JOIN opportunities o ON "
 		  "o.id = h.opportunity_id WHERE o.owner_id = u.id AND o.archived_at IS NULL AND "
 		  "h.to_stage = 'won') AS first_won_at FROM users u WHERE u.archived_at IS NULL AND "
 		  "u.role = 'rep' AND ");
