@@ -2108,6 +2108,15 @@ static void weighted(struct qb *q, const struct an_params *p, const char *o)
 /* The funnel reads the aggregates of migration 7 (sqlite_schema.c): at most owners x stages
  * (x days of the period) rows, whatever the number of opportunities. */
 
+/* the scope over the aggregates' owner column: the company has rows of its own (owner -1) */
+static void scope_agg(struct qb *q, const struct an_params *p, const char *col)
+{
+	if (p->scope == SCOPE_COMPANY)
+		buf_printf(&q->sql, "%s = -1", col);
+	else
+		scope_owner(q, p, col);
+}
+
 /* the period as UTC+8 days, for the aggregates' day column */
 static void period_days(struct qb *q, const struct an_params *p, const char *col)
 {
@@ -2142,7 +2151,7 @@ static void an_funnel_open(struct qb *q, const struct an_params *p)
 	qb_sql(q, "SELECT a.stage, sum(a.n) AS count, sum(a.amount) AS amount, sum(");
 	agg_weighted(q, p, "a");
 	qb_sql(q, ") AS weighted_amount FROM agg_open a WHERE ");
-	scope_owner(q, p, "a.owner_id");
+	scope_agg(q, p, "a.owner_id");
 	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
 }
 
@@ -2151,7 +2160,7 @@ static void an_funnel_closed(struct qb *q, const struct an_params *p)
 {
 	qb_sql(q, "SELECT a.stage, sum(a.n) AS count, sum(a.amount) AS amount, sum(a.cycle_ms) / "
 		  "86400000.0 / sum(a.n) AS avg_cycle_days FROM agg_closed a WHERE ");
-	scope_owner(q, p, "a.owner_id");
+	scope_agg(q, p, "a.owner_id");
 	period_days(q, p, "a.day");
 	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
 }
@@ -2161,7 +2170,7 @@ static void an_funnel_closed(struct qb *q, const struct an_params *p)
 static void an_funnel_reach(struct qb *q, const struct an_params *p)
 {
 	qb_sql(q, "SELECT a.rank, sum(a.n) AS n FROM agg_reach a WHERE ");
-	scope_owner(q, p, "a.owner_id");
+	scope_agg(q, p, "a.owner_id");
 	period_days(q, p, "a.day");
 	qb_sql(q, " GROUP BY a.rank HAVING sum(a.n) <> 0");
 }
@@ -2171,7 +2180,7 @@ static void an_stage_days(struct qb *q, const struct an_params *p)
 {
 	qb_sql(q, "SELECT a.stage, sum(a.n) AS stays, sum(a.stay_ms) / 86400000.0 / sum(a.n) AS "
 		  "avg_days FROM agg_stays a WHERE ");
-	scope_owner(q, p, "a.owner_id");
+	scope_agg(q, p, "a.owner_id");
 	period_days(q, p, "a.day");
 	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
 }
@@ -2198,7 +2207,7 @@ static void an_won_by_month(struct qb *q, const struct an_params *p)
 {
 	qb_sql(q, "SELECT substr(a.day, 1, 7) AS month, sum(a.n) AS count, sum(a.amount) AS amount "
 		  "FROM agg_closed a WHERE a.stage = 'won' AND ");
-	scope_owner(q, p, "a.owner_id");
+	scope_agg(q, p, "a.owner_id");
 	period_days(q, p, "a.day");
 	qb_sql(q, " GROUP BY month HAVING sum(a.n) <> 0 ORDER BY month");
 }
@@ -2312,7 +2321,7 @@ static void an_won_total(struct qb *q, const struct an_params *p)
 {
 	qb_sql(q, "SELECT IFNULL(sum(a.n), 0) AS count, IFNULL(sum(a.amount), 0) AS amount FROM "
 		  "agg_closed a WHERE a.stage = 'won' AND ");
-	scope_owner(q, p, "a.owner_id");
+	scope_agg(q, p, "a.owner_id");
 	period_days(q, p, "a.day");
 }
 

@@ -33,6 +33,9 @@
  *   agg_stays  (owner_id, day, stage) -> n, stay_ms: stays in an open stage of live
  *              opportunities by the day they ended (the next history row), summed length
  *
+ * Every sum is kept twice: per owner, and for the whole company under owner_id -1 (so the company
+ * scope reads days x stages rows, not owners x days x stages).
+ *
  * Each opportunity keeps the facts of its history the sums need (won_at, lost_at: the last
  * move to won / lost; reach), set by the trigger on stage_history. The triggers on
  * opportunities subtract a row's old contribution and add its new one; the stays of an
@@ -50,29 +53,34 @@
 #define CLOSED_AT(X) "(CASE " X ".stage WHEN 'won' THEN " X ".won_at WHEN 'lost' THEN " X \
 		     ".lost_at END)"
 #define OWNER(X) "IFNULL(" X ".owner_id, 0)"
+/* each contribution goes to two rows: w.r = 0 the owner's, w.r = 1 the company's (-1) */
+#define KEYS "(SELECT 0 AS r UNION ALL SELECT 1) w"
+#define KEY(X) "CASE w.r WHEN 1 THEN -1 ELSE " OWNER(X) " END"
 /* add (S = "1") or subtract (S = "-1") the contribution of opportunity row X */
 #define AGG_OPEN(X, S) \
-	"INSERT INTO agg_open (owner_id, stage, cents, n, amount) SELECT " OWNER(X) ", " X \
-	".stage, " X ".amount % 100, " S ", " S " * " X ".amount WHERE " X ".archived_at IS NULL" \
+	"INSERT INTO agg_open (owner_id, stage, cents, n, amount) SELECT " KEY(X) ", " X \
+	".stage, " X ".amount % 100, " S ", " S " * " X ".amount FROM " KEYS " WHERE " X \
+	".archived_at IS NULL" \
 	"  AND " X ".stage NOT IN ('won', 'lost') ON CONFLICT (owner_id, stage, cents) DO UPDATE" \
 	"  SET n = n + excluded.n, amount = amount + excluded.amount;"
 #define AGG_CLOSED(X, S) \
-	"INSERT INTO agg_closed (owner_id, day, stage, n, amount, cycle_ms) SELECT " OWNER(X) ", " \
+	"INSERT INTO agg_closed (owner_id, day, stage, n, amount, cycle_ms) SELECT " KEY(X) ", " \
 	DAY8(CLOSED_AT(X)) ", " X ".stage, " S ", " S " * " X ".amount, " S " * " \
-	SPAN_MS(X ".created_at", CLOSED_AT(X)) " WHERE " X ".archived_at IS NULL AND " \
+	SPAN_MS(X ".created_at", CLOSED_AT(X)) " FROM " KEYS " WHERE " X ".archived_at IS NULL AND " \
 	CLOSED_AT(X) " IS NOT NULL ON CONFLICT (owner_id, day, stage) DO UPDATE SET n = n +" \
 	"  excluded.n, amount = amount + excluded.amount, cycle_ms = cycle_ms + excluded.cycle_ms;"
 #define AGG_REACH(X, S) \
-	"INSERT INTO agg_reach (owner_id, day, rank, n) SELECT " OWNER(X) ", " \
-	DAY8(X ".created_at") ", " X ".reach, " S " WHERE " X ".archived_at IS NULL AND " X \
+	"INSERT INTO agg_reach (owner_id, day, rank, n) SELECT " KEY(X) ", " \
+	DAY8(X ".created_at") ", " X ".reach, " S " FROM " KEYS " WHERE " X ".archived_at IS NULL" \
+	"  AND " X \
 	".reach IS NOT NULL ON CONFLICT (owner_id, day, rank) DO UPDATE SET n = n + excluded.n;"
 #define AGG_STAYS(X, S) \
-	"INSERT INTO agg_stays (owner_id, day, stage, n, stay_ms) SELECT " OWNER(X) ", " \
+	"INSERT INTO agg_stays (owner_id, day, stage, n, stay_ms) SELECT " KEY(X) " AS k, " \
 	DAY8("s.left_at") " AS d, s.stage, " S " * count(*), " S " * sum(" \
 	SPAN_MS("s.at", "s.left_at") ") FROM (SELECT h.to_stage AS stage, h.at, lead(h.at) OVER" \
 	"  (ORDER BY h.id) AS left_at FROM stage_history h WHERE h.opportunity_id = " X ".id) s" \
-	"  WHERE " X ".archived_at IS NULL AND s.left_at IS NOT NULL AND s.stage NOT IN ('won'," \
-	"  'lost') GROUP BY d, s.stage ON CONFLICT (owner_id, day, stage) DO UPDATE SET" \
+	"  CROSS JOIN " KEYS " WHERE " X ".archived_at IS NULL AND s.left_at IS NOT NULL AND" \
+	"  s.stage NOT IN ('won', 'lost') GROUP BY k, d, s.stage ON CONFLICT (owner_id, day, stage) DO UPDATE SET" \
 	"  n = n + excluded.n, stay_ms = stay_ms + excluded.stay_ms;"
 /* the columns whose change moves an opportunity's open/closed/reach contribution */
 #define FUNNEL_CHANGED \
@@ -265,11 +273,18 @@ const char *const sqlite_migrations[] = {
 	"  h.at, lead(h.at) OVER (PARTITION BY h.opportunity_id ORDER BY h.id) AS left_at FROM"
 	"  stage_history h) s JOIN opportunities o ON o.id = s.opportunity_id WHERE o.archived_at IS"
 	"  NULL AND s.left_at IS NOT NULL AND s.stage NOT IN ('won', 'lost') GROUP BY 1, 2, 3;"
+	"INSERT INTO agg_open SELECT -1, stage, cents, sum(n), sum(amount) FROM agg_open"
+	"  GROUP BY stage, cents;"
+	"INSERT INTO agg_closed SELECT -1, day, stage, sum(n), sum(amount), sum(cycle_ms) FROM"
+	"  agg_closed GROUP BY day, stage;"
+	"INSERT INTO agg_reach SELECT -1, day, rank, sum(n) FROM agg_reach GROUP BY day, rank;"
+	"INSERT INTO agg_stays SELECT -1, day, stage, sum(n), sum(stay_ms) FROM agg_stays"
+	"  GROUP BY day, stage;"
 	/* a move ends the stay in the stage before it, and may raise reach, won_at or lost_at */
 	"CREATE TRIGGER stage_history_funnel_ai AFTER INSERT ON stage_history BEGIN"
-	"  INSERT INTO agg_stays (owner_id, day, stage, n, stay_ms) SELECT " OWNER("o") ", "
+	"  INSERT INTO agg_stays (owner_id, day, stage, n, stay_ms) SELECT " KEY("o") ", "
 	DAY8("new.at") ", p.to_stage, 1, " SPAN_MS("p.at", "new.at") " FROM stage_history p JOIN"
-	"  opportunities o ON o.id = new.opportunity_id WHERE p.id = (SELECT max(q.id) FROM"
+	"  opportunities o ON o.id = new.opportunity_id CROSS JOIN " KEYS " WHERE p.id = (SELECT max(q.id) FROM"
 	"  stage_history q WHERE q.opportunity_id = new.opportunity_id AND q.id < new.id) AND"
 	"  o.archived_at IS NULL AND p.to_stage NOT IN ('won', 'lost') ON CONFLICT (owner_id, day,"
 	"  stage) DO UPDATE SET n = n + excluded.n, stay_ms = stay_ms + excluded.stay_ms;"
