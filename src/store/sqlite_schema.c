@@ -305,8 +305,8 @@ const char *const sqlite_migrations[] = {
 
 	/* 8: a rep's agenda selects the accounts that may be due or sleeping from the owner's range
 	 * of this covering index (issue 9), instead of presenting every account the rep owns */
-	"CREATE INDEX accounts_owner_agenda ON accounts(owner_id, latest_next_touch, touched_at,"
-	"  created_at) WHERE archived_at IS NULL;",
+	("CREATE INDEX accounts_owner_agenda ON accounts(owner_id, latest_next_touch, touched_at,"
+	 "  created_at) WHERE archived_at IS NULL;"),
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
