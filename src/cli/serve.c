@@ -116,7 +116,7 @@ int cmd_serve(int argc, char **argv)
 	size_t nroutes;
 	const struct route *routes = api_routes(&nroutes);
 	struct http_config cfg = { host, (int)port, (unsigned)threads, (unsigned)timeout, routes,
-				   nroutes, &app, api_authenticate, api_web };
+				   nroutes, &app, api_authenticate, api_done, api_web };
 	struct http_server *srv;
 	struct dm_err e;
 	dm_err_clear(&e);

@@ -347,6 +347,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct rqctx *c)
 		rc = srv->cfg.authenticate(rq);
 	if (!rc)
 		rc = found->handler(rq, &rs);
+	if (srv->cfg.done)
+		srv->cfg.done(rq);
 	if (rc) {
 		if (!rq->err.code)
 			dm_fail(&rq->err, (enum dm_code)rc, NULL, "%s", dm_code_name((enum dm_code)rc));

@@ -88,6 +88,9 @@ struct http_config {
 	void *app;
 	/* Called before a non-public handler: set rq->auth or return a dm_code (rq->err set). */
 	int (*authenticate)(struct http_req *rq);
+	/* Called after the handler of every routed request (whether it succeeded or not), before
+	 * the response is sent; NULL for none. */
+	void (*done)(struct http_req *rq);
 	/* Answers GET/HEAD requests that match no route outside /api/ (the web app), or NULL. */
 	http_handler fallback;
 };

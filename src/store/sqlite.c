@@ -1778,8 +1778,8 @@ static int sq_reclaim_candidates(void *impl, json_t *protect, const char *touch_
 	return rc;
 }
 
-/* Served by accounts_owner_agenda (migration 8): the owner's range of a covering index; only
- * the candidates read their row and count their open opportunities. */
+/* The candidates' ids come from the owner's range of accounts_owner_agenda (migration 10), a
+ * covering index; only they read their row and count their open opportunities. */
 static int sq_agenda_accounts(void *impl, const struct viewer *v, int64_t owner,
 			      const struct agenda_cut *cut, json_t **items, struct dm_err *e)
 {
@@ -1788,18 +1788,18 @@ static int sq_agenda_accounts(void *impl, const struct viewer *v, int64_t owner,
 	qb_sql(&q, "SELECT t.id, t.name, t.created_at, t.touched_at AS last_touch_at, "
 		   "t.latest_next_touch, t.latest_contact_ids, (SELECT count(*) FROM opportunities oo "
 		   "WHERE oo.account_id = t.id AND oo.archived_at IS NULL AND oo.stage NOT IN ('won', "
-		   "'lost')) AS open_opps FROM accounts t WHERE t.archived_at IS NULL AND t.owner_id = ");
+		   "'lost')) AS open_opps FROM accounts t WHERE t.id IN (SELECT c.id FROM accounts c "
+		   "WHERE c.archived_at IS NULL AND c.owner_id = ");
 	qb_int(&q, owner);
-	qb_sql(&q, " AND (t.latest_next_touch < ");
+	qb_sql(&q, " AND (c.latest_next_touch < ");
 	qb_text(&q, cut->planned_before);
-	qb_sql(&q, " OR IFNULL(t.touched_at, t.created_at) < ");
+	qb_sql(&q, " OR IFNULL(c.touched_at, c.created_at) < ");
 	qb_text(&q, cut->sleep_before);
-	qb_sql(&q, " OR (t.latest_next_touch IS NULL AND IFNULL(t.touched_at, t.created_at) < ");
+	qb_sql(&q, " OR (c.latest_next_touch IS NULL AND IFNULL(c.touched_at, c.created_at) < ");
 	qb_text(&q, cut->due_before);
-	qb_sql(&q, ")) AND ");
+	qb_sql(&q, "))) AND ");
 	vis_account(&q, v, "t");
-	/* "+": sorting the few candidates is cheaper than reading every row in accounts_owner order */
-	qb_sql(&q, " ORDER BY +t.id");
+	qb_sql(&q, " ORDER BY t.id");
 	return rows_run(impl, &q, items, e);
 }
 
@@ -2064,7 +2064,7 @@ out:
 /* ---- analytics: named aggregate queries --------------------------------------------------------
  * Every query restricts rows to the owners of a scope (scope_owner) and, where it says so, to the
  * period [from, to). Approach per query (see also docs/ANALYTICS.md): the funnel's four read the
- * aggregates maintained by the triggers of migration 7 (agg_open, agg_closed, agg_reach,
+ * aggregates maintained by the triggers of migration 9 (agg_open, agg_closed, agg_reach,
  * agg_stays: per owner, UTC+8 day and stage); the others are plain GROUP BY over the covering
  * indexes of migration 4 (opportunities_owner_stage, stage_history_to, activities_user,
  * activities_when, orders_day). */
@@ -2105,7 +2105,7 @@ static void weighted(struct qb *q, const struct an_params *p, const char *o)
 	buf_printf(&q->sql, ", '$.' || %s.stage), 0) + 50) / 100", o);
 }
 
-/* The funnel reads the aggregates of migration 7 (sqlite_schema.c): at most owners x stages
+/* The funnel reads the aggregates of migration 9 (sqlite_schema.c): at most owners x stages
  * (x days of the period) rows, whatever the number of opportunities. */
 
 /* the scope over the aggregates' owner column: the company has rows of its own (owner -1) */
@@ -2510,6 +2510,38 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* Run one cached statement that returns no rows (BEGIN, COMMIT). */
+static int step_simple(struct conn *c, const char *sql)
+{
+	struct dm_err e;
+	sqlite3_stmt *st = stmt_get(c, sql, &e);
+	if (!st)
+		return SQLITE_ERROR;
+	int rc = sqlite3_step(st);
+	stmt_done(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* A request's read snapshot: a deferred transaction on the thread's read connection, begun
+ * here and ended by the next snapshot end (or store_write, see store.c). SQLite starts the read
+ * transaction at the first statement; later statements share it. */
+static void sq_snapshot(void *impl, int on)
+{
+	struct sq *sq = impl;
+	struct dm_err e;
+	if (tls_writing == sq)
+		return;
+	struct conn *c = on ? conn_get(sq, &e) : pthread_getspecific(sq->key);
+	if (!c)
+		return;
+	int open = !sqlite3_get_autocommit(c->db);
+	if (on && !open) {
+		step_simple(c, "BEGIN");
+	} else if (!on && open && step_simple(c, "COMMIT") != SQLITE_OK) {
+		exec_simple(c, "ROLLBACK");
+	}
+}
+
 static int sq_write(void *impl, store_write_fn fn, void *arg)
 {
 	struct sq *sq = impl;
@@ -2642,6 +2674,7 @@ const struct store_ops store_sqlite_ops = {
 	.schema_version = sq_schema_version,
 	.migrate = sq_migrate,
 	.write = sq_write,
+	.snapshot = sq_snapshot,
 	.get = sq_get,
 	.list = sq_list,
 	.insert = sq_insert,

@@ -45,8 +45,21 @@ int store_migrate(struct store *s, struct dm_err *e)
 	return s->ops->migrate(s->impl, e);
 }
 
+void store_snapshot_begin(struct store *s)
+{
+	if (s->ops->snapshot)
+		s->ops->snapshot(s->impl, 1);
+}
+
+void store_snapshot_end(struct store *s)
+{
+	if (s->ops->snapshot)
+		s->ops->snapshot(s->impl, 0);
+}
+
 int store_write(struct store *s, store_write_fn fn, void *arg)
 {
+	store_snapshot_end(s);
 	return s->ops->write(s->impl, fn, arg);
 }
 

@@ -32,6 +32,14 @@ int store_schema_version(struct store *s, int *version, struct dm_err *e);
 /* Apply every pending migration. A database newer than the binary answers DM_ESCHEMA. */
 int store_migrate(struct store *s, struct dm_err *e);
 
+/* One snapshot for the reads of a request: between store_snapshot_begin and store_snapshot_end,
+ * the calling thread's reads see one consistent state of the database and share one read
+ * transaction (on SQLite a read transaction costs file-lock system calls, so a GET that runs
+ * three statements paid for three). store_write ends the calling thread's snapshot first, so a
+ * request always reads its own writes. Ending a snapshot that was not begun does nothing. */
+void store_snapshot_begin(struct store *s);
+void store_snapshot_end(struct store *s);
+
 /* Run fn(s, arg) inside a durable write transaction (see above). Returns fn's result; when
  * fn returns non-zero its changes are rolled back. A failed commit answers DM_EUNAVAILABLE. */
 typedef int (*store_write_fn)(struct store *s, void *arg);

@@ -11,6 +11,9 @@ struct store_ops {
 	int (*schema_version)(void *impl, int *version, struct dm_err *e);
 	int (*migrate)(void *impl, struct dm_err *e);
 	int (*write)(void *impl, store_write_fn fn, void *arg);
+	/* Optional (NULL: reads are not grouped): begin (on = 1) or end (0) the calling thread's
+	 * read snapshot. */
+	void (*snapshot)(void *impl, int on);
 	int (*get)(void *impl, const struct kind *k, const struct viewer *v, int64_t id,
 		   int include_archived, json_t **rec, struct dm_err *e);
 	int (*list)(void *impl, const struct store_query *q, json_t **items, struct dm_err *e);
