@@ -35,6 +35,11 @@ static void tune(void)
 	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	/* Statement journals stay in memory up to 4 MiB (default 64 KiB). Once one spills, SQLite
+	 * keeps writing every later statement's journal through that temporary file: ten pwrite
+	 * calls per imported account, 30 % of an import's time (strace: 1.04M writes for 100,000
+	 * rows). */
+	sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, 4 << 20);
 }
 
 int main(int argc, char **argv)

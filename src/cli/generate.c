@@ -379,6 +379,10 @@ static int batch_tx(struct store *s, void *arg)
 	if (end > total)
 		end = total;
 	memset(&g->batch, 0, sizeof g->batch);
+	if (g->ph == PH_ACCOUNTS && store_bulk_begin(s, &kind_account, &g->e)) {
+		fail(g, "accounts");
+		return DM_EINTERNAL;
+	}
 	for (int64_t i = g->done; i < end && !g->failed; i++) {
 		switch (g->ph) {
 		case PH_ACCOUNTS: one_account(g, i); break;
@@ -389,6 +393,8 @@ static int batch_tx(struct store *s, void *arg)
 		default: break;
 		}
 	}
+	if (g->ph == PH_ACCOUNTS && !g->failed && store_bulk_end(s, &kind_account, &g->e))
+		fail(g, "accounts");
 	g->done = end;
 	return g->failed ? DM_EINTERNAL : 0;
 }

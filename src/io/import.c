@@ -605,7 +605,7 @@ static int import_tx(struct store *s, void *arg)
 	size_t n;
 	long line;
 	int rc;
-	if ((rc = read_header(im))) {
+	if ((rc = read_header(im)) || (rc = store_bulk_begin(s, im->o->kind, im->e))) {
 		im->fatal = rc;
 		return rc;
 	}
@@ -619,6 +619,10 @@ static int import_tx(struct store *s, void *arg)
 			progress(im);
 	}
 	progress(im);
+	if (!rc && !im->nerrors && !im->o->dry_run && (rc = store_bulk_end(s, im->o->kind, im->e))) {
+		im->fatal = rc;
+		return rc;
+	}
 	if (rc == DM_EINVAL) {
 		/* the input itself is unreadable from here on (encoding, an endless record) */
 		add_error(im, 0, NULL, NULL, im->e->message);

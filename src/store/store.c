@@ -45,6 +45,16 @@ int store_migrate(struct store *s, struct dm_err *e)
 	return s->ops->migrate(s->impl, e);
 }
 
+int store_bulk_begin(struct store *s, const struct kind *k, struct dm_err *e)
+{
+	return s->ops->bulk ? s->ops->bulk(s->impl, k, 1, e) : 0;
+}
+
+int store_bulk_end(struct store *s, const struct kind *k, struct dm_err *e)
+{
+	return s->ops->bulk ? s->ops->bulk(s->impl, k, 0, e) : 0;
+}
+
 void store_snapshot_begin(struct store *s)
 {
 	if (s->ops->snapshot)

@@ -260,6 +260,12 @@ int store_count(struct store *s, const struct kind *k, int64_t *n, struct dm_err
  * record as the new value) instead of one per field. */
 int store_import_insert(struct store *s, const struct kind *k, json_t *rec, int64_t actor,
 			int64_t *id, struct dm_err *e);
+/* Inside store_write only. Bracket a bulk load of kind k (an import, the generator): between
+ * the two calls the store may defer the work of secondary structures to the end, where it is
+ * done once for all the rows (SQLite: the account name index). Every begin needs its end in the
+ * same store_write callback; a callback that fails rolls both back with its rows. */
+int store_bulk_begin(struct store *s, const struct kind *k, struct dm_err *e);
+int store_bulk_end(struct store *s, const struct kind *k, struct dm_err *e);
 /* A consistent copy of the live database in the new file path (which must not exist), taken
  * while the store keeps serving (SQLite: the online backup API under one read snapshot). */
 int store_backup(struct store *s, const char *path, struct dm_err *e);

@@ -1,4 +1,4 @@
-"""52: the funnel's maintained aggregates (issue 5 and 9, migration 9: agg_open, agg_closed,
+"""52: the funnel's maintained aggregates (issue 5 and 9, migration 11: agg_open, agg_closed,
 agg_reach, agg_stays, kept by triggers per owner and for the whole company) always equal the same sums recomputed from the
 opportunities and their stage history, after a mixed workload through the API: creation, stage
 moves forward and back, won and lost, reopening and winning again, amount changes, owner
