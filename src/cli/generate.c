@@ -421,7 +421,7 @@ static int run_phases(struct gen *g)
 		g->done = 0;
 		g->extra = 0;
 		while (g->done < total && !g->failed)
-			if (store_write(g->s, batch_tx, g))
+			if (store_write(g->s, batch_tx, g, &g->e))
 				fail(g, phase_names[g->ph]);
 		if (g->failed)
 			return 1;
@@ -490,7 +490,7 @@ int cmd_generate(int argc, char **argv)
 	g.opp_id = xcalloc((size_t)g.naccounts, sizeof *g.opp_id);
 	int64_t t0 = time_now_ms();
 	int rc = cli_ensure_admin(g.s, g.password);
-	if (!rc && store_write(g.s, people_tx, &g))
+	if (!rc && store_write(g.s, people_tx, &g, &g.e))
 		fail(&g, "people");
 	if (!rc && !g.failed)
 		rc = run_phases(&g);

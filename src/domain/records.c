@@ -612,7 +612,7 @@ int rec_create_in(struct store *s, const struct kind *k, const struct viewer *v,
 	}
 	if ((rc = take_password(k, c.changes, NULL, hash, &c.pw_hash, e)))
 		goto out;
-	rc = store_write(s, create_tx, &c);
+	rc = store_write(s, create_tx, &c, e);
 	if (rc == DM_EDUPLICATE)
 		hide_invisible_duplicate(s, k, v, e);
 	if (!rc)
@@ -677,7 +677,7 @@ int rec_update(struct store *s, const struct kind *k, const struct viewer *v, in
 	    (rc = may_write(k, v, id, c.changes, e)) ||
 	    (rc = take_password(k, c.changes, cur, hash, &c.pw_hash, e)))
 		goto out;
-	rc = store_write(s, update_tx, &c);
+	rc = store_write(s, update_tx, &c, e);
 	if (rc == DM_EDUPLICATE)
 		hide_invisible_duplicate(s, k, v, e);
 	if (!rc) {
@@ -706,7 +706,7 @@ static int set_archived(struct store *s, const struct kind *k, const struct view
 		return rc;
 	if (!archive && v->role != ROLE_ADMIN)
 		return dm_fail(e, DM_EFORBIDDEN, NULL, "only an admin can restore records");
-	rc = store_write(s, archive_tx, &c);
+	rc = store_write(s, archive_tx, &c, e);
 	if (rc == DM_EDUPLICATE)
 		hide_invisible_duplicate(s, k, v, e);
 	json_decref(c.cur);

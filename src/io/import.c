@@ -664,7 +664,7 @@ int import_run(struct store *s, const struct import_opts *o, csv_read_fn read, v
 	im.ignored = json_array();
 	im.rd = csv_reader_new(read, arg, o->encoding);
 	*out = NULL;
-	int rc = store_write(s, import_tx, &im);
+	int rc = store_write(s, import_tx, &im, e);
 	if (im.fatal || (rc && rc != DM_ECONFLICT)) {
 		rc = im.fatal ? im.fatal : rc;
 		if (!e->code)

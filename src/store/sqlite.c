@@ -23,6 +23,7 @@
 
 struct conn {
 	sqlite3 *db;
+	const char *failure;      /* why storage refused the last failed write (disk full...), or NULL */
 	struct {
 		char *sql;
 		sqlite3_stmt *st;
@@ -40,6 +41,7 @@ struct job {
 	void *arg;
 	int rc;
 	int done;
+	const char *why;          /* set by the writer when it failed the job (a storage failure) */
 	struct job *next;
 };
 
@@ -303,11 +305,36 @@ static sqlite3_stmt *qb_prepare(struct qb *q, struct conn *c, struct dm_err *e)
 	return st;
 }
 
+/* The words for a storage failure: the file system refuses the write, not the request. NULL for
+ * any other result. */
+static const char *storage_failure(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_FULL:
+		return "the disk holding the database is full: changes cannot be saved until space is "
+		       "freed (reads still work)";
+	case SQLITE_READONLY:
+		return "the database is read-only: changes cannot be saved (reads still work)";
+	case SQLITE_IOERR:
+		return "the database could not be written (input/output error): changes cannot be "
+		       "saved (reads still work)";
+	case SQLITE_CANTOPEN:
+		return "the database files cannot be opened for writing: changes cannot be saved "
+		       "(reads still work)";
+	}
+	return NULL;
+}
+
 static int step_error(struct conn *c, int rc, struct dm_err *e)
 {
+	const char *why = storage_failure(rc);
 	if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
 		return dm_fail(e, DM_EUNAVAILABLE, NULL, "the database is busy; try again");
 	log_error("sqlite: %s (%d)", sqlite3_errmsg(c->db), rc);
+	if (why) {
+		c->failure = why;
+		return dm_fail(e, DM_EUNAVAILABLE, NULL, "%s", why);
+	}
 	return dm_fail(e, DM_EINTERNAL, NULL, "database error");
 }
 
@@ -1978,11 +2005,7 @@ static int sq_bulk(void *impl, const struct kind *k, int on, struct dm_err *e)
 				     "name_index_defer)");
 	if (!rc && !on)
 		rc = step_simple(c, "DELETE FROM name_index_defer");
-	if (rc) {
-		log_error("sqlite: bulk %s: %s", on ? "begin" : "end", sqlite3_errmsg(c->db));
-		return dm_fail(e, DM_EINTERNAL, NULL, "database error");
-	}
-	return 0;
+	return rc ? step_error(c, rc, e) : 0;
 }
 
 static int sq_import_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor,
@@ -2512,11 +2535,24 @@ static int exec_simple(struct conn *c, const char *sql)
 	if (rc != SQLITE_OK) {
 		log_error("sqlite: %s: %s", sql, msg ? msg : sqlite3_errstr(rc));
 		sqlite3_free(msg);
+		if (storage_failure(rc))
+			c->failure = storage_failure(rc);
 	}
 	return rc;
 }
 
-/* Run one batch of jobs in one transaction; each job under its own savepoint. */
+/* Fail a job the writer could not commit; a job that failed by itself keeps its own error. */
+static void job_fail(struct job *j, const char *why)
+{
+	if (!j->rc || j->why) {
+		j->rc = DM_EUNAVAILABLE;
+		j->why = why;
+	}
+}
+
+/* Run one batch of jobs in one transaction; each job under its own savepoint. A storage failure
+ * (disk full, read-only, I/O error) may make SQLite roll the whole transaction back: then every
+ * job of the batch fails with the cause, so no 2xx answers a write that is not on disk. */
 static void run_batch(struct sq *sq, struct job *batch)
 {
 	struct conn *c = sq->wconn;
@@ -2525,11 +2561,16 @@ static void run_batch(struct sq *sq, struct job *batch)
 	 * page each statement changes: an import of 100,000 accounts (one job) wrote 1.1 million
 	 * pages (≈ 4.5 GB) to a temporary file, 30 % of its time. Without one, each statement's
 	 * journal is dropped when the statement ends and stays in memory. */
-	int alone = !batch->next;
-	int begun = exec_simple(c, "BEGIN IMMEDIATE") == SQLITE_OK;
+	int alone = !batch->next, open_txn;
+	const char *why = NULL;
+	int rc;
+	c->failure = NULL;
+	if ((rc = exec_simple(c, "BEGIN IMMEDIATE")) != SQLITE_OK)
+		why = c->failure ? c->failure : "the database cannot start a write; try again";
+	open_txn = !why;
 	for (struct job *j = batch; j; j = j->next) {
-		if (!begun) {
-			j->rc = DM_EUNAVAILABLE;
+		if (why) {
+			job_fail(j, why);
 			continue;
 		}
 		if (!alone)
@@ -2537,20 +2578,27 @@ static void run_batch(struct sq *sq, struct job *batch)
 		tls_writing = sq;
 		j->rc = j->fn(sq->store, j->arg);
 		tls_writing = NULL;
+		if (j->rc && sqlite3_get_autocommit(c->db)) {
+			why = c->failure ? c->failure : "the write transaction was rolled back; try again";
+			for (struct job *k = batch; k != j; k = k->next)
+				job_fail(k, why);
+			continue;
+		}
 		if (j->rc && alone) {
 			exec_simple(c, "ROLLBACK");
-			begun = 0;
+			open_txn = 0;
 		} else if (j->rc) {
 			exec_simple(c, "ROLLBACK TO job");
 		}
 		if (!alone)
 			exec_simple(c, "RELEASE job");
 	}
-	if (begun && exec_simple(c, "COMMIT") != SQLITE_OK) {
-		exec_simple(c, "ROLLBACK");
+	if (!why && open_txn && (rc = exec_simple(c, "COMMIT")) != SQLITE_OK) {
+		why = c->failure ? c->failure : "the database could not commit; try again";
+		if (!sqlite3_get_autocommit(c->db))
+			exec_simple(c, "ROLLBACK");
 		for (struct job *j = batch; j; j = j->next)
-			if (!j->rc)
-				j->rc = DM_EUNAVAILABLE;
+			job_fail(j, why);
 	}
 	if (sq->settings_dirty) {
 		setting_cache_clear(sq);
@@ -2611,12 +2659,12 @@ static void sq_snapshot(void *impl, int on)
 	}
 }
 
-static int sq_write(void *impl, store_write_fn fn, void *arg)
+static int sq_write(void *impl, store_write_fn fn, void *arg, struct dm_err *e)
 {
 	struct sq *sq = impl;
 	if (tls_writing == sq)  /* nested: already inside a transaction */
 		return fn(sq->store, arg);
-	struct job j = { fn, arg, 0, 0, NULL };
+	struct job j = { fn, arg, 0, 0, NULL, NULL };
 	pthread_mutex_lock(&sq->mu);
 	if (sq->tail)
 		sq->tail->next = &j;
@@ -2627,6 +2675,8 @@ static int sq_write(void *impl, store_write_fn fn, void *arg)
 	while (!j.done)
 		pthread_cond_wait(&sq->done, &sq->mu);
 	pthread_mutex_unlock(&sq->mu);
+	if (j.why)
+		dm_fail(e, DM_EUNAVAILABLE, NULL, "%s", j.why);
 	return j.rc;
 }
 

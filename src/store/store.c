@@ -67,10 +67,10 @@ void store_snapshot_end(struct store *s)
 		s->ops->snapshot(s->impl, 0);
 }
 
-int store_write(struct store *s, store_write_fn fn, void *arg)
+int store_write(struct store *s, store_write_fn fn, void *arg, struct dm_err *e)
 {
 	store_snapshot_end(s);
-	return s->ops->write(s->impl, fn, arg);
+	return s->ops->write(s->impl, fn, arg, e);
 }
 
 int store_get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,

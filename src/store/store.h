@@ -41,9 +41,11 @@ void store_snapshot_begin(struct store *s);
 void store_snapshot_end(struct store *s);
 
 /* Run fn(s, arg) inside a durable write transaction (see above). Returns fn's result; when
- * fn returns non-zero its changes are rolled back. A failed commit answers DM_EUNAVAILABLE. */
+ * fn returns non-zero its changes are rolled back. When the storage refuses the write (disk
+ * full, read-only database, I/O error) or the commit fails, nothing of it is kept and the answer
+ * is DM_EUNAVAILABLE with e naming the cause, even if fn itself succeeded; e may be NULL. */
 typedef int (*store_write_fn)(struct store *s, void *arg);
-int store_write(struct store *s, store_write_fn fn, void *arg);
+int store_write(struct store *s, store_write_fn fn, void *arg, struct dm_err *e);
 
 /* ---- records ---------------------------------------------------------------------------------
  * v == NULL means "no visibility restriction" (internal use: CLI, rules that must see all). */

@@ -10,7 +10,7 @@ struct store_ops {
 	void (*close)(void *impl);
 	int (*schema_version)(void *impl, int *version, struct dm_err *e);
 	int (*migrate)(void *impl, struct dm_err *e);
-	int (*write)(void *impl, store_write_fn fn, void *arg);
+	int (*write)(void *impl, store_write_fn fn, void *arg, struct dm_err *e);
 	/* Optional (NULL: reads are not grouped): begin (on = 1) or end (0) the calling thread's
 	 * read snapshot. */
 	void (*snapshot)(void *impl, int on);
