@@ -679,6 +679,8 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 	q.limit = PAGE;
 	present_ctx_init(&pc);
 	json_t *out = json_array();
+	/* one warning past the page tells whether there is a next: the rest need not be computed */
+	size_t enough = (size_t)(offset + limit) + 1;
 	for (;;) {
 		json_t *page = NULL, *opp;
 		size_t i;
@@ -687,6 +689,8 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 		json_array_foreach(page, i, opp) {
 			size_t j;
 			json_t *w;
+			if (json_array_size(out) >= enough)
+				break;
 			if ((rc = method_present(s, v, &pc, &kind_opportunity, opp, e)))
 				break;
 			json_array_foreach(json_object_get(opp, "warnings"), j, w) {
@@ -708,7 +712,7 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 			q.after_value = json_integer(q.after_id);
 		}
 		json_decref(page);
-		if (rc || got < PAGE)
+		if (rc || got < PAGE || json_array_size(out) >= enough)
 			break;
 	}
 	present_ctx_release(&pc);

@@ -242,6 +242,12 @@ int store_reclaim_candidates(struct store *s, json_t *protect, const char *touch
 	return s->ops->reclaim_candidates(s->impl, protect, touch_before, deal_before, items, e);
 }
 
+int store_agenda_accounts(struct store *s, const struct viewer *v, int64_t owner,
+			  const struct agenda_cut *cut, json_t **items, struct dm_err *e)
+{
+	return s->ops->agenda_accounts(s->impl, v, owner, cut, items, e);
+}
+
 int store_sweep_add(struct store *s, const char *as_of, int64_t by, int64_t *id,
 		    struct dm_err *e)
 {

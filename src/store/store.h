@@ -173,6 +173,19 @@ int store_sweep_add(struct store *s, const char *as_of, int64_t by, int64_t *id,
 		    struct dm_err *e);
 int store_sweep_done(struct store *s, int64_t id, int64_t moved, struct dm_err *e);
 
+/* The cut-offs of a rep's agenda (followup.c computes them from the rules). */
+struct agenda_cut {
+	const char *planned_before; /* date: a planned next touch before it may be due */
+	const char *due_before;     /* instant: without a planned touch, a last touch (or creation)
+				     * before it may be due (the later of the two cadences' cut-offs) */
+	const char *sleep_before;   /* instant: a last touch (or creation) before it is sleeping */
+};
+/* The live accounts owner owns and v sees that may be due or sleeping by cut, by id: a superset
+ * the caller checks with its own rules. Each item: {id, name, created_at, last_touch_at,
+ * latest_next_touch, latest_contact_ids (JSON text or null), open_opps}. */
+int store_agenda_accounts(struct store *s, const struct viewer *v, int64_t owner,
+			  const struct agenda_cut *cut, json_t **items, struct dm_err *e);
+
 /* *yes = 1 when team is within v's reach: any team for admins; for managers their team, the
  * teams they manage, and every team below those. */
 int store_team_in_reach(struct store *s, const struct viewer *v, int64_t team, int *yes,
