@@ -112,8 +112,18 @@ fuzz-build:
 fuzz: fuzz-build
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-stress: fuzz-build
-	@tests/fuzz/run.sh 600 $(FUZZ_TARGETS)
+# make stress: the fuzz targets for STRESS_FUZZ_SECONDS each (ten minutes), then stress-faults: 100
+# SIGKILLs under writers (test_93), 256 connections for 60 s (test_94), disk full and read-only
+# (test_92, as root). make test runs the same three briefly (10 kills, 10 s).
+STRESS_FUZZ_SECONDS ?= 600
+stress: fuzz-build stress-faults
+	@tests/fuzz/run.sh $(STRESS_FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+.PHONY: stress-faults
+stress-faults: $(BIN)
+	@command -v wrk >/dev/null 2>&1 || scripts/deps.sh
+	@DEALMAP_BIN=$(BIN) DEALMAP_CRASH_KILLS=100 DEALMAP_LOAD_SECONDS=60 \
+		python3 tests/api/run.py -v test_92 test_93 test_94
 
 run: $(BIN)
 	@test -f $(DB) || $(BIN) demo --db $(DB) --admin-password '$(DEMO_ADMIN_PASSWORD)'

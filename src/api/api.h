@@ -22,6 +22,8 @@ struct api_auth {
 const struct route *api_routes(size_t *n);
 /* The http_config.authenticate hook: bearer token, or session cookie plus CSRF header. */
 int api_authenticate(struct http_req *rq);
+/* The http_config.done hook: ends the request's read snapshot (store_snapshot_begin). */
+void api_done(struct http_req *rq);
 
 /* Helpers shared by the handlers. */
 static inline struct store *api_store(struct http_req *rq)

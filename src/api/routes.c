@@ -61,6 +61,11 @@ static int is_safe_method(const char *m)
 	return !strcmp(m, "GET") || !strcmp(m, "HEAD") || !strcmp(m, "OPTIONS");
 }
 
+void api_done(struct http_req *rq)
+{
+	store_snapshot_end(api_store(rq));
+}
+
 int api_authenticate(struct http_req *rq)
 {
 	struct auth_session as;
@@ -74,6 +79,8 @@ int api_authenticate(struct http_req *rq)
 	} else {
 		return dm_fail(&rq->err, DM_EAUTH, NULL, "sign in first");
 	}
+	/* The request's reads share one snapshot from here; api_done ends it. */
+	store_snapshot_begin(api_store(rq));
 	int rc = auth_session(api_store(rq), token, &as, &rq->err);
 	if (rc)
 		return rc;

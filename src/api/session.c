@@ -1,6 +1,7 @@
 /* session.c — sign in, sign out, and who am I. */
 #include "api.h"
 #include "../domain/auth.h"
+#include "../base/log.h"
 #include <stdio.h>
 #include <string.h>
 #include "../base/banned.h"
@@ -55,6 +56,12 @@ static int login_h(struct http_req *rq, struct http_resp *rs)
 	json_decref(body);
 	if (rc)
 		return rc;
+	/* The session is replaced at sign-in: one the browser still presented ends now (a token
+	 * planted before sign-in never becomes a signed-in session). */
+	const char *before = http_cookie(rq, "dm_session");
+	if (before && auth_logout(api_store(rq), before, &rq->err))
+		log_error("sign-in: the previous session could not be ended: %s", rq->err.message);
+	dm_err_clear(&rq->err);
 	set_cookies(rq, rs, out.token, out.csrf, 0);
 	http_set_json(rs, 200, json_pack("{s:s,s:s,s:o}", "token", out.token, "csrf_token", out.csrf,
 					 "user", out.user));

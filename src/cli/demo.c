@@ -449,7 +449,7 @@ int cmd_demo(int argc, char **argv)
 	}
 	d.rng = seed ? seed : DEMO_SEED;
 	int64_t t0 = time_now_ms();
-	if (store_write(d.s, load_tx, &d))
+	if (store_write(d.s, load_tx, &d, &d.e))
 		d.failed = 1;
 	store_close(d.s);
 	if (d.failed)

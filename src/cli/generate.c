@@ -379,6 +379,10 @@ static int batch_tx(struct store *s, void *arg)
 	if (end > total)
 		end = total;
 	memset(&g->batch, 0, sizeof g->batch);
+	if (g->ph == PH_ACCOUNTS && store_bulk_begin(s, &kind_account, &g->e)) {
+		fail(g, "accounts");
+		return DM_EINTERNAL;
+	}
 	for (int64_t i = g->done; i < end && !g->failed; i++) {
 		switch (g->ph) {
 		case PH_ACCOUNTS: one_account(g, i); break;
@@ -389,6 +393,8 @@ static int batch_tx(struct store *s, void *arg)
 		default: break;
 		}
 	}
+	if (g->ph == PH_ACCOUNTS && !g->failed && store_bulk_end(s, &kind_account, &g->e))
+		fail(g, "accounts");
 	g->done = end;
 	return g->failed ? DM_EINTERNAL : 0;
 }
@@ -415,7 +421,7 @@ static int run_phases(struct gen *g)
 		g->done = 0;
 		g->extra = 0;
 		while (g->done < total && !g->failed)
-			if (store_write(g->s, batch_tx, g))
+			if (store_write(g->s, batch_tx, g, &g->e))
 				fail(g, phase_names[g->ph]);
 		if (g->failed)
 			return 1;
@@ -484,7 +490,7 @@ int cmd_generate(int argc, char **argv)
 	g.opp_id = xcalloc((size_t)g.naccounts, sizeof *g.opp_id);
 	int64_t t0 = time_now_ms();
 	int rc = cli_ensure_admin(g.s, g.password);
-	if (!rc && store_write(g.s, people_tx, &g))
+	if (!rc && store_write(g.s, people_tx, &g, &g.e))
 		fail(&g, "people");
 	if (!rc && !g.failed)
 		rc = run_phases(&g);

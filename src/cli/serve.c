@@ -14,13 +14,16 @@
 #include "../base/banned.h"
 
 static const char usage[] =
-	"usage: dealmap serve [--db PATH] [--listen HOST:PORT] [--threads N] [--idle-timeout S]\n"
+	"usage: dealmap serve [--db PATH] [--listen HOST:PORT] [--threads N] [--write-threads N]\n"
+	"                     [--idle-timeout S]\n"
 	"\n"
 	"Serve the web app and the JSON API. SIGTERM or SIGINT stop it cleanly, after the\n"
 	"requests in flight are answered.\n"
 	"  --db PATH           database file (default $DEALMAP_DB or dealmap.db)\n"
 	"  --listen HOST:PORT  address to listen on (default 127.0.0.1:8080)\n"
 	"  --threads N         HTTP worker threads (default 8 per core)\n"
+	"  --write-threads N   threads that run writes while they wait for the commit (default\n"
+	"                      64; 0 runs writes on the HTTP worker threads)\n"
 	"  --idle-timeout S    close connections idle or stalled for S seconds (default 30)\n";
 
 static int parse_uint(const char *s, long min, long max, long *out)
@@ -69,11 +72,12 @@ int cmd_serve(int argc, char **argv)
 	static const struct option opts[] = { { "db", required_argument, NULL, 'd' },
 					      { "listen", required_argument, NULL, 'l' },
 					      { "threads", required_argument, NULL, 't' },
+					      { "write-threads", required_argument, NULL, 'w' },
 					      { "idle-timeout", required_argument, NULL, 'i' },
 					      { "help", no_argument, NULL, 'h' },
 					      { NULL, 0, NULL, 0 } };
 	const char *db = cli_default_db(), *listen = "127.0.0.1:8080";
-	long threads = 0, timeout = 30, port;
+	long threads = 0, write_threads = 64, timeout = 30, port;
 	int c;
 	cli_reset_getopt();
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -83,6 +87,10 @@ int cmd_serve(int argc, char **argv)
 		case 't':
 			if (parse_uint(optarg, 1, 1024, &threads))
 				return cli_usage_error(usage, "serve: --threads must be 1-1024");
+			break;
+		case 'w':
+			if (parse_uint(optarg, 0, 1024, &write_threads))
+				return cli_usage_error(usage, "serve: --write-threads must be 0-1024");
 			break;
 		case 'i':
 			if (parse_uint(optarg, 1, 3600, &timeout))
@@ -115,8 +123,11 @@ int cmd_serve(int argc, char **argv)
 	struct app app = { s };
 	size_t nroutes;
 	const struct route *routes = api_routes(&nroutes);
-	struct http_config cfg = { host, (int)port, (unsigned)threads, (unsigned)timeout, routes,
-				   nroutes, &app, api_authenticate, api_web };
+	struct http_config cfg = { .host = host, .port = (int)port, .threads = (unsigned)threads,
+				   .write_threads = (unsigned)write_threads,
+				   .timeout_s = (unsigned)timeout, .routes = routes, .nroutes = nroutes,
+				   .app = &app, .authenticate = api_authenticate, .done = api_done,
+				   .fallback = api_web };
 	struct http_server *srv;
 	struct dm_err e;
 	dm_err_clear(&e);

@@ -258,6 +258,8 @@ static int quotas(struct store *s, const struct an_params *ap, json_t **out, str
 		qp.team_id = int_of(q, "team_id");
 		instant(first, qp.from);
 		instant(last + 1, qp.to);
+		date_from_days(first, qp.from_day);
+		date_from_days(last, qp.to_day);
 		json_t *won = NULL;
 		if ((rc = store_analytics(s, "won_total", &qp, &won, e)))
 			break;

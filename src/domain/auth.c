@@ -123,7 +123,7 @@ static void throttle_fail(struct store *s, const char *ukey, const char *akey, i
 {
 	struct dm_err e;
 	struct throttle_tx t = { { ukey, akey }, now, &e };
-	if (store_write(s, throttle_fail_tx, &t))
+	if (store_write(s, throttle_fail_tx, &t, &e))
 		log_warn("sign-in failures not counted: %s", e.message);
 }
 
@@ -192,7 +192,7 @@ int auth_login(struct store *s, const char *username, const char *password, cons
 	random_hex(out->csrf);
 	token_hash(out->token, hash);
 	struct put_session p = { hash, out->csrf, ukey, cred.user_id, now, e };
-	if ((rc = store_write(s, put_session_tx, &p)))
+	if ((rc = store_write(s, put_session_tx, &p, e)))
 		return rc;
 	return store_get(s, &kind_user, NULL, cred.user_id, 0, &out->user, e);
 }
@@ -231,12 +231,17 @@ int auth_session(struct store *s, const char *token, struct auth_session *out, s
 		return rc;
 	struct hash_only h = { hash, now, e };
 	if (!ss.active || ss.seen_ms + AUTH_IDLE_MS < now || ss.created_ms + AUTH_ABSOLUTE_MS < now) {
-		store_write(s, delete_tx, &h);
+		store_write(s, delete_tx, &h, e);
 		return dm_fail(e, DM_EAUTH, NULL, "your session has ended; sign in again");
 	}
-	/* Record activity at most once a minute: a write per request would cost an fsync each. */
-	if (now - ss.seen_ms > 60 * 1000 && (rc = store_write(s, seen_tx, &h)))
-		return rc;
+	/* Record activity at most once a minute: a write per request would cost an fsync each. When
+	 * the storage refuses writes (disk full, read-only) the session still serves reads. */
+	if (now - ss.seen_ms > 60 * 1000 && (rc = store_write(s, seen_tx, &h, e))) {
+		if (rc != DM_EUNAVAILABLE)
+			return rc;
+		log_error("session activity not recorded: %s", e->message);
+		dm_err_clear(e);
+	}
 	out->viewer = ss.viewer;
 	snprintf(out->csrf, sizeof out->csrf, "%s", ss.csrf);
 	return 0;
@@ -249,7 +254,7 @@ int auth_logout(struct store *s, const char *token, struct dm_err *e)
 		return 0;
 	token_hash(token, hash);
 	struct hash_only h = { hash, 0, e };
-	return store_write(s, delete_tx, &h);
+	return store_write(s, delete_tx, &h, e);
 }
 
 int auth_end_user_sessions(struct store *s, int64_t user_id, struct dm_err *e)

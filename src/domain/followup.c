@@ -105,6 +105,24 @@ static int rules_of(struct store *s, struct present_ctx *pc, struct dm_err *e)
 	return rc;
 }
 
+/* The day an account's next touch is due: the latest activity's planned next touch, else its
+ * last touch (or creation, `since`) plus the cadence, shorter with an open opportunity. */
+static void next_touch_on(const struct rules *r, const char *since, const char *planned,
+			  int64_t open_opps, char next[DATE_STR_LEN])
+{
+	if (planned) {
+		snprintf(next, DATE_STR_LEN, "%s", planned);
+		return;
+	}
+	int cadence = open_opps > 0 ? r->cadence_open_days : r->cadence_idle_days;
+	date_from_days(local_day(since) + cadence, next);
+}
+
+static int is_sleeping(const struct rules *r, int64_t today, const char *since)
+{
+	return today - local_day(since) > r->sleeping_after_days;
+}
+
 int followup_present_account(struct store *s, struct present_ctx *pc, json_t *rec,
 			     struct dm_err *e)
 {
@@ -115,17 +133,10 @@ int followup_present_account(struct store *s, struct present_ctx *pc, json_t *re
 	date_to_days(pc->today, &today);
 	const char *last = json_string_value(json_object_get(rec, "last_touch_at"));
 	const char *since = last ? last : json_string_value(json_object_get(rec, "created_at"));
-	const char *planned = json_string_value(json_object_get(rec, "_latest_next_touch"));
-	if (planned) {
-		snprintf(next, sizeof next, "%s", planned);
-	} else {
-		int cadence = int_of(rec, "_open_opps") > 0 ? pc->rules.cadence_open_days :
-							      pc->rules.cadence_idle_days;
-		date_from_days(local_day(since) + cadence, next);
-	}
+	next_touch_on(&pc->rules, since, json_string_value(json_object_get(rec, "_latest_next_touch")),
+		      int_of(rec, "_open_opps"), next);
 	json_object_set_new(rec, "next_touch_on", json_string(next));
-	json_object_set_new(rec, "sleeping",
-			    json_boolean(today - local_day(since) > pc->rules.sleeping_after_days));
+	json_object_set_new(rec, "sleeping", json_boolean(is_sleeping(&pc->rules, today, since)));
 	json_t *orders = json_object_get(rec, "_orders");
 	json_object_set_new(rec, "segment", json_string(followup_segment(orders, today)));
 	json_t *rp = followup_repurchase(orders, today), *warnings = json_array(), *r;
@@ -204,50 +215,73 @@ static int by_overdue(const void *a, const void *b)
 	return int_of(x, "account_id") < int_of(y, "account_id") ? -1 : 1;
 }
 
-static json_t *follow_up_item(struct store *s, const struct viewer *v, json_t *a, int64_t day)
+static json_t *follow_up_item(struct store *s, const struct viewer *v, json_t *a,
+			      const char *next, int64_t day)
 {
-	json_t *ids = json_object_get(a, "_latest_contact_ids"), *contact = NULL, *c = NULL;
+	json_t *ids = NULL, *contact = NULL, *c = NULL;
+	const char *text = json_string_value(json_object_get(a, "latest_contact_ids"));
 	int64_t due;
-	date_to_days(json_string_value(json_object_get(a, "next_touch_on")), &due);
+	date_to_days(next, &due);
+	if (text)
+		ids = json_loads(text, JSON_DECODE_ANY, NULL);
 	if (json_array_size(ids) &&
 	    !store_get(s, &kind_contact, v, json_integer_value(json_array_get(ids, 0)), 0, &c, NULL))
 		contact = json_pack("{s:O,s:O}", "id", json_object_get(c, "id"), "name",
 				    json_object_get(c, "name"));
 	json_decref(c);
-	return json_pack("{s:O,s:O,s:o,s:O,s:I,s:s}", "account_id", json_object_get(a, "id"),
+	json_decref(ids);
+	return json_pack("{s:O,s:O,s:o,s:s,s:I,s:s}", "account_id", json_object_get(a, "id"),
 			 "account_name", json_object_get(a, "name"), "contact",
-			 contact ? contact : json_null(), "next_touch_on",
-			 json_object_get(a, "next_touch_on"), "days_overdue", (json_int_t)(day - due),
-			 "reason", json_is_string(json_object_get(a, "_latest_next_touch")) ?
-			 "planned" : "cadence");
+			 contact ? contact : json_null(), "next_touch_on", next, "days_overdue",
+			 (json_int_t)(day - due), "reason",
+			 json_is_string(json_object_get(a, "latest_next_touch")) ? "planned" : "cadence");
+}
+
+/* The instant day (UTC+8) begins, as the store's timestamps are written. */
+static void day_start(int64_t day, char out[TIME_STR_LEN])
+{
+	time_format(day * 86400000LL - (int64_t)AGENDA_TZ_MINUTES * 60000, out);
+}
+
+/* The accounts the store selects: a superset of those due on `day` or sleeping `today` (one day
+ * of slack on each cut-off); the rules below decide each one exactly. */
+static int agenda_candidates(struct store *s, const struct viewer *v, const struct rules *r,
+			     int64_t day, int64_t today, json_t **rows, struct dm_err *e)
+{
+	char planned[DATE_STR_LEN], due[TIME_STR_LEN], sleep[TIME_STR_LEN];
+	int cadence = r->cadence_open_days < r->cadence_idle_days ? r->cadence_open_days :
+								      r->cadence_idle_days;
+	date_from_days(day + 1, planned);
+	day_start(day - cadence + 2, due);
+	day_start(today - r->sleeping_after_days + 1, sleep);
+	struct agenda_cut cut = { .planned_before = planned, .due_before = due, .sleep_before = sleep };
+	return store_agenda_accounts(s, v, v->user_id, &cut, rows, e);
 }
 
 int followup_agenda(struct store *s, const struct viewer *v, const char *date, json_t **out,
 		    struct dm_err *e)
 {
-	char today[DATE_STR_LEN];
-	int64_t day;
-	struct store_query q;
+	char today_s[DATE_STR_LEN];
+	int64_t day, today;
+	struct rules r;
 	json_t *accounts = NULL, *warnings = NULL;
 	*out = NULL;
 	if (date && date_to_days(date, &day))
 		return dm_fail(e, DM_EPARAM, "date", "date must be YYYY-MM-DD");
+	date_today_offset(AGENDA_TZ_MINUTES, today_s);
+	date_to_days(today_s, &today);
 	if (!date) {
-		date_today_offset(AGENDA_TZ_MINUTES, today);
-		date = today;
-		date_to_days(date, &day);
+		date = today_s;
+		day = today;
 	}
-	memset(&q, 0, sizeof q);
-	q.filters[0].field = model_field(&kind_account, "owner_id");
-	q.filters[0].value = json_integer(v->user_id);
-	q.nfilters = 1;
-	int rc = scan_accounts(s, v, &q, &accounts, e);
-	json_decref(q.filters[0].value);
 	struct kv mine[1];
 	char id[24];
 	snprintf(id, sizeof id, "%lld", (long long)v->user_id);
 	mine[0].key = "owner_id";
 	mine[0].value = id;
+	int rc = settings_rules(s, &r, e);
+	if (!rc)
+		rc = agenda_candidates(s, v, &r, day, today, &accounts, e);
 	if (!rc)
 		rc = method_warnings(s, v, mine, 1, &warnings, NULL, e);
 	if (rc) {
@@ -258,9 +292,14 @@ int followup_agenda(struct store *s, const struct viewer *v, const char *date, j
 	json_t *a, *sleeping = json_array();
 	json_t **due = xcalloc(json_array_size(accounts) + 1, sizeof *due);
 	json_array_foreach(accounts, i, a) {
-		if (strcmp(json_string_value(json_object_get(a, "next_touch_on")), date) <= 0)
-			due[n++] = follow_up_item(s, v, a, day);
-		if (json_is_true(json_object_get(a, "sleeping")))
+		const char *last = json_string_value(json_object_get(a, "last_touch_at"));
+		const char *since = last ? last : json_string_value(json_object_get(a, "created_at"));
+		char next[DATE_STR_LEN];
+		next_touch_on(&r, since, json_string_value(json_object_get(a, "latest_next_touch")),
+			      int_of(a, "open_opps"), next);
+		if (strcmp(next, date) <= 0)
+			due[n++] = follow_up_item(s, v, a, next, day);
+		if (is_sleeping(&r, today, since))
 			json_array_append_new(sleeping, json_pack("{s:O,s:O,s:O}", "account_id",
 				json_object_get(a, "id"), "account_name", json_object_get(a, "name"),
 				"last_touch_at", json_object_get(a, "last_touch_at")));

@@ -303,7 +303,7 @@ int leads_convert(struct store *s, const struct viewer *v, int64_t lead, json_t 
 			       "sales team opens opportunities");
 	}
 	struct convert_tx c = { v, lead, opp, NULL, e };
-	rc = store_write(s, convert_tx_run, &c);
+	rc = store_write(s, convert_tx_run, &c, e);
 	json_decref(opp);
 	if (!rc)
 		*out = c.out;

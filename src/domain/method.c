@@ -616,7 +616,7 @@ int method_link_add(struct store *s, const struct viewer *v, int64_t opportunity
 	if (json_integer_value(to) == stakeholder)
 		return dm_fail(e, DM_EINVAL, "to", "a stakeholder cannot be linked to itself");
 	struct link_tx l = { v, opportunity, stakeholder, json_integer_value(to), kind, 0, e };
-	int rc = store_write(s, link_tx_run, &l);
+	int rc = store_write(s, link_tx_run, &l, e);
 	if (!rc)
 		*out = json_pack("{s:I,s:I,s:I,s:s}", "id", (json_int_t)l.id, "from",
 				 (json_int_t)l.from, "to", (json_int_t)l.to, "kind", kind);
@@ -679,6 +679,8 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 	q.limit = PAGE;
 	present_ctx_init(&pc);
 	json_t *out = json_array();
+	/* one warning past the page tells whether there is a next: the rest need not be computed */
+	size_t enough = (size_t)(offset + limit) + 1;
 	for (;;) {
 		json_t *page = NULL, *opp;
 		size_t i;
@@ -687,6 +689,8 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 		json_array_foreach(page, i, opp) {
 			size_t j;
 			json_t *w;
+			if (json_array_size(out) >= enough)
+				break;
 			if ((rc = method_present(s, v, &pc, &kind_opportunity, opp, e)))
 				break;
 			json_array_foreach(json_object_get(opp, "warnings"), j, w) {
@@ -708,7 +712,7 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 			q.after_value = json_integer(q.after_id);
 		}
 		json_decref(page);
-		if (rc || got < PAGE)
+		if (rc || got < PAGE || json_array_size(out) >= enough)
 			break;
 	}
 	present_ctx_release(&pc);
@@ -801,7 +805,7 @@ int method_team_put(struct store *s, const struct viewer *v, int64_t account, js
 	if (sens && !json_is_boolean(sens))
 		return dm_fail(e, DM_EINVAL, "sensitive", "sensitive must be true or false");
 	struct team_tx t = { v, account, json_integer_value(user), access, json_is_true(sens), 0, e };
-	int rc = store_write(s, team_tx_run, &t);
+	int rc = store_write(s, team_tx_run, &t, e);
 	if (!rc)
 		*out = json_pack("{s:I,s:I,s:s,s:b}", "account_id", (json_int_t)account, "user_id",
 				 (json_int_t)t.user, "access", access, "sensitive", t.sensitive);
@@ -812,5 +816,5 @@ int method_team_remove(struct store *s, const struct viewer *v, int64_t account,
 		       struct dm_err *e)
 {
 	struct team_tx t = { v, account, user, NULL, 0, 1, e };
-	return store_write(s, team_tx_run, &t);
+	return store_write(s, team_tx_run, &t, e);
 }

@@ -174,7 +174,7 @@ int pool_park(struct store *s, const struct viewer *v, int64_t account, json_t *
 	*out = NULL;
 	int rc = text_arg(body, "reason", 1, &p.reason, e);
 	if (!rc)
-		rc = store_write(s, park_tx, &p);
+		rc = store_write(s, park_tx, &p, e);
 	return rc ? rc : answer(s, v, account, out, e);
 }
 
@@ -232,7 +232,7 @@ int pool_claim(struct store *s, const struct viewer *v, int64_t account, json_t 
 {
 	struct pool_tx p = { v, account, 0, NULL, e };
 	*out = NULL;
-	int rc = store_write(s, claim_tx, &p);
+	int rc = store_write(s, claim_tx, &p, e);
 	return rc ? rc : answer(s, v, account, out, e);
 }
 
@@ -298,7 +298,7 @@ int pool_assign(struct store *s, const struct viewer *v, int64_t account, json_t
 	if (!json_is_integer(user) || json_integer_value(user) < 1)
 		return dm_fail(e, DM_EINVAL, "user_id", "user_id must be a user id");
 	struct pool_tx p = { v, account, json_integer_value(user), NULL, e };
-	int rc = store_write(s, assign_tx, &p);
+	int rc = store_write(s, assign_tx, &p, e);
 	return rc ? rc : answer(s, v, account, out, e);
 }
 
@@ -437,15 +437,14 @@ static int sweep(struct store *s, const struct viewer *v, const char *as_of, int
 	else
 		date_today_offset(AGENDA_TZ_MINUTES, w.as_of);
 	w.moved = json_array();
-	int rc = store_write(s, sweep_tx_run, &w);
-	if (rc || w.skipped)
+	int rc = store_write(s, sweep_tx_run, &w, e);
+	if (rc || w.skipped) {
 		json_decref(w.moved);
-	if (w.skipped)
-		return 0;
-	else
-		*out = json_pack("{s:I,s:s,s:o}", "sweep_id", (json_int_t)w.id, "as_of", w.as_of,
-				 "moved", w.moved);
-	return rc;
+		return rc;
+	}
+	*out = json_pack("{s:I,s:s,s:o}", "sweep_id", (json_int_t)w.id, "as_of", w.as_of,
+			 "moved", w.moved);
+	return 0;
 }
 
 int pool_sweep(struct store *s, const struct viewer *v, const char *as_of, json_t **out,

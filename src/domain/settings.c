@@ -160,7 +160,7 @@ int settings_stage_patch(struct store *s, const struct viewer *v, const char *ke
 			return rc;
 	}
 	struct stage_patch p = { key, body, v->user_id, e };
-	int rc = store_write(s, stage_patch_tx, &p);
+	int rc = store_write(s, stage_patch_tx, &p, e);
 	json_t *stages = NULL;
 	if (!rc && !(rc = settings_stages(s, &stages, e)))
 		*out = json_incref(settings_stage(stages, key));
@@ -298,7 +298,7 @@ int settings_patch(struct store *s, const struct viewer *v, json_t *body, json_t
 	if (v->role != ROLE_ADMIN)
 		return dm_fail(e, DM_EFORBIDDEN, NULL, "only an admin changes the settings");
 	struct rules_patch p = { body, v->user_id, e };
-	int rc = store_write(s, rules_patch_tx, &p);
+	int rc = store_write(s, rules_patch_tx, &p, e);
 	return rc ? rc : settings_get(s, out, e);
 }
 
@@ -387,7 +387,7 @@ int settings_lead_rules_put(struct store *s, const struct viewer *v, json_t *bod
 	if (!json_is_array(rules) || json_array_size(rules) > 200)
 		return dm_fail(e, DM_EINVAL, "rules", "rules must be a list of at most 200 rules");
 	struct lead_rules_put p = { rules, v->user_id, e };
-	int rc = store_write(s, lead_rules_tx, &p);
+	int rc = store_write(s, lead_rules_tx, &p, e);
 	if (!rc)
 		*out = json_pack("{s:O}", "rules", rules);
 	return rc;

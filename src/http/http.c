@@ -2,7 +2,14 @@
  *
  * libmicrohttpd 0.9.75 traps handled here (see STACK-NOTES): the response is queued on the
  * second callback, never the first, or keep-alive is lost; the body arrives in pieces and is
- * capped as it comes; the connection timeout is set explicitly. */
+ * capped as it comes; the connection timeout is set explicitly.
+ *
+ * Writes run off libmicrohttpd's threads. A write waits for the store's group commit (an fsync),
+ * and a libmicrohttpd thread serves its connections in turn: a thread blocked on a commit kept
+ * the reads of every other connection it serves waiting (seconds at the tail under 256
+ * connections), and at most as many writes as threads could share one commit. So a request
+ * that is not GET/HEAD/OPTIONS is suspended when its body is in, handled by one of a pool of
+ * writer threads (many, cheap: they mostly wait), and resumed with its response ready. */
 #include "http.h"
 #include "../base/log.h"
 #include "../base/xmalloc.h"
@@ -38,6 +45,12 @@ struct http_server {
 	pthread_t reaper;
 	int stopping;
 	pthread_cond_t stop_cv;
+	/* the write pool (see the top of this file): a queue of suspended requests */
+	pthread_t *workers;
+	unsigned nworkers;
+	struct rqctx *queue_head, *queue_tail;
+	pthread_cond_t queue_cv;
+	int workers_stop;
 };
 
 static int64_t now_ms(void)
@@ -57,7 +70,16 @@ struct rqctx {
 	size_t discarded;
 	int answered;
 	atomic_int *active;
+	/* a write handled by the pool: its response, queued when libmicrohttpd calls back after
+	 * the resume */
+	struct MHD_Response *ready;
+	unsigned ready_status;
+	struct rqctx *queue_next;
 };
+
+/* Set on a pool thread while it handles a suspended request: send_resp keeps the response for
+ * it instead of queueing it (libmicrohttpd queues responses from its own callback only). */
+static __thread struct rqctx *tls_deferred;
 
 static const char *const security_headers[][2] = {
 	{ "X-Content-Type-Options", "nosniff" },
@@ -168,6 +190,12 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct http_resp *
 	}
 	for (int i = 0; i < rs->nheaders; i++)
 		MHD_add_response_header(r, rs->headers[i].name, rs->headers[i].value);
+	if (tls_deferred && tls_deferred->rq.conn == conn) {
+		tls_deferred->ready = r;
+		tls_deferred->ready_status = (unsigned)(rs->status ? rs->status : 200);
+		resp_release(rs);
+		return MHD_YES;
+	}
 	enum MHD_Result ok = MHD_queue_response(conn, (unsigned)(rs->status ? rs->status : 200), r);
 	MHD_destroy_response(r);
 	resp_release(rs);
@@ -347,6 +375,8 @@ static enum MHD_Result dispatch(struct http_server *srv, struct rqctx *c)
 		rc = srv->cfg.authenticate(rq);
 	if (!rc)
 		rc = found->handler(rq, &rs);
+	if (srv->cfg.done)
+		srv->cfg.done(rq);
 	if (rc) {
 		if (!rq->err.code)
 			dm_fail(&rq->err, (enum dm_code)rc, NULL, "%s", dm_code_name((enum dm_code)rc));
@@ -487,6 +517,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		return MHD_YES;
 	}
+	if (c->ready) {
+		/* resumed by the write pool: its answer is ready */
+		struct MHD_Response *r = c->ready;
+		c->ready = NULL;
+		enum MHD_Result ok = MHD_queue_response(conn, c->ready_status, r);
+		MHD_destroy_response(r);
+		return ok;
+	}
 	if (c->answered) {
 		*upload_size = 0;   /* discard the rest of a refused body */
 		return MHD_YES;
@@ -512,7 +550,51 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return send_error(conn, DM_ETOOLARGE, NULL, "the body is larger than 10 MiB");
 	c->rq.body = c->body.data ? c->body.data : "";
 	c->rq.body_len = c->body.len;
+	if (srv->nworkers && strcmp(method, "GET") && strcmp(method, "HEAD") &&
+	    strcmp(method, "OPTIONS")) {
+		/* under the lock that http_stop takes to stop the pool: once it has, requests are
+		 * answered here (a connection left suspended would stop the daemon's shutdown) */
+		pthread_mutex_lock(&srv->mu);
+		int queued = !srv->workers_stop;
+		if (queued) {
+			MHD_suspend_connection(conn);
+			if (srv->queue_tail)
+				srv->queue_tail->queue_next = c;
+			else
+				srv->queue_head = c;
+			srv->queue_tail = c;
+			pthread_cond_signal(&srv->queue_cv);
+		}
+		pthread_mutex_unlock(&srv->mu);
+		if (queued)
+			return MHD_YES;
+	}
 	return dispatch(srv, c);
+}
+
+/* A write pool thread: handle suspended requests, then hand them back to libmicrohttpd. */
+static void *worker_main(void *arg)
+{
+	struct http_server *srv = arg;
+	pthread_mutex_lock(&srv->mu);
+	for (;;) {
+		while (!srv->queue_head && !srv->workers_stop)
+			pthread_cond_wait(&srv->queue_cv, &srv->mu);
+		struct rqctx *c = srv->queue_head;
+		if (!c)
+			break;
+		srv->queue_head = c->queue_next;
+		if (!srv->queue_head)
+			srv->queue_tail = NULL;
+		pthread_mutex_unlock(&srv->mu);
+		tls_deferred = c;
+		dispatch(srv, c);
+		tls_deferred = NULL;
+		MHD_resume_connection(c->rq.conn);
+		pthread_mutex_lock(&srv->mu);
+	}
+	pthread_mutex_unlock(&srv->mu);
+	return NULL;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -524,6 +606,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)why;
 	if (!c)
 		return;
+	if (c->ready)
+		MHD_destroy_response(c->ready);
 	buf_release(&c->body);
 	free(c->rq.auth);
 	track_state(c->srv, c->track, 0, 1);
@@ -556,10 +640,12 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 	srv->cfg = *cfg;
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_cond_init(&srv->stop_cv, NULL);
+	pthread_cond_init(&srv->queue_cv, NULL);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1) * 8;
 	srv->daemon = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+		MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
 		on_request, srv,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 		MHD_OPTION_THREAD_POOL_SIZE, threads,
@@ -575,11 +661,21 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 	if (!srv->daemon) {
 		pthread_mutex_destroy(&srv->mu);
 		pthread_cond_destroy(&srv->stop_cv);
+		pthread_cond_destroy(&srv->queue_cv);
 		free(srv);
 		return dm_fail(e, DM_EUNAVAILABLE, "listen", "cannot listen on %s:%d (in use?)",
 			       cfg->host, cfg->port);
 	}
 	pthread_create(&srv->reaper, NULL, reaper_main, srv);
+	srv->nworkers = cfg->write_threads;
+	srv->workers = srv->nworkers ? xcalloc(srv->nworkers, sizeof *srv->workers) : NULL;
+	for (unsigned i = 0; i < srv->nworkers; i++) {
+		pthread_attr_t at;
+		pthread_attr_init(&at);
+		pthread_attr_setstacksize(&at, 256 * 1024);   /* they mostly wait: keep them small */
+		pthread_create(&srv->workers[i], &at, worker_main, srv);
+		pthread_attr_destroy(&at);
+	}
 	*out = srv;
 	return 0;
 }
@@ -597,8 +693,18 @@ void http_stop(struct http_server *srv, unsigned grace_ms)
 	pthread_cond_signal(&srv->stop_cv);
 	pthread_mutex_unlock(&srv->mu);
 	pthread_join(srv->reaper, NULL);
+	/* the pool finishes the writes it holds (their connections must be resumed before the
+	 * daemon stops), then stops */
+	pthread_mutex_lock(&srv->mu);
+	srv->workers_stop = 1;
+	pthread_cond_broadcast(&srv->queue_cv);
+	pthread_mutex_unlock(&srv->mu);
+	for (unsigned i = 0; i < srv->nworkers; i++)
+		pthread_join(srv->workers[i], NULL);
+	free(srv->workers);
 	MHD_stop_daemon(srv->daemon);
 	pthread_mutex_destroy(&srv->mu);
 	pthread_cond_destroy(&srv->stop_cv);
+	pthread_cond_destroy(&srv->queue_cv);
 	free(srv);
 }

@@ -82,12 +82,17 @@ struct http_config {
 	const char *host;
 	int port;
 	unsigned threads;                          /* 0 = one per core */
+	unsigned write_threads;                    /* the write pool (http.c); 0 = writes run on
+						    * libmicrohttpd's threads */
 	unsigned timeout_s;                        /* idle connection timeout */
 	const struct route *routes;
 	size_t nroutes;
 	void *app;
 	/* Called before a non-public handler: set rq->auth or return a dm_code (rq->err set). */
 	int (*authenticate)(struct http_req *rq);
+	/* Called after the handler of every routed request (whether it succeeded or not), before
+	 * the response is sent; NULL for none. */
+	void (*done)(struct http_req *rq);
 	/* Answers GET/HEAD requests that match no route outside /api/ (the web app), or NULL. */
 	http_handler fallback;
 };

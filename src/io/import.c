@@ -605,7 +605,7 @@ static int import_tx(struct store *s, void *arg)
 	size_t n;
 	long line;
 	int rc;
-	if ((rc = read_header(im))) {
+	if ((rc = read_header(im)) || (rc = store_bulk_begin(s, im->o->kind, im->e))) {
 		im->fatal = rc;
 		return rc;
 	}
@@ -619,6 +619,10 @@ static int import_tx(struct store *s, void *arg)
 			progress(im);
 	}
 	progress(im);
+	if (!rc && !im->nerrors && !im->o->dry_run && (rc = store_bulk_end(s, im->o->kind, im->e))) {
+		im->fatal = rc;
+		return rc;
+	}
 	if (rc == DM_EINVAL) {
 		/* the input itself is unreadable from here on (encoding, an endless record) */
 		add_error(im, 0, NULL, NULL, im->e->message);
@@ -660,7 +664,7 @@ int import_run(struct store *s, const struct import_opts *o, csv_read_fn read, v
 	im.ignored = json_array();
 	im.rd = csv_reader_new(read, arg, o->encoding);
 	*out = NULL;
-	int rc = store_write(s, import_tx, &im);
+	int rc = store_write(s, import_tx, &im, e);
 	if (im.fatal || (rc && rc != DM_ECONFLICT)) {
 		rc = im.fatal ? im.fatal : rc;
 		if (!e->code)

@@ -63,13 +63,14 @@ static void *run(void *arg)
 	int rc = import_run(j->s, &j->o, csv_read_mem, &j->mem, &report, &e);
 	/* the end, for every server to see (a failure to record it is logged: the report stays here) */
 	struct dm_err se;
+	dm_err_clear(&se);
 	struct job_tx t = { .state = rc ? "failed" : "done", .error = rc ? e.message : NULL,
 			    .id = j->id, .report = report, .e = &se };
 	pthread_mutex_lock(&mu);
 	t.rows = j->rows;
 	t.bytes = (int64_t)j->bytes;
 	pthread_mutex_unlock(&mu);
-	if (store_write(j->s, job_set_tx, &t))
+	if (store_write(j->s, job_set_tx, &t, &se))
 		log_warn("import job %lld: its end was not stored: %s", (long long)j->id, se.message);
 	pthread_mutex_lock(&mu);
 	j->state = rc ? 3 : 2;
@@ -106,7 +107,7 @@ int jobs_start_import(struct store *s, const struct import_opts *o, const char *
 {
 	struct job_tx t = { .object = o->kind->plural, .user_id = o->viewer.user_id,
 			    .bytes = (int64_t)len, .e = e };
-	int rc = store_write(s, job_add_tx, &t);
+	int rc = store_write(s, job_add_tx, &t, e);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&mu);

@@ -185,6 +185,23 @@ static int in_write(struct pg *pg, struct dm_err *e)
 
 /* ---- statements --------------------------------------------------------------------------- */
 
+/* The words for a storage failure (SQLSTATE state): the server refuses the write, not the
+ * request; the same words as the SQLite store's. NULL for any other error. */
+static const char *storage_failure(const char *state)
+{
+	if (!strcmp(state, "53100"))   /* disk_full */
+		return "the disk holding the database is full: changes cannot be saved until space is "
+		       "freed (reads still work)";
+	if (!strcmp(state, "25006"))   /* read_only_sql_transaction: a standby, a read-only setting */
+		return "the database is read-only: changes cannot be saved (reads still work)";
+	if (!strcmp(state, "58030"))   /* io_error */
+		return "the database could not be written (input/output error): changes cannot be "
+		       "saved (reads still work)";
+	if (!strncmp(state, "53", 2))  /* insufficient resources: memory, connections */
+		return "the database server is out of resources; try again";
+	return NULL;
+}
+
 /* The dm error for a failed statement (r may be NULL: no answer at all). */
 static int pg_error(struct pgc *c, PGresult *r, struct dm_err *e)
 {
@@ -202,6 +219,11 @@ static int pg_error(struct pgc *c, PGresult *r, struct dm_err *e)
 		return dm_fail(e, DM_ENOTFOUND, NULL, "a referenced record does not exist");
 	if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03"))
 		return dm_fail(e, DM_EUNAVAILABLE, NULL, "the database is busy; try again");
+	const char *why = storage_failure(state);
+	if (why) {
+		log_error("postgres: %s (%s)", msg, state);
+		return dm_fail(e, DM_EUNAVAILABLE, NULL, "%s", why);
+	}
 	log_error("postgres: %s (%s)", msg, state);
 	return dm_fail(e, DM_EINTERNAL, NULL, "database error");
 }
@@ -1127,6 +1149,15 @@ static int pg_reclaim_candidates(void *impl, json_t *protect, const char *touch_
 	return rows_run(impl, &q, items, e);
 }
 
+static int pg_agenda_accounts(void *impl, const struct viewer *v, int64_t owner,
+			      const struct agenda_cut *cut, json_t **items, struct dm_err *e)
+{
+	struct qb q;
+	qb_init(&q, SQL_PG);
+	sql_agenda_accounts(&q, v, owner, cut);
+	return rows_run(impl, &q, items, e);
+}
+
 static int pg_sweep_add(void *impl, const char *as_of, int64_t by, int64_t *id, struct dm_err *e)
 {
 	char now[TIME_STR_LEN];
@@ -1248,16 +1279,38 @@ static int begin(struct pgc *c, struct dm_err *e)
 	return simple(c, sql, e);
 }
 
-static int pg_write(void *impl, store_write_fn fn, void *arg)
+/* COMMIT; a refusal is DM_EUNAVAILABLE naming the cause. A transaction a statement aborted
+ * answers COMMIT with ROLLBACK: nothing was kept, so that is a failure too. */
+static int commit(struct pgc *c, struct dm_err *e)
+{
+	PGresult *r = PQexec(c->db, "COMMIT");
+	int rc = 0;
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		rc = pg_error(c, r, e);
+	else if (strcmp(PQcmdStatus(r), "COMMIT"))
+		rc = dm_fail(e, DM_EUNAVAILABLE, NULL, "the write transaction was rolled back; try again");
+	PQclear(r);
+	if (rc && rc != DM_EUNAVAILABLE)
+		rc = dm_fail(e, DM_EUNAVAILABLE, NULL, "the database could not commit; try again");
+	return rc;
+}
+
+/* A refused BEGIN or COMMIT answers DM_EUNAVAILABLE in e (when given) with the cause: the
+ * connection lost, the disk full, a read-only database (pg_error's words). */
+static int pg_write(void *impl, store_write_fn fn, void *arg, struct dm_err *e)
 {
 	struct pg *pg = impl;
-	struct dm_err e;
+	struct dm_err local, ignored;
+	if (!e)
+		e = &local;
 	if (tls_pg == pg)   /* nested: already inside the transaction */
 		return fn(pg->store, arg);
-	struct pgc *c = conn_take(pg, &e);
+	struct pgc *c = conn_take(pg, e);
 	if (!c)
-		return e.code;
-	int rc = begin(c, &e);
+		return e->code;
+	int rc = begin(c, e);
+	if (rc && rc != DM_EUNAVAILABLE)
+		rc = dm_fail(e, DM_EUNAVAILABLE, NULL, "the database cannot start a write; try again");
 	if (!rc) {
 		tls_pg = pg;
 		tls_conn = c;
@@ -1265,9 +1318,9 @@ static int pg_write(void *impl, store_write_fn fn, void *arg)
 		tls_pg = NULL;
 		tls_conn = NULL;
 		if (rc)
-			simple(c, "ROLLBACK", &e);
-		else if (simple(c, "COMMIT", &e))
-			rc = DM_EUNAVAILABLE;
+			simple(c, "ROLLBACK", &ignored);
+		else
+			rc = commit(c, e);
 	}
 	conn_give(pg, c);
 	return rc;
@@ -1353,7 +1406,7 @@ static int pg_migrate(void *impl, struct dm_err *e)
 	while (have < pg_migration_count) {
 		int done = 0;
 		struct migration m = { have, &done, e };
-		if (pg_write(pg, migrate_tx, &m))
+		if (pg_write(pg, migrate_tx, &m, e))
 			return e->code ? e->code : DM_EUNAVAILABLE;
 		if (pg_schema_version(impl, &have, e))
 			return e->code;
@@ -1447,6 +1500,7 @@ const struct store_ops store_pg_ops = {
 	.owner_list = pg_owner_list,
 	.count_owned = pg_count_owned,
 	.reclaim_candidates = pg_reclaim_candidates,
+	.agenda_accounts = pg_agenda_accounts,
 	.sweep_add = pg_sweep_add,
 	.sweep_done = pg_sweep_done,
 	.import_insert = pg_import_insert,

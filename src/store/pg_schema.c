@@ -14,6 +14,57 @@
 #define LIVE ID ", created_at text NOT NULL, updated_at text NOT NULL, " \
 	     "version bigint NOT NULL DEFAULT 1, archived_at text"
 
+/* Migration 11's SQL (sqlite_schema.c's macros of the same names, in PostgreSQL's spelling):
+ * date(x, '+8 hours') is the UTC+8 calendar day of instant text x, julianday differences are
+ * epoch differences; upserts and window functions are the same SQL. */
+#define DAY8(x) "to_char(((" x ")::timestamptz AT TIME ZONE 'UTC') + interval '8 hours'," \
+		" 'YYYY-MM-DD')"
+#define SPAN_MS(a, b) "CAST(round(extract(epoch from (" b ")::timestamptz - (" a \
+		      ")::timestamptz) * 1000) AS bigint)"
+#define RANK(s) "CASE " s " WHEN 'interest' THEN 1 WHEN 'brewing' THEN 2 WHEN 'design' THEN 3 " \
+		"WHEN 'compare' THEN 4 WHEN 'commit' THEN 5 WHEN 'use' THEN 6 WHEN 'won' THEN 7 " \
+		"ELSE 0 END"
+#define CLOSED_AT(X) "(CASE " X ".stage WHEN 'won' THEN " X ".won_at WHEN 'lost' THEN " X \
+		     ".lost_at END)"
+#define OWNER(X) "COALESCE(" X ".owner_id, 0)"
+/* each contribution goes to two rows: w.r = 0 the owner's, w.r = 1 the company's (-1) */
+#define KEYS "(SELECT 0 AS r UNION ALL SELECT 1) w"
+#define KEY(X) "CASE w.r WHEN 1 THEN -1 ELSE " OWNER(X) " END"
+/* add (S = "1") or subtract (S = "-1") the contribution of opportunity row X (NEW or OLD) */
+#define AGG_OPEN(X, S) \
+	"INSERT INTO agg_open (owner_id, stage, cents, n, amount) SELECT " KEY(X) ", " X \
+	".stage, " X ".amount % 100, " S ", " S " * " X ".amount FROM " KEYS " WHERE " X \
+	".archived_at IS NULL AND " X ".stage NOT IN ('won', 'lost') ON CONFLICT (owner_id, stage," \
+	"  cents) DO UPDATE SET n = agg_open.n + excluded.n, amount = agg_open.amount +" \
+	"  excluded.amount;"
+#define AGG_CLOSED(X, S) \
+	"INSERT INTO agg_closed (owner_id, day, stage, n, amount, cycle_ms) SELECT " KEY(X) ", " \
+	DAY8(CLOSED_AT(X)) ", " X ".stage, " S ", " S " * " X ".amount, " S " * " \
+	SPAN_MS(X ".created_at", CLOSED_AT(X)) " FROM " KEYS " WHERE " X ".archived_at IS NULL AND " \
+	CLOSED_AT(X) " IS NOT NULL ON CONFLICT (owner_id, day, stage) DO UPDATE SET n = agg_closed.n" \
+	"  + excluded.n, amount = agg_closed.amount + excluded.amount, cycle_ms = agg_closed.cycle_ms" \
+	"  + excluded.cycle_ms;"
+#define AGG_REACH(X, S) \
+	"INSERT INTO agg_reach (owner_id, day, rank, n) SELECT " KEY(X) ", " \
+	DAY8(X ".created_at") ", " X ".reach, " S " FROM " KEYS " WHERE " X ".archived_at IS NULL" \
+	"  AND " X ".reach IS NOT NULL ON CONFLICT (owner_id, day, rank) DO UPDATE SET n =" \
+	"  agg_reach.n + excluded.n;"
+#define AGG_STAYS(X, S) \
+	"INSERT INTO agg_stays (owner_id, day, stage, n, stay_ms) SELECT " KEY(X) " AS k, " \
+	DAY8("s.left_at") " AS d, s.stage, " S " * count(*), " S " * sum(" \
+	SPAN_MS("s.at", "s.left_at") ") FROM (SELECT h.to_stage AS stage, h.at, lead(h.at) OVER" \
+	"  (ORDER BY h.id) AS left_at FROM stage_history h WHERE h.opportunity_id = " X ".id) s" \
+	"  CROSS JOIN " KEYS " WHERE " X ".archived_at IS NULL AND s.left_at IS NOT NULL AND" \
+	"  s.stage NOT IN ('won', 'lost') GROUP BY 1, 2, 3 ON CONFLICT (owner_id, day, stage) DO" \
+	"  UPDATE SET n = agg_stays.n + excluded.n, stay_ms = agg_stays.stay_ms + excluded.stay_ms;"
+/* the columns whose change moves an opportunity's open/closed/reach contribution */
+#define FUNNEL_CHANGED \
+	"OLD.owner_id IS DISTINCT FROM NEW.owner_id OR OLD.stage IS DISTINCT FROM NEW.stage OR" \
+	"  OLD.amount IS DISTINCT FROM NEW.amount OR OLD.archived_at IS DISTINCT FROM" \
+	"  NEW.archived_at OR OLD.created_at IS DISTINCT FROM NEW.created_at OR OLD.won_at IS" \
+	"  DISTINCT FROM NEW.won_at OR OLD.lost_at IS DISTINCT FROM NEW.lost_at OR OLD.reach IS" \
+	"  DISTINCT FROM NEW.reach"
+
 const char *const pg_migrations[] = {
 	/* 1: the foundation (teams and users refer to each other: the second reference is added
 	 * once both tables exist) */
@@ -157,7 +208,123 @@ const char *const pg_migrations[] = {
 	"  occurred_at, archived_at, next_touch_on, contact_ids ON activities FOR EACH ROW"
 	"  EXECUTE FUNCTION dealmap_activities_touch();",
 
-	/* 7: failed sign-ins and import jobs in the database, seen by every server */
+	/* 7: an owner's accounts by last touch read in index order: the indexed expression is
+	 * exactly sqlbuild.c's sort key on PostgreSQL (COALESCE with the keyset sentinel, in
+	 * byte order), which the planner requires to use it */
+	"CREATE INDEX accounts_owner_touch_sort ON accounts(owner_id, (COALESCE(touched_at, ''))"
+	"  COLLATE \"C\") WHERE archived_at IS NULL;",
+
+	/* 8: a new activity adds to its account's touch facts instead of recounting them (the
+	 * count and the last effective touch scanned every activity of the account); updates and
+	 * deletes still recompute (migration 6) */
+	"CREATE OR REPLACE FUNCTION dealmap_activities_touch() RETURNS trigger LANGUAGE plpgsql AS"
+	"  $$ BEGIN"
+	"  IF TG_OP = 'INSERT' THEN"
+	"    UPDATE accounts SET"
+	"    touch_count = touch_count + CASE WHEN NEW.effective = 1 AND NEW.archived_at IS NULL"
+	"      THEN 1 ELSE 0 END,"
+	"    touched_at = CASE WHEN NEW.effective = 1 AND NEW.archived_at IS NULL AND"
+	"      (touched_at IS NULL OR NEW.occurred_at > touched_at COLLATE \"C\") THEN NEW.occurred_at"
+	"      ELSE touched_at END,"
+	"    latest_next_touch = (SELECT la.next_touch_on FROM activities la WHERE"
+	"      la.account_id = NEW.account_id AND la.archived_at IS NULL"
+	"      ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1),"
+	"    latest_contact_ids = (SELECT la.contact_ids FROM activities la WHERE"
+	"      la.account_id = NEW.account_id AND la.archived_at IS NULL"
+	"      ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1)"
+	"    WHERE id = NEW.account_id;"
+	"    RETURN NULL;"
+	"  END IF;"
+	"  IF TG_OP = 'UPDATE' THEN PERFORM dealmap_touch_facts(NEW.account_id); END IF;"
+	"  IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.account_id <> NEW.account_id) THEN"
+	"    PERFORM dealmap_touch_facts(OLD.account_id); END IF;"
+	"  RETURN NULL; END $$;",
+
+	/* 9 and 10: SQLite's FTS5 name index filled once per bulk load, then by character pairs;
+	 * PostgreSQL's name search is pg_trgm's (migration 5; shorter queries scan): nothing to do */
+	"SELECT 1;",
+	"SELECT 1;",
+
+	/* 11: the funnel's maintained aggregates (sqlite_schema.c says what each table holds): the
+	 * facts on each opportunity, the four tables filled by one GROUP BY each, then the plpgsql
+	 * triggers running the same upserts as SQLite's */
+	"ALTER TABLE opportunities ADD COLUMN won_at text, ADD COLUMN lost_at text,"
+	"  ADD COLUMN reach bigint;"
+	"CREATE TABLE agg_open (owner_id bigint NOT NULL, stage text NOT NULL, cents bigint NOT NULL,"
+	"  n bigint NOT NULL, amount bigint NOT NULL, PRIMARY KEY (owner_id, stage, cents));"
+	"CREATE TABLE agg_closed (owner_id bigint NOT NULL, day text COLLATE \"C\" NOT NULL,"
+	"  stage text NOT NULL, n bigint NOT NULL, amount bigint NOT NULL, cycle_ms bigint NOT NULL,"
+	"  PRIMARY KEY (owner_id, day, stage));"
+	"CREATE TABLE agg_reach (owner_id bigint NOT NULL, day text COLLATE \"C\" NOT NULL,"
+	"  rank bigint NOT NULL, n bigint NOT NULL, PRIMARY KEY (owner_id, day, rank));"
+	"CREATE TABLE agg_stays (owner_id bigint NOT NULL, day text COLLATE \"C\" NOT NULL,"
+	"  stage text NOT NULL, n bigint NOT NULL, stay_ms bigint NOT NULL,"
+	"  PRIMARY KEY (owner_id, day, stage));"
+	"UPDATE opportunities SET won_at = h.won_at, lost_at = h.lost_at, reach = h.reach FROM"
+	"  (SELECT opportunity_id, max(CASE WHEN to_stage = 'won' THEN at END COLLATE \"C\") AS"
+	"  won_at, max(CASE WHEN to_stage = 'lost' THEN at END COLLATE \"C\") AS lost_at,"
+	"  max(" RANK("to_stage") ") AS reach FROM stage_history GROUP BY opportunity_id) h"
+	"  WHERE h.opportunity_id = opportunities.id;"
+	"INSERT INTO agg_open SELECT " OWNER("o") ", o.stage, o.amount % 100, count(*),"
+	"  sum(o.amount) FROM opportunities o WHERE o.archived_at IS NULL AND o.stage NOT IN"
+	"  ('won', 'lost') GROUP BY 1, 2, 3;"
+	"INSERT INTO agg_closed SELECT " OWNER("o") ", " DAY8(CLOSED_AT("o")) ", o.stage, count(*),"
+	"  sum(o.amount), sum(" SPAN_MS("o.created_at", CLOSED_AT("o")) ") FROM opportunities o"
+	"  WHERE o.archived_at IS NULL AND " CLOSED_AT("o") " IS NOT NULL GROUP BY 1, 2, 3;"
+	"INSERT INTO agg_reach SELECT " OWNER("o") ", " DAY8("o.created_at") ", o.reach, count(*)"
+	"  FROM opportunities o WHERE o.archived_at IS NULL AND o.reach IS NOT NULL"
+	"  GROUP BY 1, 2, 3;"
+	"INSERT INTO agg_stays SELECT " OWNER("o") ", " DAY8("s.left_at") ", s.stage, count(*),"
+	"  sum(" SPAN_MS("s.at", "s.left_at") ") FROM (SELECT h.opportunity_id, h.to_stage AS stage,"
+	"  h.at, lead(h.at) OVER (PARTITION BY h.opportunity_id ORDER BY h.id) AS left_at FROM"
+	"  stage_history h) s JOIN opportunities o ON o.id = s.opportunity_id WHERE o.archived_at IS"
+	"  NULL AND s.left_at IS NOT NULL AND s.stage NOT IN ('won', 'lost') GROUP BY 1, 2, 3;"
+	"INSERT INTO agg_open SELECT -1, stage, cents, sum(n), sum(amount) FROM agg_open"
+	"  GROUP BY stage, cents;"
+	"INSERT INTO agg_closed SELECT -1, day, stage, sum(n), sum(amount), sum(cycle_ms) FROM"
+	"  agg_closed GROUP BY day, stage;"
+	"INSERT INTO agg_reach SELECT -1, day, rank, sum(n) FROM agg_reach GROUP BY day, rank;"
+	"INSERT INTO agg_stays SELECT -1, day, stage, sum(n), sum(stay_ms) FROM agg_stays"
+	"  GROUP BY day, stage;"
+	/* a move ends the stay in the stage before it, and may raise reach, won_at or lost_at */
+	"CREATE FUNCTION dealmap_stage_history_funnel() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  INSERT INTO agg_stays (owner_id, day, stage, n, stay_ms) SELECT " KEY("o") ", "
+	DAY8("NEW.at") ", p.to_stage, 1, " SPAN_MS("p.at", "NEW.at") " FROM stage_history p JOIN"
+	"  opportunities o ON o.id = NEW.opportunity_id CROSS JOIN " KEYS " WHERE p.id = (SELECT"
+	"  max(q.id) FROM stage_history q WHERE q.opportunity_id = NEW.opportunity_id AND q.id <"
+	"  NEW.id) AND o.archived_at IS NULL AND p.to_stage NOT IN ('won', 'lost') ON CONFLICT"
+	"  (owner_id, day, stage) DO UPDATE SET n = agg_stays.n + excluded.n, stay_ms ="
+	"  agg_stays.stay_ms + excluded.stay_ms;"
+	"  UPDATE opportunities SET reach = GREATEST(COALESCE(reach, 0), " RANK("NEW.to_stage") "),"
+	"  won_at = CASE WHEN NEW.to_stage = 'won' AND (won_at IS NULL OR NEW.at > won_at COLLATE"
+	"  \"C\") THEN NEW.at ELSE won_at END, lost_at = CASE WHEN NEW.to_stage = 'lost' AND"
+	"  (lost_at IS NULL OR NEW.at > lost_at COLLATE \"C\") THEN NEW.at ELSE lost_at END"
+	"  WHERE id = NEW.opportunity_id;"
+	"  RETURN NULL; END $$;"
+	"CREATE TRIGGER stage_history_funnel AFTER INSERT ON stage_history FOR EACH ROW"
+	"  EXECUTE FUNCTION dealmap_stage_history_funnel();"
+	"CREATE FUNCTION dealmap_opportunities_funnel() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF TG_OP = 'UPDATE' THEN "
+	AGG_OPEN("OLD", "-1") AGG_CLOSED("OLD", "-1") AGG_REACH("OLD", "-1") " END IF; "
+	AGG_OPEN("NEW", "1") AGG_CLOSED("NEW", "1") AGG_REACH("NEW", "1")
+	"  IF TG_OP = 'INSERT' THEN " AGG_STAYS("NEW", "1") " END IF;"
+	"  RETURN NULL; END $$;"
+	"CREATE TRIGGER opportunities_funnel_ai AFTER INSERT ON opportunities FOR EACH ROW"
+	"  EXECUTE FUNCTION dealmap_opportunities_funnel();"
+	"CREATE TRIGGER opportunities_funnel_au AFTER UPDATE OF owner_id, stage, amount, archived_at,"
+	"  created_at, won_at, lost_at, reach ON opportunities FOR EACH ROW WHEN (" FUNNEL_CHANGED
+	") EXECUTE FUNCTION dealmap_opportunities_funnel();"
+	"CREATE FUNCTION dealmap_opportunities_stays() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+	AGG_STAYS("OLD", "-1") AGG_STAYS("NEW", "1") " RETURN NULL; END $$;"
+	"CREATE TRIGGER opportunities_stays_au AFTER UPDATE OF owner_id, archived_at ON opportunities"
+	"  FOR EACH ROW WHEN (OLD.owner_id IS DISTINCT FROM NEW.owner_id OR (OLD.archived_at IS NULL)"
+	"  <> (NEW.archived_at IS NULL)) EXECUTE FUNCTION dealmap_opportunities_stays();",
+
+	/* 12: a rep's agenda selects its candidates from the owner's range of this index */
+	"CREATE INDEX accounts_owner_agenda ON accounts(owner_id, latest_next_touch, touched_at,"
+	"  created_at, archived_at) WHERE archived_at IS NULL;",
+
+	/* 13: failed sign-ins and import jobs in the database, seen by every server */
 	"CREATE TABLE login_failures (key text PRIMARY KEY, fails bigint NOT NULL,"
 	"  since_ms bigint NOT NULL);"
 	"CREATE TABLE jobs (" ID ", kind text NOT NULL, object text NOT NULL,"

@@ -403,13 +403,14 @@ static char *like_pattern(const char *s)
 	return buf_detach(&b, NULL);
 }
 
-/* The account name search: the trigram index finds the candidates of 3+ character queries
- * (SQLite: FTS5 trigram, which folds case, so instr keeps the answer exactly the substring's;
- * PostgreSQL: pg_trgm's GIN index serves LIKE); shorter queries have no trigram to look up and
- * scan name_key with instr/strpos. Other kinds scan. */
+/* The account name search. SQLite: the FTS5 index by character pairs (dm_bigram, migration 10)
+ * finds the candidates of 2+ character queries, and instr keeps the answer exactly the
+ * substring's (the index folds case). PostgreSQL: pg_trgm's GIN index serves LIKE for 3+
+ * characters; shorter queries have no trigram to look up and scan name_key with strpos (as
+ * correct, only slower). Other kinds scan. */
 static void name_search(struct qb *q, const struct kind *k, const char *sub)
 {
-	int indexed = k == &kind_account && utf8_chars(sub) >= 3;
+	int indexed = k == &kind_account && utf8_chars(sub) >= (q->dialect == SQL_PG ? 3 : 2);
 	if (q->dialect == SQL_PG) {
 		if (indexed) {
 			qb_sql(q, " AND t.name_key LIKE ");
@@ -1053,11 +1054,37 @@ void sql_reclaim(struct qb *q, json_t *protect, const char *touch_before, const 
 	qb_sql(q, " AND (last_won IS NULL OR last_won < assigned_at)) ORDER BY id");
 }
 
+/* The candidates' ids come from the owner's range of accounts_owner_agenda (migration 12), a
+ * covering index; only they read their row and count their open opportunities. */
+void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
+			 const struct agenda_cut *cut)
+{
+	const char *ifnull = q->dialect == SQL_PG ? "COALESCE" : "IFNULL";
+	qb_sql(q, "SELECT t.id, t.name, t.created_at, t.touched_at AS last_touch_at, "
+		  "t.latest_next_touch, t.latest_contact_ids, (SELECT count(*) FROM opportunities oo "
+		  "WHERE oo.account_id = t.id AND oo.archived_at IS NULL AND oo.stage NOT IN ('won', "
+		  "'lost')) AS open_opps FROM accounts t WHERE t.id IN (SELECT c.id FROM accounts c "
+		  "WHERE c.archived_at IS NULL AND c.owner_id = ");
+	qb_int(q, owner);
+	qb_sql(q, " AND (c.latest_next_touch < ");
+	qb_text(q, cut->planned_before);
+	buf_printf(&q->sql, " OR %s(c.touched_at, c.created_at) < ", ifnull);
+	qb_text(q, cut->sleep_before);
+	buf_printf(&q->sql, " OR (c.latest_next_touch IS NULL AND %s(c.touched_at, c.created_at) < ",
+		   ifnull);
+	qb_text(q, cut->due_before);
+	qb_sql(q, "))) AND ");
+	vis_account(q, v, "t");
+	qb_sql(q, " ORDER BY t.id");
+}
+
 /* ---- analytics: named aggregate queries --------------------------------------------------------
  * Every query restricts rows to the owners of a scope (scope_owner) and, where it says so, to the
- * period [from, to). Approach per query (see also docs/ANALYTICS.md): plain GROUP BY over the
- * covering indexes of migration 4 (opportunities_owner_stage, stage_history_to, activities_user,
- * activities_when, orders_day); no maintained aggregates yet. */
+ * period [from, to). Approach per query (see also docs/ANALYTICS.md): the funnel's four read the
+ * aggregates maintained by the triggers of migration 11 (agg_open, agg_closed, agg_reach,
+ * agg_stays: per owner, UTC+8 day and stage), on both stores; the others are plain GROUP BY over
+ * the covering indexes of migration 4 (opportunities_owner_stage, stage_history_to,
+ * activities_user, activities_when, orders_day). */
 
 static void scope_owner(struct qb *q, const struct an_params *p, const char *col)
 {
@@ -1101,16 +1128,6 @@ static void weighted(struct qb *q, const struct an_params *p, const char *o)
 	buf_printf(&q->sql, ", '$.' || %s.stage), 0) + 50) / 100", o);
 }
 
-/* days from instant column `from` to instant column `to`, fractional */
-static void days_between(struct qb *q, const char *from, const char *to)
-{
-	if (q->dialect == SQL_PG)
-		buf_printf(&q->sql, "(extract(epoch from (%s)::timestamptz - (%s)::timestamptz) / 86400.0)",
-			   to, from);
-	else
-		buf_printf(&q->sql, "(julianday(%s) - julianday(%s))", to, from);
-}
-
 /* the calendar month (len 7) or day (len 10) of instant column col in UTC+8, as text */
 static void local_date(struct qb *q, const char *col, int len)
 {
@@ -1123,61 +1140,90 @@ static void local_date(struct qb *q, const char *col, int len)
 		buf_printf(&q->sql, "date(%s, '+8 hours')", col);
 }
 
-/* the instant opportunity alias o entered its current (closing) stage */
-#define CLOSED_AT(o) "(SELECT max(h.at) FROM stage_history h WHERE h.opportunity_id = " o ".id " \
-		     "AND h.to_stage = " o ".stage)"
+/* The funnel reads the aggregates of migration 11 (sqlite_schema.c, pg_schema.c): at most
+ * owners x stages (x days of the period) rows, whatever the number of opportunities. */
+
+/* the scope over the aggregates' owner column: the company has rows of its own (owner -1) */
+static void scope_agg(struct qb *q, const struct an_params *p, const char *col)
+{
+	if (p->scope == SCOPE_COMPANY)
+		buf_printf(&q->sql, "%s = -1", col);
+	else
+		scope_owner(q, p, col);
+}
+
+/* the period as UTC+8 days, for the aggregates' day column */
+static void period_days(struct qb *q, const struct an_params *p, const char *col)
+{
+	buf_printf(&q->sql, " AND %s >= ", col);
+	qb_text(q, p->from_day);
+	buf_printf(&q->sql, " AND %s <= ", col);
+	qb_text(q, p->to_day);
+}
+
+/* the rate of the stage of aggregate row alias a, in percent */
+static void agg_rate(struct qb *q, const struct an_params *p, const char *a)
+{
+	if (q->dialect == SQL_PG) {
+		qb_sql(q, "COALESCE((CAST(");
+		qb_text(q, p->rates ? p->rates : "{}");
+		buf_printf(&q->sql, " AS jsonb) ->> %s.stage)::bigint, 0)", a);
+		return;
+	}
+	qb_sql(q, "IFNULL(json_extract(");
+	qb_text(q, p->rates ? p->rates : "{}");
+	buf_printf(&q->sql, ", '$.' || %s.stage), 0)", a);
+}
+
+/* the weighted amount of agg_open row alias a: it rounds per opportunity, and with amount
+ * = 100 q + c, (amount x r + 50) / 100 = q x r + (c x r + 50) / 100, summed per cents bucket c */
+static void agg_weighted(struct qb *q, const struct an_params *p, const char *a)
+{
+	buf_printf(&q->sql, "(%s.amount - %s.n * %s.cents) / 100 * ", a, a, a);
+	agg_rate(q, p, a);
+	buf_printf(&q->sql, " + %s.n * ((%s.cents * ", a, a);
+	agg_rate(q, p, a);
+	qb_sql(q, " + 50) / 100)");
+}
 
 /* funnel_open: {stage, count, amount, weighted_amount} of open opportunities, now */
 static void an_funnel_open(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT o.stage, count(*) AS count, sum(o.amount) AS amount, sum(");
-	weighted(q, p, "o");
-	qb_sql(q, ") AS weighted_amount FROM opportunities o WHERE o.archived_at IS NULL AND "
-		  "o.stage NOT IN ('won', 'lost') AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, " GROUP BY o.stage");
+	qb_sql(q, "SELECT a.stage, sum(a.n) AS count, sum(a.amount) AS amount, sum(");
+	agg_weighted(q, p, "a");
+	qb_sql(q, ") AS weighted_amount FROM agg_open a WHERE ");
+	scope_agg(q, p, "a.owner_id");
+	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
 }
 
 /* funnel_closed: {stage: won|lost, count, amount, avg_cycle_days} closed in the period */
 static void an_funnel_closed(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT stage, count(*) AS count, sum(amount) AS amount, avg(");
-	days_between(q, "created_at", "closed_at");
-	qb_sql(q, ") AS avg_cycle_days FROM (SELECT o.stage, o.amount, "
-		  "o.created_at, " CLOSED_AT("o") " AS closed_at FROM opportunities o WHERE "
-		  "o.archived_at IS NULL AND o.stage IN ('won', 'lost') AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, ") AS w WHERE TRUE");
-	period(q, p, "closed_at");
-	qb_sql(q, " GROUP BY stage");
+	qb_sql(q, "SELECT a.stage, sum(a.n) AS count, sum(a.amount) AS amount, sum(a.cycle_ms) / "
+		  "86400000.0 / sum(a.n) AS avg_cycle_days FROM agg_closed a WHERE ");
+	scope_agg(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
+	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
 }
 
 /* funnel_reach: {rank, n}: opportunities created in the period by the furthest stage they
  * reached (1 interest .. 6 use, 7 won; 0 only lost) */
 static void an_funnel_reach(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT r AS rank, count(*) AS n FROM (SELECT o.id, max(CASE h.to_stage WHEN "
-		  "'interest' THEN 1 WHEN 'brewing' THEN 2 WHEN 'design' THEN 3 WHEN 'compare' THEN 4 "
-		  "WHEN 'commit' THEN 5 WHEN 'use' THEN 6 WHEN 'won' THEN 7 ELSE 0 END) AS r FROM "
-		  "opportunities o JOIN stage_history h ON h.opportunity_id = o.id WHERE "
-		  "o.archived_at IS NULL AND ");
-	scope_owner(q, p, "o.owner_id");
-	period(q, p, "o.created_at");
-	qb_sql(q, " GROUP BY o.id) AS w GROUP BY r");
+	qb_sql(q, "SELECT a.rank, sum(a.n) AS n FROM agg_reach a WHERE ");
+	scope_agg(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
+	qb_sql(q, " GROUP BY a.rank HAVING sum(a.n) <> 0");
 }
 
 /* stage_days: {stage, stays, avg_days}: stays in an open stage that ended in the period */
 static void an_stage_days(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT stage, count(*) AS stays, avg(");
-	days_between(q, "at", "left_at");
-	qb_sql(q, ") AS avg_days FROM (SELECT h.to_stage AS stage, h.at, lead(h.at) OVER (PARTITION BY "
-		  "h.opportunity_id ORDER BY h.id) AS left_at FROM stage_history h JOIN "
-		  "opportunities o ON o.id = h.opportunity_id WHERE o.archived_at IS NULL AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, ") AS w WHERE stage NOT IN ('won', 'lost') AND left_at IS NOT NULL");
-	period(q, p, "left_at");
-	qb_sql(q, " GROUP BY stage");
+	qb_sql(q, "SELECT a.stage, sum(a.n) AS stays, sum(a.stay_ms) / 86400000.0 / sum(a.n) AS "
+		  "avg_days FROM agg_stays a WHERE ");
+	scope_agg(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
+	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
 }
 
 /* open_by_month: {month, count, amount, weighted_amount} by expected close month in the
@@ -1200,15 +1246,11 @@ static void an_open_by_month(struct qb *q, const struct an_params *p)
 /* won_by_month: {month, count, amount} won in the period, by the month it was won (UTC+8) */
 static void an_won_by_month(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT ");
-	local_date(q, "closed_at", 7);
-	qb_sql(q, " AS month, count(*) AS count, sum(amount) AS amount "
-		  "FROM (SELECT o.amount, " CLOSED_AT("o") " AS closed_at FROM opportunities o WHERE "
-		  "o.archived_at IS NULL AND o.stage = 'won' AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, ") AS w WHERE TRUE");
-	period(q, p, "closed_at");
-	qb_sql(q, " GROUP BY month ORDER BY month");
+	qb_sql(q, "SELECT substr(a.day, 1, 7) AS month, sum(a.n) AS count, sum(a.amount) AS amount "
+		  "FROM agg_closed a WHERE a.stage = 'won' AND ");
+	scope_agg(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
+	qb_sql(q, " GROUP BY month HAVING sum(a.n) <> 0 ORDER BY month");
 }
 
 /* touches_day: {user_id, day (UTC+8), touches}: effective activities by the scope's users */
@@ -1320,12 +1362,10 @@ static void an_segments(struct qb *q, const struct an_params *p)
 /* won_total: {count, amount} won in the period by the scope's owners */
 static void an_won_total(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT count(*) AS count, COALESCE(sum(amount), 0) AS amount FROM (SELECT o.amount, "
-		  CLOSED_AT("o") " AS closed_at FROM opportunities o WHERE o.archived_at IS NULL AND "
-		  "o.stage = 'won' AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, ") AS w WHERE TRUE");
-	period(q, p, "closed_at");
+	qb_sql(q, "SELECT COALESCE(sum(a.n), 0) AS count, COALESCE(sum(a.amount), 0) AS amount FROM "
+		  "agg_closed a WHERE a.stage = 'won' AND ");
+	scope_agg(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
 }
 
 /* quotas: {id, user_id, team_id, period, amount}: live quotas of the scope's users and teams
@@ -1358,29 +1398,19 @@ static void an_reps(struct qb *q, const struct an_params *p)
 		  "activities x WHERE x.user_id = u.id AND x.effective = 1 AND x.archived_at IS NULL "
 		  "GROUP BY x.account_id) AS w WHERE TRUE");
 	period(q, p, "first");
-	qb_sql(q, ") AS new_accounts_touched, (SELECT COALESCE(sum(o.amount), 0) FROM opportunities o "
-		  "WHERE o.owner_id = u.id AND o.archived_at IS NULL AND o.stage NOT IN ('won', "
-		  "'lost')) AS open_pipeline, (SELECT COALESCE(sum(");
-	weighted(q, p, "o");
-	qb_sql(q, "), 0) FROM opportunities o WHERE o.owner_id = u.id AND o.archived_at IS NULL AND "
-		  "o.stage NOT IN ('won', 'lost')) AS weighted_pipeline, (SELECT count(*) FROM "
-		  "opportunities o WHERE o.owner_id = u.id AND o.archived_at IS NULL AND o.stage = "
-		  "'won' AND " CLOSED_AT("o") " >= ");
-	qb_text(q, p->from);
-	qb_sql(q, " AND " CLOSED_AT("o") " < ");
-	qb_text(q, p->to);
-	qb_sql(q, ") AS won_count, (SELECT COALESCE(sum(o.amount), 0) FROM opportunities o WHERE "
-		  "o.owner_id = u.id AND o.archived_at IS NULL AND o.stage = 'won' AND "
-		  CLOSED_AT("o") " >= ");
-	qb_text(q, p->from);
-	qb_sql(q, " AND " CLOSED_AT("o") " < ");
-	qb_text(q, p->to);
-	qb_sql(q, ") AS won_amount, (SELECT count(*) FROM opportunities o WHERE o.owner_id = u.id "
-		  "AND o.archived_at IS NULL AND o.stage = 'lost' AND " CLOSED_AT("o") " >= ");
-	qb_text(q, p->from);
-	qb_sql(q, " AND " CLOSED_AT("o") " < ");
-	qb_text(q, p->to);
-	qb_sql(q, ") AS lost_count, (SELECT min(h.at) FROM stage_history h JOIN opportunities o ON "
+	qb_sql(q, ") AS new_accounts_touched, (SELECT COALESCE(sum(g.amount), 0) FROM agg_open g "
+		  "WHERE g.owner_id = u.id) AS open_pipeline, (SELECT COALESCE(sum(");
+	agg_weighted(q, p, "g");
+	qb_sql(q, "), 0) FROM agg_open g WHERE g.owner_id = u.id) AS weighted_pipeline");
+	static const char *const closed[][2] = { { "n", "won" }, { "amount", "won" }, { "n", "lost" } };
+	static const char *const names[] = { "won_count", "won_amount", "lost_count" };
+	for (int i = 0; i < 3; i++) {
+		buf_printf(&q->sql, ", (SELECT COALESCE(sum(c.%s), 0) FROM agg_closed c WHERE "
+			   "c.owner_id = u.id AND c.stage = '%s'", closed[i][0], closed[i][1]);
+		period_days(q, p, "c.day");
+		buf_printf(&q->sql, ") AS %s", names[i]);
+	}
+	qb_sql(q, ", (SELECT min(h.at) FROM stage_history h JOIN opportunities o ON "
 		  "o.id = h.opportunity_id WHERE o.owner_id = u.id AND o.archived_at IS NULL AND "
 		  "h.to_stage = 'won') AS first_won_at FROM users u WHERE u.archived_at IS NULL AND "
 		  "u.role = 'rep' AND ");

@@ -75,6 +75,9 @@ void sql_audit(struct qb *q, const char *object, int64_t id, int64_t actor, cons
 /* The sweep's candidates (store_reclaim_candidates). */
 void sql_reclaim(struct qb *q, json_t *protect, const char *touch_before,
 		 const char *deal_before);
+/* The agenda's candidate accounts of owner (store_agenda_accounts). */
+void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
+			 const struct agenda_cut *cut);
 /* The named analytics query; DM_EINVAL (e filled) for an unknown name. */
 int sql_analytics(struct qb *q, const char *name, const struct an_params *p, struct dm_err *e);
 

@@ -52,9 +52,32 @@ int store_migrate(struct store *s, struct dm_err *e)
 	return s->ops->migrate(s->impl, e);
 }
 
-int store_write(struct store *s, store_write_fn fn, void *arg)
+int store_bulk_begin(struct store *s, const struct kind *k, struct dm_err *e)
 {
-	return s->ops->write(s->impl, fn, arg);
+	return s->ops->bulk ? s->ops->bulk(s->impl, k, 1, e) : 0;
+}
+
+int store_bulk_end(struct store *s, const struct kind *k, struct dm_err *e)
+{
+	return s->ops->bulk ? s->ops->bulk(s->impl, k, 0, e) : 0;
+}
+
+void store_snapshot_begin(struct store *s)
+{
+	if (s->ops->snapshot)
+		s->ops->snapshot(s->impl, 1);
+}
+
+void store_snapshot_end(struct store *s)
+{
+	if (s->ops->snapshot)
+		s->ops->snapshot(s->impl, 0);
+}
+
+int store_write(struct store *s, store_write_fn fn, void *arg, struct dm_err *e)
+{
+	store_snapshot_end(s);
+	return s->ops->write(s->impl, fn, arg, e);
 }
 
 int store_lock_try(struct store *s, const char *name, int *got, struct dm_err *e)
@@ -263,6 +286,12 @@ int store_reclaim_candidates(struct store *s, json_t *protect, const char *touch
 			     const char *deal_before, json_t **items, struct dm_err *e)
 {
 	return s->ops->reclaim_candidates(s->impl, protect, touch_before, deal_before, items, e);
+}
+
+int store_agenda_accounts(struct store *s, const struct viewer *v, int64_t owner,
+			  const struct agenda_cut *cut, json_t **items, struct dm_err *e)
+{
+	return s->ops->agenda_accounts(s->impl, v, owner, cut, items, e);
 }
 
 int store_sweep_add(struct store *s, const char *as_of, int64_t by, int64_t *id,

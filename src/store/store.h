@@ -37,10 +37,22 @@ int store_schema_version(struct store *s, int *version, struct dm_err *e);
 /* Apply every pending migration. A database newer than the binary answers DM_ESCHEMA. */
 int store_migrate(struct store *s, struct dm_err *e);
 
+/* One snapshot for the reads of a request: between store_snapshot_begin and store_snapshot_end,
+ * the calling thread's reads see one consistent state of the database and share one read
+ * transaction (on SQLite a read transaction costs file-lock system calls, so a GET that runs
+ * three statements paid for three). store_write ends the calling thread's snapshot first, so a
+ * request always reads its own writes. Ending a snapshot that was not begun does nothing.
+ * PostgreSQL: both do nothing (a read takes a pooled connection per statement, none is held for
+ * a request; each statement reads its own snapshot). */
+void store_snapshot_begin(struct store *s);
+void store_snapshot_end(struct store *s);
+
 /* Run fn(s, arg) inside a durable write transaction (see above). Returns fn's result; when
- * fn returns non-zero its changes are rolled back. A failed commit answers DM_EUNAVAILABLE. */
+ * fn returns non-zero its changes are rolled back. When the storage refuses the write (disk
+ * full, read-only database, I/O error) or the commit fails, nothing of it is kept and the answer
+ * is DM_EUNAVAILABLE with e naming the cause, even if fn itself succeeded; e may be NULL. */
 typedef int (*store_write_fn)(struct store *s, void *arg);
-int store_write(struct store *s, store_write_fn fn, void *arg);
+int store_write(struct store *s, store_write_fn fn, void *arg, struct dm_err *e);
 /* Inside store_write only: take the singleton lock `name` ("sweep") until the transaction ends,
  * or learn that another server holds it (*got = 0). PostgreSQL: a transaction-scoped advisory
  * lock, so two servers never run the daily sweep at once; SQLite: always got (one process
@@ -173,6 +185,19 @@ int store_sweep_add(struct store *s, const char *as_of, int64_t by, int64_t *id,
 		    struct dm_err *e);
 int store_sweep_done(struct store *s, int64_t id, int64_t moved, struct dm_err *e);
 
+/* The cut-offs of a rep's agenda (followup.c computes them from the rules). */
+struct agenda_cut {
+	const char *planned_before; /* date: a planned next touch before it may be due */
+	const char *due_before;     /* instant: without a planned touch, a last touch (or creation)
+				     * before it may be due (the later of the two cadences' cut-offs) */
+	const char *sleep_before;   /* instant: a last touch (or creation) before it is sleeping */
+};
+/* The live accounts owner owns and v sees that may be due or sleeping by cut, by id: a superset
+ * the caller checks with its own rules. Each item: {id, name, created_at, last_touch_at,
+ * latest_next_touch, latest_contact_ids (JSON text or null), open_opps}. */
+int store_agenda_accounts(struct store *s, const struct viewer *v, int64_t owner,
+			  const struct agenda_cut *cut, json_t **items, struct dm_err *e);
+
 /* *yes = 1 when team is within v's reach: any team for admins; for managers their team, the
  * teams they manage, and every team below those. */
 int store_team_in_reach(struct store *s, const struct viewer *v, int64_t team, int *yes,
@@ -276,6 +301,13 @@ int store_count(struct store *s, const struct kind *k, int64_t *n, struct dm_err
  * record as the new value) instead of one per field. */
 int store_import_insert(struct store *s, const struct kind *k, json_t *rec, int64_t actor,
 			int64_t *id, struct dm_err *e);
+/* Inside store_write only. Bracket a bulk load of kind k (an import, the generator): between
+ * the two calls the store may defer the work of secondary structures to the end, where it is
+ * done once for all the rows (SQLite: the account name index; PostgreSQL: nothing, pg_trgm's
+ * index is kept row by row). Every begin needs its end in the
+ * same store_write callback; a callback that fails rolls both back with its rows. */
+int store_bulk_begin(struct store *s, const struct kind *k, struct dm_err *e);
+int store_bulk_end(struct store *s, const struct kind *k, struct dm_err *e);
 /* A consistent copy of the live database in the new file path (which must not exist), taken
  * while the store keeps serving (SQLite: the online backup API under one read snapshot, a
  * SQLite file; PostgreSQL: pg_dump --format=custom, for pg_restore; DM_EUNAVAILABLE with the

@@ -10,7 +10,10 @@ struct store_ops {
 	void (*close)(void *impl);
 	int (*schema_version)(void *impl, int *version, struct dm_err *e);
 	int (*migrate)(void *impl, struct dm_err *e);
-	int (*write)(void *impl, store_write_fn fn, void *arg);
+	int (*write)(void *impl, store_write_fn fn, void *arg, struct dm_err *e);
+	/* Optional (NULL: reads are not grouped): begin (on = 1) or end (0) the calling thread's
+	 * read snapshot. */
+	void (*snapshot)(void *impl, int on);
 	int (*lock_try)(void *impl, const char *name, int *got, struct dm_err *e);
 	int (*get)(void *impl, const struct kind *k, const struct viewer *v, int64_t id,
 		   int include_archived, json_t **rec, struct dm_err *e);
@@ -61,6 +64,8 @@ struct store_ops {
 	int (*count_owned)(void *impl, int64_t user, int64_t *n, struct dm_err *e);
 	int (*reclaim_candidates)(void *impl, json_t *protect, const char *touch_before,
 				  const char *deal_before, json_t **items, struct dm_err *e);
+	int (*agenda_accounts)(void *impl, const struct viewer *v, int64_t owner,
+			       const struct agenda_cut *cut, json_t **items, struct dm_err *e);
 	int (*sweep_add)(void *impl, const char *as_of, int64_t by, int64_t *id, struct dm_err *e);
 	int (*sweep_done)(void *impl, int64_t id, int64_t moved, struct dm_err *e);
 	int (*team_in_reach)(void *impl, const struct viewer *v, int64_t team, int *yes,
@@ -81,6 +86,8 @@ struct store_ops {
 	int (*import_insert)(void *impl, const struct kind *k, json_t *rec, int64_t actor,
 			     int64_t *id, struct dm_err *e);
 	int (*backup)(void *impl, const char *path, struct dm_err *e);
+	/* Optional (NULL: nothing is deferred): store_bulk_begin (on = 1) and store_bulk_end. */
+	int (*bulk)(void *impl, const struct kind *k, int on, struct dm_err *e);
 };
 
 struct store {

@@ -11,7 +11,8 @@ Python 3 standard library only.  The pieces:
 
 Environment: DEALMAP_BIN (default build/dealmap under the repository root),
 DEALMAP_KEEP=1 keeps the temporary directories, DEALMAP_VERBOSE=1 prints the
-server log when a server stops.
+server log when a server stops, DEALMAP_SERVE_ARGS adds arguments to every
+`dealmap serve` (e.g. "--threads 64", to compare settings under test_94's load).
 
 The store: DEALMAP_TEST_STORE=pg runs every server on PostgreSQL instead of a
 SQLite file. DEALMAP_TEST_PG is then the URL of a database the tests may
@@ -207,7 +208,8 @@ class Server:
         self.log_path = os.path.join(self.tmpdir, "serve-%d.log" % self._logs)
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--db", self.db, "--listen", "%s:%d" % (self.host, self.port)],
+            [BIN, "serve", "--db", self.db, "--listen", "%s:%d" % (self.host, self.port)]
+            + os.environ.get("DEALMAP_SERVE_ARGS", "").split(),
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         log.close()
         deadline = time.time() + timeout

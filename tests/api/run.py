@@ -7,9 +7,10 @@
 
 The last line printed is exactly `N passed, N failed` (N = test methods; a test
 that could not run because its class or module failed to set up counts as
-failed, and so does a failure while tearing a server down; a test skipped on
-purpose, e.g. a SQLite-only test on PostgreSQL, counts as neither and is listed
-with its reason). The exit status is non-zero when anything failed.
+failed, and so does a failure while tearing a server down). A test skipped on
+purpose (unittest.SkipTest: e.g. a SQLite-only test on PostgreSQL, or mounting a
+file system without root) is neither: it is listed as `skipped: <test>: <reason>`
+above the summary. The exit status is non-zero when anything failed.
 """
 
 import os
@@ -35,6 +36,7 @@ class CountingResult(unittest.TextTestResult):
         self.passed = set()
         self.teardown_errors = 0
         self.started = {}
+        self.skipped_ids = {}
 
     def startTest(self, test):
         self.started[test.id()] = time.time()
@@ -43,6 +45,10 @@ class CountingResult(unittest.TextTestResult):
     def addSuccess(self, test):
         super().addSuccess(test)
         self.passed.add(test.id())
+
+    def addSkip(self, test, reason):
+        super().addSkip(test, reason)
+        self.skipped_ids[test.id()] = reason
 
     def addError(self, test, err):
         super().addError(test, err)
@@ -78,12 +84,20 @@ def main(argv):
     t0 = time.time()
     result = runner.run(suite)
     passed = len(result.passed)
-    skipped = len(result.skipped)
+    # a class skipped in setUpClass reports one skip for the class: count its methods
+    skipped = 0
+    for t in tests:
+        tid = t.id()
+        cls_id = tid.rsplit(".", 1)[0]
+        reason = result.skipped_ids.get(tid)
+        if reason is None:
+            reason = next((r for k, r in result.skipped_ids.items() if "(%s)" % cls_id in k), None)
+        if reason is not None and tid not in result.passed:
+            skipped += 1
+            print("skipped: %s: %s" % (tid, reason))
     failed = total - passed - skipped + result.teardown_errors
     sys.stderr.flush()
-    for test, reason in result.skipped:
-        print("skipped %s: %s" % (test.id(), reason))
-    print("ran %d test methods in %.1fs" % (total, time.time() - t0))
+    print("ran %d test methods in %.1fs (%d skipped)" % (total, time.time() - t0, skipped))
     print("%d passed, %d failed" % (passed, failed))
     return 0 if failed == 0 and total > 0 else 1
 

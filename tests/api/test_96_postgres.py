@@ -3,7 +3,8 @@ session opened on one server works on the other, failed sign-ins count on all, a
 seen from all; parallel claims of one pool account through
 two servers are won exactly once; servers starting together sweep once; PostgreSQL restarted
 under a load of writes answers 503 (never 500, never a hang) while it is down, then serves again
-with no acknowledged write lost."""
+with no acknowledged write lost; a read-only database answers writes 503 naming the cause while
+reads go on (the PostgreSQL side of test_92)."""
 
 import os
 import subprocess
@@ -11,7 +12,7 @@ import threading
 import time
 import unittest
 
-from harness import PW, ApiTestCase, Server, db_rows, only_pg, run_threads, uniq
+from harness import PG_BASE, PW, ApiTestCase, Server, db_rows, only_pg, psql, run_threads, uniq
 
 
 def restart_command():
@@ -234,6 +235,43 @@ class RestartTest(unittest.TestCase):
         finally:
             stop.set()
             srv.cleanup()
+
+
+@only_pg("a read-only PostgreSQL database (test_92 covers SQLite's)")
+class ReadOnlyTest(ApiTestCase):
+    ORG_USERS = ("rep1",)
+
+    def read_only(self, on):
+        """Make the test's database read-only (or writable) for new sessions, and end the
+        server's current ones (its pool reconnects by itself)."""
+        name = self.server.db.rsplit("/", 1)[1]
+        psql(PG_BASE, 'ALTER DATABASE "%s" %s' % (name, "SET default_transaction_read_only = on"
+                                                   if on else "RESET default_transaction_read_only"))
+        psql(PG_BASE, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '%s'"
+             " AND pid <> pg_backend_pid()" % name)
+
+    def test_writes_503_reads_200_then_writes_resume(self):
+        rep = self.org.rep1
+        a = self.account(rep)
+        self.read_only(True)
+        try:
+            for _ in range(3):   # the first requests may meet the ended connections: 503 too
+                r = rep.post("accounts", {"name": uniq("RO")})
+                if r.status == 503 and "read-only" in (r.error or {}).get("message", ""):
+                    break
+            self.assertError(r, 503, "unavailable")
+            self.assertIn("read-only", r.error["message"])
+            self.assertError(rep.patch("accounts/%d" % a["id"], {"notes": "x"}), 503, "unavailable")
+            self.assertStatus(rep.get("accounts/%d" % a["id"]), 200)
+            self.assertStatus(rep.get("accounts"), 200)
+        finally:
+            self.read_only(False)
+        for _ in range(3):
+            r = rep.post("accounts", {"name": uniq("RW")})
+            if r.status != 503:
+                break
+        self.assertStatus(r, 201, "writes did not resume once the database is writable")
+        self.assertAlive()
 
 
 if __name__ == "__main__":

@@ -336,7 +336,10 @@ class CliTest(unittest.TestCase):
         try:
             self.assertEqual(con.execute("PRAGMA journal_mode").fetchone()[0].lower(), "wal")
             texts = []
-            tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+            # every stored table; a virtual table (the name index) keeps its rows in shadow
+            # tables, scanned here, and cannot be read without dealmap's tokenizer
+            tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' "
+                                                "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'")]
             for t in tables:
                 for row in con.execute('SELECT * FROM "%s"' % t.replace('"', '""')):
                     for v in row:

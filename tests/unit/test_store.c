@@ -109,7 +109,7 @@ static int try_insert(struct store *s, const struct kind *k, int64_t actor, int6
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
 	struct ins a = { k, checked(k, CHECK_CREATE, text), actor, 0, { 0 }, 0 };
-	int rc = store_write(s, ins_cb, &a);
+	int rc = store_write(s, ins_cb, &a, NULL);
 	json_decref(a.rec);
 	if (e)
 		*e = a.e;
@@ -159,7 +159,7 @@ static int update(struct store *s, const struct kind *k, int64_t id, int64_t act
 		  struct dm_err *e, const char *text)
 {
 	struct upd u = { k, id, checked(k, CHECK_PATCH, text), actor, 0, -1, { 0 } };
-	int rc = store_write(s, upd_cb, &u);
+	int rc = store_write(s, upd_cb, &u, NULL);
 	json_decref(u.changes);
 	if (changed)
 		*changed = u.changed;
@@ -172,7 +172,7 @@ static int set_archived(struct store *s, const struct kind *k, int64_t id, int a
 			int64_t actor, struct dm_err *e)
 {
 	struct upd u = { k, id, NULL, actor, 0, archived, { 0 } };
-	int rc = store_write(s, upd_cb, &u);
+	int rc = store_write(s, upd_cb, &u, NULL);
 	if (e)
 		*e = u.e;
 	return rc;
@@ -512,7 +512,7 @@ static void failed_callback_rolls_back(void **state)
 	struct fx *f = *state;
 	struct ins a = { &kind_team, checked(&kind_team, CHECK_CREATE, "{\"name\": \"gone\"}"), 0, 0,
 			 { 0 }, 1 };
-	assert_int_equal(store_write(f->s, ins_cb, &a), DM_ECONFLICT);
+	assert_int_equal(store_write(f->s, ins_cb, &a, NULL), DM_ECONFLICT);
 	assert_true(a.id > 0);
 	assert_int_equal(get_rc(f->s, &kind_team, NULL, a.id, 1), DM_ENOTFOUND);
 	json_decref(a.rec);
@@ -1090,7 +1090,7 @@ static void *worker_main(void *arg)
 		}
 		json_decref(body);
 		struct ins a = { &kind_account, rec, 0, 0, { 0 }, 0 };
-		if (store_write(wk->s, ins_cb, &a))
+		if (store_write(wk->s, ins_cb, &a, NULL))
 			wk->failures++;
 		else
 			wk->ids[i] = a.id;

@@ -61,3 +61,9 @@ export function relDays(s) {
   const diff = Math.round((x - today) / 86400000);
   return new Intl.RelativeTimeFormat(i18n.global.locale.value, { numeric: 'auto' }).format(diff, 'day');
 }
+
+// Text for an HTML string (ECharts renders a tooltip formatter's result as HTML): what a user
+// typed (a stage label, a name) must show as text, never become markup.
+export function escapeHtml(s) {
+  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
+}

@@ -1,0 +1,116 @@
+"""53: the rep's agenda (GET /me/agenda, issue 9: the store selects the accounts that may be due
+or sleeping, the rules decide) equals a brute-force computation over every account the rep
+owns: each account read on its own (its next_touch_on and sleeping as presented), the reason
+and the contact from the activities this test wrote. Many accounts with varied dates: no touch,
+touches back to 200 days, instants either side of a Shanghai midnight, planned next touches in
+the past and the future, a newer activity without a plan, ineffective touches, open and won
+opportunities, archived accounts and another rep's; checked for many agenda dates."""
+
+import datetime
+import random
+import unittest
+
+from harness import ApiTestCase, uniq
+
+SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
+
+
+def today():
+    return datetime.datetime.now(SHANGHAI).date()
+
+
+def days(d):
+    return datetime.date.fromisoformat(d).toordinal()
+
+
+class AgendaBruteForceTest(ApiTestCase):
+
+    def post(self, client, path, body):
+        r = client.post(path, body)
+        self.assertStatus(r, 201, "POST %s %r" % (path, body))
+        return r.json
+
+    def instant(self, rnd):
+        """A time within the last 200 days (a few ahead), often right at a Shanghai midnight."""
+        d = today() + datetime.timedelta(days=rnd.randint(-200, 3))
+        t = rnd.choice(["15:59:59.999", "16:00:00.000", "04:00:00.000", "23:30:00.000", "00:00:00.000"])
+        return "%sT%sZ" % (d.isoformat(), t)
+
+    def build(self):
+        rnd = random.Random(53)
+        rep, other = self.org.rep1, self.org.rep2
+        self.accounts = {}   # id -> {"acts": [(occurred_at, id, next_touch_on, contact)], "mine"}
+        for i in range(90):
+            owner = other if i % 15 == 14 else rep
+            acc = self.post(owner, "accounts", {"name": uniq("AG%d" % i)})
+            rec = {"acts": [], "mine": owner is rep}
+            self.accounts[acc["id"]] = rec
+            contact = None
+            if rnd.random() < 0.4:
+                contact = self.post(owner, "contacts", {"account_id": acc["id"], "name": "联系人%d" % i})
+            for _ in range(rnd.choice([0, 1, 1, 2, 3])):
+                body = {"account_id": acc["id"], "channel": "phone", "effective": rnd.random() < 0.8,
+                        "occurred_at": self.instant(rnd)}
+                if rnd.random() < 0.4:
+                    body["next_touch_on"] = (today() + datetime.timedelta(days=rnd.randint(-40, 40))).isoformat()
+                if contact and rnd.random() < 0.7:
+                    body["contact_ids"] = [contact["id"]]
+                act = self.post(owner, "activities", body)
+                rec["acts"].append((act["occurred_at"], act["id"], body.get("next_touch_on"),
+                                    contact if body.get("contact_ids") else None))
+            kind = rnd.random()
+            if kind < 0.35:
+                self.post(owner, "opportunities", {"account_id": acc["id"], "name": uniq("O"),
+                                                   "stage": "design", "amount": 100})
+            elif kind < 0.5:
+                self.post(owner, "opportunities", {"account_id": acc["id"], "name": uniq("W"),
+                                                   "stage": "won", "amount": 100})
+            if rnd.random() < 0.08:
+                self.assertStatus(owner.delete("accounts/%d" % acc["id"]), 200)
+                rec["archived"] = True
+
+    def expected(self, date):
+        rep = self.org.rep1
+        follow, sleeping = [], []
+        for acc_id in sorted(self.accounts):
+            rec = self.accounts[acc_id]
+            if not rec["mine"] or rec.get("archived"):
+                continue
+            a = rep.get("accounts/%d" % acc_id).json
+            if a["sleeping"]:
+                sleeping.append({"account_id": acc_id, "account_name": a["name"],
+                                 "last_touch_at": a["last_touch_at"]})
+            if a["next_touch_on"] > date:
+                continue
+            latest = max(rec["acts"], key=lambda x: (x[0], x[1])) if rec["acts"] else None
+            contact = latest[3] if latest else None
+            follow.append({"account_id": acc_id, "account_name": a["name"],
+                           "contact": {"id": contact["id"], "name": contact["name"]} if contact else None,
+                           "next_touch_on": a["next_touch_on"],
+                           "days_overdue": days(date) - days(a["next_touch_on"]),
+                           "reason": "planned" if latest and latest[2] else "cadence"})
+        follow.sort(key=lambda f: (-f["days_overdue"], f["account_id"]))
+        return follow, sleeping
+
+    def test_agenda_equals_brute_force(self):
+        self.build()
+        rep = self.org.rep1
+        checked = set()
+        for offset in (None, 0, 1, -1, 13, 14, 15, 29, 30, 31, 45, -30, -60, 120):
+            date = (today() + datetime.timedelta(days=offset)).isoformat() if offset is not None else None
+            r = rep.get("me/agenda", query={"date": date} if date else None)
+            self.assertStatus(r, 200)
+            got = r.json
+            if date is None:
+                date = got["date"]
+                self.assertEqual(date, today().isoformat())
+            follow, sleeping = self.expected(date)
+            self.assertEqual(got["follow_ups"], follow, "follow-ups on %s" % date)
+            self.assertEqual(got["sleeping"], sleeping, "sleeping on %s" % date)
+            checked.add((len(follow) > 0, len(follow) < 80))
+        # the dates cover an agenda with some and one with most of the accounts due
+        self.assertIn((True, True), checked)
+
+
+if __name__ == "__main__":
+    unittest.main()
