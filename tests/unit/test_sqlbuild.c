@@ -87,6 +87,10 @@ static void list_query_per_dialect(void **state)
 	assert_null(strstr(lite, "COLLATE"));
 	assert_null(strstr(lite, "$1"));
 	free(lite);
+	/* SQLite's name index is by character pairs (migration 10): two characters use it too */
+	lite = list_sql(SQL_SQLITE, "鑫源", &bound);
+	assert_non_null(strstr(lite, "accounts_name_fts MATCH ?"));
+	free(lite);
 }
 
 static void derived_json_per_dialect(void **state)
@@ -114,9 +118,25 @@ static void analytics_names(void **state)
 	struct qb q;
 	qb_init(&q, SQL_PG);
 	assert_int_equal(sql_analytics(&q, "won_by_month", &p, &e), 0);
-	assert_non_null(strstr(q.sql.data, "to_char("));
+	/* the funnel's figures read the aggregates of migration 11, by UTC+8 day */
+	assert_non_null(strstr(q.sql.data, "FROM agg_closed a"));
 	assert_null(strstr(q.sql.data, "strftime"));
 	assert_null(strstr(q.sql.data, "WHERE 1"));
+	qb_release(&q);
+	static const char *const agg[] = { "funnel_open", "funnel_closed", "funnel_reach",
+					   "stage_days", "won_total", "reps" };
+	for (size_t i = 0; i < sizeof agg / sizeof agg[0]; i++) {
+		qb_init(&q, SQL_PG);
+		assert_int_equal(sql_analytics(&q, agg[i], &p, &e), 0);
+		assert_non_null(strstr(q.sql.data, "FROM agg_"));
+		assert_null(strstr(q.sql.data, "json_extract"));
+		assert_null(strstr(q.sql.data, "IFNULL"));
+		assert_null(strstr(q.sql.data, "?"));
+		qb_release(&q);
+	}
+	qb_init(&q, SQL_SQLITE);
+	assert_int_equal(sql_analytics(&q, "funnel_open", &p, &e), 0);
+	assert_non_null(strstr(q.sql.data, "json_extract("));
 	qb_release(&q);
 	qb_init(&q, SQL_PG);
 	assert_int_equal(sql_analytics(&q, "no_such_report", &p, &e), DM_EINVAL);
