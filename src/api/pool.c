@@ -72,16 +72,34 @@ static int pool_h(struct http_req *rq, struct http_resp *rs)
 	return rc;
 }
 
+static const char *const agenda_query[] = {
+	"date:The agenda's day, YYYY-MM-DD (default today in Asia/Shanghai)",
+	"limit:Items of each list, 1-1000 (default 100; warnings at most 500): the most overdue "
+	"follow-ups, the longest quiet sleeping accounts; follow_ups_total and sleeping_total count "
+	"them all", NULL
+};
+
 static int agenda_h(struct http_req *rq, struct http_resp *rs)
 {
 	const char *date = NULL;
+	long long limit = AGENDA_LIMIT_DEFAULT;
 	json_t *out;
 	for (size_t i = 0; i < rq->nparams; i++) {
-		if (strcmp(rq->params[i].key, "date"))
-			return dm_fail(&rq->err, DM_EPARAM, rq->params[i].key, "the agenda takes date only");
-		date = rq->params[i].value;
+		const char *k = rq->params[i].key, *val = rq->params[i].value;
+		char *end;
+		if (!strcmp(k, "date")) {
+			date = val;
+		} else if (!strcmp(k, "limit")) {
+			limit = strtoll(val, &end, 10);
+			if (!*val || *end || limit < 1 || limit > AGENDA_LIMIT_MAX)
+				return dm_fail(&rq->err, DM_EPARAM, "limit",
+					       "limit must be an integer from 1 to %d", AGENDA_LIMIT_MAX);
+		} else {
+			return dm_fail(&rq->err, DM_EPARAM, k, "the agenda takes date and limit only");
+		}
 	}
-	int rc = followup_agenda(api_store(rq), api_viewer(rq), date, &out, &rq->err);
+	int rc = followup_agenda(api_store(rq), api_viewer(rq), date, (size_t)limit, &out,
+				 &rq->err);
 	if (!rc)
 		http_set_json(rs, 200, out);
 	return rc;
@@ -189,8 +207,7 @@ size_t api_pool_routes(struct route *out, size_t max)
 		  "SweepInput", "SweepResult", 0, NULL },
 		{ "GET", "/api/v1/me/agenda", agenda_h, 0, NULL,
 		  "My day: overdue and due follow-ups, warnings on my opportunities, my sleeping "
-		  "accounts (date: YYYY-MM-DD, default today in Asia/Shanghai)", "follow-up", NULL,
-		  "Agenda", 0, NULL },
+		  "accounts", "follow-up", NULL, "Agenda", 0, agenda_query },
 		{ "GET", "/api/v1/intervention", intervention_h, ROUTE_LIST, NULL,
 		  "Accounts with intervention_touches or more and no won opportunity (managers)",
 		  "follow-up", NULL, "InterventionItem", 0, NULL },

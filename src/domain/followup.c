@@ -206,16 +206,38 @@ static int scan_accounts(struct store *s, const struct viewer *v, struct store_q
 	return rc;
 }
 
-static int by_overdue(const void *a, const void *b)
+/* A due account before it becomes an item: sorted first, so that only the page is built. */
+struct due_account {
+	json_t *account;
+	char next[DATE_STR_LEN];
+	int64_t overdue, id;
+};
+
+/* A sleeping account: the longest quiet first. */
+struct quiet_account {
+	json_t *account;
+	const char *since;
+	int64_t id;
+};
+
+static int by_quiet(const void *a, const void *b)
 {
-	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-	int64_t dx = int_of(x, "days_overdue"), dy = int_of(y, "days_overdue");
-	if (dx != dy)
-		return dx > dy ? -1 : 1;
-	return int_of(x, "account_id") < int_of(y, "account_id") ? -1 : 1;
+	const struct quiet_account *x = a, *y = b;
+	int c = strcmp(x->since, y->since);
+	if (c)
+		return c;
+	return x->id < y->id ? -1 : 1;
 }
 
-static json_t *follow_up_item(struct store *s, const struct viewer *v, json_t *a,
+static int by_overdue(const void *a, const void *b)
+{
+	const struct due_account *x = a, *y = b;
+	if (x->overdue != y->overdue)
+		return x->overdue > y->overdue ? -1 : 1;
+	return x->id < y->id ? -1 : 1;
+}
+
+static json_t *follow_up_item(struct store *s, json_t *a,
 			      const char *next, int64_t day)
 {
 	json_t *ids = NULL, *contact = NULL, *c = NULL;
@@ -224,8 +246,15 @@ static json_t *follow_up_item(struct store *s, const struct viewer *v, json_t *a
 	date_to_days(next, &due);
 	if (text)
 		ids = json_loads(text, JSON_DECODE_ANY, NULL);
+	/* The account is one the viewer sees (the agenda holds no other), and so is a contact of
+	 * it: read the contact without the visibility predicate, whose "account visible" part
+	 * built the set of all the viewer's accounts for every lookup (1,408 follow-ups × 2,000
+	 * accounts: 1 s of a rep's agenda at full scale), and keep it only if it is still that
+	 * account's. */
 	if (json_array_size(ids) &&
-	    !store_get(s, &kind_contact, v, json_integer_value(json_array_get(ids, 0)), 0, &c, NULL))
+	    !store_get(s, &kind_contact, NULL, json_integer_value(json_array_get(ids, 0)), 0, &c,
+		       NULL) &&
+	    json_equal(json_object_get(c, "account_id"), json_object_get(a, "id")))
 		contact = json_pack("{s:O,s:O}", "id", json_object_get(c, "id"), "name",
 				    json_object_get(c, "name"));
 	json_decref(c);
@@ -258,8 +287,8 @@ static int agenda_candidates(struct store *s, const struct viewer *v, const stru
 	return store_agenda_accounts(s, v, v->user_id, &cut, rows, e);
 }
 
-int followup_agenda(struct store *s, const struct viewer *v, const char *date, json_t **out,
-		    struct dm_err *e)
+int followup_agenda(struct store *s, const struct viewer *v, const char *date, size_t limit,
+		    json_t **out, struct dm_err *e)
 {
 	char today_s[DATE_STR_LEN];
 	int64_t day, today;
@@ -274,44 +303,65 @@ int followup_agenda(struct store *s, const struct viewer *v, const char *date, j
 		date = today_s;
 		day = today;
 	}
-	struct kv mine[1];
-	char id[24];
+	struct kv mine[2];
+	char id[24], page[24];
 	snprintf(id, sizeof id, "%lld", (long long)v->user_id);
+	snprintf(page, sizeof page, "%zu", limit < AGENDA_WARNINGS_MAX ? limit : AGENDA_WARNINGS_MAX);
 	mine[0].key = "owner_id";
 	mine[0].value = id;
+	mine[1].key = "limit";
+	mine[1].value = page;
 	int rc = settings_rules(s, &r, e);
 	if (!rc)
 		rc = agenda_candidates(s, v, &r, day, today, &accounts, e);
 	if (!rc)
-		rc = method_warnings(s, v, mine, 1, &warnings, NULL, e);
+		rc = method_warnings(s, v, mine, 2, &warnings, NULL, e);
 	if (rc) {
 		json_decref(accounts);
 		return rc;
 	}
 	size_t i, n = 0;
+	size_t nsleeping = 0;
 	json_t *a, *sleeping = json_array();
-	json_t **due = xcalloc(json_array_size(accounts) + 1, sizeof *due);
+	struct due_account *due = xcalloc(json_array_size(accounts) + 1, sizeof *due);
+	struct quiet_account *quiet = xcalloc(json_array_size(accounts) + 1, sizeof *quiet);
 	json_array_foreach(accounts, i, a) {
 		const char *last = json_string_value(json_object_get(a, "last_touch_at"));
 		const char *since = last ? last : json_string_value(json_object_get(a, "created_at"));
 		char next[DATE_STR_LEN];
+		int64_t next_day;
 		next_touch_on(&r, since, json_string_value(json_object_get(a, "latest_next_touch")),
 			      int_of(a, "open_opps"), next);
-		if (strcmp(next, date) <= 0)
-			due[n++] = follow_up_item(s, v, a, next, day);
-		if (is_sleeping(&r, today, since))
-			json_array_append_new(sleeping, json_pack("{s:O,s:O,s:O}", "account_id",
-				json_object_get(a, "id"), "account_name", json_object_get(a, "name"),
-				"last_touch_at", json_object_get(a, "last_touch_at")));
+		if (strcmp(next, date) <= 0 && !date_to_days(next, &next_day)) {
+			due[n].account = a;
+			snprintf(due[n].next, sizeof due[n].next, "%s", next);
+			due[n].overdue = day - next_day;
+			due[n++].id = int_of(a, "id");
+		}
+		if (is_sleeping(&r, today, since)) {
+			quiet[nsleeping].account = a;
+			quiet[nsleeping].since = since;
+			quiet[nsleeping++].id = int_of(a, "id");
+		}
 	}
+	/* Only the page is built: a rep of a large company may have a thousand accounts due. */
 	qsort(due, n, sizeof *due, by_overdue);
 	json_t *follow = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(follow, due[i]);
+	for (i = 0; i < n && i < limit; i++)
+		json_array_append_new(follow, follow_up_item(s, due[i].account, due[i].next, day));
+	qsort(quiet, nsleeping, sizeof *quiet, by_quiet);
+	for (i = 0; i < nsleeping && i < limit; i++) {
+		a = quiet[i].account;
+		json_array_append_new(sleeping, json_pack("{s:O,s:O,s:O}", "account_id",
+			json_object_get(a, "id"), "account_name", json_object_get(a, "name"),
+			"last_touch_at", json_object_get(a, "last_touch_at")));
+	}
 	free(due);
+	free(quiet);
 	json_decref(accounts);
-	*out = json_pack("{s:s,s:o,s:o,s:o}", "date", date, "follow_ups", follow, "warnings", warnings,
-			 "sleeping", sleeping);
+	*out = json_pack("{s:s,s:o,s:I,s:o,s:o,s:I}", "date", date, "follow_ups", follow,
+			 "follow_ups_total", (json_int_t)n, "warnings", warnings, "sleeping", sleeping,
+			 "sleeping_total", (json_int_t)nsleeping);
 	return 0;
 }
 

@@ -19,9 +19,15 @@ json_t *followup_repurchase(json_t *orders, int64_t today);
 /* Pure: habitual | beginner | prospect. */
 const char *followup_segment(json_t *orders, int64_t today);
 
-/* {date, follow_ups: [...], warnings: [...], sleeping: [...]} for v's own accounts; date NULL =
- * today in Asia/Shanghai. */
-int followup_agenda(struct store *s, const struct viewer *v, const char *date, json_t **out,
+/* {date, follow_ups: [...], follow_ups_total, warnings: [...], sleeping: [...], sleeping_total}
+ * for v's own accounts; date NULL = today in Asia/Shanghai. Each list holds its first `limit`
+ * items (the most overdue, the longest quiet; warnings at most AGENDA_WARNINGS_MAX), the totals
+ * count them all. */
+#define AGENDA_LIMIT_DEFAULT 100
+#define AGENDA_LIMIT_MAX 1000
+#define AGENDA_WARNINGS_MAX 500
+int followup_agenda(struct store *s, const struct viewer *v, const char *date, size_t limit,
+		    json_t **out,
 		    struct dm_err *e);
 /* Accounts in v's reach with intervention_touches or more and no won opportunity. */
 int followup_intervention(struct store *s, const struct viewer *v, json_t **items,

@@ -79,7 +79,8 @@ class AgendaBruteForceTest(ApiTestCase):
             a = rep.get("accounts/%d" % acc_id).json
             if a["sleeping"]:
                 sleeping.append({"account_id": acc_id, "account_name": a["name"],
-                                 "last_touch_at": a["last_touch_at"]})
+                                 "last_touch_at": a["last_touch_at"],
+                                 "_since": a["last_touch_at"] or a["created_at"]})
             if a["next_touch_on"] > date:
                 continue
             latest = max(rec["acts"], key=lambda x: (x[0], x[1])) if rec["acts"] else None
@@ -90,6 +91,8 @@ class AgendaBruteForceTest(ApiTestCase):
                            "days_overdue": days(date) - days(a["next_touch_on"]),
                            "reason": "planned" if latest and latest[2] else "cadence"})
         follow.sort(key=lambda f: (-f["days_overdue"], f["account_id"]))
+        # the longest quiet first (last touch, or creation when never touched)
+        sleeping.sort(key=lambda x: (x.pop("_since"), x["account_id"]))
         return follow, sleeping
 
     def test_agenda_equals_brute_force(self):
@@ -107,7 +110,20 @@ class AgendaBruteForceTest(ApiTestCase):
             follow, sleeping = self.expected(date)
             self.assertEqual(got["follow_ups"], follow, "follow-ups on %s" % date)
             self.assertEqual(got["sleeping"], sleeping, "sleeping on %s" % date)
+            self.assertEqual((got["follow_ups_total"], got["sleeping_total"]),
+                             (len(follow), len(sleeping)))
+            # a page: the first items of each list, the same totals
+            page = rep.get("me/agenda", query={"date": date, "limit": 7}).json
+            self.assertEqual(page["follow_ups"], follow[:7])
+            self.assertEqual(page["sleeping"], sleeping[:7])
+            self.assertLessEqual(len(page["warnings"]), 7)
+            self.assertEqual((page["follow_ups_total"], page["sleeping_total"]),
+                             (len(follow), len(sleeping)))
             checked.add((len(follow) > 0, len(follow) < 80))
+        for bad in ("0", "1001", "ten", ""):
+            r = rep.get("me/agenda", query={"limit": bad})
+            self.assertStatus(r, 400)
+            self.assertEqual(r.json["error"]["field"], "limit")
         # the dates cover an agenda with some and one with most of the accounts due
         self.assertIn((True, True), checked)
 
