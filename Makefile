@@ -2,10 +2,11 @@
 # SAN=1 builds everything with AddressSanitizer and UndefinedBehaviorSanitizer.
 
 CC      ?= cc
-PKGS    := libmicrohttpd jansson sqlite3 libsodium xlsxwriter
+PKGS    := libmicrohttpd jansson sqlite3 libpq libsodium xlsxwriter
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers -pthread \
            -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lcrack -lm -pthread
 ifeq ($(FUZZ),1)
 # libFuzzer targets (tests/fuzz): everything built by clang with coverage and sanitizers
@@ -32,7 +33,7 @@ DB       ?= dealmap.db
 LISTEN   ?= 127.0.0.1:8080
 DEMO_ADMIN_PASSWORD ?= Dealmap-Admin-2026
 
-.PHONY: all run test unit api deps clean screenshots bench
+.PHONY: all run test test-sqlite test-pg unit api deps clean screenshots bench
 all: $(BIN)
 
 $(BUILD)/.deps-ok: scripts/deps.sh
@@ -131,20 +132,32 @@ run: $(BIN)
 
 unit: $(UNIT_BIN)
 
+# make test-sqlite: every test on SQLite (unit, API, browser, fuzz); make test-pg: the API suite on
+# a private PostgreSQL cluster started for the run (scripts/pg-run.sh); make test: both, one summary.
+test-sqlite: $(BIN) $(UNIT_BIN) fuzz-build
+	@tests/run.sh $(BUILD) sqlite
+
+test-pg: $(BIN)
+	@tests/run.sh $(BUILD) pg
+
 test: $(BIN) $(UNIT_BIN) fuzz-build
-	@tests/run.sh $(BUILD)
+	@tests/run.sh $(BUILD) all
 
 deps:
 	@scripts/deps.sh
 
 # The benchmark of issue 9 (docs/BENCHMARKS.md): generate the large company at SCALE (1 = 1M
 # accounts, 10M activities; cached per scale and seed), serve it, load it with wrk, append a table.
+# STORE=pg: the same on PostgreSQL, on a private cluster started for the run (scripts/pg-run.sh).
 SCALE    ?= 1
 SEED     ?= 9
 DURATION ?= 10
+STORE    ?= sqlite
+BENCH_RUN := $(if $(filter pg,$(STORE)),scripts/pg-run.sh,)
 bench: $(BIN)
 	@command -v wrk >/dev/null 2>&1 || scripts/deps.sh bench
-	@python3 tools/bench.py --bin $(BIN) --scale $(SCALE) --seed $(SEED) --duration $(DURATION)
+	@$(BENCH_RUN) python3 tools/bench.py --bin $(BIN) --scale $(SCALE) --seed $(SEED) \
+		--duration $(DURATION) --store $(STORE)
 
 # docs/screenshots/*.png of the main pages, taken by headless Chromium from a demo server.
 screenshots: $(BIN)

@@ -1,11 +1,34 @@
 #!/bin/bash
-# run.sh BUILD — run every test: the cmocka unit tests, the black-box API tests against the real
-# binary, then the browser tests (headless Chromium driving the web app served by the real binary).
-# Ends with one line "N passed, N failed" summing them all.
+# run.sh BUILD [STORES] — run every test: the cmocka unit tests, the black-box API tests against
+# the real binary, then the browser tests (headless Chromium driving the web app served by the real
+# binary) and the fuzz targets briefly. STORES: "sqlite" (the default) runs all of that on SQLite;
+# "pg" runs the API tests only, on a private PostgreSQL cluster (scripts/pg-run.sh); "all" runs
+# both. Ends with one line "N passed, N failed" summing them all.
 set -u
 build=${1:-build}
+stores=${2:-sqlite}
 passed=0 failed=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
+
+# the API suite on PostgreSQL: tests/api/run.py inside scripts/pg-run.sh
+api_pg() {
+	DEALMAP_BIN="$build/dealmap" DEALMAP_TEST_STORE=pg scripts/pg-run.sh \
+		python3 tests/api/run.py >"$log" 2>&1; rc=$?
+	tail -n 60 "$log" | grep -v '^[0-9]* passed, [0-9]* failed$' || true
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1)
+	p=$(echo "$line" | cut -d' ' -f1); f=$(echo "$line" | cut -d' ' -f3)
+	p=${p:-0}; f=${f:-0}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	echo "api (PostgreSQL): $p passed, $f failed"
+	passed=$((passed + p)); failed=$((failed + f))
+}
+
+if [ "$stores" = pg ]; then
+	api_pg
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
+	exit
+fi
 
 for t in "$build"/tests/test_*; do
 	[ -x "$t" ] || continue
@@ -54,6 +77,8 @@ if ls build-fuzz/fuzz/fuzz_* >/dev/null 2>&1; then
 	echo "fuzz: $p passed, $f failed"
 	passed=$((passed + p)); failed=$((failed + f))
 fi
+
+[ "$stores" = all ] && api_pg
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

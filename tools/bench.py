@@ -10,6 +10,10 @@ p50/p99 latency, the server's peak RSS (VmHWM from /proc) and the database size,
 dated section with the table to docs/BENCHMARKS.md (earlier sections stay, so regressions show).
 
 Note: the POST /activities run writes into the cached database (a few seconds' worth of rows).
+
+--store pg (make bench STORE=pg): the same on PostgreSQL. The company is generated into a new
+database dm_bench_s<scale>_seed<seed> of the server at $DEALMAP_TEST_PG (make bench STORE=pg runs
+this inside scripts/pg-run.sh, a private cluster that lives for the run, so nothing is cached).
 """
 import argparse
 import datetime
@@ -153,6 +157,7 @@ def main():
     ap.add_argument("--out", default="docs/BENCHMARKS.md")
     ap.add_argument("--note", default=os.environ.get("NOTE", ""), help="a line for the section")
     ap.add_argument("--only", default="", help="comma-separated endpoint name prefixes")
+    ap.add_argument("--store", default=os.environ.get("STORE", "sqlite"), choices=("sqlite", "pg"))
     a = ap.parse_args()
     cache = os.environ.get("BENCH_CACHE") or ("/work/bench-cache" if os.path.isdir("/work")
                                                else "bench-cache")
@@ -161,6 +166,12 @@ def main():
     if a.scale == 1:
         db = os.path.join(cache, "dealmap-s1-seed%d.db" % a.seed)
     gen_log = db + ".generate.txt"
+    logs = db
+    if a.store == "pg":
+        db, logs = pg_database(a, cache)
+        gen_log = logs + ".generate.txt"
+        if os.path.exists(gen_log):
+            os.unlink(gen_log)
     if not os.path.exists(db) or not os.path.exists(gen_log):
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(db + suffix):
@@ -182,7 +193,7 @@ def main():
     print("bench: init/migrate took %.1f s" % migrate_s, flush=True)
     port = free_port()
     base = "http://127.0.0.1:%d" % port
-    log = open(db + ".serve.log", "w")
+    log = open(logs + ".serve.log", "w")
     srv = subprocess.Popen([a.bin, "serve", "--db", db, "--listen", "127.0.0.1:%d" % port],
                            stdout=log, stderr=subprocess.STDOUT)
     api = Api(base)
@@ -198,8 +209,28 @@ def main():
     finally:
         srv.terminate()
         srv.wait()
-    size = sum(os.path.getsize(db + s) for s in ("", "-wal") if os.path.exists(db + s))
+    if a.store == "pg":
+        size = int(psql(db, "SELECT pg_database_size(current_database())"))
+    else:
+        size = sum(os.path.getsize(db + s) for s in ("", "-wal") if os.path.exists(db + s))
     write_report(a, results, rss, size, gen_out)
+
+
+def psql(url, sql):
+    return subprocess.run(["psql", url, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
+                          capture_output=True, text=True).stdout.strip()
+
+
+def pg_database(a, cache):
+    """A new, empty database for the run: its URL, and the path prefix of its log files."""
+    base = os.environ.get("DEALMAP_TEST_PG")
+    if not base:
+        sys.exit("bench: --store pg needs DEALMAP_TEST_PG, a superuser's URL (make bench STORE=pg "
+                 "starts a private cluster for the run)")
+    name = ("dm_bench_s%g_seed%d" % (a.scale, a.seed)).replace(".", "_")
+    psql(base, 'DROP DATABASE IF EXISTS "%s"' % name)
+    psql(base, 'CREATE DATABASE "%s"' % name)
+    return base.rsplit("/", 1)[0] + "/" + name, os.path.join(cache, name)
 
 
 def run_all(a, api, base, pid):
@@ -255,7 +286,9 @@ def run_all(a, api, base, pid):
 def write_report(a, results, rss, size, gen_out):
     health = next((r["rps"] for r in results if r["name"] == "GET /health"), 0)
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    lines = ["", "## %s — scale %g, seed %d, %d s per endpoint" % (now, a.scale, a.seed, a.duration),
+    store = "PostgreSQL 15" if a.store == "pg" else "SQLite"
+    lines = ["", "## %s — %s, scale %g, seed %d, %d s per endpoint" % (now, store, a.scale, a.seed,
+                                                                     a.duration),
              "", "Machine: %s. wrk -t2 -c64 on 127.0.0.1." % machine()]
     if a.note:
         lines += ["", a.note]
@@ -266,8 +299,9 @@ def write_report(a, results, rss, size, gen_out):
             r["name"], r["rps"], r["rps"] / health if health else 0, r["p50"], r["p99"],
             r["non2xx"], (r["errors"] + ("; server busy %.0f s after" % r["drain"]
                                           if r.get("drain") else "")).strip("; ")))
-    lines += ["", "Server peak RSS (VmHWM): %.0f MB. Database size (with WAL): %.2f GB." % (
-        rss, size / 1e9), "", "Load (`dealmap generate`, one store_write per 20,000 rows):", "",
+    lines += ["", "Server peak RSS (VmHWM): %.0f MB. Database size%s: %.2f GB." % (
+        rss, " (pg_database_size)" if a.store == "pg" else " (with WAL)", size / 1e9),
+        "", "Load (`dealmap generate`, one store_write per 20,000 rows):", "",
         "```"] + gen_out + ["```"]
     text = "\n".join(lines) + "\n"
     if not os.path.exists(a.out):

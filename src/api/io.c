@@ -55,7 +55,7 @@ static int import_h(struct http_req *rq, struct http_resp *rs)
 static int job_h(struct http_req *rq, struct http_resp *rs)
 {
 	json_t *job;
-	int rc = jobs_get(rq->ids[0], api_viewer(rq), &job, &rq->err);
+	int rc = jobs_get(api_store(rq), rq->ids[0], api_viewer(rq), &job, &rq->err);
 	if (!rc)
 		http_set_json(rs, 200, job);
 	return rc;
@@ -151,11 +151,15 @@ static int backup_h(struct http_req *rq, struct http_resp *rs)
 		return dm_fail(&rq->err, DM_EFORBIDDEN, NULL, "only admins take backups");
 	if (rq->nparams)
 		return dm_fail(&rq->err, DM_EPARAM, rq->params[0].key, "no parameters");
-	if ((rc = temp_path("dealmap-backup.db", dir, path, &rq->err)))
+	/* SQLite: a database file; PostgreSQL: pg_dump's custom format, for pg_restore */
+	int pg = !strcmp(store_backend(api_store(rq)), "postgres");
+	const char *name = pg ? "dealmap-backup.dump" : "dealmap-backup.db";
+	if ((rc = temp_path(name, dir, path, &rq->err)))
 		return rc;
 	rc = store_backup(api_store(rq), path, &rq->err);
 	if (!rc)
-		rc = send_file(rs, path, "application/vnd.sqlite3", "dealmap-backup.db", &rq->err);
+		rc = send_file(rs, path, pg ? "application/octet-stream" : "application/vnd.sqlite3",
+			       name, &rq->err);
 	unlink(path);
 	rmdir(dir);
 	return rc;

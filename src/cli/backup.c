@@ -53,7 +53,7 @@ int cmd_backup(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	dm_err_clear(&e);
-	if (access(db, F_OK)) {
+	if (!store_url_is_pg(db) && access(db, F_OK)) {
 		fprintf(stderr, "dealmap: no database %s\n", db);
 		return 1;
 	}
@@ -65,7 +65,7 @@ int cmd_backup(int argc, char **argv)
 		fprintf(stderr, "dealmap: %s\n", e.message);
 		return 1;
 	}
-	printf("backup of %s written to %s\n", db, out);
+	printf("backup of %s written to %s\n", cli_db_shown(db), out);
 	return 0;
 }
 
@@ -79,13 +79,14 @@ int cmd_restore(int argc, char **argv)
 	if (rc)
 		return rc < 0 ? 0 : rc;
 	dm_err_clear(&e);
-	if (store_file_check(in, &version, &e) || store_file_restore(db, in, &e)) {
+	if ((!store_url_is_pg(db) && store_file_check(in, &version, &e)) ||
+	    store_file_restore(db, in, &e)) {
 		fprintf(stderr, "dealmap: %s\n", e.message);
 		return 1;
 	}
 	if (cli_open(db, &s))
 		return 1;
 	store_close(s);
-	printf("%s restored from %s (schema version %d, checked)\n", db, in, version);
+	printf("%s restored from %s (schema version %d, checked)\n", cli_db_shown(db), in, version);
 	return 0;
 }

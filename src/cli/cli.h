@@ -23,6 +23,9 @@ int cmd_generate(int argc, char **argv);
 
 /* The database named by --db, else $DEALMAP_DB, else "dealmap.db". */
 const char *cli_default_db(void);
+/* db as it may be printed: a PostgreSQL URL's password replaced by ***. A static buffer: one
+ * call per message. */
+const char *cli_db_shown(const char *db);
 /* Open and migrate the store; prints the reason and returns non-zero on failure. */
 int cli_open(const char *db, struct store **out);
 /* Print "dealmap CMD: msg" and the usage, return 2 (a usage error). */

@@ -6,12 +6,36 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "../base/banned.h"
 
 const char *cli_default_db(void)
 {
 	const char *env = getenv("DEALMAP_DB");
 	return env && *env ? env : "dealmap.db";
+}
+
+const char *cli_db_shown(const char *db)
+{
+	static char out[512];
+	snprintf(out, sizeof out, "%s", db);
+	if (!store_url_is_pg(db))
+		return out;
+	/* postgres://user:PASSWORD@host... and ...?password=PASSWORD&... */
+	char *start = strstr(out, "://") + 3, *at = strchr(start, '@'), *slash = strchr(start, '/');
+	char *colon = strchr(start, ':');
+	char tail[512];
+	if (at && (!slash || at < slash) && colon && colon < at) {
+		snprintf(tail, sizeof tail, "%s", at);
+		snprintf(colon + 1, sizeof out - (size_t)(colon + 1 - out), "***%s", tail);
+	}
+	char *pw = strstr(out, "password=");
+	if (pw) {
+		char *end = strchr(pw, '&');
+		snprintf(tail, sizeof tail, "%s", end ? end : "");
+		snprintf(pw + 9, sizeof out - (size_t)(pw + 9 - out), "***%s", tail);
+	}
+	return out;
 }
 
 void cli_reset_getopt(void)

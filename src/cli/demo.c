@@ -443,7 +443,7 @@ int cmd_demo(int argc, char **argv)
 		return 1;
 	}
 	if (n > 0) {
-		printf("%s already has accounts; the demo company was not loaded\n", db);
+		printf("%s already has accounts; the demo company was not loaded\n", cli_db_shown(db));
 		store_close(d.s);
 		return 0;
 	}
@@ -455,7 +455,7 @@ int cmd_demo(int argc, char **argv)
 	if (d.failed)
 		return 1;
 	printf("demo company loaded into %s in %lld ms: %d accounts (%lld in the pool), %lld contacts, "
-	       "%lld opportunities, %lld follow-ups, %lld orders, %lld leads\n", db,
+	       "%lld opportunities, %lld follow-ups, %lld orders, %lld leads\n", cli_db_shown(db),
 	       (long long)(time_now_ms() - t0), NACCOUNTS, (long long)d.pooled, (long long)d.contacts,
 	       (long long)d.opps, (long long)d.activities, (long long)d.orders, (long long)d.leads);
 	printf("demo sign-ins (password " DEMO_PASSWORD "):\n"

@@ -501,7 +501,7 @@ int cmd_generate(int argc, char **argv)
 	free(g.opp_id);
 	if (rc || g.failed)
 		return 1;
-	printf("generate: scale %g seed %llu loaded into %s in %.1f s\n", scale, seed, db,
+	printf("generate: scale %g seed %llu loaded into %s in %.1f s\n", scale, seed, cli_db_shown(db),
 	       (double)(time_now_ms() - t0) / 1000.0);
 	return 0;
 }

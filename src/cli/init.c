@@ -40,7 +40,7 @@ int cmd_init(int argc, char **argv)
 	struct dm_err e;
 	store_schema_version(s, &version, &e);
 	if (!rc)
-		printf("database %s ready (schema version %d)\n", db, version);
+		printf("database %s ready (schema version %d)\n", cli_db_shown(db), version);
 	store_close(s);
 	return rc;
 }

@@ -137,7 +137,7 @@ int cmd_serve(int argc, char **argv)
 		return 1;
 	}
 	log_info("dealmap serving %s on http://%s:%ld/ (API: /api/v1, docs: /api/v1/openapi.json)",
-		 db, host, port);
+		 cli_db_shown(db), host, port);
 	printf("dealmap is serving on http://%s:%ld/\n", host, port);
 	fflush(stdout);
 	struct daily daily = { s, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0 };

@@ -17,7 +17,6 @@
 
 #define PW_OPSLIMIT 2
 #define PW_MEMLIMIT (19u * 1024 * 1024)
-#define THROTTLE_SLOTS 4096
 
 static void random_hex(char out[AUTH_TOKEN_HEX + 1]);
 static sem_t hash_slots;
@@ -89,70 +88,43 @@ int auth_secret_equal(const char *a, const char *b)
 	return n == strlen(b) && sodium_memcmp(a, b, n) == 0;
 }
 
-/* ---- sign-in throttling: failures per key in a fixed window ---------------------------------- */
+/* ---- sign-in throttling: failures per key in a fixed window, counted in the store so that
+ * every server on a shared database counts them together ---------------------------------------- */
 
-struct throttle {
-	char key[80];
-	int fails;
-	int64_t since;
+/* Seconds until key may try again, or 0. A store error counts as no wait: the sign-in goes on to
+ * the password check, which answers for itself. */
+static int throttle_wait(struct store *s, const char *key, int limit, int64_t now)
+{
+	int64_t fails = 0, since = 0;
+	struct dm_err e;
+	if (store_throttle_get(s, key, &fails, &since, &e) || fails < limit ||
+	    since + AUTH_WINDOW_MS <= now)
+		return 0;
+	return (int)((since + AUTH_WINDOW_MS - now + 999) / 1000);
+}
+
+struct throttle_tx {
+	const char *keys[2];
+	int64_t now;
+	struct dm_err *e;
 };
 
-static struct throttle slots[THROTTLE_SLOTS];
-static pthread_mutex_t throttle_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static struct throttle *throttle_slot(const char *key, int64_t now, int create)
+static int throttle_fail_tx(struct store *s, void *arg)
 {
-	uint32_t h = 2166136261u;
-	for (const char *p = key; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	struct throttle *victim = NULL;
-	for (int i = 0; i < 16; i++) {
-		struct throttle *t = &slots[(h + (uint32_t)i) % THROTTLE_SLOTS];
-		if (!strcmp(t->key, key))
-			return t;
-		if (!victim || !t->key[0] || t->since + AUTH_WINDOW_MS < now ||
-		    (victim->key[0] && t->since < victim->since))
-			victim = t;
-	}
-	if (!create)
-		return NULL;
-	snprintf(victim->key, sizeof victim->key, "%s", key);
-	victim->fails = 0;
-	victim->since = now;
-	return victim;
+	struct throttle_tx *t = arg;
+	int rc = 0;
+	for (int i = 0; i < 2 && !rc; i++)
+		rc = store_throttle_fail(s, t->keys[i], t->now, AUTH_WINDOW_MS, t->e);
+	return rc;
 }
 
-/* Seconds until key may try again, or 0. */
-static int throttle_wait(const char *key, int limit, int64_t now)
+/* Count a failure of both keys. */
+static void throttle_fail(struct store *s, const char *ukey, const char *akey, int64_t now)
 {
-	pthread_mutex_lock(&throttle_mu);
-	struct throttle *t = throttle_slot(key, now, 0);
-	int wait = 0;
-	if (t && t->since + AUTH_WINDOW_MS > now && t->fails >= limit)
-		wait = (int)((t->since + AUTH_WINDOW_MS - now + 999) / 1000);
-	pthread_mutex_unlock(&throttle_mu);
-	return wait;
-}
-
-static void throttle_fail(const char *key, int64_t now)
-{
-	pthread_mutex_lock(&throttle_mu);
-	struct throttle *t = throttle_slot(key, now, 1);
-	if (t->since + AUTH_WINDOW_MS <= now) {
-		t->fails = 0;
-		t->since = now;
-	}
-	t->fails++;
-	pthread_mutex_unlock(&throttle_mu);
-}
-
-static void throttle_clear(const char *key)
-{
-	pthread_mutex_lock(&throttle_mu);
-	struct throttle *t = throttle_slot(key, 0, 0);
-	if (t)
-		t->key[0] = '\0';
-	pthread_mutex_unlock(&throttle_mu);
+	struct dm_err e;
+	struct throttle_tx t = { { ukey, akey }, now, &e };
+	if (store_write(s, throttle_fail_tx, &t, &e))
+		log_warn("sign-in failures not counted: %s", e.message);
 }
 
 /* ---- sessions -------------------------------------------------------------------------------- */
@@ -172,7 +144,7 @@ static void token_hash(const char *token, char out[AUTH_TOKEN_HEX + 1])
 }
 
 struct put_session {
-	const char *hash, *csrf;
+	const char *hash, *csrf, *ukey;
 	int64_t user_id, now;
 	struct dm_err *e;
 };
@@ -182,6 +154,8 @@ static int put_session_tx(struct store *s, void *arg)
 	struct put_session *p = arg;
 	/* Drop expired sessions as we go, so the table stays small without a sweeper. */
 	int rc = store_session_expire(s, p->now - AUTH_IDLE_MS, p->now - AUTH_ABSOLUTE_MS, p->e);
+	if (!rc)
+		rc = store_throttle_clear(s, p->ukey, p->e);
 	return rc ? rc : store_session_put(s, p->hash, p->user_id, p->csrf, p->now, p->e);
 }
 
@@ -196,8 +170,8 @@ int auth_login(struct store *s, const char *username, const char *password, cons
 	snprintf(ukey, sizeof ukey, "u:%.70s", lower);
 	free(lower);
 	snprintf(akey, sizeof akey, "a:%.70s", addr ? addr : "");
-	int wait = throttle_wait(ukey, AUTH_USER_FAILS, now);
-	int wait_a = throttle_wait(akey, AUTH_ADDR_FAILS, now);
+	int wait = throttle_wait(s, ukey, AUTH_USER_FAILS, now);
+	int wait_a = throttle_wait(s, akey, AUTH_ADDR_FAILS, now);
 	if (wait_a > wait)
 		wait = wait_a;
 	if (wait) {
@@ -211,15 +185,13 @@ int auth_login(struct store *s, const char *username, const char *password, cons
 	/* Verify even for unknown users, so timing does not tell which usernames exist. */
 	int ok = auth_password_verify(rc ? dummy_hash : cred.password_hash, password);
 	if (rc || !ok || !cred.active || cred.archived) {
-		throttle_fail(ukey, now);
-		throttle_fail(akey, now);
+		throttle_fail(s, ukey, akey, now);
 		return dm_fail(e, DM_ECREDS, NULL, "wrong username or password");
 	}
-	throttle_clear(ukey);
 	random_hex(out->token);
 	random_hex(out->csrf);
 	token_hash(out->token, hash);
-	struct put_session p = { hash, out->csrf, cred.user_id, now, e };
+	struct put_session p = { hash, out->csrf, ukey, cred.user_id, now, e };
 	if ((rc = store_write(s, put_session_tx, &p, e)))
 		return rc;
 	return store_get(s, &kind_user, NULL, cred.user_id, 0, &out->user, e);

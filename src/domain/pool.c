@@ -338,10 +338,27 @@ int pool_owners(struct store *s, const struct viewer *v, int64_t account, json_t
 struct sweep_tx {
 	const struct viewer *v;
 	char as_of[DATE_STR_LEN];
+	int daily;        /* the daily sweep: once per day, by one server at a time */
+	int skipped;      /* daily: another server swept today, or sweeps now */
 	json_t *moved;
 	int64_t id;
 	struct dm_err *e;
 };
+
+/* The daily sweep runs once a day on exactly one server: under the store's "sweep" lock, and
+ * only when no server has swept today (checked inside the transaction, not before it). */
+static int sweep_due(struct store *s, struct sweep_tx *w)
+{
+	json_t *last = NULL;
+	int got = 0;
+	int rc = store_lock_try(s, "sweep", &got, w->e);
+	if (!rc && got)
+		rc = store_setting_get(s, "last_sweep_on", &last, w->e);
+	w->skipped = !rc && (!got || (json_is_string(last) &&
+				      !strcmp(json_string_value(last), w->as_of)));
+	json_decref(last);
+	return rc;
+}
 
 /* "YYYY-MM-DDT00:00:00.000Z" of as_of minus days. */
 static void cutoff(const char *as_of, int days, char out[TIME_STR_LEN])
@@ -356,9 +373,13 @@ static int sweep_tx_run(struct store *s, void *arg)
 	struct sweep_tx *w = arg;
 	struct rules r;
 	char touch_before[TIME_STR_LEN], deal_before[TIME_STR_LEN], why[200];
-	json_t *candidates = NULL, *protect = json_array(), *c;
+	json_t *candidates = NULL, *protect, *c;
 	size_t i;
-	int rc = settings_rules(s, &r, w->e);
+	int rc = w->daily ? sweep_due(s, w) : 0;
+	if (rc || w->skipped)
+		return rc;
+	protect = json_array();
+	rc = settings_rules(s, &r, w->e);
 	for (int l = 0; model_importance[l]; l++)
 		if (r.never_park & (1u << l))
 			json_array_append_new(protect, json_string(model_importance[l]));
@@ -397,8 +418,8 @@ static int sweep_tx_run(struct store *s, void *arg)
 	return rc;
 }
 
-int pool_sweep(struct store *s, const struct viewer *v, const char *as_of, json_t **out,
-	       struct dm_err *e)
+static int sweep(struct store *s, const struct viewer *v, const char *as_of, int daily,
+		 json_t **out, struct dm_err *e)
 {
 	struct sweep_tx w;
 	int64_t d;
@@ -410,18 +431,26 @@ int pool_sweep(struct store *s, const struct viewer *v, const char *as_of, json_
 	memset(&w, 0, sizeof w);
 	w.v = v;
 	w.e = e;
+	w.daily = daily;
 	if (as_of)
 		snprintf(w.as_of, sizeof w.as_of, "%s", as_of);
 	else
 		date_today_offset(AGENDA_TZ_MINUTES, w.as_of);
 	w.moved = json_array();
 	int rc = store_write(s, sweep_tx_run, &w, e);
-	if (rc)
+	if (rc || w.skipped) {
 		json_decref(w.moved);
-	else
-		*out = json_pack("{s:I,s:s,s:o}", "sweep_id", (json_int_t)w.id, "as_of", w.as_of,
-				 "moved", w.moved);
-	return rc;
+		return rc;
+	}
+	*out = json_pack("{s:I,s:s,s:o}", "sweep_id", (json_int_t)w.id, "as_of", w.as_of,
+			 "moved", w.moved);
+	return 0;
+}
+
+int pool_sweep(struct store *s, const struct viewer *v, const char *as_of, json_t **out,
+	       struct dm_err *e)
+{
+	return sweep(s, v, as_of, 0, out, e);
 }
 
 int pool_sweep_daily(struct store *s, struct dm_err *e)
@@ -431,7 +460,7 @@ int pool_sweep_daily(struct store *s, struct dm_err *e)
 	date_today_offset(AGENDA_TZ_MINUTES, today);
 	int rc = store_setting_get(s, "last_sweep_on", &last, e);
 	if (!rc && !(json_is_string(last) && !strcmp(json_string_value(last), today)))
-		rc = pool_sweep(s, &viewer_system, today, &out, e);
+		rc = sweep(s, &viewer_system, today, 1, &out, e);
 	json_decref(last);
 	json_decref(out);
 	return rc;

@@ -27,7 +27,10 @@ int pool_owners(struct store *s, const struct viewer *v, int64_t account, json_t
  * Idempotent: what a sweep moved is in the pool, so the next one does not move it again. */
 int pool_sweep(struct store *s, const struct viewer *v, const char *as_of, json_t **out,
 	       struct dm_err *e);
-/* Run the sweep once per day: when the last sweep was not today, sweep now. */
+/* Run the sweep once per day: when the last sweep was not today, sweep now. Servers sharing a
+ * database sweep once between them: the check runs inside the sweep's transaction under the
+ * store's "sweep" lock (store_lock_try), and a server that finds it taken or today's sweep done
+ * does nothing. */
 int pool_sweep_daily(struct store *s, struct dm_err *e);
 
 #endif

@@ -1,5 +1,7 @@
-/* jobs.c — the in-process job table: one thread per running import, progress read under a lock. */
+/* jobs.c — import jobs: a row in the store each (any server answers for it), and in the process
+ * running it a table of live progress: one thread per running import, read under a lock. */
 #include "jobs.h"
+#include "../base/log.h"
 #include "../base/xmalloc.h"
 #include <pthread.h>
 #include <stdlib.h>
@@ -23,7 +25,25 @@ struct job {
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct job table[JOBS_MAX];
-static int64_t last_id;
+
+struct job_tx {
+	const char *object, *state, *error;
+	int64_t user_id, bytes, rows, id;
+	json_t *report;
+	struct dm_err *e;
+};
+
+static int job_add_tx(struct store *s, void *arg)
+{
+	struct job_tx *t = arg;
+	return store_job_add(s, t->object, t->user_id, (int64_t)t->bytes, &t->id, t->e);
+}
+
+static int job_set_tx(struct store *s, void *arg)
+{
+	struct job_tx *t = arg;
+	return store_job_set(s, t->id, t->state, t->rows, t->bytes, t->report, t->error, t->e);
+}
 
 static void on_progress(void *arg, int64_t rows, uint64_t bytes)
 {
@@ -41,6 +61,17 @@ static void *run(void *arg)
 	struct dm_err e;
 	dm_err_clear(&e);
 	int rc = import_run(j->s, &j->o, csv_read_mem, &j->mem, &report, &e);
+	/* the end, for every server to see (a failure to record it is logged: the report stays here) */
+	struct dm_err se;
+	dm_err_clear(&se);
+	struct job_tx t = { .state = rc ? "failed" : "done", .error = rc ? e.message : NULL,
+			    .id = j->id, .report = report, .e = &se };
+	pthread_mutex_lock(&mu);
+	t.rows = j->rows;
+	t.bytes = (int64_t)j->bytes;
+	pthread_mutex_unlock(&mu);
+	if (store_write(j->s, job_set_tx, &t, &se))
+		log_warn("import job %lld: its end was not stored: %s", (long long)j->id, se.message);
 	pthread_mutex_lock(&mu);
 	j->state = rc ? 3 : 2;
 	j->report = report;
@@ -74,13 +105,18 @@ static struct job *slot(void)
 int jobs_start_import(struct store *s, const struct import_opts *o, const char *body, size_t len,
 		      int64_t *id, struct dm_err *e)
 {
+	struct job_tx t = { .object = o->kind->plural, .user_id = o->viewer.user_id,
+			    .bytes = (int64_t)len, .e = e };
+	int rc = store_write(s, job_add_tx, &t, e);
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&mu);
 	struct job *j = slot();
 	if (!j) {
 		pthread_mutex_unlock(&mu);
 		return dm_fail(e, DM_EUNAVAILABLE, NULL, "too many imports running; try again later");
 	}
-	j->id = *id = ++last_id;
+	j->id = *id = t.id;
 	j->s = s;
 	j->o = *o;
 	j->o.progress = on_progress;
@@ -100,7 +136,25 @@ int jobs_start_import(struct store *s, const struct import_opts *o, const char *
 	return 0;
 }
 
-int jobs_get(int64_t id, const struct viewer *v, json_t **out, struct dm_err *e)
+/* A job this process does not run: as stored. */
+static int stored_job(struct store *s, int64_t id, const struct viewer *v, json_t **out,
+		      struct dm_err *e)
+{
+	json_t *job = NULL;
+	int rc = store_job_get(s, id, &job, e);
+	if (rc)
+		return rc;
+	json_t *owner = json_object_get(job, "user_id");
+	if (v->role != ROLE_ADMIN && json_integer_value(owner) != v->user_id) {
+		json_decref(job);
+		return dm_fail(e, DM_ENOTFOUND, NULL, "job %lld not found", (long long)id);
+	}
+	json_object_del(job, "user_id");
+	*out = job;
+	return 0;
+}
+
+int jobs_get(struct store *s, int64_t id, const struct viewer *v, json_t **out, struct dm_err *e)
 {
 	static const char *const states[] = { "free", "running", "done", "failed" };
 	*out = NULL;
@@ -118,7 +172,7 @@ int jobs_get(int64_t id, const struct viewer *v, json_t **out, struct dm_err *e)
 		break;
 	}
 	pthread_mutex_unlock(&mu);
-	return *out ? 0 : dm_fail(e, DM_ENOTFOUND, NULL, "job %lld not found", (long long)id);
+	return *out ? 0 : stored_job(s, id, v, out, e);
 }
 
 void jobs_drain(void)

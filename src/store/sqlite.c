@@ -2,6 +2,7 @@
  * writer thread that group-commits the write callbacks of concurrent requests. */
 #include "store_int.h"
 #include "sqlite_schema.h"
+#include "sqlbuild.h"
 #include "sqlite_bigram.h"
 #include "../base/buf.h"
 #include "../base/log.h"
@@ -18,7 +19,6 @@
 #include "../base/banned.h"
 
 #define STMT_CACHE 256
-#define MAX_BINDS 64
 #define BATCH_MAX 512
 
 /* ---- connections and their statement caches ------------------------------------------------ */
@@ -221,78 +221,6 @@ static int in_write(struct sq *q, struct dm_err *e)
 	return 0;
 }
 
-/* ---- a query under construction: SQL text and its bound values ----------------------------- */
-
-struct qb {
-	struct buf sql;
-	struct {
-		int type;   /* SQLITE_INTEGER, SQLITE_TEXT, SQLITE_FLOAT, SQLITE_NULL */
-		int64_t i;
-		double d;
-		const char *s;
-	} b[MAX_BINDS];
-	int n;
-	char *owned[MAX_BINDS];  /* strings the builder must free */
-	int nowned;
-};
-
-static void qb_init(struct qb *q)
-{
-	memset(q, 0, sizeof *q);
-}
-
-static void qb_release(struct qb *q)
-{
-	buf_release(&q->sql);
-	for (int i = 0; i < q->nowned; i++)
-		free(q->owned[i]);
-}
-
-static void qb_sql(struct qb *q, const char *s)
-{
-	buf_puts(&q->sql, s);
-}
-
-static void qb_int(struct qb *q, int64_t v)
-{
-	if (q->n >= MAX_BINDS)
-		abort();
-	q->b[q->n].type = SQLITE_INTEGER;
-	q->b[q->n++].i = v;
-	buf_puts(&q->sql, "?");
-}
-
-static void qb_text(struct qb *q, const char *s)
-{
-	if (q->n >= MAX_BINDS)
-		abort();
-	q->b[q->n].type = s ? SQLITE_TEXT : SQLITE_NULL;
-	q->b[q->n++].s = s;
-	buf_puts(&q->sql, "?");
-}
-
-/* Bind a JSON value as stored: objects and arrays as their JSON text. */
-static void qb_json(struct qb *q, json_t *v)
-{
-	if (!v || json_is_null(v)) {
-		qb_text(q, NULL);
-	} else if (json_is_integer(v)) {
-		qb_int(q, json_integer_value(v));
-	} else if (json_is_boolean(v)) {
-		qb_int(q, json_is_true(v));
-	} else if (json_is_real(v)) {
-		q->b[q->n].type = SQLITE_FLOAT;
-		q->b[q->n++].d = json_real_value(v);
-		buf_puts(&q->sql, "?");
-	} else if (json_is_string(v)) {
-		qb_text(q, json_string_value(v));
-	} else {
-		char *s = json_dumps(v, JSON_COMPACT);
-		q->owned[q->nowned++] = s;
-		qb_text(q, s);
-	}
-}
-
 static sqlite3_stmt *qb_prepare(struct qb *q, struct conn *c, struct dm_err *e)
 {
 	sqlite3_stmt *st = stmt_get(c, q->sql.data, e);
@@ -300,9 +228,9 @@ static sqlite3_stmt *qb_prepare(struct qb *q, struct conn *c, struct dm_err *e)
 		return NULL;
 	for (int i = 0; i < q->n; i++) {
 		switch (q->b[i].type) {
-		case SQLITE_INTEGER: sqlite3_bind_int64(st, i + 1, q->b[i].i); break;
-		case SQLITE_FLOAT: sqlite3_bind_double(st, i + 1, q->b[i].d); break;
-		case SQLITE_TEXT: sqlite3_bind_text(st, i + 1, q->b[i].s, -1, SQLITE_TRANSIENT); break;
+		case QB_INT: sqlite3_bind_int64(st, i + 1, q->b[i].i); break;
+		case QB_REAL: sqlite3_bind_double(st, i + 1, q->b[i].d); break;
+		case QB_TEXT: sqlite3_bind_text(st, i + 1, q->b[i].s, -1, SQLITE_TRANSIENT); break;
 		default: sqlite3_bind_null(st, i + 1); break;
 		}
 	}
@@ -368,251 +296,6 @@ static int exec_run(struct sq *sq, struct qb *q, struct dm_err *e)
 	return rc;
 }
 
-/* ---- visibility: SQL fragments that restrict rows to what the viewer may see ---------------- */
-
-/* Users whose records a manager sees: members of the manager's own team and of every team they
- * manage, and of all sub-teams of those. */
-static void vis_team_users(struct qb *q, const struct viewer *v)
-{
-	qb_sql(q, "(SELECT vu.id FROM users vu WHERE vu.team_id IN (WITH RECURSIVE vt(id) AS ("
-		  "SELECT id FROM teams WHERE manager_id = ");
-	qb_int(q, v->user_id);
-	qb_sql(q, " OR id = ");
-	qb_int(q, v->team_id);
-	qb_sql(q, " UNION SELECT c.id FROM teams c JOIN vt ON c.parent_id = vt.id) "
-		  "SELECT id FROM vt))");
-}
-
-/* The teams within a manager's reach (their team, the teams they manage, all below); none
- * for other roles. */
-static void vis_teams(struct qb *q, const struct viewer *v)
-{
-	if (v->role != ROLE_MANAGER) {
-		qb_sql(q, "(SELECT NULL WHERE 0)");
-		return;
-	}
-	qb_sql(q, "(WITH RECURSIVE vt(id) AS (SELECT id FROM teams WHERE manager_id = ");
-	qb_int(q, v->user_id);
-	qb_sql(q, " OR id = ");
-	qb_int(q, v->team_id);
-	qb_sql(q, " UNION SELECT c.id FROM teams c JOIN vt ON c.parent_id = vt.id) SELECT id FROM vt)");
-}
-
-/* "col is a user whose records v sees" */
-static void vis_owner(struct qb *q, const struct viewer *v, const char *col)
-{
-	switch (v->role) {
-	case ROLE_ADMIN:
-		qb_sql(q, "1");
-		return;
-	case ROLE_MANAGER:
-		buf_printf(&q->sql, "(%s = ", col);
-		qb_int(q, v->user_id);
-		buf_printf(&q->sql, " OR %s IN ", col);
-		vis_team_users(q, v);
-		qb_sql(q, ")");
-		return;
-	case ROLE_REP:
-		buf_printf(&q->sql, "%s = ", col);
-		qb_int(q, v->user_id);
-		return;
-	case ROLE_PARTNER:
-		qb_sql(q, "0");
-		return;
-	}
-}
-
-/* "account alias a is one v sees": owned within reach, or shared with v through its team. */
-static void vis_account(struct qb *q, const struct viewer *v, const char *a)
-{
-	char col[64];
-	if (v->role == ROLE_ADMIN) {
-		qb_sql(q, "1");
-		return;
-	}
-	snprintf(col, sizeof col, "%s.owner_id", a);
-	qb_sql(q, "(");
-	vis_owner(q, v, col);
-	buf_printf(&q->sql, " OR %s.id IN (SELECT vt.account_id FROM account_team vt WHERE "
-		   "vt.user_id = ", a);
-	qb_int(q, v->user_id);
-	qb_sql(q, ")");
-	if (v->role == ROLE_PARTNER) {
-		/* A partner sees the accounts made from the leads assigned to them. */
-		buf_printf(&q->sql, " OR %s.id IN (SELECT vl.converted_account_id FROM leads vl WHERE "
-			   "vl.archived_at IS NULL AND vl.assignee_id = ", a);
-		qb_int(q, v->user_id);
-		qb_sql(q, ")");
-	}
-	qb_sql(q, ")");
-}
-
-/* "col is a live account v sees" */
-static void vis_account_id(struct qb *q, const struct viewer *v, const char *col)
-{
-	if (v->role == ROLE_ADMIN) {
-		qb_sql(q, "1");
-		return;
-	}
-	buf_printf(&q->sql, "%s IN (SELECT va.id FROM accounts va WHERE va.archived_at IS NULL AND ",
-		   col);
-	vis_account(q, v, "va");
-	qb_sql(q, ")");
-}
-
-/* "opportunity alias o is one v sees": its owner is within reach, or its account is visible. */
-static void vis_opportunity(struct qb *q, const struct viewer *v, const char *o)
-{
-	char col[64];
-	if (v->role == ROLE_ADMIN) {
-		qb_sql(q, "1");
-		return;
-	}
-	snprintf(col, sizeof col, "%s.owner_id", o);
-	qb_sql(q, "(");
-	vis_owner(q, v, col);
-	qb_sql(q, " OR ");
-	snprintf(col, sizeof col, "%s.account_id", o);
-	vis_account_id(q, v, col);
-	qb_sql(q, ")");
-}
-
-/* Append the visibility predicate of kind k for table alias t. */
-static void vis_clause(struct qb *q, const struct kind *k, const struct viewer *v)
-{
-	if (!v) {
-		qb_sql(q, "1");
-		return;
-	}
-	switch (k->vis) {
-	case VIS_OWNER:
-		vis_account(q, v, "t");
-		return;
-	case VIS_ACCOUNT:
-		vis_account_id(q, v, "t.account_id");
-		return;
-	case VIS_ACCOUNT_OR_OWNER:
-		vis_opportunity(q, v, "t");
-		return;
-	case VIS_OPPORTUNITY:
-		if (v->role == ROLE_ADMIN) {
-			qb_sql(q, "1");
-			return;
-		}
-		qb_sql(q, "t.opportunity_id IN (SELECT vo.id FROM opportunities vo WHERE "
-			  "vo.archived_at IS NULL AND ");
-		vis_opportunity(q, v, "vo");
-		qb_sql(q, ")");
-		return;
-	case VIS_LEAD:
-		if (v->role == ROLE_ADMIN) {
-			qb_sql(q, "1");
-			return;
-		}
-		qb_sql(q, "(t.assignee_id = ");
-		qb_int(q, v->user_id);
-		qb_sql(q, " OR ");
-		vis_owner(q, v, "t.assignee_id");
-		qb_sql(q, ")");
-		return;
-	case VIS_QUOTA:
-		if (v->role == ROLE_ADMIN) {
-			qb_sql(q, "1");
-			return;
-		}
-		qb_sql(q, "(IFNULL(");
-		vis_owner(q, v, "t.user_id");
-		qb_sql(q, ", 0) OR t.team_id IN ");
-		vis_teams(q, v);
-		qb_sql(q, ")");
-		return;
-	case VIS_DIRECTORY:
-		if (v->role != ROLE_PARTNER) {
-			qb_sql(q, "1");
-		} else if (k == &kind_user) {
-			qb_sql(q, "t.id = ");
-			qb_int(q, v->user_id);
-		} else {
-			qb_sql(q, "0");
-		}
-		return;
-	}
-}
-
-/* ---- rows ↔ records ------------------------------------------------------------------------- */
-
-/* SQL of a derived field, over table alias t. */
-static const char *derived_sql(const struct kind *k, const struct field *f)
-{
-	/* kept on the account by the triggers of migration 6 */
-	if (k == &kind_account && !strcmp(f->name, "touches"))
-		return "t.touch_count";
-	if (k == &kind_account && !strcmp(f->name, "last_touch_at"))
-		return "t.touched_at";
-	static const struct {
-		const char *name, *sql;
-	} acc[] = {
-		{ "_latest_next_touch", "t.latest_next_touch" },
-		{ "_latest_contact_ids", "t.latest_contact_ids" },
-		{ "_open_opps", "(SELECT count(*) FROM opportunities oo WHERE oo.account_id = t.id AND "
-				"oo.archived_at IS NULL AND oo.stage NOT IN ('won', 'lost'))" },
-		{ "_won_opps", "(SELECT count(*) FROM opportunities oo WHERE oo.account_id = t.id AND "
-			       "oo.archived_at IS NULL AND oo.stage = 'won')" },
-		{ "_orders", "(SELECT json_group_array(json_array(od.product, od.ordered_on)) FROM "
-			     "(SELECT product, ordered_on FROM orders WHERE account_id = t.id AND "
-			     "archived_at IS NULL ORDER BY product, ordered_on) od)" },
-	};
-	if (k == &kind_account)
-		for (size_t i = 0; i < sizeof acc / sizeof acc[0]; i++)
-			if (!strcmp(f->name, acc[i].name))
-				return acc[i].sql;
-	static const struct {
-		const char *name, *sql;
-	} opp[] = {
-		{ "_quotes", "(SELECT count(*) FROM activities qa WHERE qa.opportunity_id = t.id AND "
-			     "qa.archived_at IS NULL AND qa.channel IN ('quote', 'demo'))" },
-		{ "_decision_makers", "(SELECT count(*) FROM stakeholders sh WHERE sh.opportunity_id = "
-				      "t.id AND sh.archived_at IS NULL AND sh.role = 'decision_maker')" },
-		{ "_coaches", "(SELECT count(*) FROM stakeholders sh WHERE sh.opportunity_id = t.id "
-			      "AND sh.archived_at IS NULL AND sh.role = 'coach')" },
-		{ "_opponents", "(SELECT count(*) FROM stakeholders sh WHERE sh.opportunity_id = t.id "
-				"AND sh.archived_at IS NULL AND sh.attitude = 'opponent')" },
-		{ "_account_last_touch", "(SELECT ao.touched_at FROM accounts ao WHERE ao.id = "
-					 "t.account_id)" },
-		{ "_account_owner", "(SELECT ao.owner_id FROM accounts ao WHERE ao.id = t.account_id)" },
-	};
-	if (k == &kind_opportunity)
-		for (size_t i = 0; i < sizeof opp / sizeof opp[0]; i++)
-			if (!strcmp(f->name, opp[i].name))
-				return opp[i].sql;
-	return "NULL";
-}
-
-/* The expression a field reads from, over alias t. */
-static void field_expr(struct buf *b, const struct kind *k, const struct field *f)
-{
-	if (f->flags & FF_DERIVED)
-		buf_puts(b, derived_sql(k, f));
-	else
-		buf_printf(b, "t.%s", f->name);
-}
-
-static void select_list(struct qb *q, const struct kind *k)
-{
-	int first = 1;
-	qb_sql(q, "SELECT ");
-	for (size_t i = 0; i < k->nfields; i++) {
-		const struct field *f = &k->fields[i];
-		if (!model_is_selected(f))
-			continue;
-		if (!first)
-			qb_sql(q, ", ");
-		first = 0;
-		field_expr(&q->sql, k, f);
-	}
-	buf_printf(&q->sql, " FROM %s t", k->plural);
-}
-
 static json_t *column_value(sqlite3_stmt *st, int col, const struct field *f)
 {
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
@@ -657,7 +340,7 @@ static int sq_get(void *impl, const struct kind *k, const struct viewer *v, int6
 	*rec = NULL;
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	select_list(&q, k);
 	qb_sql(&q, " WHERE t.id = ");
 	qb_int(&q, id);
@@ -683,131 +366,18 @@ out:
 	return rc;
 }
 
-/* The sentinel that stands for NULL in keyset comparisons of field f. */
-static void sort_null_sentinel(struct buf *b, const struct field *f)
-{
-	if (f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL)
-		buf_puts(b, "-9223372036854775807");
-	else
-		buf_puts(b, "''");
-}
-
-static void sort_expr(struct qb *q, const struct kind *k, const struct field *f)
-{
-	qb_sql(q, "IFNULL(");
-	field_expr(&q->sql, k, f);
-	qb_sql(q, ", ");
-	sort_null_sentinel(&q->sql, f);
-	qb_sql(q, ")");
-}
-
-static void bind_sort_value(struct qb *q, const struct field *f, json_t *v)
-{
-	if (!v || json_is_null(v)) {
-		if (f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL)
-			qb_int(q, -9223372036854775807LL);
-		else
-			qb_text(q, "");
-	} else {
-		qb_json(q, v);
-	}
-}
-
-static size_t utf8_chars(const char *s)
-{
-	size_t n = 0;
-	for (; *s; s++)
-		n += ((unsigned char)*s & 0xC0) != 0x80;
-	return n;
-}
-
-/* s as one FTS5 string ("..." with inner quotes doubled): a substring, not query syntax. */
-static char *fts_phrase(const char *s)
-{
-	struct buf b = BUF_INIT(0);
-	buf_puts(&b, "\"");
-	for (; *s; s++)
-		buf_puts(&b, *s == '"' ? "\"\"" : (char[2]){ *s, 0 });
-	buf_puts(&b, "\"");
-	return buf_detach(&b, NULL);
-}
-
 static int sq_list(void *impl, const struct store_query *sqy, json_t **items, struct dm_err *e)
 {
 	struct sq *sq = impl;
 	const struct kind *k = sqy->kind;
 	struct conn *c = conn_get(sq, e);
 	struct qb q;
-	char *phrase = NULL;
 	int rc = 0;
 	*items = NULL;
 	if (!c)
 		return e->code;
-	qb_init(&q);
-	/* The page's ids first, then its columns: SQLite computes every selected column (the
-	 * derived ones are subqueries) of every candidate row before sorting them. */
-	select_list(&q, k);
-	buf_printf(&q.sql, " WHERE t.id IN (SELECT t.id FROM %s t", k->plural);
-	qb_sql(&q, sqy->archived ? " WHERE t.archived_at IS NOT NULL AND "
-				 : " WHERE t.archived_at IS NULL AND ");
-	if (sqy->pool)   /* the public pool: every internal user sees it; partners do not */
-		qb_sql(&q, sqy->viewer && sqy->viewer->role == ROLE_PARTNER ? "0" :
-			   "t.owner_id IS NULL");
-	else
-		vis_clause(&q, k, sqy->viewer);
-	for (int i = 0; i < sqy->nfilters; i++) {
-		static const char *const ops[] = { " = ", " >= ", " <= ", " <> " };
-		const struct field *f = sqy->filters[i].field;
-		qb_sql(&q, " AND ");
-		field_expr(&q.sql, k, f);
-		if (json_is_null(sqy->filters[i].value)) {
-			qb_sql(&q, sqy->filters[i].op == FILTER_NE ? " IS NOT NULL" : " IS NULL");
-		} else {
-			qb_sql(&q, ops[sqy->filters[i].op]);
-			qb_json(&q, sqy->filters[i].value);
-		}
-	}
-	if (sqy->name_sub && k == &kind_account && utf8_chars(sqy->name_sub) >= 2) {
-		/* the trigram index finds the candidates (it folds case: instr below keeps the
-		 * answer exactly the substring's); shorter queries have no trigram to look up */
-		phrase = fts_phrase(sqy->name_sub);   /* bound at prepare: freed at out */
-		qb_sql(&q, " AND t.id IN (SELECT rowid FROM accounts_name_fts WHERE "
-			  "accounts_name_fts MATCH ");
-		qb_text(&q, phrase);
-		qb_sql(&q, ")");
-	}
-	if (sqy->name_sub) {
-		qb_sql(&q, " AND instr(t.name_key, ");
-		qb_text(&q, sqy->name_sub);
-		qb_sql(&q, ") > 0");
-	}
-	if (sqy->updated_since) {
-		qb_sql(&q, " AND t.updated_at >= ");
-		qb_text(&q, sqy->updated_since);
-	}
-	const struct field *sf = sqy->sort ? sqy->sort : model_field(k, "id");
-	const char *op = sqy->desc ? " < " : " > ";
-	if (sqy->after_id) {
-		qb_sql(&q, " AND (");
-		sort_expr(&q, k, sf);
-		qb_sql(&q, op);
-		bind_sort_value(&q, sf, sqy->after_value);
-		qb_sql(&q, " OR (");
-		sort_expr(&q, k, sf);
-		qb_sql(&q, " = ");
-		bind_sort_value(&q, sf, sqy->after_value);
-		qb_sql(&q, " AND t.id");
-		qb_sql(&q, op);
-		qb_int(&q, sqy->after_id);
-		qb_sql(&q, "))");
-	}
-	qb_sql(&q, " ORDER BY ");
-	sort_expr(&q, k, sf);
-	qb_sql(&q, sqy->desc ? " DESC, t.id DESC LIMIT " : ", t.id LIMIT ");
-	qb_int(&q, sqy->limit);
-	qb_sql(&q, ") ORDER BY ");
-	sort_expr(&q, k, sf);
-	qb_sql(&q, sqy->desc ? " DESC, t.id DESC" : ", t.id");
+	qb_init(&q, SQL_SQLITE);
+	sql_list(&q, sqy);
 	sqlite3_stmt *st = qb_prepare(&q, c, e);
 	if (!st) {
 		rc = e->code;
@@ -826,7 +396,6 @@ static int sq_list(void *impl, const struct store_query *sqy, json_t **items, st
 	stmt_done(st);
 out:
 	qb_release(&q);
-	free(phrase);
 	return rc;
 }
 
@@ -835,53 +404,23 @@ static int audit_row(struct conn *c, const struct kind *k, int64_t id, int64_t a
 		     json_t *new_v, struct dm_err *e)
 {
 	struct qb q;
-	qb_init(&q);
-	qb_sql(&q, "INSERT INTO audit (object, object_id, actor_id, at, action, field, old, new) "
-		   "VALUES (");
-	qb_text(&q, k->name);
-	qb_sql(&q, ", ");
-	qb_int(&q, id);
-	qb_sql(&q, ", ");
-	if (actor)
-		qb_int(&q, actor);
-	else
-		qb_text(&q, NULL);
-	qb_sql(&q, ", ");
-	qb_text(&q, at);
-	qb_sql(&q, ", ");
-	qb_text(&q, action);
-	qb_sql(&q, ", ");
-	qb_text(&q, field);
-	char *o = old_v ? json_dumps(old_v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	char *n = new_v ? json_dumps(new_v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-	qb_sql(&q, ", ");
-	qb_text(&q, o);
-	qb_sql(&q, ", ");
-	qb_text(&q, n);
-	qb_sql(&q, ")");
+	qb_init(&q, SQL_SQLITE);
+	sql_audit(&q, k->name, id, actor, at, action, field, old_v, new_v);
 	int rc = qb_exec(&q, c, e);
-	free(o);
-	free(n);
 	qb_release(&q);
 	return rc;
 }
 
 /* The id of the record holding the unique value rec would take, or 0: the username of users,
  * the name key of the others. */
+/* The id of the record holding the unique value rec would take, or 0. */
 static int64_t find_holder(struct conn *c, const struct kind *k, json_t *rec, const char *key)
 {
 	struct qb q;
 	struct dm_err e;
 	int64_t id = 0;
-	qb_init(&q);
-	if (k == &kind_user) {
-		qb_sql(&q, "SELECT id FROM users WHERE username = ");
-		qb_text(&q, json_string_value(json_object_get(rec, "username")));
-	} else {
-		buf_printf(&q.sql, "SELECT id FROM %s WHERE archived_at IS NULL AND name_key = ",
-			   k->plural);
-		qb_text(&q, key);
-	}
+	qb_init(&q, SQL_SQLITE);
+	sql_holder(&q, k, rec, key);
 	sqlite3_stmt *st = qb_prepare(&q, c, &e);
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		id = sqlite3_column_int64(st, 0);
@@ -893,23 +432,7 @@ static int64_t find_holder(struct conn *c, const struct kind *k, json_t *rec, co
 static int duplicate(struct conn *c, const struct kind *k, json_t *rec, const char *key,
 		     struct dm_err *e)
 {
-	int64_t other = key || k == &kind_user ? find_holder(c, k, rec, key) : 0;
-	const char *field = k == &kind_user ? "username" : k == &kind_stakeholder ? "contact_id" :
-			    k == &kind_quota ? "period" : "name";
-	dm_fail(e, DM_EDUPLICATE, field, "%s with this %s already exists", k->title, field);
-	if (k == &kind_stakeholder)
-		snprintf(e->message, sizeof e->message, "this contact is already a stakeholder of the "
-			 "opportunity");
-	e->existing_id = other;
-	return DM_EDUPLICATE;
-}
-
-static char *name_key_of(const struct kind *k, json_t *rec)
-{
-	if (!(k->flags & KF_NAME_KEY))
-		return NULL;
-	const char *s = json_string_value(json_object_get(rec, k->search_field));
-	return text_name_key(s ? s : "");
+	return sql_duplicate(k, key || k == &kind_user ? find_holder(c, k, rec, key) : 0, e);
 }
 
 static int sq_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor, int64_t *id,
@@ -924,32 +447,8 @@ static int sq_insert(void *impl, const struct kind *k, json_t *rec, int64_t acto
 	struct qb q;
 	int rc;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
-	buf_printf(&q.sql, "INSERT INTO %s (created_at, updated_at, version", k->plural);
-	if (key)
-		qb_sql(&q, ", name_key");
-	for (size_t i = 0; i < k->nfields; i++) {
-		const struct field *f = &k->fields[i];
-		if (model_is_column(f) && !(f->flags & FF_READONLY && !json_object_get(rec, f->name)))
-			buf_printf(&q.sql, ", %s", f->name);
-	}
-	qb_sql(&q, ") VALUES (");
-	qb_text(&q, now);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ", 1");
-	if (key) {
-		qb_sql(&q, ", ");
-		qb_text(&q, key);
-	}
-	for (size_t i = 0; i < k->nfields; i++) {
-		const struct field *f = &k->fields[i];
-		if (model_is_column(f) && !(f->flags & FF_READONLY && !json_object_get(rec, f->name))) {
-			qb_sql(&q, ", ");
-			qb_json(&q, json_object_get(rec, f->name));
-		}
-	}
-	qb_sql(&q, ")");
+	qb_init(&q, SQL_SQLITE);
+	sql_insert(&q, k, rec, now, key);
 	rc = qb_exec(&q, c, e);
 	qb_release(&q);
 	if (rc == DM_EDUPLICATE) {
@@ -987,34 +486,16 @@ static int sq_update(void *impl, const struct kind *k, int64_t id, json_t *chang
 	if ((rc = sq_get(impl, k, NULL, id, 1, &cur, e)))
 		return rc;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
-	buf_printf(&q.sql, "UPDATE %s SET ", k->plural);
-	const char *fname;
-	json_t *v;
-	json_object_foreach(changes, fname, v) {
-		const struct field *f = model_field(k, fname);
-		if (!f || !model_is_column(f) || json_equal(v, json_object_get(cur, fname)))
-			continue;
-		buf_printf(&q.sql, "%s = ", fname);
-		qb_json(&q, v);
-		qb_sql(&q, ", ");
-		n++;
-	}
-	if (!n)
-		goto out;
+	qb_init(&q, SQL_SQLITE);
 	merged = json_deep_copy(cur);
 	json_object_update(merged, changes);
 	key = name_key_of(k, merged);
-	if (key) {
-		qb_sql(&q, "name_key = ");
-		qb_text(&q, key);
-		qb_sql(&q, ", ");
-	}
-	qb_sql(&q, "version = version + 1, updated_at = ");
-	qb_text(&q, now);
-	qb_sql(&q, " WHERE id = ");
-	qb_int(&q, id);
+	sql_update(&q, k, id, cur, changes, key, now, &n);
+	if (!n)
+		goto out;
 	rc = qb_exec(&q, sq->wconn, e);
+	const char *fname;
+	json_t *v;
 	if (rc == DM_EDUPLICATE)
 		rc = duplicate(sq->wconn, k, merged, key, e);
 	if (rc)
@@ -1049,13 +530,8 @@ static int sq_set_archived(void *impl, const struct kind *k, int64_t id, int arc
 	if ((rc = sq_get(impl, k, NULL, id, 1, &cur, e)))
 		return rc;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
-	buf_printf(&q.sql, "UPDATE %s SET archived_at = ", k->plural);
-	qb_text(&q, archived ? now : NULL);
-	qb_sql(&q, ", version = version + 1, updated_at = ");
-	qb_text(&q, now);
-	qb_sql(&q, " WHERE id = ");
-	qb_int(&q, id);
+	qb_init(&q, SQL_SQLITE);
+	sql_set_archived(&q, k, id, archived, now);
 	rc = qb_exec(&q, sq->wconn, e);
 	if (rc == DM_EDUPLICATE) {
 		char *key = name_key_of(k, cur);
@@ -1090,16 +566,8 @@ static int sq_audit_list(void *impl, const struct kind *k, int64_t id, int64_t a
 	*items = NULL;
 	if (!c)
 		return e->code;
-	qb_init(&q);
-	qb_sql(&q, "SELECT a.id, a.at, a.actor_id, u.username, a.action, a.field, a.old, a.new "
-		   "FROM audit a LEFT JOIN users u ON u.id = a.actor_id WHERE a.object = ");
-	qb_text(&q, k->name);
-	qb_sql(&q, " AND a.object_id = ");
-	qb_int(&q, id);
-	qb_sql(&q, " AND a.id > ");
-	qb_int(&q, after);
-	qb_sql(&q, " ORDER BY a.id LIMIT ");
-	qb_int(&q, limit);
+	qb_init(&q, SQL_SQLITE);
+	sql_audit_list(&q, k, id, after, limit);
 	sqlite3_stmt *st = qb_prepare(&q, c, e);
 	int rc = 0, s;
 	if (!st) {
@@ -1144,7 +612,7 @@ static int sq_in_scope(void *impl, const struct viewer *v, int64_t user_id, int 
 	*yes = 0;
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT 1 FROM users t WHERE t.id = ");
 	qb_int(&q, user_id);
 	qb_sql(&q, " AND ");
@@ -1176,7 +644,7 @@ static int sq_cred_get(void *impl, const char *username, struct store_cred *out,
 	memset(out, 0, sizeof *out);
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT id, password_hash, active, archived_at IS NOT NULL FROM users "
 		   "WHERE username = lower(");
 	qb_text(&q, username);
@@ -1212,7 +680,7 @@ static int sq_cred_set(void *impl, int64_t user_id, const char *hash, struct dm_
 	if (in_write(sq, e))
 		return e->code;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "UPDATE users SET password_hash = ");
 	qb_text(&q, hash);
 	qb_sql(&q, " WHERE id = ");
@@ -1234,7 +702,7 @@ static int write_stmt(struct sq *sq, const char *sql_head, const char *text, int
 	struct qb q;
 	if (in_write(sq, e))
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, sql_head);
 	if (text)
 		qb_text(&q, text);
@@ -1247,23 +715,12 @@ static int write_stmt(struct sq *sq, const char *sql_head, const char *text, int
 static int sq_session_put(void *impl, const char *token_hash, int64_t user_id, const char *csrf,
 			  int64_t now_ms, struct dm_err *e)
 {
-	struct sq *sq = impl;
 	struct qb q;
-	if (in_write(sq, e))
+	if (in_write(impl, e))
 		return e->code;
-	qb_init(&q);
-	qb_sql(&q, "INSERT INTO sessions (token_hash, user_id, csrf, created_ms, seen_ms) VALUES (");
-	qb_text(&q, token_hash);
-	qb_sql(&q, ", ");
-	qb_int(&q, user_id);
-	qb_sql(&q, ", ");
-	qb_text(&q, csrf);
-	qb_sql(&q, ", ");
-	qb_int(&q, now_ms);
-	qb_sql(&q, ", ");
-	qb_int(&q, now_ms);
-	qb_sql(&q, ")");
-	return exec_run(sq, &q, e);
+	qb_init(&q, SQL_SQLITE);
+	sql_session_put(&q, token_hash, user_id, csrf, now_ms);
+	return exec_run(impl, &q, e);
 }
 
 static int sq_session_get(void *impl, const char *token_hash, struct store_session *out,
@@ -1276,7 +733,7 @@ static int sq_session_get(void *impl, const char *token_hash, struct store_sessi
 	memset(out, 0, sizeof *out);
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT s.user_id, s.csrf, s.created_ms, s.seen_ms, u.role, u.team_id, "
 		   "u.active AND u.archived_at IS NULL FROM sessions s JOIN users u ON u.id = s.user_id "
 		   "WHERE s.token_hash = ");
@@ -1310,16 +767,12 @@ out:
 
 static int sq_session_seen(void *impl, const char *token_hash, int64_t now_ms, struct dm_err *e)
 {
-	struct sq *sq = impl;
 	struct qb q;
-	if (in_write(sq, e))
+	if (in_write(impl, e))
 		return e->code;
-	qb_init(&q);
-	qb_sql(&q, "UPDATE sessions SET seen_ms = ");
-	qb_int(&q, now_ms);
-	qb_sql(&q, " WHERE token_hash = ");
-	qb_text(&q, token_hash);
-	return exec_run(sq, &q, e);
+	qb_init(&q, SQL_SQLITE);
+	sql_session_seen(&q, token_hash, now_ms);
+	return exec_run(impl, &q, e);
 }
 
 static int sq_session_delete(void *impl, const char *token_hash, struct dm_err *e)
@@ -1335,16 +788,12 @@ static int sq_session_delete_user(void *impl, int64_t user_id, struct dm_err *e)
 static int sq_session_expire(void *impl, int64_t idle_before, int64_t absolute_before,
 			     struct dm_err *e)
 {
-	struct sq *sq = impl;
 	struct qb q;
-	if (in_write(sq, e))
+	if (in_write(impl, e))
 		return e->code;
-	qb_init(&q);
-	qb_sql(&q, "DELETE FROM sessions WHERE seen_ms < ");
-	qb_int(&q, idle_before);
-	qb_sql(&q, " OR created_ms < ");
-	qb_int(&q, absolute_before);
-	return exec_run(sq, &q, e);
+	qb_init(&q, SQL_SQLITE);
+	sql_session_expire(&q, idle_before, absolute_before);
+	return exec_run(impl, &q, e);
 }
 
 static int sq_count(void *impl, const struct kind *k, int64_t *n, struct dm_err *e)
@@ -1356,7 +805,7 @@ static int sq_count(void *impl, const struct kind *k, int64_t *n, struct dm_err 
 	*n = 0;
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	buf_printf(&q.sql, "SELECT count(*) FROM %s WHERE archived_at IS NULL", k->plural);
 	sqlite3_stmt *st = qb_prepare(&q, c, e);
 	if (!st) {
@@ -1416,6 +865,97 @@ static int rows_run(void *impl, struct qb *q, json_t **items, struct dm_err *e)
 	return rc;
 }
 
+/* ---- sign-in throttling ---------------------------------------------------------------------- */
+
+static int sq_throttle_get(void *impl, const char *key, int64_t *fails, int64_t *since_ms,
+			   struct dm_err *e)
+{
+	struct qb q;
+	json_t *rows = NULL;
+	qb_init(&q, SQL_SQLITE);
+	sql_throttle_get(&q, key);
+	int rc = rows_run(impl, &q, &rows, e);
+	json_t *r = json_array_get(rows, 0);
+	*fails = json_integer_value(json_object_get(r, "fails"));
+	*since_ms = json_integer_value(json_object_get(r, "since_ms"));
+	json_decref(rows);
+	return rc;
+}
+
+static int sq_throttle_fail(void *impl, const char *key, int64_t now_ms, int64_t window_ms,
+			    struct dm_err *e)
+{
+	struct qb q;
+	if (in_write(impl, e))
+		return e->code;
+	qb_init(&q, SQL_SQLITE);
+	sql_throttle_prune(&q, now_ms, window_ms);
+	int rc = exec_run(impl, &q, e);
+	if (rc)
+		return rc;
+	qb_init(&q, SQL_SQLITE);
+	sql_throttle_fail(&q, key, now_ms, window_ms);
+	return exec_run(impl, &q, e);
+}
+
+static int sq_throttle_clear(void *impl, const char *key, struct dm_err *e)
+{
+	struct qb q;
+	if (in_write(impl, e))
+		return e->code;
+	qb_init(&q, SQL_SQLITE);
+	sql_throttle_clear(&q, key);
+	return exec_run(impl, &q, e);
+}
+
+/* ---- jobs ------------------------------------------------------------------------------------- */
+
+static int sq_job_add(void *impl, const char *object, int64_t user_id, int64_t bytes_total,
+		      int64_t *id, struct dm_err *e)
+{
+	char now[TIME_STR_LEN];
+	struct qb q;
+	json_t *rows = NULL;
+	if (in_write(impl, e))
+		return e->code;
+	time_format(time_now_ms(), now);
+	qb_init(&q, SQL_SQLITE);
+	sql_job_add(&q, object, user_id, bytes_total, now);
+	int rc = rows_run(impl, &q, &rows, e);
+	*id = json_integer_value(json_object_get(json_array_get(rows, 0), "id"));
+	json_decref(rows);
+	return rc;
+}
+
+static int sq_job_set(void *impl, int64_t id, const char *state, int64_t rows, int64_t bytes,
+		      json_t *report, const char *error, struct dm_err *e)
+{
+	char now[TIME_STR_LEN];
+	struct qb q;
+	if (in_write(impl, e))
+		return e->code;
+	time_format(time_now_ms(), now);
+	qb_init(&q, SQL_SQLITE);
+	sql_job_set(&q, id, state, rows, bytes, report, error, now);
+	return exec_run(impl, &q, e);
+}
+
+static int sq_job_get(void *impl, int64_t id, json_t **job, struct dm_err *e)
+{
+	struct qb q;
+	json_t *rows = NULL;
+	*job = NULL;
+	qb_init(&q, SQL_SQLITE);
+	sql_job_get(&q, id);
+	int rc = rows_run(impl, &q, &rows, e);
+	if (!rc && !(*job = json_incref(json_array_get(rows, 0))))
+		rc = dm_fail(e, DM_ENOTFOUND, NULL, "job %lld not found", (long long)id);
+	if (*job)
+		job_from_row(*job);
+	json_decref(rows);
+	return rc;
+}
+
 /* Settings are read on nearly every request and change rarely: each store keeps a small cache
  * (struct sq, settings), emptied by every write of a setting (this backend's writes all go
  * through this process's writer thread). */
@@ -1471,7 +1011,7 @@ static int sq_setting_get(void *impl, const char *key, json_t **value, struct dm
 		return 0;
 	if (!(c = conn_get(sq, e)))
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT value FROM settings WHERE key = ");
 	qb_text(&q, key);
 	int rc = query_rows(c, &q, &rows, e);
@@ -1496,16 +1036,8 @@ static int sq_setting_put(void *impl, const char *key, json_t *value, int64_t ac
 	if (in_write(sq, e) || (rc = sq_setting_get(impl, key, &old, e)))
 		return e->code;
 	time_format(time_now_ms(), now);
-	char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-	qb_init(&q);
-	qb_sql(&q, "INSERT INTO settings (key, value, updated_at) VALUES (");
-	qb_text(&q, key);
-	qb_sql(&q, ", ");
-	qb_text(&q, text);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ") ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-		   "updated_at = excluded.updated_at");
+	qb_init(&q, SQL_SQLITE);
+	sql_setting_put(&q, key, value, now);
 	rc = qb_exec(&q, sq->wconn, e);
 	qb_release(&q);
 	/* emptied now, and again once the transaction ends: a reader between the two would
@@ -1516,7 +1048,6 @@ static int sq_setting_put(void *impl, const char *key, json_t *value, int64_t ac
 		struct kind settings_kind = { .name = "settings" };
 		rc = audit_row(sq->wconn, &settings_kind, 0, actor, now, "update", key, old, value, e);
 	}
-	free(text);
 	json_decref(old);
 	return rc;
 }
@@ -1524,41 +1055,29 @@ static int sq_setting_put(void *impl, const char *key, json_t *value, int64_t ac
 static int sq_stage_add(void *impl, int64_t opp, const char *from, const char *to, int64_t by,
 			struct dm_err *e)
 {
-	struct sq *sq = impl;
 	char now[TIME_STR_LEN];
 	struct qb q;
-	if (in_write(sq, e))
+	if (in_write(impl, e))
 		return e->code;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
-	qb_sql(&q, "INSERT INTO stage_history (opportunity_id, from_stage, to_stage, at, by_id) "
-		   "VALUES (");
-	qb_int(&q, opp);
-	qb_sql(&q, ", ");
-	qb_text(&q, from);
-	qb_sql(&q, ", ");
-	qb_text(&q, to);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ", ");
-	if (by)
-		qb_int(&q, by);
-	else
-		qb_text(&q, NULL);
-	qb_sql(&q, ")");
-	return exec_run(sq, &q, e);
+	qb_init(&q, SQL_SQLITE);
+	sql_stage_add(&q, opp, from, to, by, now);
+	return exec_run(impl, &q, e);
+}
+
+/* The rows of a statement built by one of sqlbuild's builders of one parent id. */
+static int rows_of(void *impl, void (*build)(struct qb *q, int64_t id), int64_t id,
+		   json_t **items, struct dm_err *e)
+{
+	struct qb q;
+	qb_init(&q, SQL_SQLITE);
+	build(&q, id);
+	return rows_run(impl, &q, items, e);
 }
 
 static int sq_stage_list(void *impl, int64_t opp, json_t **items, struct dm_err *e)
 {
-	struct qb q;
-	qb_init(&q);
-	qb_sql(&q, "SELECT h.from_stage AS \"from\", h.to_stage AS \"to\", h.at, h.by_id AS by, "
-		   "u.display_name AS by_name FROM stage_history h LEFT JOIN users u ON u.id = h.by_id "
-		   "WHERE h.opportunity_id = ");
-	qb_int(&q, opp);
-	qb_sql(&q, " ORDER BY h.id");
-	return rows_run(impl, &q, items, e);
+	return rows_of(impl, sql_stage_list, opp, items, e);
 }
 
 static int sq_link_add(void *impl, int64_t opp, int64_t from, int64_t to, const char *kind,
@@ -1570,19 +1089,8 @@ static int sq_link_add(void *impl, int64_t opp, int64_t from, int64_t to, const 
 	if (in_write(sq, e))
 		return e->code;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
-	qb_sql(&q, "INSERT INTO stakeholder_links (opportunity_id, from_id, to_id, kind, created_at) "
-		   "VALUES (");
-	qb_int(&q, opp);
-	qb_sql(&q, ", ");
-	qb_int(&q, from);
-	qb_sql(&q, ", ");
-	qb_int(&q, to);
-	qb_sql(&q, ", ");
-	qb_text(&q, kind);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ")");
+	qb_init(&q, SQL_SQLITE);
+	sql_link_add(&q, opp, from, to, kind, now);
 	int rc = qb_exec(&q, sq->wconn, e);
 	qb_release(&q);
 	if (rc == DM_EDUPLICATE)
@@ -1594,15 +1102,7 @@ static int sq_link_add(void *impl, int64_t opp, int64_t from, int64_t to, const 
 
 static int sq_link_list(void *impl, int64_t opp, json_t **items, struct dm_err *e)
 {
-	struct qb q;
-	qb_init(&q);
-	qb_sql(&q, "SELECT l.id, l.from_id AS \"from\", l.to_id AS \"to\", l.kind, l.created_at "
-		   "FROM stakeholder_links l JOIN stakeholders a ON a.id = l.from_id "
-		   "JOIN stakeholders b ON b.id = l.to_id WHERE a.archived_at IS NULL AND "
-		   "b.archived_at IS NULL AND l.opportunity_id = ");
-	qb_int(&q, opp);
-	qb_sql(&q, " ORDER BY l.id");
-	return rows_run(impl, &q, items, e);
+	return rows_of(impl, sql_link_list, opp, items, e);
 }
 
 static int team_audit(struct sq *sq, int64_t account, int64_t user, int64_t actor, json_t *old_v,
@@ -1623,24 +1123,9 @@ static int sq_team_put(void *impl, int64_t account, int64_t user, const char *ac
 	if (in_write(sq, e))
 		return e->code;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
-	qb_sql(&q, "INSERT INTO account_team (account_id, user_id, access, sensitive, created_at, "
-		   "by_id) VALUES (");
-	qb_int(&q, account);
-	qb_sql(&q, ", ");
-	qb_int(&q, user);
-	qb_sql(&q, ", ");
-	qb_text(&q, access);
-	qb_sql(&q, ", ");
-	qb_int(&q, sensitive);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ", ");
-	qb_int(&q, actor);
-	qb_sql(&q, ") ON CONFLICT (account_id, user_id) DO UPDATE SET access = excluded.access, "
-		   "sensitive = excluded.sensitive");
-	int rc = qb_exec(&q, sq->wconn, e);
-	qb_release(&q);
+	qb_init(&q, SQL_SQLITE);
+	sql_team_put(&q, account, user, access, sensitive, actor, now);
+	int rc = exec_run(sq, &q, e);
 	if (!rc) {
 		json_t *nv = json_pack("{s:s,s:b}", "access", access, "sensitive", sensitive);
 		rc = team_audit(sq, account, user, actor, NULL, nv, e);
@@ -1656,13 +1141,9 @@ static int sq_team_delete(void *impl, int64_t account, int64_t user, int64_t act
 	struct qb q;
 	if (in_write(sq, e))
 		return e->code;
-	qb_init(&q);
-	qb_sql(&q, "DELETE FROM account_team WHERE account_id = ");
-	qb_int(&q, account);
-	qb_sql(&q, " AND user_id = ");
-	qb_int(&q, user);
-	int rc = qb_exec(&q, sq->wconn, e);
-	qb_release(&q);
+	qb_init(&q, SQL_SQLITE);
+	sql_team_delete(&q, account, user);
+	int rc = exec_run(sq, &q, e);
 	if (!rc && sqlite3_changes(sq->wconn->db) == 0)
 		return dm_fail(e, DM_ENOTFOUND, "user_id", "user %lld is not on this account's team",
 			       (long long)user);
@@ -1671,65 +1152,21 @@ static int sq_team_delete(void *impl, int64_t account, int64_t user, int64_t act
 
 static int sq_team_list(void *impl, int64_t account, json_t **items, struct dm_err *e)
 {
-	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
-	struct qb q;
-	if (!c)
-		return e->code;
-	qb_init(&q);
-	qb_sql(&q, "SELECT m.user_id, u.username, u.display_name, m.access, m.sensitive, m.created_at "
-		   "FROM account_team m JOIN users u ON u.id = m.user_id WHERE m.account_id = ");
-	qb_int(&q, account);
-	qb_sql(&q, " ORDER BY m.user_id");
-	int rc = query_rows(c, &q, items, e);
-	qb_release(&q);
-	size_t i;
-	json_t *m;
+	int rc = rows_of(impl, sql_team_list, account, items, e);
 	if (!rc)
-		json_array_foreach(*items, i, m)
-			json_object_set_new(m, "sensitive",
-					    json_boolean(json_integer_value(json_object_get(m, "sensitive"))));
+		team_list_of(*items);
 	return rc;
 }
 
 static int sq_account_access(void *impl, const struct viewer *v, int64_t account,
 			     struct account_access *out, struct dm_err *e)
 {
-	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
 	struct qb q;
 	json_t *rows = NULL;
-	memset(out, 0, sizeof *out);
-	if (!c)
-		return e->code;
-	qb_init(&q);
-	if (v->role == ROLE_ADMIN) {
-		/* admins: everything, archived accounts included */
-		qb_sql(&q, "SELECT 1 AS owner_side, NULL AS access, 0 AS sensitive FROM accounts t "
-			   "WHERE t.id = ");
-		qb_int(&q, account);
-		goto run;
-	}
-	qb_sql(&q, "SELECT (");
-	vis_owner(&q, v, "t.owner_id");
-	qb_sql(&q, ") AS owner_side, m.access, m.sensitive FROM accounts t LEFT JOIN account_team m "
-		   "ON m.account_id = t.id AND m.user_id = ");
-	qb_int(&q, v->user_id);
-	qb_sql(&q, " WHERE t.archived_at IS NULL AND t.id = ");
-	qb_int(&q, account);
-run:;
-	int rc = query_rows(c, &q, &rows, e);
-	qb_release(&q);
-	json_t *r = json_array_get(rows, 0);
-	if (!rc && r) {
-		if (json_integer_value(json_object_get(r, "owner_side"))) {
-			out->read = out->write = out->sensitive = 1;
-		} else if (json_is_string(json_object_get(r, "access"))) {
-			out->read = 1;
-			out->write = !strcmp(json_string_value(json_object_get(r, "access")), "write");
-			out->sensitive = json_integer_value(json_object_get(r, "sensitive")) != 0;
-		}
-	}
+	qb_init(&q, SQL_SQLITE);
+	sql_account_access(&q, v, account);
+	int rc = rows_run(impl, &q, &rows, e);
+	account_access_of(rc ? NULL : rows, out);
 	json_decref(rows);
 	return rc;
 }
@@ -1749,55 +1186,22 @@ static int sq_find_name(void *impl, const struct kind *k, const char *name, int6
 
 /* ---- ownership ------------------------------------------------------------------------------- */
 
-static void qb_id_or_null(struct qb *q, int64_t id)
-{
-	if (id)
-		qb_int(q, id);
-	else
-		qb_text(q, NULL);
-}
-
 static int sq_owner_add(void *impl, int64_t account, int64_t from, int64_t to, const char *reason,
 			const char *note, int64_t by, int64_t sweep, struct dm_err *e)
 {
-	struct sq *sq = impl;
 	char now[TIME_STR_LEN];
 	struct qb q;
-	if (in_write(sq, e))
+	if (in_write(impl, e))
 		return e->code;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
-	qb_sql(&q, "INSERT INTO owner_history (account_id, from_id, to_id, reason, note, by_id, at, "
-		   "sweep_id) VALUES (");
-	qb_int(&q, account);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, from);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, to);
-	qb_sql(&q, ", ");
-	qb_text(&q, reason);
-	qb_sql(&q, ", ");
-	qb_text(&q, note);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, by);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, sweep);
-	qb_sql(&q, ")");
-	return exec_run(sq, &q, e);
+	qb_init(&q, SQL_SQLITE);
+	sql_owner_add(&q, account, from, to, reason, note, by, sweep, now);
+	return exec_run(impl, &q, e);
 }
 
 static int sq_owner_list(void *impl, int64_t account, json_t **items, struct dm_err *e)
 {
-	struct qb q;
-	qb_init(&q);
-	qb_sql(&q, "SELECT h.id, h.from_id AS \"from\", h.to_id AS \"to\", h.reason, h.note, "
-		   "h.by_id AS by, u.display_name AS by_name, h.at, h.sweep_id FROM owner_history h "
-		   "LEFT JOIN users u ON u.id = h.by_id WHERE h.account_id = ");
-	qb_int(&q, account);
-	qb_sql(&q, " ORDER BY h.id");
-	return rows_run(impl, &q, items, e);
+	return rows_of(impl, sql_owner_list, account, items, e);
 }
 
 static int sq_count_owned(void *impl, int64_t user, int64_t *n, struct dm_err *e)
@@ -1809,7 +1213,7 @@ static int sq_count_owned(void *impl, int64_t user, int64_t *n, struct dm_err *e
 	*n = 0;
 	if (!c)
 		return e->code;
-	qb_init(&q);
+	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT count(*) AS n FROM accounts WHERE archived_at IS NULL AND owner_id = ");
 	qb_int(&q, user);
 	int rc = query_rows(c, &q, &rows, e);
@@ -1823,136 +1227,48 @@ static int sq_count_owned(void *impl, int64_t user, int64_t *n, struct dm_err *e
 static int sq_reclaim_candidates(void *impl, json_t *protect, const char *touch_before,
 				 const char *deal_before, json_t **items, struct dm_err *e)
 {
-	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
 	struct qb q;
-	char *levels = json_dumps(protect, JSON_COMPACT);
-	if (!c) {
-		free(levels);
-		return e->code;
-	}
-	qb_init(&q);
-	qb_sql(&q, "SELECT id, owner_id, assigned_at, last_owner_touch, CASE WHEN "
-		   "max(IFNULL(assigned_at, ''), IFNULL(last_owner_touch, '')) < ");
-	qb_text(&q, touch_before);
-	qb_sql(&q, " THEN 'no_follow_up' ELSE 'no_deal' END AS why FROM (SELECT a.id, a.owner_id, "
-		   "a.assigned_at, (SELECT max(x.occurred_at) FROM activities x WHERE x.account_id = "
-		   "a.id AND x.user_id = a.owner_id AND x.effective = 1 AND x.archived_at IS NULL) AS "
-		   "last_owner_touch, (SELECT max(h.at) FROM stage_history h JOIN opportunities o ON "
-		   "o.id = h.opportunity_id WHERE o.account_id = a.id AND h.to_stage = 'won') AS "
-		   "last_won FROM accounts a WHERE a.archived_at IS NULL AND a.owner_id IS NOT NULL AND "
-		   "a.importance NOT IN (SELECT value FROM json_each(");
-	qb_text(&q, levels);
-	qb_sql(&q, "))) WHERE max(IFNULL(assigned_at, ''), IFNULL(last_owner_touch, '')) < ");
-	qb_text(&q, touch_before);
-	qb_sql(&q, " OR (IFNULL(assigned_at, '') < ");
-	qb_text(&q, deal_before);
-	qb_sql(&q, " AND (last_won IS NULL OR last_won < assigned_at)) ORDER BY id");
-	int rc = query_rows(c, &q, items, e);
-	qb_release(&q);
-	free(levels);
-	return rc;
+	qb_init(&q, SQL_SQLITE);
+	sql_reclaim(&q, protect, touch_before, deal_before);
+	return rows_run(impl, &q, items, e);
 }
 
-/* The candidates' ids come from the owner's range of accounts_owner_agenda (migration 12), a
- * covering index; only they read their row and count their open opportunities. */
 static int sq_agenda_accounts(void *impl, const struct viewer *v, int64_t owner,
 			      const struct agenda_cut *cut, json_t **items, struct dm_err *e)
 {
 	struct qb q;
-	qb_init(&q);
-	qb_sql(&q, "SELECT t.id, t.name, t.created_at, t.touched_at AS last_touch_at, "
-		   "t.latest_next_touch, t.latest_contact_ids, (SELECT count(*) FROM opportunities oo "
-		   "WHERE oo.account_id = t.id AND oo.archived_at IS NULL AND oo.stage NOT IN ('won', "
-		   "'lost')) AS open_opps FROM accounts t WHERE t.id IN (SELECT c.id FROM accounts c "
-		   "WHERE c.archived_at IS NULL AND c.owner_id = ");
-	qb_int(&q, owner);
-	qb_sql(&q, " AND (c.latest_next_touch < ");
-	qb_text(&q, cut->planned_before);
-	qb_sql(&q, " OR IFNULL(c.touched_at, c.created_at) < ");
-	qb_text(&q, cut->sleep_before);
-	qb_sql(&q, " OR (c.latest_next_touch IS NULL AND IFNULL(c.touched_at, c.created_at) < ");
-	qb_text(&q, cut->due_before);
-	qb_sql(&q, "))) AND ");
-	vis_account(&q, v, "t");
-	qb_sql(&q, " ORDER BY t.id");
+	qb_init(&q, SQL_SQLITE);
+	sql_agenda_accounts(&q, v, owner, cut);
 	return rows_run(impl, &q, items, e);
 }
 
 static int sq_sweep_add(void *impl, const char *as_of, int64_t by, int64_t *id, struct dm_err *e)
 {
-	struct sq *sq = impl;
 	char now[TIME_STR_LEN];
 	struct qb q;
-	if (in_write(sq, e))
+	json_t *rows = NULL;
+	if (in_write(impl, e))
 		return e->code;
 	time_format(time_now_ms(), now);
-	qb_init(&q);
-	qb_sql(&q, "INSERT INTO sweeps (as_of, at, by_id, moved) VALUES (");
-	qb_text(&q, as_of);
-	qb_sql(&q, ", ");
-	qb_text(&q, now);
-	qb_sql(&q, ", ");
-	qb_id_or_null(&q, by);
-	qb_sql(&q, ", 0)");
-	int rc = qb_exec(&q, sq->wconn, e);
-	qb_release(&q);
-	if (!rc)
-		*id = sqlite3_last_insert_rowid(sq->wconn->db);
+	qb_init(&q, SQL_SQLITE);
+	sql_sweep_add(&q, as_of, by, now);
+	int rc = rows_run(impl, &q, &rows, e);
+	*id = json_integer_value(json_object_get(json_array_get(rows, 0), "id"));
+	json_decref(rows);
 	return rc;
 }
 
 static int sq_sweep_done(void *impl, int64_t id, int64_t moved, struct dm_err *e)
 {
-	struct sq *sq = impl;
 	struct qb q;
-	if (in_write(sq, e))
+	if (in_write(impl, e))
 		return e->code;
-	qb_init(&q);
-	qb_sql(&q, "UPDATE sweeps SET moved = ");
-	qb_int(&q, moved);
-	qb_sql(&q, " WHERE id = ");
-	qb_int(&q, id);
-	return exec_run(sq, &q, e);
+	qb_init(&q, SQL_SQLITE);
+	sql_sweep_done(&q, id, moved);
+	return exec_run(impl, &q, e);
 }
 
 /* ---- bulk loads and backups ------------------------------------------------------------------- */
-
-/* The INSERT of every writable column of k, built once per kind (the writer thread only). */
-static const char *import_sql(const struct kind *k)
-{
-	static struct {
-		const struct kind *k;
-		char *sql;
-	} built[16];
-	size_t i;
-	for (i = 0; i < sizeof built / sizeof built[0] && built[i].k; i++)
-		if (built[i].k == k)
-			return built[i].sql;
-	if (i == sizeof built / sizeof built[0])
-		abort();
-	struct buf sql = BUF_INIT(0), vals = BUF_INIT(0);
-	buf_printf(&sql, "INSERT INTO %s (created_at, updated_at, version", k->plural);
-	buf_puts(&vals, "?, ?, 1");
-	if (k->flags & KF_NAME_KEY) {
-		buf_puts(&sql, ", name_key");
-		buf_puts(&vals, ", ?");
-	}
-	for (size_t f = 0; f < k->nfields; f++) {
-		const struct field *fd = &k->fields[f];
-		if (!model_is_column(fd) || !strcmp(fd->name, "id") || !strcmp(fd->name, "created_at") ||
-		    !strcmp(fd->name, "updated_at") || !strcmp(fd->name, "version") ||
-		    !strcmp(fd->name, "archived_at"))
-			continue;
-		buf_printf(&sql, ", %s", fd->name);
-		buf_puts(&vals, ", ?");
-	}
-	buf_printf(&sql, ") VALUES (%s)", vals.data);
-	buf_release(&vals);
-	built[i].k = k;
-	built[i].sql = buf_detach(&sql, NULL);
-	return built[i].sql;
-}
 
 /* Bind one JSON value as stored: objects and arrays as their JSON text. */
 static void bind_json(sqlite3_stmt *st, int i, json_t *v)
@@ -2020,7 +1336,7 @@ static int sq_import_insert(void *impl, const struct kind *k, json_t *rec, int64
 	if (in_write(sq, e))
 		return e->code;
 	struct conn *c = sq->wconn;
-	sqlite3_stmt *st = stmt_fixed(c, import_sql(k), e);
+	sqlite3_stmt *st = stmt_fixed(c, sql_import(k, SQL_SQLITE), e);
 	if (!st)
 		return e->code;
 	char *key = name_key_of(k, rec);
@@ -2031,12 +1347,8 @@ static int sq_import_insert(void *impl, const struct kind *k, json_t *rec, int64
 	if (key)
 		sqlite3_bind_text(st, n++, key, -1, SQLITE_STATIC);
 	for (size_t f = 0; f < k->nfields; f++) {
-		const struct field *fd = &k->fields[f];
-		if (!model_is_column(fd) || !strcmp(fd->name, "id") || !strcmp(fd->name, "created_at") ||
-		    !strcmp(fd->name, "updated_at") || !strcmp(fd->name, "version") ||
-		    !strcmp(fd->name, "archived_at"))
-			continue;
-		bind_json(st, n++, json_object_get(rec, fd->name));
+		if (sql_import_column(&k->fields[f]))
+			bind_json(st, n++, json_object_get(rec, k->fields[f].name));
 	}
 	int s = sqlite3_step(st);
 	int ext = sqlite3_extended_errcode(c->db);
@@ -2157,374 +1469,27 @@ out:
 	return rc;
 }
 
-/* ---- analytics: named aggregate queries --------------------------------------------------------
- * Every query restricts rows to the owners of a scope (scope_owner) and, where it says so, to the
- * period [from, to). Approach per query (see also docs/ANALYTICS.md): the funnel's four read the
- * aggregates maintained by the triggers of migration 11 (agg_open, agg_closed, agg_reach,
- * agg_stays: per owner, UTC+8 day and stage); the others are plain GROUP BY over the covering
- * indexes of migration 4 (opportunities_owner_stage, stage_history_to, activities_user,
- * activities_when, orders_day). */
-
-static void scope_owner(struct qb *q, const struct an_params *p, const char *col)
-{
-	switch (p->scope) {
-	case SCOPE_COMPANY:
-		qb_sql(q, "1");
-		return;
-	case SCOPE_ME:
-		buf_printf(&q->sql, "%s = ", col);
-		qb_int(q, p->user_id);
-		return;
-	case SCOPE_TEAM:
-		buf_printf(&q->sql, "%s IN (SELECT su.id FROM users su WHERE su.team_id IN (WITH "
-			   "RECURSIVE st(id) AS (SELECT ", col);
-		qb_int(q, p->team_id);
-		qb_sql(q, " UNION SELECT c.id FROM teams c JOIN st ON c.parent_id = st.id) "
-			  "SELECT id FROM st))");
-		return;
-	}
-}
-
-static void period(struct qb *q, const struct an_params *p, const char *col)
-{
-	buf_printf(&q->sql, " AND %s >= ", col);
-	qb_text(q, p->from);
-	buf_printf(&q->sql, " AND %s < ", col);
-	qb_text(q, p->to);
-}
-
-/* weighted amount of row alias o: amount x rate / 100 rounded half up, per opportunity */
-static void weighted(struct qb *q, const struct an_params *p, const char *o)
-{
-	buf_printf(&q->sql, "(%s.amount * IFNULL(json_extract(", o);
-	qb_text(q, p->rates ? p->rates : "{}");
-	buf_printf(&q->sql, ", '$.' || %s.stage), 0) + 50) / 100", o);
-}
-
-/* The funnel reads the aggregates of migration 11 (sqlite_schema.c): at most owners x stages
- * (x days of the period) rows, whatever the number of opportunities. */
-
-/* the scope over the aggregates' owner column: the company has rows of its own (owner -1) */
-static void scope_agg(struct qb *q, const struct an_params *p, const char *col)
-{
-	if (p->scope == SCOPE_COMPANY)
-		buf_printf(&q->sql, "%s = -1", col);
-	else
-		scope_owner(q, p, col);
-}
-
-/* the period as UTC+8 days, for the aggregates' day column */
-static void period_days(struct qb *q, const struct an_params *p, const char *col)
-{
-	buf_printf(&q->sql, " AND %s >= ", col);
-	qb_text(q, p->from_day);
-	buf_printf(&q->sql, " AND %s <= ", col);
-	qb_text(q, p->to_day);
-}
-
-/* the rate of the stage of aggregate row alias a, in percent */
-static void agg_rate(struct qb *q, const struct an_params *p, const char *a)
-{
-	qb_sql(q, "IFNULL(json_extract(");
-	qb_text(q, p->rates ? p->rates : "{}");
-	buf_printf(&q->sql, ", '$.' || %s.stage), 0)", a);
-}
-
-/* the weighted amount of agg_open row alias a: it rounds per opportunity, and with amount
- * = 100 q + c, (amount x r + 50) / 100 = q x r + (c x r + 50) / 100, summed per cents bucket c */
-static void agg_weighted(struct qb *q, const struct an_params *p, const char *a)
-{
-	buf_printf(&q->sql, "(%s.amount - %s.n * %s.cents) / 100 * ", a, a, a);
-	agg_rate(q, p, a);
-	buf_printf(&q->sql, " + %s.n * ((%s.cents * ", a, a);
-	agg_rate(q, p, a);
-	qb_sql(q, " + 50) / 100)");
-}
-
-/* funnel_open: {stage, count, amount, weighted_amount} of open opportunities, now */
-static void an_funnel_open(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT a.stage, sum(a.n) AS count, sum(a.amount) AS amount, sum(");
-	agg_weighted(q, p, "a");
-	qb_sql(q, ") AS weighted_amount FROM agg_open a WHERE ");
-	scope_agg(q, p, "a.owner_id");
-	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
-}
-
-/* funnel_closed: {stage: won|lost, count, amount, avg_cycle_days} closed in the period */
-static void an_funnel_closed(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT a.stage, sum(a.n) AS count, sum(a.amount) AS amount, sum(a.cycle_ms) / "
-		  "86400000.0 / sum(a.n) AS avg_cycle_days FROM agg_closed a WHERE ");
-	scope_agg(q, p, "a.owner_id");
-	period_days(q, p, "a.day");
-	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
-}
-
-/* funnel_reach: {rank, n}: opportunities created in the period by the furthest stage they
- * reached (1 interest .. 6 use, 7 won; 0 only lost) */
-static void an_funnel_reach(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT a.rank, sum(a.n) AS n FROM agg_reach a WHERE ");
-	scope_agg(q, p, "a.owner_id");
-	period_days(q, p, "a.day");
-	qb_sql(q, " GROUP BY a.rank HAVING sum(a.n) <> 0");
-}
-
-/* stage_days: {stage, stays, avg_days}: stays in an open stage that ended in the period */
-static void an_stage_days(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT a.stage, sum(a.n) AS stays, sum(a.stay_ms) / 86400000.0 / sum(a.n) AS "
-		  "avg_days FROM agg_stays a WHERE ");
-	scope_agg(q, p, "a.owner_id");
-	period_days(q, p, "a.day");
-	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
-}
-
-/* open_by_month: {month, count, amount, weighted_amount} by expected close month in the
- * period (open opportunities with a close date) */
-static void an_open_by_month(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT substr(o.expected_close_on, 1, 7) AS month, count(*) AS count, "
-		  "sum(o.amount) AS amount, sum(");
-	weighted(q, p, "o");
-	qb_sql(q, ") AS weighted_amount FROM opportunities o WHERE o.archived_at IS NULL AND "
-		  "o.stage NOT IN ('won', 'lost') AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, " AND o.expected_close_on >= ");
-	qb_text(q, p->from_day);
-	qb_sql(q, " AND o.expected_close_on <= ");
-	qb_text(q, p->to_day);
-	qb_sql(q, " GROUP BY month ORDER BY month");
-}
-
-/* won_by_month: {month, count, amount} won in the period, by the month it was won (UTC+8) */
-static void an_won_by_month(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT substr(a.day, 1, 7) AS month, sum(a.n) AS count, sum(a.amount) AS amount "
-		  "FROM agg_closed a WHERE a.stage = 'won' AND ");
-	scope_agg(q, p, "a.owner_id");
-	period_days(q, p, "a.day");
-	qb_sql(q, " GROUP BY month HAVING sum(a.n) <> 0 ORDER BY month");
-}
-
-/* touches_day: {user_id, day (UTC+8), touches}: effective activities by the scope's users */
-static void an_touches_day(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT a.user_id, date(a.occurred_at, '+8 hours') AS day, count(*) AS touches FROM "
-		  "activities a WHERE a.archived_at IS NULL AND a.effective = 1 AND ");
-	scope_owner(q, p, "a.user_id");
-	period(q, p, "a.occurred_at");
-	qb_sql(q, " GROUP BY a.user_id, day ORDER BY a.user_id, day");
-}
-
-/* activity_totals: {activities, effective, accounts_touched} in the period */
-static void an_activity_totals(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT count(*) AS activities, IFNULL(sum(a.effective), 0) AS effective, "
-		  "count(DISTINCT CASE WHEN a.effective = 1 THEN a.account_id END) AS "
-		  "accounts_touched FROM activities a WHERE a.archived_at IS NULL AND ");
-	scope_owner(q, p, "a.user_id");
-	period(q, p, "a.occurred_at");
-}
-
-/* by_channel: {channel, touches}: effective activities in the period */
-static void an_by_channel(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT a.channel, count(*) AS touches FROM activities a WHERE a.archived_at IS "
-		  "NULL AND a.effective = 1 AND ");
-	scope_owner(q, p, "a.user_id");
-	period(q, p, "a.occurred_at");
-	qb_sql(q, " GROUP BY a.channel ORDER BY a.channel");
-}
-
-#define LAST_TOUCH(t) "(SELECT max(da.occurred_at) FROM activities da WHERE da.account_id = " t \
-		      ".id AND da.effective = 1 AND da.archived_at IS NULL)"
-
-/* sleeping: {n}: owned accounts whose last effective touch (or creation) is before cutoff */
-static void an_sleeping(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT count(*) AS n FROM accounts t WHERE t.archived_at IS NULL AND "
-		  "t.owner_id IS NOT NULL AND ");
-	scope_owner(q, p, "t.owner_id");
-	qb_sql(q, " AND IFNULL(" LAST_TOUCH("t") ", t.created_at) < ");
-	qb_text(q, p->cutoff);
-}
-
-/* intervention: {n}: owned accounts with at least n effective touches and no won opportunity */
-static void an_intervention(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT count(*) AS n FROM accounts t WHERE t.archived_at IS NULL AND "
-		  "t.owner_id IS NOT NULL AND ");
-	scope_owner(q, p, "t.owner_id");
-	qb_sql(q, " AND (SELECT count(*) FROM activities da WHERE da.account_id = t.id AND "
-		  "da.effective = 1 AND da.archived_at IS NULL) >= ");
-	qb_int(q, p->n);
-	qb_sql(q, " AND NOT EXISTS (SELECT 1 FROM opportunities w WHERE w.account_id = t.id AND "
-		  "w.archived_at IS NULL AND w.stage = 'won')");
-}
-
-/* pool_size: {n}: accounts in the pool now */
-static void an_pool_size(struct qb *q, const struct an_params *p)
-{
-	(void)p;
-	qb_sql(q, "SELECT count(*) AS n FROM accounts WHERE archived_at IS NULL AND owner_id IS NULL");
-}
-
-/* pool_flows: {direction: in|out, reason, n}: owner changes into the pool (from the scope's
- * users) and out of it (to the scope's users) in the period; a new account's first owner
- * (note "created") is not a flow */
-static void an_pool_flows(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT CASE WHEN h.to_id IS NULL THEN 'in' ELSE 'out' END AS direction, h.reason, "
-		  "count(*) AS n FROM owner_history h WHERE IFNULL(h.note, '') <> 'created' AND "
-		  "((h.to_id IS NULL AND ");
-	/* from nobody (a partner's conversion) counts for the company scope only */
-	scope_owner(q, p, "h.from_id");
-	qb_sql(q, ") OR (h.from_id IS NULL AND h.to_id IS NOT NULL AND ");
-	scope_owner(q, p, "h.to_id");
-	qb_sql(q, "))");
-	period(q, p, "h.at");
-	qb_sql(q, " GROUP BY direction, h.reason ORDER BY direction, h.reason");
-}
-
-/* segments: {orders_bucket: 0|1|2 (2 = two or more), first_recent: first order on or after
- * cutoff's day, accounts, revenue (orders in the period), touches (effective, in the period)} */
-static void an_segments(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT min(n, 2) AS orders_bucket, IFNULL(first_on >= substr(");
-	qb_text(q, p->cutoff);
-	qb_sql(q, ", 1, 10), 0) AS first_recent, count(*) AS accounts, IFNULL(sum(revenue), 0) AS "
-		  "revenue, IFNULL(sum(touches), 0) AS touches FROM (SELECT (SELECT count(*) FROM "
-		  "orders o WHERE o.account_id = t.id AND o.archived_at IS NULL) AS n, (SELECT "
-		  "min(o.ordered_on) FROM orders o WHERE o.account_id = t.id AND o.archived_at IS NULL) "
-		  "AS first_on, (SELECT sum(o.amount) FROM orders o WHERE o.account_id = t.id AND "
-		  "o.archived_at IS NULL AND o.ordered_on >= ");
-	qb_text(q, p->from_day);
-	qb_sql(q, " AND o.ordered_on <= ");
-	qb_text(q, p->to_day);
-	qb_sql(q, ") AS revenue, (SELECT count(*) FROM activities a WHERE a.account_id = t.id AND "
-		  "a.effective = 1 AND a.archived_at IS NULL");
-	period(q, p, "a.occurred_at");
-	qb_sql(q, ") AS touches FROM accounts t WHERE t.archived_at IS NULL AND t.owner_id IS NOT "
-		  "NULL AND ");
-	scope_owner(q, p, "t.owner_id");
-	qb_sql(q, ") GROUP BY orders_bucket, first_recent");
-}
-
-/* won_total: {count, amount} won in the period by the scope's owners */
-static void an_won_total(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT IFNULL(sum(a.n), 0) AS count, IFNULL(sum(a.amount), 0) AS amount FROM "
-		  "agg_closed a WHERE a.stage = 'won' AND ");
-	scope_agg(q, p, "a.owner_id");
-	period_days(q, p, "a.day");
-}
-
-/* quotas: {id, user_id, team_id, period, amount}: live quotas of the scope's users and teams
- * (company: all; me: the user's) */
-static void an_quotas(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT t.id, t.user_id, t.team_id, t.period, t.amount FROM quotas t WHERE "
-		  "t.archived_at IS NULL AND (");
-	scope_owner(q, p, "t.user_id");
-	if (p->scope == SCOPE_TEAM) {
-		qb_sql(q, " OR t.team_id IN (WITH RECURSIVE st(id) AS (SELECT ");
-		qb_int(q, p->team_id);
-		qb_sql(q, " UNION SELECT c.id FROM teams c JOIN st ON c.parent_id = st.id) "
-			  "SELECT id FROM st)");
-	}
-	qb_sql(q, ") ORDER BY t.period, t.id");
-}
-
-/* reps: one row per live rep in scope: {user_id, username, display_name, hired_on,
- * accounts_owned, touches, new_accounts_touched, open_pipeline, weighted_pipeline, won_count,
- * won_amount, lost_count, first_won_at} */
-static void an_reps(struct qb *q, const struct an_params *p)
-{
-	qb_sql(q, "SELECT u.id AS user_id, u.username, u.display_name, u.hired_on, (SELECT count(*) "
-		  "FROM accounts a WHERE a.owner_id = u.id AND a.archived_at IS NULL) AS "
-		  "accounts_owned, (SELECT count(*) FROM activities x WHERE x.user_id = u.id AND "
-		  "x.effective = 1 AND x.archived_at IS NULL");
-	period(q, p, "x.occurred_at");
-	qb_sql(q, ") AS touches, (SELECT count(*) FROM (SELECT min(x.occurred_at) AS first FROM "
-		  "activities x WHERE x.user_id = u.id AND x.effective = 1 AND x.archived_at IS NULL "
-		  "GROUP BY x.account_id) WHERE 1");
-	period(q, p, "first");
-	qb_sql(q, ") AS new_accounts_touched, (SELECT IFNULL(sum(g.amount), 0) FROM agg_open g WHERE "
-		  "g.owner_id = u.id) AS open_pipeline, (SELECT IFNULL(sum(");
-	agg_weighted(q, p, "g");
-	qb_sql(q, "), 0) FROM agg_open g WHERE g.owner_id = u.id) AS weighted_pipeline");
-	static const char *const closed[][2] = { { "n", "won" }, { "amount", "won" }, { "n", "lost" } };
-	static const char *const names[] = { "won_count", "won_amount", "lost_count" };
-	for (int i = 0; i < 3; i++) {
-		buf_printf(&q->sql, ", (SELECT IFNULL(sum(c.%s), 0) FROM agg_closed c WHERE "
-			   "c.owner_id = u.id AND c.stage = '%s'", closed[i][0], closed[i][1]);
-		period_days(q, p, "c.day");
-		buf_printf(&q->sql, ") AS %s", names[i]);
-	}
-	qb_sql(q, ", (SELECT min(h.at) FROM stage_history h JOIN opportunities o ON "
-		  "o.id = h.opportunity_id WHERE o.owner_id = u.id AND o.archived_at IS NULL AND "
-		  "h.to_stage = 'won') AS first_won_at FROM users u WHERE u.archived_at IS NULL AND "
-		  "u.role = 'rep' AND ");
-	scope_owner(q, p, "u.id");
-	qb_sql(q, " ORDER BY u.id");
-}
-
-static const struct {
-	const char *name;
-	void (*build)(struct qb *q, const struct an_params *p);
-} an_queries[] = {
-	{ "funnel_open", an_funnel_open }, { "funnel_closed", an_funnel_closed },
-	{ "funnel_reach", an_funnel_reach }, { "stage_days", an_stage_days },
-	{ "open_by_month", an_open_by_month }, { "won_by_month", an_won_by_month },
-	{ "touches_day", an_touches_day }, { "activity_totals", an_activity_totals },
-	{ "by_channel", an_by_channel }, { "sleeping", an_sleeping },
-	{ "intervention", an_intervention }, { "pool_size", an_pool_size },
-	{ "pool_flows", an_pool_flows }, { "segments", an_segments },
-	{ "won_total", an_won_total }, { "reps", an_reps }, { "quotas", an_quotas },
-};
-
 static int sq_analytics(void *impl, const char *name, const struct an_params *p, json_t **rows,
 			struct dm_err *e)
 {
-	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
 	struct qb q;
 	*rows = NULL;
-	if (!c)
-		return e->code;
-	for (size_t i = 0; i < sizeof an_queries / sizeof an_queries[0]; i++) {
-		if (strcmp(an_queries[i].name, name))
-			continue;
-		qb_init(&q);
-		an_queries[i].build(&q, p);
-		int rc = query_rows(c, &q, rows, e);
+	qb_init(&q, SQL_SQLITE);
+	if (sql_analytics(&q, name, p, e)) {
 		qb_release(&q);
-		return rc;
+		return e->code;
 	}
-	return dm_fail(e, DM_EINVAL, NULL, "no analytics query %s", name);
+	return rows_run(impl, &q, rows, e);
 }
 
 static int sq_team_in_reach(void *impl, const struct viewer *v, int64_t team, int *yes,
 			    struct dm_err *e)
 {
-	struct sq *sq = impl;
-	struct conn *c = conn_get(sq, e);
 	struct qb q;
 	json_t *rows = NULL;
-	*yes = 0;
-	if (!c)
-		return e->code;
-	qb_init(&q);
-	qb_sql(&q, "SELECT 1 AS ok FROM teams t WHERE t.archived_at IS NULL AND t.id = ");
-	qb_int(&q, team);
-	if (v->role != ROLE_ADMIN) {
-		qb_sql(&q, " AND t.id IN ");
-		vis_teams(&q, v);
-	}
-	int rc = query_rows(c, &q, &rows, e);
-	qb_release(&q);
+	qb_init(&q, SQL_SQLITE);
+	sql_team_in_reach(&q, v, team);
+	int rc = rows_run(impl, &q, &rows, e);
 	*yes = !rc && json_array_size(rows) > 0;
 	json_decref(rows);
 	return rc;
@@ -2641,6 +1606,19 @@ static void *writer_main(void *arg)
 	pthread_mutex_unlock(&sq->mu);
 	return NULL;
 }
+
+/* One process writes, through one thread: every lock is always got. */
+static int sq_lock_try(void *impl, const char *name, int *got, struct dm_err *e)
+{
+	*got = 0;
+	if (in_write(impl, e))
+		return e->code;
+	if (strcmp(name, "sweep"))
+		return dm_fail(e, DM_EINVAL, NULL, "no lock %s", name);
+	*got = 1;
+	return 0;
+}
+
 
 /* A request's read snapshot: a deferred transaction on the thread's read connection, begun
  * here and ended by the next snapshot end (or store_write, see store.c). SQLite starts the read
@@ -2796,6 +1774,7 @@ const struct store_ops store_sqlite_ops = {
 	.schema_version = sq_schema_version,
 	.migrate = sq_migrate,
 	.write = sq_write,
+	.lock_try = sq_lock_try,
 	.bulk = sq_bulk,
 	.snapshot = sq_snapshot,
 	.get = sq_get,
@@ -2814,6 +1793,12 @@ const struct store_ops store_sqlite_ops = {
 	.session_delete_user = sq_session_delete_user,
 	.session_expire = sq_session_expire,
 	.count = sq_count,
+	.job_add = sq_job_add,
+	.job_set = sq_job_set,
+	.job_get = sq_job_get,
+	.throttle_get = sq_throttle_get,
+	.throttle_fail = sq_throttle_fail,
+	.throttle_clear = sq_throttle_clear,
 	.team_in_reach = sq_team_in_reach,
 	.analytics = sq_analytics,
 	.setting_get = sq_setting_get,

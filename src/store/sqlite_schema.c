@@ -1,21 +1,10 @@
 /* sqlite_schema.c — the numbered migrations of the SQLite backend. Never edit a released one:
  * add the next. Migration N sets PRAGMA user_version = N. */
 #include "sqlite_schema.h"
+#include "schema_sql.h"
 
 #define LIVE "id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, " \
 	     "version INTEGER NOT NULL DEFAULT 1, archived_at TEXT"
-
-/* Migration 6: the follow-up facts of account X, recomputed from its activities (as the derived
- * fields of the accounts were, per read, before it). */
-#define TOUCH_FACTS(X) \
-	"touch_count = (SELECT count(*) FROM activities da WHERE da.account_id = " X \
-	"  AND da.effective = 1 AND da.archived_at IS NULL)," \
-	"touched_at = (SELECT max(da.occurred_at) FROM activities da WHERE da.account_id = " X \
-	"  AND da.effective = 1 AND da.archived_at IS NULL)," \
-	"latest_next_touch = (SELECT la.next_touch_on FROM activities la WHERE la.account_id = " X \
-	"  AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1)," \
-	"latest_contact_ids = (SELECT la.contact_ids FROM activities la WHERE la.account_id = " X \
-	"  AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1)"
 
 /* Migrations 9 and 10: the triggers that keep the account name index, quiet for the accounts a
  * bulk load has not indexed yet (name_index_defer, see migration 9). */
@@ -377,6 +366,15 @@ const char *const sqlite_migrations[] = {
 	 * covering only when it holds every column the query names */
 	("CREATE INDEX accounts_owner_agenda ON accounts(owner_id, latest_next_touch, touched_at,"
 	 "  created_at, archived_at) WHERE archived_at IS NULL;"),
+
+	/* 13: failed sign-ins and import jobs kept in the database, so that every server sharing a
+	 * database (PostgreSQL) counts the one and shows the other (issue 8) */
+	"CREATE TABLE login_failures (key TEXT PRIMARY KEY, fails INTEGER NOT NULL,"
+	"  since_ms INTEGER NOT NULL);"
+	"CREATE TABLE jobs (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, object TEXT NOT NULL,"
+	"  user_id INTEGER, state TEXT NOT NULL, rows_done INTEGER NOT NULL DEFAULT 0,"
+	"  bytes_done INTEGER NOT NULL DEFAULT 0, bytes_total INTEGER NOT NULL, report TEXT,"
+	"  error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

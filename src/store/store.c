@@ -8,11 +8,8 @@
 int store_open(const char *url, struct store **out, struct dm_err *e)
 {
 	*out = NULL;
-	if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13))
-		return dm_fail(e, DM_EPARAM, "db",
-			       "PostgreSQL is not available in this build yet; use a SQLite file path");
 	struct store *s = xcalloc(1, sizeof *s);
-	s->ops = &store_sqlite_ops;
+	s->ops = store_url_is_pg(url) ? &store_pg_ops : &store_sqlite_ops;
 	int rc = s->ops->open(s, url, &s->impl, e);
 	if (rc) {
 		free(s);
@@ -20,6 +17,16 @@ int store_open(const char *url, struct store **out, struct dm_err *e)
 	}
 	*out = s;
 	return 0;
+}
+
+int store_url_is_pg(const char *url)
+{
+	return !strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13);
+}
+
+const char *store_backend(struct store *s)
+{
+	return s->ops->name;
 }
 
 void store_close(struct store *s)
@@ -71,6 +78,11 @@ int store_write(struct store *s, store_write_fn fn, void *arg, struct dm_err *e)
 {
 	store_snapshot_end(s);
 	return s->ops->write(s->impl, fn, arg, e);
+}
+
+int store_lock_try(struct store *s, const char *name, int *got, struct dm_err *e)
+{
+	return s->ops->lock_try(s->impl, name, got, e);
 }
 
 int store_get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
@@ -157,6 +169,40 @@ int store_session_expire(struct store *s, int64_t idle_before, int64_t absolute_
 			 struct dm_err *e)
 {
 	return s->ops->session_expire(s->impl, idle_before, absolute_before, e);
+}
+
+int store_throttle_get(struct store *s, const char *key, int64_t *fails, int64_t *since_ms,
+		       struct dm_err *e)
+{
+	return s->ops->throttle_get(s->impl, key, fails, since_ms, e);
+}
+
+int store_throttle_fail(struct store *s, const char *key, int64_t now_ms, int64_t window_ms,
+			struct dm_err *e)
+{
+	return s->ops->throttle_fail(s->impl, key, now_ms, window_ms, e);
+}
+
+int store_throttle_clear(struct store *s, const char *key, struct dm_err *e)
+{
+	return s->ops->throttle_clear(s->impl, key, e);
+}
+
+int store_job_add(struct store *s, const char *object, int64_t user_id, int64_t bytes_total,
+		  int64_t *id, struct dm_err *e)
+{
+	return s->ops->job_add(s->impl, object, user_id, bytes_total, id, e);
+}
+
+int store_job_set(struct store *s, int64_t id, const char *state, int64_t rows, int64_t bytes,
+		  json_t *report, const char *error, struct dm_err *e)
+{
+	return s->ops->job_set(s->impl, id, state, rows, bytes, report, error, e);
+}
+
+int store_job_get(struct store *s, int64_t id, json_t **job, struct dm_err *e)
+{
+	return s->ops->job_get(s->impl, id, job, e);
 }
 
 int store_count(struct store *s, const struct kind *k, int64_t *n, struct dm_err *e)
@@ -283,8 +329,11 @@ int store_file_check(const char *path, int *version, struct dm_err *e)
 
 int store_file_restore(const char *url, const char *path, struct dm_err *e)
 {
-	if (!strncmp(url, "postgres://", 11) || !strncmp(url, "postgresql://", 13))
-		return dm_fail(e, DM_EPARAM, "db", "restore a PostgreSQL database with pg_restore");
+	if (store_url_is_pg(url))
+		return dm_fail(e, DM_EPARAM, "db", "dealmap restores SQLite files only: restore a "
+			       "PostgreSQL backup (dealmap backup writes pg_dump's custom format) with "
+			       "pg_restore --clean --if-exists --no-owner --dbname URL FILE, then run "
+			       "dealmap init --db URL to migrate it");
 	return store_sqlite_file_restore(strncmp(url, "sqlite:", 7) ? url : url + 7, path, e);
 }
 

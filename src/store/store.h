@@ -21,10 +21,15 @@
 
 struct store;
 
-/* Open the store named by url: a file path (SQLite) — "postgres://..." is reserved for the
- * PostgreSQL backend. Does not migrate. */
+/* Open the store named by url: a file path (SQLite, also "sqlite:PATH"), or a libpq URI
+ * "postgres://user:pass@host:port/dbname" or "postgresql://..." (PostgreSQL; several servers
+ * may share one database). Does not migrate. */
 int store_open(const char *url, struct store **out, struct dm_err *e);
 void store_close(struct store *s);
+/* 1 when url names a PostgreSQL database. */
+int store_url_is_pg(const char *url);
+/* The backend's name: "sqlite" or "postgres". */
+const char *store_backend(struct store *s);
 
 /* Schema: the number of migrations this binary knows, and the database's own number. */
 int store_schema_latest(void);
@@ -36,7 +41,9 @@ int store_migrate(struct store *s, struct dm_err *e);
  * the calling thread's reads see one consistent state of the database and share one read
  * transaction (on SQLite a read transaction costs file-lock system calls, so a GET that runs
  * three statements paid for three). store_write ends the calling thread's snapshot first, so a
- * request always reads its own writes. Ending a snapshot that was not begun does nothing. */
+ * request always reads its own writes. Ending a snapshot that was not begun does nothing.
+ * PostgreSQL: both do nothing (a read takes a pooled connection per statement, none is held for
+ * a request; each statement reads its own snapshot). */
 void store_snapshot_begin(struct store *s);
 void store_snapshot_end(struct store *s);
 
@@ -46,6 +53,11 @@ void store_snapshot_end(struct store *s);
  * is DM_EUNAVAILABLE with e naming the cause, even if fn itself succeeded; e may be NULL. */
 typedef int (*store_write_fn)(struct store *s, void *arg);
 int store_write(struct store *s, store_write_fn fn, void *arg, struct dm_err *e);
+/* Inside store_write only: take the singleton lock `name` ("sweep") until the transaction ends,
+ * or learn that another server holds it (*got = 0). PostgreSQL: a transaction-scoped advisory
+ * lock, so two servers never run the daily sweep at once; SQLite: always got (one process
+ * writes). DM_EINVAL for an unknown name. */
+int store_lock_try(struct store *s, const char *name, int *got, struct dm_err *e);
 
 /* ---- records ---------------------------------------------------------------------------------
  * v == NULL means "no visibility restriction" (internal use: CLI, rules that must see all). */
@@ -252,6 +264,33 @@ int store_session_delete_user(struct store *s, int64_t user_id, struct dm_err *e
 int store_session_expire(struct store *s, int64_t idle_before, int64_t absolute_before,
 			 struct dm_err *e);
 
+/* ---- sign-in throttling: failures counted per key (a username, an address) in a window, shared
+ * by every server on the database ----------------------------------------------------------- */
+
+/* The failures of key in its current window and when that window started (0, 0: none). */
+int store_throttle_get(struct store *s, const char *key, int64_t *fails, int64_t *since_ms,
+		       struct dm_err *e);
+/* Inside store_write only: one more failure of key at now_ms; a window older than window_ms
+ * starts again at now_ms (windows that old are dropped for every key). */
+int store_throttle_fail(struct store *s, const char *key, int64_t now_ms, int64_t window_ms,
+			struct dm_err *e);
+/* Inside store_write only: forget key's failures. */
+int store_throttle_clear(struct store *s, const char *key, struct dm_err *e);
+
+/* ---- jobs: imports that outlive their request (SPEC §9), visible from every server ---------- */
+
+/* Inside store_write only: a running import job of user_id into object (a kind's plural), of
+ * bytes_total bytes; *id names it on every server. */
+int store_job_add(struct store *s, const char *object, int64_t user_id, int64_t bytes_total,
+		  int64_t *id, struct dm_err *e);
+/* Inside store_write only: the job's state ("running", "done", "failed"), progress and, once
+ * ended, its report (JSON, may be NULL) or error (may be NULL). */
+int store_job_set(struct store *s, int64_t id, const char *state, int64_t rows, int64_t bytes,
+		  json_t *report, const char *error, struct dm_err *e);
+/* {id, kind, object, user_id, state, rows_done, bytes_done, bytes_total, report, error} (a new
+ * reference); DM_ENOTFOUND when there is no such job. No visibility: callers check user_id. */
+int store_job_get(struct store *s, int64_t id, json_t **job, struct dm_err *e);
+
 /* Number of live users (0 means a fresh database). */
 int store_count(struct store *s, const struct kind *k, int64_t *n, struct dm_err *e);
 
@@ -264,17 +303,21 @@ int store_import_insert(struct store *s, const struct kind *k, json_t *rec, int6
 			int64_t *id, struct dm_err *e);
 /* Inside store_write only. Bracket a bulk load of kind k (an import, the generator): between
  * the two calls the store may defer the work of secondary structures to the end, where it is
- * done once for all the rows (SQLite: the account name index). Every begin needs its end in the
+ * done once for all the rows (SQLite: the account name index; PostgreSQL: nothing, pg_trgm's
+ * index is kept row by row). Every begin needs its end in the
  * same store_write callback; a callback that fails rolls both back with its rows. */
 int store_bulk_begin(struct store *s, const struct kind *k, struct dm_err *e);
 int store_bulk_end(struct store *s, const struct kind *k, struct dm_err *e);
 /* A consistent copy of the live database in the new file path (which must not exist), taken
- * while the store keeps serving (SQLite: the online backup API under one read snapshot). */
+ * while the store keeps serving (SQLite: the online backup API under one read snapshot, a
+ * SQLite file; PostgreSQL: pg_dump --format=custom, for pg_restore; DM_EUNAVAILABLE with the
+ * reason when pg_dump is not installed). */
 int store_backup(struct store *s, const char *path, struct dm_err *e);
 /* Check a backup file before it is restored: it must open, pass an integrity check and have a
  * schema version this binary knows (1..store_schema_latest()). *version receives it. */
 int store_file_check(const char *path, int *version, struct dm_err *e);
-/* Replace the database at url with the checked copy at path (no server may be using url). */
+/* Replace the database at url with the checked copy at path (no server may be using url).
+ * PostgreSQL: DM_EPARAM saying to use pg_restore. */
 int store_file_restore(const char *url, const char *path, struct dm_err *e);
 
 #endif

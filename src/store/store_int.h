@@ -14,6 +14,7 @@ struct store_ops {
 	/* Optional (NULL: reads are not grouped): begin (on = 1) or end (0) the calling thread's
 	 * read snapshot. */
 	void (*snapshot)(void *impl, int on);
+	int (*lock_try)(void *impl, const char *name, int *got, struct dm_err *e);
 	int (*get)(void *impl, const struct kind *k, const struct viewer *v, int64_t id,
 		   int include_archived, json_t **rec, struct dm_err *e);
 	int (*list)(void *impl, const struct store_query *q, json_t **items, struct dm_err *e);
@@ -71,6 +72,16 @@ struct store_ops {
 			     struct dm_err *e);
 	int (*analytics)(void *impl, const char *name, const struct an_params *p, json_t **rows,
 			 struct dm_err *e);
+	int (*throttle_get)(void *impl, const char *key, int64_t *fails, int64_t *since_ms,
+			    struct dm_err *e);
+	int (*throttle_fail)(void *impl, const char *key, int64_t now_ms, int64_t window_ms,
+			     struct dm_err *e);
+	int (*throttle_clear)(void *impl, const char *key, struct dm_err *e);
+	int (*job_add)(void *impl, const char *object, int64_t user_id, int64_t bytes_total,
+		       int64_t *id, struct dm_err *e);
+	int (*job_set)(void *impl, int64_t id, const char *state, int64_t rows, int64_t bytes,
+		       json_t *report, const char *error, struct dm_err *e);
+	int (*job_get)(void *impl, int64_t id, json_t **job, struct dm_err *e);
 	int (*count)(void *impl, const struct kind *k, int64_t *n, struct dm_err *e);
 	int (*import_insert)(void *impl, const struct kind *k, json_t *rec, int64_t actor,
 			     int64_t *id, struct dm_err *e);
@@ -85,6 +96,7 @@ struct store {
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_pg_ops;
 /* Number of migrations the SQLite backend knows. */
 int store_sqlite_latest(void);
 /* store_file_check and store_file_restore for SQLite files. */

@@ -13,6 +13,13 @@ Environment: DEALMAP_BIN (default build/dealmap under the repository root),
 DEALMAP_KEEP=1 keeps the temporary directories, DEALMAP_VERBOSE=1 prints the
 server log when a server stops, DEALMAP_SERVE_ARGS adds arguments to every
 `dealmap serve` (e.g. "--threads 64", to compare settings under test_94's load).
+
+The store: DEALMAP_TEST_STORE=pg runs every server on PostgreSQL instead of a
+SQLite file. DEALMAP_TEST_PG is then the URL of a database the tests may
+create databases from (a superuser's, e.g. postgres://postgres@127.0.0.1:PORT/
+postgres; scripts/pg-run.sh starts a private cluster and sets it): each
+new_db() is a fresh `CREATE DATABASE dm_<random>`, dropped at cleanup.
+Tests that only make sense for one store say so with only_sqlite()/only_pg().
 """
 
 import http.client
@@ -29,6 +36,7 @@ import threading
 import time
 import unittest
 import urllib.parse
+import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -49,6 +57,75 @@ USED_ENDPOINTS = set()
 _used_lock = threading.Lock()
 
 _counter = itertools.count(1)
+
+STORE = os.environ.get("DEALMAP_TEST_STORE", "sqlite")
+if STORE not in ("sqlite", "pg"):
+    raise RuntimeError("DEALMAP_TEST_STORE must be sqlite or pg, not %r" % STORE)
+PG_BASE = os.environ.get("DEALMAP_TEST_PG", "")
+if STORE == "pg" and not PG_BASE:
+    raise RuntimeError("DEALMAP_TEST_STORE=pg needs DEALMAP_TEST_PG (see scripts/pg-run.sh)")
+
+
+def psql(url, sql):
+    """Run one SQL statement with psql; returns its output (unaligned, tuples only)."""
+    r = subprocess.run(["psql", url, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("psql %s: %s" % (sql, r.stderr.strip()))
+    return r.stdout.strip()
+
+
+def is_pg(db):
+    return db.startswith("postgres://") or db.startswith("postgresql://")
+
+
+def new_db(tmpdir, name="x.db"):
+    """A fresh, empty database for one test: a SQLite file path in tmpdir, or
+    with DEALMAP_TEST_STORE=pg the URL of a new PostgreSQL database."""
+    if STORE != "pg":
+        return os.path.join(tmpdir, name)
+    dbname = "dm_%s" % uuid.uuid4().hex[:16]
+    psql(PG_BASE, 'CREATE DATABASE "%s"' % dbname)
+    return PG_BASE.rsplit("/", 1)[0] + "/" + dbname
+
+
+def drop_db(db):
+    """Drop a database new_db() made (a SQLite file is left to its directory)."""
+    if is_pg(db) and not os.environ.get("DEALMAP_KEEP"):
+        psql(PG_BASE, 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % db.rsplit("/", 1)[1])
+
+
+def db_ready(db):
+    """Has `dealmap init` made this database?"""
+    if not is_pg(db):
+        return os.path.exists(db)
+    return psql(db, "SELECT to_regclass('schema_version') IS NOT NULL") == "t"
+
+
+def db_rows(db, sql):
+    """The rows of a query on a test database: tuples of values on SQLite, of text (NULL as "")
+    on PostgreSQL."""
+    if not is_pg(db):
+        import sqlite3
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+    r = subprocess.run(["psql", db, "-qAtX", "-F", "\x1f", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise RuntimeError("psql %s: %s" % (sql, r.stderr.strip()))
+    return [tuple(line.split("\x1f")) for line in r.stdout.splitlines()]
+
+
+def only_sqlite(reason):
+    """Skip a test on PostgreSQL, saying why (it inspects or restores a SQLite file)."""
+    return unittest.skipIf(STORE == "pg", "SQLite only: " + reason)
+
+
+def only_pg(reason):
+    return unittest.skipIf(STORE != "pg", "PostgreSQL only: " + reason)
 
 
 def uniq(prefix="x"):
@@ -105,7 +182,8 @@ class Server:
     def __init__(self, tmpdir=None, admin_password=ADMIN_PW, db=None):
         self._own_tmp = tmpdir is None
         self.tmpdir = tmpdir or tempfile.mkdtemp(prefix="dealmap-test-")
-        self.db = db or os.path.join(self.tmpdir, "x.db")
+        self._own_db = db is None
+        self.db = db or new_db(self.tmpdir)
         self.admin_password = admin_password
         self.host = "127.0.0.1"
         self.port = None
@@ -123,7 +201,7 @@ class Server:
         return r
 
     def start(self, init=True, timeout=15):
-        if init and not os.path.exists(self.db):
+        if init and not db_ready(self.db):
             self.init()
         self.port = free_port()
         self._logs += 1
@@ -184,6 +262,9 @@ class Server:
 
     def cleanup(self):
         self.kill()
+        if self._own_db:
+            drop_db(self.db)
+            self._own_db = False
         if self._own_tmp and not os.environ.get("DEALMAP_KEEP"):
             import shutil
             shutil.rmtree(self.tmpdir, ignore_errors=True)

@@ -8,9 +8,9 @@
 The last line printed is exactly `N passed, N failed` (N = test methods; a test
 that could not run because its class or module failed to set up counts as
 failed, and so does a failure while tearing a server down). A test skipped on
-purpose (unittest.SkipTest: e.g. mounting a file system needs root) is neither:
-it is listed as `skipped: <test>: <reason>` above the summary. The exit status
-is non-zero when anything failed.
+purpose (unittest.SkipTest: e.g. a SQLite-only test on PostgreSQL, or mounting a
+file system without root) is neither: it is listed as `skipped: <test>: <reason>`
+above the summary. The exit status is non-zero when anything failed.
 """
 
 import os

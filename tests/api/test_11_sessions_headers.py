@@ -5,14 +5,15 @@ Content-Security-Policy, nosniff, Referrer-Policy, no framing) on every kind of 
 errors, the web app's page and its assets.
 
 The timeouts are checked without waiting: the test moves a session's clock back in the database
-file the server is using (another SQLite connection; WAL lets it write beside the server)."""
+file the server is using (another SQLite connection; WAL lets it write beside the server), or in
+its PostgreSQL database (psql)."""
 
 import re
 import sqlite3
 import time
 import unittest
 
-from harness import PW, ApiTestCase, uniq
+from harness import PW, ApiTestCase, db_rows, is_pg, psql, uniq
 
 MIN = 60 * 1000
 
@@ -28,6 +29,12 @@ class SessionHeaderTest(ApiTestCase):
     def age_sessions(self, user_id, seen_ago_ms, created_ago_ms):
         """Move every session of the user back in time."""
         now = int(time.time() * 1000)
+        if is_pg(self.server.db):
+            n = int(psql(self.server.db, "WITH u AS (UPDATE sessions SET seen_ms = %d, created_ms = %d "
+                         "WHERE user_id = %d RETURNING 1) SELECT count(*) FROM u"
+                         % (now - seen_ago_ms, now - created_ago_ms, user_id)))
+            self.assertGreater(n, 0, "no session to age")
+            return
         con = sqlite3.connect(self.server.db, timeout=30)
         try:
             with con:
@@ -58,11 +65,8 @@ class SessionHeaderTest(ApiTestCase):
         c = self.user_client()
         self.age_sessions(c.id, 25 * MIN, 60 * MIN)
         self.assertStatus(c.get("me"), 200)     # records the activity (it is over a minute old)
-        con = sqlite3.connect(self.server.db, timeout=30)
-        try:
-            seen = con.execute("SELECT max(seen_ms) FROM sessions WHERE user_id = ?", (c.id,)).fetchone()[0]
-        finally:
-            con.close()
+        seen = int(db_rows(self.server.db, "SELECT max(seen_ms) FROM sessions WHERE user_id = %d"
+                           % c.id)[0][0])
         self.assertLess(time.time() * 1000 - seen, MIN, "the request did not refresh the idle clock")
 
     # -- sign-in

@@ -5,7 +5,7 @@ visibility, and take quotes and FTS syntax as plain text."""
 import sqlite3
 import unittest
 
-from harness import ApiTestCase, uniq
+from harness import ApiTestCase, is_pg, uniq
 
 
 class NameSearchTest(ApiTestCase):
@@ -70,6 +70,8 @@ class NameSearchTest(ApiTestCase):
                 break
         for q in queries:
             self.assertEqual(self.ids(who, q), sorted(i for i, n in names.items() if q in n), q)
+        if is_pg(self.server.db):   # pg_trgm's index needs no deferral (migrations 9, 10: none)
+            return True
         db = sqlite3.connect(self.server.db)
         try:
             return db.execute("SELECT count(*) FROM name_index_defer").fetchone()[0] == 0

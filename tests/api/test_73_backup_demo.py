@@ -5,11 +5,13 @@ page something true. The import and export commands."""
 
 import os
 import sqlite3
+import subprocess
 import threading
 import time
 import unittest
 
-from harness import ADMIN_PW, ApiTestCase, Server, run_cli, uniq
+from harness import (ADMIN_PW, STORE, ApiTestCase, Server, db_rows, drop_db, new_db, only_pg,
+                     only_sqlite, run_cli, uniq)
 
 DEMO_PW = "Dealmap-Demo-2026"
 
@@ -21,6 +23,19 @@ class BackupTest(ApiTestCase):
         return os.path.join(self.server.tmpdir, name)
 
     def check_db(self, path):
+        """The backup at path restores, and holds this many accounts. PostgreSQL: pg_dump's
+        custom format, restored by pg_restore into a fresh database."""
+        if STORE == "pg":
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(5), b"PGDMP", "not a pg_dump custom-format archive")
+            db = new_db(self.server.tmpdir)
+            try:
+                r = subprocess.run(["pg_restore", "--no-owner", "--exit-on-error", "--dbname", db, path],
+                                   capture_output=True, text=True, timeout=120)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                return int(db_rows(db, "SELECT count(*) FROM accounts")[0][0])
+            finally:
+                drop_db(db)
         db = sqlite3.connect(path)
         try:
             self.assertEqual(db.execute("PRAGMA integrity_check").fetchone()[0], "ok")
@@ -65,7 +80,7 @@ class BackupTest(ApiTestCase):
         self.assertError(self.org.rep1.get("admin/backup"), 403, "forbidden")
         r = self.admin.get("admin/backup")
         self.assertStatus(r, 200)
-        self.assertTrue(r.body.startswith(b"SQLite format 3\x00"))
+        self.assertTrue(r.body.startswith(b"PGDMP" if STORE == "pg" else b"SQLite format 3\x00"))
         self.assertIn("attachment", r.header("Content-Disposition"))
         path = self.tmp("api-backup.db")
         with open(path, "wb") as f:
@@ -73,6 +88,16 @@ class BackupTest(ApiTestCase):
         self.assertGreaterEqual(self.check_db(path), 1)
         self.assertEqual(os.listdir(self.server.tmpdir).count("dealmap-backup.db"), 0)
 
+    @only_pg("dealmap restore puts back SQLite files; PostgreSQL backups go back with pg_restore")
+    def test_restore_points_to_pg_restore(self):
+        good = self.tmp("good.dump")
+        self.assertEqual(run_cli(["backup", "--db", self.server.db, good]).returncode, 0)
+        r = run_cli(["restore", "--db", self.server.db, good])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("pg_restore", r.stderr)
+        self.assertAlive()
+
+    @only_sqlite("checks and restores a SQLite file (PRAGMA integrity_check, user_version)")
     def test_restore_checks_before_replacing(self):
         name = uniq("Restored")
         self.account(self.admin, name=name)
@@ -104,7 +129,8 @@ class BackupTest(ApiTestCase):
         db.close()
 
     def test_cli_import_and_export(self):
-        db = self.tmp("cli.db")
+        db = new_db(self.server.tmpdir, "cli.db")
+        self.addCleanup(drop_db, db)
         self.assertEqual(run_cli(["init", "--db", db, "--admin-password", ADMIN_PW]).returncode, 0)
         src = self.tmp("in.csv")
         with open(src, "wb") as f:
@@ -149,7 +175,11 @@ class DemoTest(unittest.TestCase):
         cls.server.cleanup()
 
     def test_loads_in_seconds(self):
-        self.assertLess(self.seconds, 10.0)
+        # PostgreSQL: each of the load's ~28,000 statements (the rules' checks and the inserts) is
+        # a round trip to the server, 7-9 times SQLite's cost per query (STACK-NOTES): 7.7 s
+        # measured at a load average of 5 on the 2-core test machine (SQLite: 0.5 s), up to 18 s
+        # when it was busier.
+        self.assertLess(self.seconds, 60.0 if STORE == "pg" else 10.0)
 
     def test_demo_users_sign_in_and_see_their_share(self):
         li = self.server.login("li", DEMO_PW)
@@ -196,20 +226,21 @@ class DemoTest(unittest.TestCase):
         self.assertGreaterEqual(len({c["relationship_level"] for c in cs}), 3)
 
     def test_deterministic_from_the_seed(self):
-        def snapshot(path):
-            db = sqlite3.connect(path)
-            try:
-                return (db.execute("SELECT group_concat(name || importance || coalesce(owner_id, 0), '|') "
-                                   "FROM (SELECT * FROM accounts ORDER BY id)").fetchone(),
-                        db.execute("SELECT stage, count(*) FROM opportunities GROUP BY 1").fetchall(),
-                        db.execute("SELECT count(*) FROM activities").fetchone())
-            finally:
-                db.close()
-        other = os.path.join(self.server.tmpdir, "again.db")
+        def snapshot(db):
+            names = ("SELECT string_agg(name || importance || coalesce(owner_id, 0), '|' ORDER BY id) "
+                     "FROM accounts" if STORE == "pg" else
+                     "SELECT group_concat(name || importance || coalesce(owner_id, 0), '|') "
+                     "FROM (SELECT * FROM accounts ORDER BY id)")
+            return (db_rows(db, names),
+                    db_rows(db, "SELECT stage, count(*) FROM opportunities GROUP BY 1 ORDER BY 1"),
+                    db_rows(db, "SELECT count(*) FROM activities"))
+        other = new_db(self.server.tmpdir, "again.db")
+        self.addCleanup(drop_db, other)
         r = run_cli(["demo", "--db", other, "--admin-password", ADMIN_PW], timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(snapshot(other), snapshot(self.server.db))
-        third = os.path.join(self.server.tmpdir, "seed.db")
+        third = new_db(self.server.tmpdir, "seed.db")
+        self.addCleanup(drop_db, third)
         r = run_cli(["demo", "--db", third, "--admin-password", ADMIN_PW, "--seed", "7"], timeout=120)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotEqual(snapshot(third), snapshot(self.server.db))

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import ADMIN_PW, Server, uniq
+from harness import ADMIN_PW, STORE, Server, uniq
 
 FS_SIZE = "6m"
 MAX_WRITES = 4000      # a 6 MiB file system is full long before this many creates
@@ -46,6 +46,10 @@ class StorageFaultTest(unittest.TestCase):
     def setUpClass(cls):
         cls.mounts = []
         cls.server = None
+        if STORE == "pg":
+            raise unittest.SkipTest("SQLite only: it fills and remounts the file system of a database "
+                                    "file; PostgreSQL's disk-full (53100) and read-only (25006) errors "
+                                    "map to the same 503 in pg.c")
         if os.geteuid() != 0:
             raise unittest.SkipTest("mounting a small file system needs root (CI runs as root)")
         cls.tmp = tempfile.mkdtemp(prefix="dealmap-fs-")

@@ -11,7 +11,8 @@ import time
 import unittest
 
 import harness
-from harness import ADMIN_PW, API, BIN, PW, PW2, ApiTestCase, Server, run_cli, uniq
+from harness import (ADMIN_PW, API, BIN, PW, PW2, STORE, ApiTestCase, Server, db_rows, drop_db, new_db,
+                     psql, run_cli, uniq)
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 
@@ -304,10 +305,51 @@ class CliTest(unittest.TestCase):
             self.fail("no binary at %s" % BIN)
         self._tmp = tempfile.TemporaryDirectory(prefix="dealmap-cli-")
         self.tmp = self._tmp.name
-        self.db = os.path.join(self.tmp, "cli.db")
+        self.db = new_db(self.tmp, "cli.db")
 
     def tearDown(self):
+        drop_db(self.db)
         self._tmp.cleanup()
+
+    def set_schema_version(self, v):
+        if STORE == "pg":
+            psql(self.db, "UPDATE schema_version SET version = %d" % v)
+            return
+        con = sqlite3.connect(self.db)
+        con.execute("PRAGMA user_version = %d" % v)
+        con.commit()
+        con.close()
+
+    def schema_version(self):
+        if STORE == "pg":
+            return int(db_rows(self.db, "SELECT version FROM schema_version")[0][0])
+        return db_rows(self.db, "PRAGMA user_version")[0][0]
+
+    def stored_texts(self):
+        """Every text value stored in the database."""
+        if STORE == "pg":
+            r = subprocess.run(["pg_dump", "--data-only", "--dbname", self.db], capture_output=True,
+                               text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return [r.stdout]
+        con = sqlite3.connect(self.db)
+        try:
+            self.assertEqual(con.execute("PRAGMA journal_mode").fetchone()[0].lower(), "wal")
+            texts = []
+            # every stored table; a virtual table (the name index) keeps its rows in shadow
+            # tables, scanned here, and cannot be read without dealmap's tokenizer
+            tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' "
+                                                "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'")]
+            for t in tables:
+                for row in con.execute('SELECT * FROM "%s"' % t.replace('"', '""')):
+                    for v in row:
+                        if isinstance(v, bytes):
+                            v = v.decode("latin-1")
+                        if isinstance(v, str):
+                            texts.append(v)
+            return texts
+        finally:
+            con.close()
 
     def init(self, pw=ADMIN_PW):
         r = run_cli(["init", "--db", self.db, "--admin-password", pw])
@@ -428,10 +470,7 @@ class CliTest(unittest.TestCase):
     # -- store
     def test_newer_database_is_refused(self):
         self.init()
-        con = sqlite3.connect(self.db)
-        con.execute("PRAGMA user_version = 9999")
-        con.commit()
-        con.close()
+        self.set_schema_version(9999)
         port = harness.free_port()
         try:
             r = subprocess.run([BIN, "serve", "--db", self.db, "--listen", "127.0.0.1:%d" % port],
@@ -443,9 +482,7 @@ class CliTest(unittest.TestCase):
         self.assertIn("version", text, "the refusal should say why: %r" % out(r))
         r = run_cli(["init", "--db", self.db, "--admin-password", ADMIN_PW])
         self.assertNotEqual(r.returncode, 0, "init must not touch a newer database")
-        con = sqlite3.connect(self.db)
-        self.assertEqual(con.execute("PRAGMA user_version").fetchone()[0], 9999)
-        con.close()
+        self.assertEqual(self.schema_version(), 9999)
 
     def test_port_in_use_fails(self):
         self.init()
@@ -498,24 +535,7 @@ class CliTest(unittest.TestCase):
             cookie = srv.login("secretive", PW2, cookies=True).jar["dm_session"]
         finally:
             self.assertEqual(srv.stop(), 0)
-        con = sqlite3.connect(self.db)
-        try:
-            self.assertEqual(con.execute("PRAGMA journal_mode").fetchone()[0].lower(), "wal")
-            texts = []
-            # every stored table; a virtual table (the name index) keeps its rows in shadow
-            # tables, scanned here, and cannot be read without dealmap's tokenizer
-            tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table' "
-                                                "AND sql NOT LIKE 'CREATE VIRTUAL TABLE%'")]
-            for t in tables:
-                for row in con.execute('SELECT * FROM "%s"' % t.replace('"', '""')):
-                    for v in row:
-                        if isinstance(v, bytes):
-                            v = v.decode("latin-1")
-                        if isinstance(v, str):
-                            texts.append(v)
-        finally:
-            con.close()
-        blob = "\n".join(texts)
+        blob = "\n".join(self.stored_texts())
         for secret, what in ((PW2, "a password"), (ADMIN_PW, "the admin password"), (token, "a bearer token"),
                              (cookie, "a session cookie")):
             self.assertNotIn(secret, blob, "%s is stored in clear" % what)

@@ -411,13 +411,18 @@ static void schema_newer_than_binary(void **state)
 	assert_int_equal(version, store_schema_latest() + 1);
 }
 
-static void open_refuses_postgres_and_garbage(void **state)
+static void open_refuses_unreachable_postgres_and_garbage(void **state)
 {
 	struct fx *f = *state;
 	struct store *s = (struct store *)0x1;
 	struct dm_err e;
 	dm_err_clear(&e);
-	assert_int_equal(store_open("postgres://localhost/dealmap", &s, &e), DM_EPARAM);
+	/* nothing listens on port 1: said at once, as unavailable, with libpq's reason */
+	assert_int_equal(store_open("postgres://127.0.0.1:1/dealmap", &s, &e), DM_EUNAVAILABLE);
+	assert_null(s);
+	assert_non_null(strstr(e.message, "cannot connect to PostgreSQL"));
+	s = (struct store *)0x1;
+	assert_int_equal(store_open("postgresql://127.0.0.1:1/dealmap", &s, &e), DM_EUNAVAILABLE);
 	assert_null(s);
 	/* a file that is not a database */
 	char junk[160];
@@ -1143,7 +1148,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(migrate_sets_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_newer_than_binary, setup, teardown),
-		cmocka_unit_test_setup_teardown(open_refuses_postgres_and_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(open_refuses_unreachable_postgres_and_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(insert_and_get, setup, teardown),
 		cmocka_unit_test_setup_teardown(writes_only_inside_store_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(failed_callback_rolls_back, setup, teardown),

@@ -1,0 +1,1443 @@
+/* sqlbuild.c — the SQL both backends build (see sqlbuild.h): one text per purpose, in the
+ * dialect of the backend that runs it. */
+#include "sqlbuild.h"
+#include "../base/text.h"
+#include "../base/xmalloc.h"
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "../base/banned.h"
+
+/* ---- a query under construction: SQL text and its bound values ----------------------------- */
+
+void qb_init(struct qb *q, enum sql_dialect d)
+{
+	memset(q, 0, sizeof *q);
+	q->dialect = d;
+}
+
+void qb_release(struct qb *q)
+{
+	buf_release(&q->sql);
+	for (int i = 0; i < q->nowned; i++)
+		free(q->owned[i]);
+}
+
+void qb_sql(struct qb *q, const char *s)
+{
+	buf_puts(&q->sql, s);
+}
+
+/* Record a bound value and append its placeholder. */
+static int qb_bind(struct qb *q, enum qb_type type)
+{
+	if (q->n >= QB_MAX_BINDS)
+		abort();
+	q->b[q->n].type = type;
+	if (q->values_only)
+		;
+	else if (q->dialect == SQL_PG)   /* integers typed: "SELECT $1 UNION ..." would be text */
+		buf_printf(&q->sql, type == QB_INT ? "$%d::bigint" : "$%d", q->n + 1);
+	else
+		buf_puts(&q->sql, "?");
+	return q->n++;
+}
+
+void qb_int(struct qb *q, int64_t v)
+{
+	q->b[qb_bind(q, QB_INT)].i = v;
+}
+
+void qb_text(struct qb *q, const char *s)
+{
+	q->b[qb_bind(q, s ? QB_TEXT : QB_NULL)].s = s;
+}
+
+void qb_json(struct qb *q, json_t *v)
+{
+	if (!v || json_is_null(v)) {
+		qb_text(q, NULL);
+	} else if (json_is_integer(v)) {
+		qb_int(q, json_integer_value(v));
+	} else if (json_is_boolean(v)) {
+		qb_int(q, json_is_true(v));
+	} else if (json_is_real(v)) {
+		q->b[qb_bind(q, QB_REAL)].d = json_real_value(v);
+	} else if (json_is_string(v)) {
+		qb_text(q, json_string_value(v));
+	} else {
+		char *s = json_dumps(v, JSON_COMPACT);
+		q->owned[q->nowned++] = s;
+		qb_text(q, s);
+	}
+}
+
+void qb_id_or_null(struct qb *q, int64_t id)
+{
+	if (id)
+		qb_int(q, id);
+	else
+		qb_text(q, NULL);
+}
+
+/* ---- visibility: SQL fragments that restrict rows to what the viewer may see ---------------- */
+
+/* Users whose records a manager sees: members of the manager's own team and of every team they
+ * manage, and of all sub-teams of those. */
+static void vis_team_users(struct qb *q, const struct viewer *v)
+{
+	qb_sql(q, "(SELECT vu.id FROM users vu WHERE vu.team_id IN (WITH RECURSIVE vt(id) AS ("
+		  "SELECT id FROM teams WHERE manager_id = ");
+	qb_int(q, v->user_id);
+	qb_sql(q, " OR id = ");
+	qb_int(q, v->team_id);
+	qb_sql(q, " UNION SELECT c.id FROM teams c JOIN vt ON c.parent_id = vt.id) "
+		  "SELECT id FROM vt))");
+}
+
+/* The teams within a manager's reach (their team, the teams they manage, all below); none
+ * for other roles. */
+void vis_teams(struct qb *q, const struct viewer *v)
+{
+	if (v->role != ROLE_MANAGER) {
+		qb_sql(q, "(SELECT 0 WHERE FALSE)");
+		return;
+	}
+	qb_sql(q, "(WITH RECURSIVE vt(id) AS (SELECT id FROM teams WHERE manager_id = ");
+	qb_int(q, v->user_id);
+	qb_sql(q, " OR id = ");
+	qb_int(q, v->team_id);
+	qb_sql(q, " UNION SELECT c.id FROM teams c JOIN vt ON c.parent_id = vt.id) SELECT id FROM vt)");
+}
+
+/* "col is a user whose records v sees" */
+void vis_owner(struct qb *q, const struct viewer *v, const char *col)
+{
+	switch (v->role) {
+	case ROLE_ADMIN:
+		qb_sql(q, "TRUE");
+		return;
+	case ROLE_MANAGER:
+		buf_printf(&q->sql, "(%s = ", col);
+		qb_int(q, v->user_id);
+		buf_printf(&q->sql, " OR %s IN ", col);
+		vis_team_users(q, v);
+		qb_sql(q, ")");
+		return;
+	case ROLE_REP:
+		buf_printf(&q->sql, "%s = ", col);
+		qb_int(q, v->user_id);
+		return;
+	case ROLE_PARTNER:
+		qb_sql(q, "FALSE");
+		return;
+	}
+}
+
+/* "account alias a is one v sees": owned within reach, or shared with v through its team. */
+static void vis_account(struct qb *q, const struct viewer *v, const char *a)
+{
+	char col[64];
+	if (v->role == ROLE_ADMIN) {
+		qb_sql(q, "TRUE");
+		return;
+	}
+	snprintf(col, sizeof col, "%s.owner_id", a);
+	qb_sql(q, "(");
+	vis_owner(q, v, col);
+	buf_printf(&q->sql, " OR %s.id IN (SELECT vt.account_id FROM account_team vt WHERE "
+		   "vt.user_id = ", a);
+	qb_int(q, v->user_id);
+	qb_sql(q, ")");
+	if (v->role == ROLE_PARTNER) {
+		/* A partner sees the accounts made from the leads assigned to them. */
+		buf_printf(&q->sql, " OR %s.id IN (SELECT vl.converted_account_id FROM leads vl WHERE "
+			   "vl.archived_at IS NULL AND vl.assignee_id = ", a);
+		qb_int(q, v->user_id);
+		qb_sql(q, ")");
+	}
+	qb_sql(q, ")");
+}
+
+/* "col is a live account v sees" */
+static void vis_account_id(struct qb *q, const struct viewer *v, const char *col)
+{
+	if (v->role == ROLE_ADMIN) {
+		qb_sql(q, "TRUE");
+		return;
+	}
+	buf_printf(&q->sql, "%s IN (SELECT va.id FROM accounts va WHERE va.archived_at IS NULL AND ",
+		   col);
+	vis_account(q, v, "va");
+	qb_sql(q, ")");
+}
+
+/* "opportunity alias o is one v sees": its owner is within reach, or its account is visible. */
+static void vis_opportunity(struct qb *q, const struct viewer *v, const char *o)
+{
+	char col[64];
+	if (v->role == ROLE_ADMIN) {
+		qb_sql(q, "TRUE");
+		return;
+	}
+	snprintf(col, sizeof col, "%s.owner_id", o);
+	qb_sql(q, "(");
+	vis_owner(q, v, col);
+	qb_sql(q, " OR ");
+	snprintf(col, sizeof col, "%s.account_id", o);
+	vis_account_id(q, v, col);
+	qb_sql(q, ")");
+}
+
+/* Append the visibility predicate of kind k for table alias t. */
+void vis_clause(struct qb *q, const struct kind *k, const struct viewer *v)
+{
+	if (!v) {
+		qb_sql(q, "TRUE");
+		return;
+	}
+	switch (k->vis) {
+	case VIS_OWNER:
+		vis_account(q, v, "t");
+		return;
+	case VIS_ACCOUNT:
+		vis_account_id(q, v, "t.account_id");
+		return;
+	case VIS_ACCOUNT_OR_OWNER:
+		vis_opportunity(q, v, "t");
+		return;
+	case VIS_OPPORTUNITY:
+		if (v->role == ROLE_ADMIN) {
+			qb_sql(q, "TRUE");
+			return;
+		}
+		qb_sql(q, "t.opportunity_id IN (SELECT vo.id FROM opportunities vo WHERE "
+			  "vo.archived_at IS NULL AND ");
+		vis_opportunity(q, v, "vo");
+		qb_sql(q, ")");
+		return;
+	case VIS_LEAD:
+		if (v->role == ROLE_ADMIN) {
+			qb_sql(q, "TRUE");
+			return;
+		}
+		qb_sql(q, "(t.assignee_id = ");
+		qb_int(q, v->user_id);
+		qb_sql(q, " OR ");
+		vis_owner(q, v, "t.assignee_id");
+		qb_sql(q, ")");
+		return;
+	case VIS_QUOTA:
+		if (v->role == ROLE_ADMIN) {
+			qb_sql(q, "TRUE");
+			return;
+		}
+		qb_sql(q, "(COALESCE(");
+		vis_owner(q, v, "t.user_id");
+		qb_sql(q, ", FALSE) OR t.team_id IN ");
+		vis_teams(q, v);
+		qb_sql(q, ")");
+		return;
+	case VIS_DIRECTORY:
+		if (v->role != ROLE_PARTNER) {
+			qb_sql(q, "TRUE");
+		} else if (k == &kind_user) {
+			qb_sql(q, "t.id = ");
+			qb_int(q, v->user_id);
+		} else {
+			qb_sql(q, "FALSE");
+		}
+		return;
+	}
+}
+
+/* ---- rows ↔ records ------------------------------------------------------------------------- */
+
+/* SQL of a derived field, over table alias t. */
+static const char *derived_sql(enum sql_dialect d, const struct kind *k, const struct field *f)
+{
+	/* the account's orders as [[product, ordered_on], ...] sorted: JSON functions differ */
+	if (k == &kind_account && !strcmp(f->name, "_orders") && d == SQL_PG)
+		return "(SELECT COALESCE(json_agg(json_build_array(od.product, od.ordered_on) ORDER BY "
+		       "od.product, od.ordered_on), '[]') FROM orders od WHERE od.account_id = t.id AND "
+		       "od.archived_at IS NULL)";
+	/* kept on the account by the triggers of migration 6 */
+	if (k == &kind_account && !strcmp(f->name, "touches"))
+		return "t.touch_count";
+	if (k == &kind_account && !strcmp(f->name, "last_touch_at"))
+		return "t.touched_at";
+	static const struct {
+		const char *name, *sql;
+	} acc[] = {
+		{ "_latest_next_touch", "t.latest_next_touch" },
+		{ "_latest_contact_ids", "t.latest_contact_ids" },
+		{ "_open_opps", "(SELECT count(*) FROM opportunities oo WHERE oo.account_id = t.id AND "
+				"oo.archived_at IS NULL AND oo.stage NOT IN ('won', 'lost'))" },
+		{ "_won_opps", "(SELECT count(*) FROM opportunities oo WHERE oo.account_id = t.id AND "
+			       "oo.archived_at IS NULL AND oo.stage = 'won')" },
+		{ "_orders", "(SELECT json_group_array(json_array(od.product, od.ordered_on)) FROM "
+			     "(SELECT product, ordered_on FROM orders WHERE account_id = t.id AND "
+			     "archived_at IS NULL ORDER BY product, ordered_on) od)" },
+	};
+	if (k == &kind_account)
+		for (size_t i = 0; i < sizeof acc / sizeof acc[0]; i++)
+			if (!strcmp(f->name, acc[i].name))
+				return acc[i].sql;
+	static const struct {
+		const char *name, *sql;
+	} opp[] = {
+		{ "_quotes", "(SELECT count(*) FROM activities qa WHERE qa.opportunity_id = t.id AND "
+			     "qa.archived_at IS NULL AND qa.channel IN ('quote', 'demo'))" },
+		{ "_decision_makers", "(SELECT count(*) FROM stakeholders sh WHERE sh.opportunity_id = "
+				      "t.id AND sh.archived_at IS NULL AND sh.role = 'decision_maker')" },
+		{ "_coaches", "(SELECT count(*) FROM stakeholders sh WHERE sh.opportunity_id = t.id "
+			      "AND sh.archived_at IS NULL AND sh.role = 'coach')" },
+		{ "_opponents", "(SELECT count(*) FROM stakeholders sh WHERE sh.opportunity_id = t.id "
+				"AND sh.archived_at IS NULL AND sh.attitude = 'opponent')" },
+		{ "_account_last_touch", "(SELECT ao.touched_at FROM accounts ao WHERE ao.id = "
+					 "t.account_id)" },
+		{ "_account_owner", "(SELECT ao.owner_id FROM accounts ao WHERE ao.id = t.account_id)" },
+	};
+	if (k == &kind_opportunity)
+		for (size_t i = 0; i < sizeof opp / sizeof opp[0]; i++)
+			if (!strcmp(f->name, opp[i].name))
+				return opp[i].sql;
+	return "NULL";
+}
+
+/* The expression a field reads from, over alias t. */
+void field_expr(struct qb *q, const struct kind *k, const struct field *f)
+{
+	if (f->flags & FF_DERIVED)
+		buf_puts(&q->sql, derived_sql(q->dialect, k, f));
+	else
+		buf_printf(&q->sql, "t.%s", f->name);
+}
+
+void select_list(struct qb *q, const struct kind *k)
+{
+	int first = 1;
+	qb_sql(q, "SELECT ");
+	for (size_t i = 0; i < k->nfields; i++) {
+		const struct field *f = &k->fields[i];
+		if (!model_is_selected(f))
+			continue;
+		if (!first)
+			qb_sql(q, ", ");
+		first = 0;
+		field_expr(q, k, f);
+	}
+	buf_printf(&q->sql, " FROM %s t", k->plural);
+}
+
+/* The sentinel that stands for NULL in keyset comparisons of field f. */
+static int sorts_as_int(const struct field *f)
+{
+	return f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL;
+}
+
+/* IFNULL(field, sentinel): text compares bytewise in both stores (PostgreSQL: COLLATE "C",
+ * whatever the database's locale), so pages come in the same order. SQLite keeps IFNULL: an
+ * index on the sort key must spell the expression exactly as the query does. */
+static void sort_expr(struct qb *q, const struct kind *k, const struct field *f)
+{
+	qb_sql(q, q->dialect == SQL_PG ? "COALESCE(" : "IFNULL(");
+	field_expr(q, k, f);
+	qb_sql(q, sorts_as_int(f) ? ", -9223372036854775807)" : ", '')");
+	if (q->dialect == SQL_PG && !sorts_as_int(f))
+		qb_sql(q, " COLLATE \"C\"");
+}
+
+static void bind_sort_value(struct qb *q, const struct field *f, json_t *v)
+{
+	if (!v || json_is_null(v)) {
+		if (sorts_as_int(f))
+			qb_int(q, -9223372036854775807LL);
+		else
+			qb_text(q, "");
+	} else {
+		qb_json(q, v);
+	}
+}
+
+static size_t utf8_chars(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xC0) != 0x80;
+	return n;
+}
+
+/* A string the builder owns until qb_release. */
+const char *qb_keep(struct qb *q, char *s)
+{
+	if (q->nowned >= QB_MAX_BINDS)
+		abort();
+	q->owned[q->nowned++] = s;
+	return s;
+}
+
+/* s as one FTS5 string ("..." with inner quotes doubled): a substring, not query syntax. */
+static char *fts_phrase(const char *s)
+{
+	struct buf b = BUF_INIT(0);
+	buf_puts(&b, "\"");
+	for (; *s; s++)
+		buf_puts(&b, *s == '"' ? "\"\"" : (char[2]){ *s, 0 });
+	buf_puts(&b, "\"");
+	return buf_detach(&b, NULL);
+}
+
+/* s as a LIKE pattern matching any text containing it (\ escapes %, _ and itself). */
+static char *like_pattern(const char *s)
+{
+	struct buf b = BUF_INIT(0);
+	buf_puts(&b, "%");
+	for (; *s; s++) {
+		if (*s == '%' || *s == '_' || *s == '\\')
+			buf_puts(&b, "\\");
+		buf_append(&b, s, 1);
+	}
+	buf_puts(&b, "%");
+	return buf_detach(&b, NULL);
+}
+
+/* The account name search. SQLite: the FTS5 index by character pairs (dm_bigram, migration 10)
+ * finds the candidates of 2+ character queries, and instr keeps the answer exactly the
+ * substring's (the index folds case). PostgreSQL: pg_trgm's GIN index serves LIKE for 3+
+ * characters; shorter queries have no trigram to look up and scan name_key with strpos (as
+ * correct, only slower). Other kinds scan. */
+static void name_search(struct qb *q, const struct kind *k, const char *sub)
+{
+	int indexed = k == &kind_account && utf8_chars(sub) >= (q->dialect == SQL_PG ? 3 : 2);
+	if (q->dialect == SQL_PG) {
+		if (indexed) {
+			qb_sql(q, " AND t.name_key LIKE ");
+			qb_text(q, qb_keep(q, like_pattern(sub)));
+		} else {
+			qb_sql(q, " AND strpos(t.name_key, ");
+			qb_text(q, sub);
+			qb_sql(q, ") > 0");
+		}
+		return;
+	}
+	if (indexed) {
+		qb_sql(q, " AND t.id IN (SELECT rowid FROM accounts_name_fts WHERE "
+			  "accounts_name_fts MATCH ");
+		qb_text(q, qb_keep(q, fts_phrase(sub)));
+		qb_sql(q, ")");
+	}
+	qb_sql(q, " AND instr(t.name_key, ");
+	qb_text(q, sub);
+	qb_sql(q, ") > 0");
+}
+
+/* The keyset condition: rows after (after_value, after_id) in the sort order. */
+static void keyset(struct qb *q, const struct store_query *sqy, const struct field *sf)
+{
+	const char *op = sqy->desc ? " < " : " > ";
+	qb_sql(q, " AND (");
+	sort_expr(q, sqy->kind, sf);
+	qb_sql(q, op);
+	bind_sort_value(q, sf, sqy->after_value);
+	qb_sql(q, " OR (");
+	sort_expr(q, sqy->kind, sf);
+	qb_sql(q, " = ");
+	bind_sort_value(q, sf, sqy->after_value);
+	qb_sql(q, " AND t.id");
+	qb_sql(q, op);
+	qb_int(q, sqy->after_id);
+	qb_sql(q, "))");
+}
+
+void sql_list(struct qb *q, const struct store_query *sqy)
+{
+	const struct kind *k = sqy->kind;
+	/* The page's ids first, then its columns: a store would otherwise compute every selected
+	 * column (the derived ones are subqueries) of every candidate row before sorting them. */
+	select_list(q, k);
+	buf_printf(&q->sql, " WHERE t.id IN (SELECT t.id FROM %s t", k->plural);
+	qb_sql(q, sqy->archived ? " WHERE t.archived_at IS NOT NULL AND "
+				: " WHERE t.archived_at IS NULL AND ");
+	if (sqy->pool)   /* the public pool: every internal user sees it; partners do not */
+		qb_sql(q, sqy->viewer && sqy->viewer->role == ROLE_PARTNER ? "FALSE" :
+			  "t.owner_id IS NULL");
+	else
+		vis_clause(q, k, sqy->viewer);
+	for (int i = 0; i < sqy->nfilters; i++) {
+		static const char *const ops[] = { " = ", " >= ", " <= ", " <> " };
+		const struct field *f = sqy->filters[i].field;
+		qb_sql(q, " AND ");
+		field_expr(q, k, f);
+		if (json_is_null(sqy->filters[i].value)) {
+			qb_sql(q, sqy->filters[i].op == FILTER_NE ? " IS NOT NULL" : " IS NULL");
+		} else {
+			qb_sql(q, ops[sqy->filters[i].op]);
+			qb_json(q, sqy->filters[i].value);
+		}
+	}
+	if (sqy->name_sub)
+		name_search(q, k, sqy->name_sub);
+	if (sqy->updated_since) {
+		qb_sql(q, " AND t.updated_at >= ");
+		qb_text(q, sqy->updated_since);
+	}
+	const struct field *sf = sqy->sort ? sqy->sort : model_field(k, "id");
+	if (sqy->after_id)
+		keyset(q, sqy, sf);
+	qb_sql(q, " ORDER BY ");
+	sort_expr(q, k, sf);
+	qb_sql(q, sqy->desc ? " DESC, t.id DESC LIMIT " : ", t.id LIMIT ");
+	qb_int(q, sqy->limit);
+	qb_sql(q, ") ORDER BY ");
+	sort_expr(q, k, sf);
+	qb_sql(q, sqy->desc ? " DESC, t.id DESC" : ", t.id");
+}
+
+char *name_key_of(const struct kind *k, json_t *rec)
+{
+	if (!(k->flags & KF_NAME_KEY))
+		return NULL;
+	const char *s = json_string_value(json_object_get(rec, k->search_field));
+	return text_name_key(s ? s : "");
+}
+
+/* The id of the record holding the unique value rec would take: the username of users, the
+ * name key of the others. */
+void sql_holder(struct qb *q, const struct kind *k, json_t *rec, const char *key)
+{
+	if (k == &kind_user) {
+		qb_sql(q, "SELECT id FROM users WHERE username = ");
+		qb_text(q, json_string_value(json_object_get(rec, "username")));
+	} else {
+		buf_printf(&q->sql, "SELECT id FROM %s WHERE archived_at IS NULL AND name_key = ",
+			   k->plural);
+		qb_text(q, key);
+	}
+}
+
+int sql_duplicate(const struct kind *k, int64_t other, struct dm_err *e)
+{
+	const char *field = k == &kind_user ? "username" : k == &kind_stakeholder ? "contact_id" :
+			    k == &kind_quota ? "period" : "name";
+	dm_fail(e, DM_EDUPLICATE, field, "%s with this %s already exists", k->title, field);
+	if (k == &kind_stakeholder)
+		snprintf(e->message, sizeof e->message, "this contact is already a stakeholder of the "
+			 "opportunity");
+	e->existing_id = other;
+	return DM_EDUPLICATE;
+}
+
+/* ---- writes ----------------------------------------------------------------------------------- */
+
+static int insert_column(const struct field *f, json_t *rec)
+{
+	return model_is_column(f) && !(f->flags & FF_READONLY && !json_object_get(rec, f->name));
+}
+
+void sql_insert(struct qb *q, const struct kind *k, json_t *rec, const char *now, const char *key)
+{
+	buf_printf(&q->sql, "INSERT INTO %s (created_at, updated_at, version", k->plural);
+	if (key)
+		qb_sql(q, ", name_key");
+	for (size_t i = 0; i < k->nfields; i++)
+		if (insert_column(&k->fields[i], rec))
+			buf_printf(&q->sql, ", %s", k->fields[i].name);
+	qb_sql(q, ") VALUES (");
+	qb_text(q, now);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ", 1");
+	if (key) {
+		qb_sql(q, ", ");
+		qb_text(q, key);
+	}
+	for (size_t i = 0; i < k->nfields; i++) {
+		if (!insert_column(&k->fields[i], rec))
+			continue;
+		qb_sql(q, ", ");
+		qb_json(q, json_object_get(rec, k->fields[i].name));
+	}
+	qb_sql(q, ")");
+	if (q->dialect == SQL_PG)
+		qb_sql(q, " ON CONFLICT DO NOTHING RETURNING id");
+}
+
+void sql_update(struct qb *q, const struct kind *k, int64_t id, json_t *cur, json_t *changes,
+		const char *key, const char *now, int *n)
+{
+	const char *fname;
+	json_t *v;
+	*n = 0;
+	buf_printf(&q->sql, "UPDATE %s SET ", k->plural);
+	json_object_foreach(changes, fname, v) {
+		const struct field *f = model_field(k, fname);
+		if (!f || !model_is_column(f) || json_equal(v, json_object_get(cur, fname)))
+			continue;
+		buf_printf(&q->sql, "%s = ", fname);
+		qb_json(q, v);
+		qb_sql(q, ", ");
+		(*n)++;
+	}
+	if (key) {
+		qb_sql(q, "name_key = ");
+		qb_text(q, key);
+		qb_sql(q, ", ");
+	}
+	qb_sql(q, "version = version + 1, updated_at = ");
+	qb_text(q, now);
+	qb_sql(q, " WHERE id = ");
+	qb_int(q, id);
+}
+
+int sql_import_column(const struct field *f)
+{
+	return model_is_column(f) && strcmp(f->name, "id") && strcmp(f->name, "created_at") &&
+	       strcmp(f->name, "updated_at") && strcmp(f->name, "version") &&
+	       strcmp(f->name, "archived_at");
+}
+
+static char *import_text(const struct kind *k, enum sql_dialect d)
+{
+	struct buf sql = BUF_INIT(0), vals = BUF_INIT(0);
+	int n = 0;
+#define PLACEHOLDER() (d == SQL_PG ? buf_printf(&vals, "%s$%d", n ? ", " : "", n + 1) : \
+		       buf_puts(&vals, n ? ", ?" : "?"), n++)
+	buf_printf(&sql, "INSERT INTO %s (created_at, updated_at, version", k->plural);
+	PLACEHOLDER();
+	PLACEHOLDER();
+	buf_puts(&vals, ", 1");
+	if (k->flags & KF_NAME_KEY) {
+		buf_puts(&sql, ", name_key");
+		PLACEHOLDER();
+	}
+	for (size_t f = 0; f < k->nfields; f++) {
+		if (!sql_import_column(&k->fields[f]))
+			continue;
+		buf_printf(&sql, ", %s", k->fields[f].name);
+		PLACEHOLDER();
+	}
+#undef PLACEHOLDER
+	buf_printf(&sql, ") VALUES (%s)", vals.data);
+	if (d == SQL_PG)
+		buf_puts(&sql, " ON CONFLICT DO NOTHING RETURNING id");
+	buf_release(&vals);
+	return buf_detach(&sql, NULL);
+}
+
+const char *sql_import(const struct kind *k, enum sql_dialect d)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static struct {
+		const struct kind *k;
+		enum sql_dialect d;
+		char *sql;
+	} built[32];
+	const char *out = NULL;
+	size_t i;
+	pthread_mutex_lock(&mu);
+	for (i = 0; i < sizeof built / sizeof built[0] && built[i].k && !out; i++)
+		if (built[i].k == k && built[i].d == d)
+			out = built[i].sql;
+	if (!out) {
+		if (i == sizeof built / sizeof built[0])
+			abort();
+		built[i].k = k;
+		built[i].d = d;
+		out = built[i].sql = import_text(k, d);
+	}
+	pthread_mutex_unlock(&mu);
+	return out;
+}
+
+void sql_audit(struct qb *q, const char *object, int64_t id, int64_t actor, const char *at,
+	       const char *action, const char *field, json_t *old_v, json_t *new_v)
+{
+	if (!q->sql.len)
+		qb_sql(q, "INSERT INTO audit (object, object_id, actor_id, at, action, field, old, new) "
+			  "VALUES (");
+	else
+		qb_sql(q, ", (");
+	qb_text(q, object);
+	qb_sql(q, ", ");
+	qb_int(q, id);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, actor);
+	qb_sql(q, ", ");
+	qb_text(q, at);
+	qb_sql(q, ", ");
+	qb_text(q, action);
+	qb_sql(q, ", ");
+	qb_text(q, field);
+	qb_sql(q, ", ");
+	qb_text(q, old_v ? qb_keep(q, json_dumps(old_v, JSON_COMPACT | JSON_ENCODE_ANY)) : NULL);
+	qb_sql(q, ", ");
+	qb_text(q, new_v ? qb_keep(q, json_dumps(new_v, JSON_COMPACT | JSON_ENCODE_ANY)) : NULL);
+	qb_sql(q, ")");
+}
+
+/* ---- the small statements of the rules --------------------------------------------------------- */
+
+void sql_session_put(struct qb *q, const char *token_hash, int64_t user_id, const char *csrf,
+		     int64_t now_ms)
+{
+	qb_sql(q, "INSERT INTO sessions (token_hash, user_id, csrf, created_ms, seen_ms) VALUES (");
+	qb_text(q, token_hash);
+	qb_sql(q, ", ");
+	qb_int(q, user_id);
+	qb_sql(q, ", ");
+	qb_text(q, csrf);
+	qb_sql(q, ", ");
+	qb_int(q, now_ms);
+	qb_sql(q, ", ");
+	qb_int(q, now_ms);
+	qb_sql(q, ")");
+}
+
+void sql_session_seen(struct qb *q, const char *token_hash, int64_t now_ms)
+{
+	qb_sql(q, "UPDATE sessions SET seen_ms = ");
+	qb_int(q, now_ms);
+	qb_sql(q, " WHERE token_hash = ");
+	qb_text(q, token_hash);
+}
+
+void sql_session_expire(struct qb *q, int64_t idle_before, int64_t absolute_before)
+{
+	qb_sql(q, "DELETE FROM sessions WHERE seen_ms < ");
+	qb_int(q, idle_before);
+	qb_sql(q, " OR created_ms < ");
+	qb_int(q, absolute_before);
+}
+
+void sql_setting_put(struct qb *q, const char *key, json_t *value, const char *now)
+{
+	qb_sql(q, "INSERT INTO settings (key, value, updated_at) VALUES (");
+	qb_text(q, key);
+	qb_sql(q, ", ");
+	qb_text(q, qb_keep(q, json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY)));
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ") ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+		  "updated_at = excluded.updated_at");
+}
+
+void sql_stage_add(struct qb *q, int64_t opp, const char *from, const char *to, int64_t by,
+		   const char *now)
+{
+	qb_sql(q, "INSERT INTO stage_history (opportunity_id, from_stage, to_stage, at, by_id) "
+		  "VALUES (");
+	qb_int(q, opp);
+	qb_sql(q, ", ");
+	qb_text(q, from);
+	qb_sql(q, ", ");
+	qb_text(q, to);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, by);
+	qb_sql(q, ")");
+}
+
+/* sql, the id bound, then tail */
+static void of_parent(struct qb *q, const char *sql, int64_t id, const char *tail)
+{
+	qb_sql(q, sql);
+	qb_int(q, id);
+	qb_sql(q, tail);
+}
+
+void sql_stage_list(struct qb *q, int64_t opp)
+{
+	of_parent(q, "SELECT h.from_stage AS \"from\", h.to_stage AS \"to\", h.at, h.by_id AS by, "
+		  "u.display_name AS by_name FROM stage_history h LEFT JOIN users u ON u.id = h.by_id "
+		  "WHERE h.opportunity_id = ", opp, " ORDER BY h.id");
+}
+
+void sql_link_add(struct qb *q, int64_t opp, int64_t from, int64_t to, const char *kind,
+		  const char *now)
+{
+	qb_sql(q, "INSERT INTO stakeholder_links (opportunity_id, from_id, to_id, kind, created_at) "
+		  "VALUES (");
+	qb_int(q, opp);
+	qb_sql(q, ", ");
+	qb_int(q, from);
+	qb_sql(q, ", ");
+	qb_int(q, to);
+	qb_sql(q, ", ");
+	qb_text(q, kind);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ")");
+	if (q->dialect == SQL_PG)
+		qb_sql(q, " ON CONFLICT DO NOTHING RETURNING id");
+}
+
+void sql_link_list(struct qb *q, int64_t opp)
+{
+	of_parent(q, "SELECT l.id, l.from_id AS \"from\", l.to_id AS \"to\", l.kind, l.created_at "
+		  "FROM stakeholder_links l JOIN stakeholders a ON a.id = l.from_id "
+		  "JOIN stakeholders b ON b.id = l.to_id WHERE a.archived_at IS NULL AND "
+		  "b.archived_at IS NULL AND l.opportunity_id = ", opp, " ORDER BY l.id");
+}
+
+void sql_team_put(struct qb *q, int64_t account, int64_t user, const char *access, int sensitive,
+		  int64_t actor, const char *now)
+{
+	qb_sql(q, "INSERT INTO account_team (account_id, user_id, access, sensitive, created_at, "
+		  "by_id) VALUES (");
+	qb_int(q, account);
+	qb_sql(q, ", ");
+	qb_int(q, user);
+	qb_sql(q, ", ");
+	qb_text(q, access);
+	qb_sql(q, ", ");
+	qb_int(q, sensitive);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ", ");
+	qb_int(q, actor);
+	qb_sql(q, ") ON CONFLICT (account_id, user_id) DO UPDATE SET access = excluded.access, "
+		  "sensitive = excluded.sensitive");
+}
+
+void sql_team_delete(struct qb *q, int64_t account, int64_t user)
+{
+	qb_sql(q, "DELETE FROM account_team WHERE account_id = ");
+	qb_int(q, account);
+	qb_sql(q, " AND user_id = ");
+	qb_int(q, user);
+}
+
+void sql_team_list(struct qb *q, int64_t account)
+{
+	of_parent(q, "SELECT m.user_id, u.username, u.display_name, m.access, m.sensitive, "
+		  "m.created_at FROM account_team m JOIN users u ON u.id = m.user_id WHERE "
+		  "m.account_id = ", account, " ORDER BY m.user_id");
+}
+
+void sql_account_access(struct qb *q, const struct viewer *v, int64_t account)
+{
+	if (v->role == ROLE_ADMIN) {
+		/* admins: everything, archived accounts included */
+		of_parent(q, "SELECT 1 AS owner_side, NULL AS access, 0 AS sensitive FROM accounts t "
+			  "WHERE t.id = ", account, "");
+		return;
+	}
+	qb_sql(q, "SELECT (");
+	vis_owner(q, v, "t.owner_id");
+	qb_sql(q, ") AS owner_side, m.access, m.sensitive FROM accounts t LEFT JOIN account_team m "
+		  "ON m.account_id = t.id AND m.user_id = ");
+	qb_int(q, v->user_id);
+	qb_sql(q, " WHERE t.archived_at IS NULL AND t.id = ");
+	qb_int(q, account);
+}
+
+void account_access_of(json_t *rows, struct account_access *out)
+{
+	json_t *r = json_array_get(rows, 0);
+	memset(out, 0, sizeof *out);
+	if (!r)
+		return;
+	if (json_integer_value(json_object_get(r, "owner_side"))) {
+		out->read = out->write = out->sensitive = 1;
+	} else if (json_is_string(json_object_get(r, "access"))) {
+		out->read = 1;
+		out->write = !strcmp(json_string_value(json_object_get(r, "access")), "write");
+		out->sensitive = json_integer_value(json_object_get(r, "sensitive")) != 0;
+	}
+}
+
+void team_list_of(json_t *rows)
+{
+	size_t i;
+	json_t *m;
+	json_array_foreach(rows, i, m)
+		json_object_set_new(m, "sensitive",
+				    json_boolean(json_integer_value(json_object_get(m, "sensitive"))));
+}
+
+void sql_owner_add(struct qb *q, int64_t account, int64_t from, int64_t to, const char *reason,
+		   const char *note, int64_t by, int64_t sweep, const char *now)
+{
+	qb_sql(q, "INSERT INTO owner_history (account_id, from_id, to_id, reason, note, by_id, at, "
+		  "sweep_id) VALUES (");
+	qb_int(q, account);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, from);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, to);
+	qb_sql(q, ", ");
+	qb_text(q, reason);
+	qb_sql(q, ", ");
+	qb_text(q, note);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, by);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, sweep);
+	qb_sql(q, ")");
+}
+
+void sql_owner_list(struct qb *q, int64_t account)
+{
+	of_parent(q, "SELECT h.id, h.from_id AS \"from\", h.to_id AS \"to\", h.reason, h.note, "
+		  "h.by_id AS by, u.display_name AS by_name, h.at, h.sweep_id FROM owner_history h "
+		  "LEFT JOIN users u ON u.id = h.by_id WHERE h.account_id = ", account, " ORDER BY h.id");
+}
+
+void sql_sweep_add(struct qb *q, const char *as_of, int64_t by, const char *now)
+{
+	qb_sql(q, "INSERT INTO sweeps (as_of, at, by_id, moved) VALUES (");
+	qb_text(q, as_of);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, by);
+	qb_sql(q, ", 0) RETURNING id");
+}
+
+void sql_sweep_done(struct qb *q, int64_t id, int64_t moved)
+{
+	qb_sql(q, "UPDATE sweeps SET moved = ");
+	qb_int(q, moved);
+	qb_sql(q, " WHERE id = ");
+	qb_int(q, id);
+}
+
+void sql_audit_list(struct qb *q, const struct kind *k, int64_t id, int64_t after, int limit)
+{
+	qb_sql(q, "SELECT a.id, a.at, a.actor_id, u.username AS actor, a.action, a.field, a.old, "
+		  "a.new FROM audit a LEFT JOIN users u ON u.id = a.actor_id WHERE a.object = ");
+	qb_text(q, k->name);
+	qb_sql(q, " AND a.object_id = ");
+	qb_int(q, id);
+	qb_sql(q, " AND a.id > ");
+	qb_int(q, after);
+	qb_sql(q, " ORDER BY a.id LIMIT ");
+	qb_int(q, limit);
+}
+
+void sql_set_archived(struct qb *q, const struct kind *k, int64_t id, int archived,
+		      const char *now)
+{
+	buf_printf(&q->sql, "UPDATE %s SET archived_at = ", k->plural);
+	qb_text(q, archived ? now : NULL);
+	qb_sql(q, ", version = version + 1, updated_at = ");
+	qb_text(q, now);
+	qb_sql(q, " WHERE id = ");
+	qb_int(q, id);
+}
+
+void sql_team_in_reach(struct qb *q, const struct viewer *v, int64_t team)
+{
+	qb_sql(q, "SELECT 1 AS ok FROM teams t WHERE t.archived_at IS NULL AND t.id = ");
+	qb_int(q, team);
+	if (v->role != ROLE_ADMIN) {
+		qb_sql(q, " AND t.id IN ");
+		vis_teams(q, v);
+	}
+}
+
+/* ---- sign-in throttling ------------------------------------------------------------------------ */
+
+void sql_throttle_get(struct qb *q, const char *key)
+{
+	qb_sql(q, "SELECT fails, since_ms FROM login_failures WHERE key = ");
+	qb_text(q, key);
+}
+
+void sql_throttle_prune(struct qb *q, int64_t now_ms, int64_t window_ms)
+{
+	qb_sql(q, "DELETE FROM login_failures WHERE since_ms < ");
+	qb_int(q, now_ms - window_ms);
+}
+
+void sql_throttle_fail(struct qb *q, const char *key, int64_t now_ms, int64_t window_ms)
+{
+	qb_sql(q, "INSERT INTO login_failures (key, fails, since_ms) VALUES (");
+	qb_text(q, key);
+	qb_sql(q, ", 1, ");
+	qb_int(q, now_ms);
+	qb_sql(q, ") ON CONFLICT (key) DO UPDATE SET fails = CASE WHEN login_failures.since_ms + ");
+	qb_int(q, window_ms);
+	qb_sql(q, " <= excluded.since_ms THEN 1 ELSE login_failures.fails + 1 END, since_ms = CASE "
+		  "WHEN login_failures.since_ms + ");
+	qb_int(q, window_ms);
+	qb_sql(q, " <= excluded.since_ms THEN excluded.since_ms ELSE login_failures.since_ms END");
+}
+
+void sql_throttle_clear(struct qb *q, const char *key)
+{
+	qb_sql(q, "DELETE FROM login_failures WHERE key = ");
+	qb_text(q, key);
+}
+
+/* ---- jobs ------------------------------------------------------------------------------------- */
+
+void sql_job_add(struct qb *q, const char *object, int64_t user_id, int64_t bytes_total,
+		 const char *now)
+{
+	qb_sql(q, "INSERT INTO jobs (kind, object, user_id, state, bytes_total, created_at, "
+		  "updated_at) VALUES ('import', ");
+	qb_text(q, object);
+	qb_sql(q, ", ");
+	qb_id_or_null(q, user_id);
+	qb_sql(q, ", 'running', ");
+	qb_int(q, bytes_total);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ", ");
+	qb_text(q, now);
+	qb_sql(q, ") RETURNING id");
+}
+
+void sql_job_set(struct qb *q, int64_t id, const char *state, int64_t rows, int64_t bytes,
+		 json_t *report, const char *error, const char *now)
+{
+	qb_sql(q, "UPDATE jobs SET state = ");
+	qb_text(q, state);
+	qb_sql(q, ", rows_done = ");
+	qb_int(q, rows);
+	qb_sql(q, ", bytes_done = ");
+	qb_int(q, bytes);
+	qb_sql(q, ", report = ");
+	qb_text(q, report ? qb_keep(q, json_dumps(report, JSON_COMPACT)) : NULL);
+	qb_sql(q, ", error = ");
+	qb_text(q, error);
+	qb_sql(q, ", updated_at = ");
+	qb_text(q, now);
+	qb_sql(q, " WHERE id = ");
+	qb_int(q, id);
+}
+
+void sql_job_get(struct qb *q, int64_t id)
+{
+	qb_sql(q, "SELECT id, kind, object, user_id, state, rows_done, bytes_done, bytes_total, "
+		  "report, error FROM jobs WHERE id = ");
+	qb_int(q, id);
+}
+
+void job_from_row(json_t *row)
+{
+	json_t *t = json_object_get(row, "report");
+	json_t *v = json_is_string(t) ? json_loads(json_string_value(t), 0, NULL) : NULL;
+	json_object_set_new(row, "report", v ? v : json_null());
+}
+
+/* ---- the sweep -------------------------------------------------------------------------------- */
+
+void sql_reclaim(struct qb *q, json_t *protect, const char *touch_before, const char *deal_before)
+{
+	const char *levels = qb_keep(q, json_dumps(protect, JSON_COMPACT));
+	const char *latest = q->dialect == SQL_PG ? "GREATEST" : "max";
+	buf_printf(&q->sql, "SELECT id, owner_id, assigned_at, last_owner_touch, CASE WHEN "
+		   "%s(COALESCE(assigned_at, ''), COALESCE(last_owner_touch, '')) < ", latest);
+	qb_text(q, touch_before);
+	qb_sql(q, " THEN 'no_follow_up' ELSE 'no_deal' END AS why FROM (SELECT a.id, a.owner_id, "
+		  "a.assigned_at, (SELECT max(x.occurred_at) FROM activities x WHERE x.account_id = "
+		  "a.id AND x.user_id = a.owner_id AND x.effective = 1 AND x.archived_at IS NULL) AS "
+		  "last_owner_touch, (SELECT max(h.at) FROM stage_history h JOIN opportunities o ON "
+		  "o.id = h.opportunity_id WHERE o.account_id = a.id AND h.to_stage = 'won') AS "
+		  "last_won FROM accounts a WHERE a.archived_at IS NULL AND a.owner_id IS NOT NULL AND "
+		  "a.importance NOT IN (SELECT ");
+	qb_sql(q, q->dialect == SQL_PG ? "jsonb_array_elements_text(CAST(" : "value FROM json_each(");
+	qb_text(q, levels);
+	buf_printf(&q->sql, "%s))) AS c WHERE %s(COALESCE(assigned_at, ''), "
+		   "COALESCE(last_owner_touch, '')) < ", q->dialect == SQL_PG ? " AS jsonb)" : "",
+		   latest);
+	qb_text(q, touch_before);
+	qb_sql(q, " OR (COALESCE(assigned_at, '') < ");
+	qb_text(q, deal_before);
+	qb_sql(q, " AND (last_won IS NULL OR last_won < assigned_at)) ORDER BY id");
+}
+
+/* The candidates' ids come from the owner's range of accounts_owner_agenda (migration 12), a
+ * covering index; only they read their row and count their open opportunities. */
+void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
+			 const struct agenda_cut *cut)
+{
+	const char *ifnull = q->dialect == SQL_PG ? "COALESCE" : "IFNULL";
+	qb_sql(q, "SELECT t.id, t.name, t.created_at, t.touched_at AS last_touch_at, "
+		  "t.latest_next_touch, t.latest_contact_ids, (SELECT count(*) FROM opportunities oo "
+		  "WHERE oo.account_id = t.id AND oo.archived_at IS NULL AND oo.stage NOT IN ('won', "
+		  "'lost')) AS open_opps FROM accounts t WHERE t.id IN (SELECT c.id FROM accounts c "
+		  "WHERE c.archived_at IS NULL AND c.owner_id = ");
+	qb_int(q, owner);
+	qb_sql(q, " AND (c.latest_next_touch < ");
+	qb_text(q, cut->planned_before);
+	buf_printf(&q->sql, " OR %s(c.touched_at, c.created_at) < ", ifnull);
+	qb_text(q, cut->sleep_before);
+	buf_printf(&q->sql, " OR (c.latest_next_touch IS NULL AND %s(c.touched_at, c.created_at) < ",
+		   ifnull);
+	qb_text(q, cut->due_before);
+	qb_sql(q, "))) AND ");
+	vis_account(q, v, "t");
+	qb_sql(q, " ORDER BY t.id");
+}
+
+/* ---- analytics: named aggregate queries --------------------------------------------------------
+ * Every query restricts rows to the owners of a scope (scope_owner) and, where it says so, to the
+ * period [from, to). Approach per query (see also docs/ANALYTICS.md): the funnel's four read the
+ * aggregates maintained by the triggers of migration 11 (agg_open, agg_closed, agg_reach,
+ * agg_stays: per owner, UTC+8 day and stage), on both stores; the others are plain GROUP BY over
+ * the covering indexes of migration 4 (opportunities_owner_stage, stage_history_to,
+ * activities_user, activities_when, orders_day). */
+
+static void scope_owner(struct qb *q, const struct an_params *p, const char *col)
+{
+	switch (p->scope) {
+	case SCOPE_COMPANY:
+		qb_sql(q, "TRUE");
+		return;
+	case SCOPE_ME:
+		buf_printf(&q->sql, "%s = ", col);
+		qb_int(q, p->user_id);
+		return;
+	case SCOPE_TEAM:
+		buf_printf(&q->sql, "%s IN (SELECT su.id FROM users su WHERE su.team_id IN (WITH "
+			   "RECURSIVE st(id) AS (SELECT ", col);
+		qb_int(q, p->team_id);
+		qb_sql(q, " UNION SELECT c.id FROM teams c JOIN st ON c.parent_id = st.id) "
+			  "SELECT id FROM st))");
+		return;
+	}
+}
+
+static void period(struct qb *q, const struct an_params *p, const char *col)
+{
+	buf_printf(&q->sql, " AND %s >= ", col);
+	qb_text(q, p->from);
+	buf_printf(&q->sql, " AND %s < ", col);
+	qb_text(q, p->to);
+}
+
+/* weighted amount of row alias o: amount x rate / 100 rounded half up, per opportunity */
+static void weighted(struct qb *q, const struct an_params *p, const char *o)
+{
+	if (q->dialect == SQL_PG) {
+		buf_printf(&q->sql, "(%s.amount * COALESCE((CAST(", o);
+		qb_text(q, p->rates ? p->rates : "{}");
+		buf_printf(&q->sql, " AS jsonb) ->> %s.stage)::bigint, 0) + 50) / 100", o);
+		return;
+	}
+	buf_printf(&q->sql, "(%s.amount * COALESCE(json_extract(", o);
+	qb_text(q, p->rates ? p->rates : "{}");
+	buf_printf(&q->sql, ", '$.' || %s.stage), 0) + 50) / 100", o);
+}
+
+/* the calendar month (len 7) or day (len 10) of instant column col in UTC+8, as text */
+static void local_date(struct qb *q, const char *col, int len)
+{
+	if (q->dialect == SQL_PG)
+		buf_printf(&q->sql, "to_char((%s)::timestamptz AT TIME ZONE 'UTC' + interval '8 hours', "
+			   "'%s')", col, len == 7 ? "YYYY-MM" : "YYYY-MM-DD");
+	else if (len == 7)
+		buf_printf(&q->sql, "strftime('%%Y-%%m', %s, '+8 hours')", col);
+	else
+		buf_printf(&q->sql, "date(%s, '+8 hours')", col);
+}
+
+/* The funnel reads the aggregates of migration 11 (sqlite_schema.c, pg_schema.c): at most
+ * owners x stages (x days of the period) rows, whatever the number of opportunities. */
+
+/* the scope over the aggregates' owner column: the company has rows of its own (owner -1) */
+static void scope_agg(struct qb *q, const struct an_params *p, const char *col)
+{
+	if (p->scope == SCOPE_COMPANY)
+		buf_printf(&q->sql, "%s = -1", col);
+	else
+		scope_owner(q, p, col);
+}
+
+/* the period as UTC+8 days, for the aggregates' day column */
+static void period_days(struct qb *q, const struct an_params *p, const char *col)
+{
+	buf_printf(&q->sql, " AND %s >= ", col);
+	qb_text(q, p->from_day);
+	buf_printf(&q->sql, " AND %s <= ", col);
+	qb_text(q, p->to_day);
+}
+
+/* the rate of the stage of aggregate row alias a, in percent */
+static void agg_rate(struct qb *q, const struct an_params *p, const char *a)
+{
+	if (q->dialect == SQL_PG) {
+		qb_sql(q, "COALESCE((CAST(");
+		qb_text(q, p->rates ? p->rates : "{}");
+		buf_printf(&q->sql, " AS jsonb) ->> %s.stage)::bigint, 0)", a);
+		return;
+	}
+	qb_sql(q, "IFNULL(json_extract(");
+	qb_text(q, p->rates ? p->rates : "{}");
+	buf_printf(&q->sql, ", '$.' || %s.stage), 0)", a);
+}
+
+/* the weighted amount of agg_open row alias a: it rounds per opportunity, and with amount
+ * = 100 q + c, (amount x r + 50) / 100 = q x r + (c x r + 50) / 100, summed per cents bucket c */
+static void agg_weighted(struct qb *q, const struct an_params *p, const char *a)
+{
+	buf_printf(&q->sql, "(%s.amount - %s.n * %s.cents) / 100 * ", a, a, a);
+	agg_rate(q, p, a);
+	buf_printf(&q->sql, " + %s.n * ((%s.cents * ", a, a);
+	agg_rate(q, p, a);
+	qb_sql(q, " + 50) / 100)");
+}
+
+/* funnel_open: {stage, count, amount, weighted_amount} of open opportunities, now */
+static void an_funnel_open(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT a.stage, sum(a.n) AS count, sum(a.amount) AS amount, sum(");
+	agg_weighted(q, p, "a");
+	qb_sql(q, ") AS weighted_amount FROM agg_open a WHERE ");
+	scope_agg(q, p, "a.owner_id");
+	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
+}
+
+/* funnel_closed: {stage: won|lost, count, amount, avg_cycle_days} closed in the period */
+static void an_funnel_closed(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT a.stage, sum(a.n) AS count, sum(a.amount) AS amount, sum(a.cycle_ms) / "
+		  "86400000.0 / sum(a.n) AS avg_cycle_days FROM agg_closed a WHERE ");
+	scope_agg(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
+	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
+}
+
+/* funnel_reach: {rank, n}: opportunities created in the period by the furthest stage they
+ * reached (1 interest .. 6 use, 7 won; 0 only lost) */
+static void an_funnel_reach(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT a.rank, sum(a.n) AS n FROM agg_reach a WHERE ");
+	scope_agg(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
+	qb_sql(q, " GROUP BY a.rank HAVING sum(a.n) <> 0");
+}
+
+/* stage_days: {stage, stays, avg_days}: stays in an open stage that ended in the period */
+static void an_stage_days(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT a.stage, sum(a.n) AS stays, sum(a.stay_ms) / 86400000.0 / sum(a.n) AS "
+		  "avg_days FROM agg_stays a WHERE ");
+	scope_agg(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
+	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
+}
+
+/* open_by_month: {month, count, amount, weighted_amount} by expected close month in the
+ * period (open opportunities with a close date) */
+static void an_open_by_month(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT substr(o.expected_close_on, 1, 7) AS month, count(*) AS count, "
+		  "sum(o.amount) AS amount, sum(");
+	weighted(q, p, "o");
+	qb_sql(q, ") AS weighted_amount FROM opportunities o WHERE o.archived_at IS NULL AND "
+		  "o.stage NOT IN ('won', 'lost') AND ");
+	scope_owner(q, p, "o.owner_id");
+	qb_sql(q, " AND o.expected_close_on >= ");
+	qb_text(q, p->from_day);
+	qb_sql(q, " AND o.expected_close_on <= ");
+	qb_text(q, p->to_day);
+	qb_sql(q, " GROUP BY month ORDER BY month");
+}
+
+/* won_by_month: {month, count, amount} won in the period, by the month it was won (UTC+8) */
+static void an_won_by_month(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT substr(a.day, 1, 7) AS month, sum(a.n) AS count, sum(a.amount) AS amount "
+		  "FROM agg_closed a WHERE a.stage = 'won' AND ");
+	scope_agg(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
+	qb_sql(q, " GROUP BY month HAVING sum(a.n) <> 0 ORDER BY month");
+}
+
+/* touches_day: {user_id, day (UTC+8), touches}: effective activities by the scope's users */
+static void an_touches_day(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT a.user_id, ");
+	local_date(q, "a.occurred_at", 10);
+	qb_sql(q, " AS day, count(*) AS touches FROM activities a WHERE a.archived_at IS NULL AND a.effective = 1 AND ");
+	scope_owner(q, p, "a.user_id");
+	period(q, p, "a.occurred_at");
+	qb_sql(q, " GROUP BY a.user_id, day ORDER BY a.user_id, day");
+}
+
+/* activity_totals: {activities, effective, accounts_touched} in the period */
+static void an_activity_totals(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT count(*) AS activities, COALESCE(sum(a.effective), 0) AS effective, "
+		  "count(DISTINCT CASE WHEN a.effective = 1 THEN a.account_id END) AS "
+		  "accounts_touched FROM activities a WHERE a.archived_at IS NULL AND ");
+	scope_owner(q, p, "a.user_id");
+	period(q, p, "a.occurred_at");
+}
+
+/* by_channel: {channel, touches}: effective activities in the period */
+static void an_by_channel(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT a.channel, count(*) AS touches FROM activities a WHERE a.archived_at IS "
+		  "NULL AND a.effective = 1 AND ");
+	scope_owner(q, p, "a.user_id");
+	period(q, p, "a.occurred_at");
+	qb_sql(q, " GROUP BY a.channel ORDER BY a.channel");
+}
+
+#define LAST_TOUCH(t) "(SELECT max(da.occurred_at) FROM activities da WHERE da.account_id = " t \
+		      ".id AND da.effective = 1 AND da.archived_at IS NULL)"
+
+/* sleeping: {n}: owned accounts whose last effective touch (or creation) is before cutoff */
+static void an_sleeping(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT count(*) AS n FROM accounts t WHERE t.archived_at IS NULL AND "
+		  "t.owner_id IS NOT NULL AND ");
+	scope_owner(q, p, "t.owner_id");
+	qb_sql(q, " AND COALESCE(" LAST_TOUCH("t") ", t.created_at) < ");
+	qb_text(q, p->cutoff);
+}
+
+/* intervention: {n}: owned accounts with at least n effective touches and no won opportunity */
+static void an_intervention(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT count(*) AS n FROM accounts t WHERE t.archived_at IS NULL AND "
+		  "t.owner_id IS NOT NULL AND ");
+	scope_owner(q, p, "t.owner_id");
+	qb_sql(q, " AND (SELECT count(*) FROM activities da WHERE da.account_id = t.id AND "
+		  "da.effective = 1 AND da.archived_at IS NULL) >= ");
+	qb_int(q, p->n);
+	qb_sql(q, " AND NOT EXISTS (SELECT 1 FROM opportunities w WHERE w.account_id = t.id AND "
+		  "w.archived_at IS NULL AND w.stage = 'won')");
+}
+
+/* pool_size: {n}: accounts in the pool now */
+static void an_pool_size(struct qb *q, const struct an_params *p)
+{
+	(void)p;
+	qb_sql(q, "SELECT count(*) AS n FROM accounts WHERE archived_at IS NULL AND owner_id IS NULL");
+}
+
+/* pool_flows: {direction: in|out, reason, n}: owner changes into the pool (from the scope's
+ * users) and out of it (to the scope's users) in the period; a new account's first owner
+ * (note "created") is not a flow */
+static void an_pool_flows(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT CASE WHEN h.to_id IS NULL THEN 'in' ELSE 'out' END AS direction, h.reason, "
+		  "count(*) AS n FROM owner_history h WHERE COALESCE(h.note, '') <> 'created' AND "
+		  "((h.to_id IS NULL AND ");
+	/* from nobody (a partner's conversion) counts for the company scope only */
+	scope_owner(q, p, "h.from_id");
+	qb_sql(q, ") OR (h.from_id IS NULL AND h.to_id IS NOT NULL AND ");
+	scope_owner(q, p, "h.to_id");
+	qb_sql(q, "))");
+	period(q, p, "h.at");
+	qb_sql(q, " GROUP BY direction, h.reason ORDER BY direction, h.reason");
+}
+
+/* segments: {orders_bucket: 0|1|2 (2 = two or more), first_recent: first order on or after
+ * cutoff's day, accounts, revenue (orders in the period), touches (effective, in the period)} */
+static void an_segments(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, q->dialect == SQL_PG ? "SELECT LEAST(n, 2)" : "SELECT min(n, 2)");
+	qb_sql(q, " AS orders_bucket, CASE WHEN first_on >= substr(");
+	qb_text(q, p->cutoff);
+	qb_sql(q, ", 1, 10) THEN 1 ELSE 0 END AS first_recent, count(*) AS accounts, COALESCE(sum(revenue), 0) AS "
+		  "revenue, COALESCE(sum(touches), 0) AS touches FROM (SELECT (SELECT count(*) FROM "
+		  "orders o WHERE o.account_id = t.id AND o.archived_at IS NULL) AS n, (SELECT "
+		  "min(o.ordered_on) FROM orders o WHERE o.account_id = t.id AND o.archived_at IS NULL) "
+		  "AS first_on, (SELECT sum(o.amount) FROM orders o WHERE o.account_id = t.id AND "
+		  "o.archived_at IS NULL AND o.ordered_on >= ");
+	qb_text(q, p->from_day);
+	qb_sql(q, " AND o.ordered_on <= ");
+	qb_text(q, p->to_day);
+	qb_sql(q, ") AS revenue, (SELECT count(*) FROM activities a WHERE a.account_id = t.id AND "
+		  "a.effective = 1 AND a.archived_at IS NULL");
+	period(q, p, "a.occurred_at");
+	qb_sql(q, ") AS touches FROM accounts t WHERE t.archived_at IS NULL AND t.owner_id IS NOT "
+		  "NULL AND ");
+	scope_owner(q, p, "t.owner_id");
+	qb_sql(q, ") AS w GROUP BY orders_bucket, first_recent");
+}
+
+/* won_total: {count, amount} won in the period by the scope's owners */
+static void an_won_total(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT COALESCE(sum(a.n), 0) AS count, COALESCE(sum(a.amount), 0) AS amount FROM "
+		  "agg_closed a WHERE a.stage = 'won' AND ");
+	scope_agg(q, p, "a.owner_id");
+	period_days(q, p, "a.day");
+}
+
+/* quotas: {id, user_id, team_id, period, amount}: live quotas of the scope's users and teams
+ * (company: all; me: the user's) */
+static void an_quotas(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT t.id, t.user_id, t.team_id, t.period, t.amount FROM quotas t WHERE "
+		  "t.archived_at IS NULL AND (");
+	scope_owner(q, p, "t.user_id");
+	if (p->scope == SCOPE_TEAM) {
+		qb_sql(q, " OR t.team_id IN (WITH RECURSIVE st(id) AS (SELECT ");
+		qb_int(q, p->team_id);
+		qb_sql(q, " UNION SELECT c.id FROM teams c JOIN st ON c.parent_id = st.id) "
+			  "SELECT id FROM st)");
+	}
+	qb_sql(q, ") ORDER BY t.period, t.id");
+}
+
+/* reps: one row per live rep in scope: {user_id, username, display_name, hired_on,
+ * accounts_owned, touches, new_accounts_touched, open_pipeline, weighted_pipeline, won_count,
+ * won_amount, lost_count, first_won_at} */
+static void an_reps(struct qb *q, const struct an_params *p)
+{
+	qb_sql(q, "SELECT u.id AS user_id, u.username, u.display_name, u.hired_on, (SELECT count(*) "
+		  "FROM accounts a WHERE a.owner_id = u.id AND a.archived_at IS NULL) AS "
+		  "accounts_owned, (SELECT count(*) FROM activities x WHERE x.user_id = u.id AND "
+		  "x.effective = 1 AND x.archived_at IS NULL");
+	period(q, p, "x.occurred_at");
+	qb_sql(q, ") AS touches, (SELECT count(*) FROM (SELECT min(x.occurred_at) AS first FROM "
+		  "activities x WHERE x.user_id = u.id AND x.effective = 1 AND x.archived_at IS NULL "
+		  "GROUP BY x.account_id) AS w WHERE TRUE");
+	period(q, p, "first");
+	qb_sql(q, ") AS new_accounts_touched, (SELECT COALESCE(sum(g.amount), 0) FROM agg_open g "
+		  "WHERE g.owner_id = u.id) AS open_pipeline, (SELECT COALESCE(sum(");
+	agg_weighted(q, p, "g");
+	qb_sql(q, "), 0) FROM agg_open g WHERE g.owner_id = u.id) AS weighted_pipeline");
+	static const char *const closed[][2] = { { "n", "won" }, { "amount", "won" }, { "n", "lost" } };
+	static const char *const names[] = { "won_count", "won_amount", "lost_count" };
+	for (int i = 0; i < 3; i++) {
+		buf_printf(&q->sql, ", (SELECT COALESCE(sum(c.%s), 0) FROM agg_closed c WHERE "
+			   "c.owner_id = u.id AND c.stage = '%s'", closed[i][0], closed[i][1]);
+		period_days(q, p, "c.day");
+		buf_printf(&q->sql, ") AS %s", names[i]);
+	}
+	qb_sql(q, ", (SELECT min(h.at) FROM stage_history h JOIN opportunities o ON "
+		  "o.id = h.opportunity_id WHERE o.owner_id = u.id AND o.archived_at IS NULL AND "
+		  "h.to_stage = 'won') AS first_won_at FROM users u WHERE u.archived_at IS NULL AND "
+		  "u.role = 'rep' AND ");
+	scope_owner(q, p, "u.id");
+	qb_sql(q, " ORDER BY u.id");
+}
+
+static const struct {
+	const char *name;
+	void (*build)(struct qb *q, const struct an_params *p);
+} an_queries[] = {
+	{ "funnel_open", an_funnel_open }, { "funnel_closed", an_funnel_closed },
+	{ "funnel_reach", an_funnel_reach }, { "stage_days", an_stage_days },
+	{ "open_by_month", an_open_by_month }, { "won_by_month", an_won_by_month },
+	{ "touches_day", an_touches_day }, { "activity_totals", an_activity_totals },
+	{ "by_channel", an_by_channel }, { "sleeping", an_sleeping },
+	{ "intervention", an_intervention }, { "pool_size", an_pool_size },
+	{ "pool_flows", an_pool_flows }, { "segments", an_segments },
+	{ "won_total", an_won_total }, { "reps", an_reps }, { "quotas", an_quotas },
+};
+
+int sql_analytics(struct qb *q, const char *name, const struct an_params *p, struct dm_err *e)
+{
+	for (size_t i = 0; i < sizeof an_queries / sizeof an_queries[0]; i++)
+		if (!strcmp(an_queries[i].name, name)) {
+			an_queries[i].build(q, p);
+			return 0;
+		}
+	return dm_fail(e, DM_EINVAL, NULL, "no analytics query %s", name);
+}

@@ -1,0 +1,167 @@
+/* test_sqlbuild.c — unit tests of src/store/sqlbuild.c, the SQL both backends build: each
+ * dialect's placeholders, the PostgreSQL spellings where the dialects differ (text order, name
+ * search, JSON), values never written into the text; and the CLI's masking of a PostgreSQL
+ * password. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "model/model.h"
+#include "store/sqlbuild.h"
+
+static void placeholders_per_dialect(void **state)
+{
+	(void)state;
+	struct qb q;
+	qb_init(&q, SQL_SQLITE);
+	qb_sql(&q, "SELECT 1 WHERE a = ");
+	qb_int(&q, 5);
+	qb_sql(&q, " AND b = ");
+	qb_text(&q, "x");
+	assert_string_equal(q.sql.data, "SELECT 1 WHERE a = ? AND b = ?");
+	assert_int_equal(q.n, 2);
+	qb_release(&q);
+	qb_init(&q, SQL_PG);
+	qb_sql(&q, "SELECT 1 WHERE a = ");
+	qb_int(&q, 5);
+	qb_sql(&q, " AND b = ");
+	qb_text(&q, "x");
+	qb_sql(&q, " AND c = ");
+	qb_text(&q, NULL);
+	/* integers are typed: "SELECT $1 UNION ..." would otherwise be text */
+	assert_string_equal(q.sql.data, "SELECT 1 WHERE a = $1::bigint AND b = $2 AND c = $3");
+	assert_int_equal(q.b[0].type, QB_INT);
+	assert_int_equal(q.b[0].i, 5);
+	assert_int_equal(q.b[1].type, QB_TEXT);
+	assert_int_equal(q.b[2].type, QB_NULL);
+	qb_release(&q);
+}
+
+/* The list query of accounts by name, sorted by name, after a cursor. */
+static char *list_sql(enum sql_dialect d, const char *name_sub, const char **bound)
+{
+	static const struct viewer rep = { .user_id = 7, .role = ROLE_REP, .team_id = 3 };
+	struct store_query sq = { .kind = &kind_account, .viewer = &rep, .limit = 50,
+				  .sort = model_field(&kind_account, "name"), .name_sub = name_sub,
+				  .after_value = json_string("O'Neil"), .after_id = 9 };
+	struct qb q;
+	qb_init(&q, d);
+	sql_list(&q, &sq);
+	char *sql = strdup(q.sql.data);
+	*bound = NULL;
+	for (int i = 0; i < q.n; i++)   /* the search pattern, to look at after release: a copy */
+		if (q.b[i].type == QB_TEXT && strstr(q.b[i].s, "\\_"))
+			*bound = strdup(q.b[i].s);
+	json_decref(sq.after_value);
+	qb_release(&q);
+	return sql;
+}
+
+static void list_query_per_dialect(void **state)
+{
+	(void)state;
+	const char *bound;
+	char *pg = list_sql(SQL_PG, "ab_c%", &bound);
+	/* text sorts bytewise whatever the database's locale */
+	assert_non_null(strstr(pg, "COALESCE(t.name, '') COLLATE \"C\""));
+	/* 3+ characters: LIKE (pg_trgm's index), the pattern bound with % _ \ escaped */
+	assert_non_null(strstr(pg, "t.name_key LIKE $"));
+	assert_non_null(bound);
+	assert_string_equal(bound, "%ab\\_c\\%%");
+	free((char *)bound);
+	/* the cursor's value is bound, never written into the text */
+	assert_null(strstr(pg, "O'Neil"));
+	assert_null(strstr(pg, "?"));
+	free(pg);
+	pg = list_sql(SQL_PG, "鑫源", &bound);
+	assert_non_null(strstr(pg, "strpos(t.name_key, $"));   /* 1-2 characters: a scan */
+	assert_null(strstr(pg, "LIKE"));
+	free(pg);
+	char *lite = list_sql(SQL_SQLITE, "abc", &bound);
+	assert_non_null(strstr(lite, "accounts_name_fts MATCH ?"));
+	assert_non_null(strstr(lite, "instr(t.name_key, ?)"));
+	assert_null(strstr(lite, "COLLATE"));
+	assert_null(strstr(lite, "$1"));
+	free(lite);
+	/* SQLite's name index is by character pairs (migration 10): two characters use it too */
+	lite = list_sql(SQL_SQLITE, "鑫源", &bound);
+	assert_non_null(strstr(lite, "accounts_name_fts MATCH ?"));
+	free(lite);
+}
+
+static void derived_json_per_dialect(void **state)
+{
+	(void)state;
+	struct qb q;
+	qb_init(&q, SQL_PG);
+	select_list(&q, &kind_account);
+	assert_non_null(strstr(q.sql.data, "json_agg(json_build_array(od.product, od.ordered_on)"));
+	assert_null(strstr(q.sql.data, "json_group_array"));
+	qb_release(&q);
+	qb_init(&q, SQL_SQLITE);
+	select_list(&q, &kind_account);
+	assert_non_null(strstr(q.sql.data, "json_group_array"));
+	qb_release(&q);
+}
+
+static void analytics_names(void **state)
+{
+	(void)state;
+	struct an_params p = { .scope = SCOPE_TEAM, .team_id = 4, .from = "2026-01-01T00:00:00.000Z",
+			       .to = "2026-02-01T00:00:00.000Z", .from_day = "2026-01-01",
+			       .to_day = "2026-01-31", .rates = "{\"interest\":10}" };
+	struct dm_err e;
+	struct qb q;
+	qb_init(&q, SQL_PG);
+	assert_int_equal(sql_analytics(&q, "won_by_month", &p, &e), 0);
+	/* the funnel's figures read the aggregates of migration 11, by UTC+8 day */
+	assert_non_null(strstr(q.sql.data, "FROM agg_closed a"));
+	assert_null(strstr(q.sql.data, "strftime"));
+	assert_null(strstr(q.sql.data, "WHERE 1"));
+	qb_release(&q);
+	static const char *const agg[] = { "funnel_open", "funnel_closed", "funnel_reach",
+					   "stage_days", "won_total", "reps" };
+	for (size_t i = 0; i < sizeof agg / sizeof agg[0]; i++) {
+		qb_init(&q, SQL_PG);
+		assert_int_equal(sql_analytics(&q, agg[i], &p, &e), 0);
+		assert_non_null(strstr(q.sql.data, "FROM agg_"));
+		assert_null(strstr(q.sql.data, "json_extract"));
+		assert_null(strstr(q.sql.data, "IFNULL"));
+		assert_null(strstr(q.sql.data, "?"));
+		qb_release(&q);
+	}
+	qb_init(&q, SQL_SQLITE);
+	assert_int_equal(sql_analytics(&q, "funnel_open", &p, &e), 0);
+	assert_non_null(strstr(q.sql.data, "json_extract("));
+	qb_release(&q);
+	qb_init(&q, SQL_PG);
+	assert_int_equal(sql_analytics(&q, "no_such_report", &p, &e), DM_EINVAL);
+	qb_release(&q);
+}
+
+static void cli_hides_postgres_passwords(void **state)
+{
+	(void)state;
+	assert_string_equal(cli_db_shown("postgres://dm:s3cret@db:5432/crm"),
+			    "postgres://dm:***@db:5432/crm");
+	assert_string_equal(cli_db_shown("postgresql://dm@db/crm?sslmode=require&password=s3cret"),
+			    "postgresql://dm@db/crm?sslmode=require&password=***");
+	assert_string_equal(cli_db_shown("postgres://db/crm"), "postgres://db/crm");
+	assert_string_equal(cli_db_shown("/var/lib/dealmap/a:b@c.db"), "/var/lib/dealmap/a:b@c.db");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(placeholders_per_dialect),
+		cmocka_unit_test(list_query_per_dialect),
+		cmocka_unit_test(derived_json_per_dialect),
+		cmocka_unit_test(analytics_names),
+		cmocka_unit_test(cli_hides_postgres_passwords),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
