@@ -435,6 +435,7 @@ static int pg_get(void *impl, const struct kind *k, const struct viewer *v, int6
 	PGresult *r = NULL;
 	*rec = NULL;
 	qb_init(&q, SQL_PG);
+	q.point = 1;
 	select_list(&q, k);
 	qb_sql(&q, " WHERE t.id = ");
 	qb_int(&q, id);

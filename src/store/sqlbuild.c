@@ -167,8 +167,12 @@ static void vis_account_id(struct qb *q, const struct viewer *v, const char *col
 		qb_sql(q, "TRUE");
 		return;
 	}
-	buf_printf(&q->sql, "%s IN (SELECT va.id FROM accounts va WHERE va.archived_at IS NULL AND ",
-		   col);
+	if (q->point)
+		buf_printf(&q->sql, "EXISTS (SELECT 1 FROM accounts va WHERE va.id = %s AND "
+			   "va.archived_at IS NULL AND ", col);
+	else
+		buf_printf(&q->sql, "%s IN (SELECT va.id FROM accounts va WHERE va.archived_at IS "
+			   "NULL AND ", col);
 	vis_account(q, v, "va");
 	qb_sql(q, ")");
 }
@@ -212,8 +216,10 @@ void vis_clause(struct qb *q, const struct kind *k, const struct viewer *v)
 			qb_sql(q, "TRUE");
 			return;
 		}
-		qb_sql(q, "t.opportunity_id IN (SELECT vo.id FROM opportunities vo WHERE "
-			  "vo.archived_at IS NULL AND ");
+		qb_sql(q, q->point ? "EXISTS (SELECT 1 FROM opportunities vo WHERE vo.id = "
+				     "t.opportunity_id AND vo.archived_at IS NULL AND " :
+				     "t.opportunity_id IN (SELECT vo.id FROM opportunities vo WHERE "
+				     "vo.archived_at IS NULL AND ");
 		vis_opportunity(q, v, "vo");
 		qb_sql(q, ")");
 		return;

@@ -341,6 +341,7 @@ static int sq_get(void *impl, const struct kind *k, const struct viewer *v, int6
 	if (!c)
 		return e->code;
 	qb_init(&q, SQL_SQLITE);
+	q.point = 1;
 	select_list(&q, k);
 	qb_sql(&q, " WHERE t.id = ");
 	qb_int(&q, id);
