@@ -1290,16 +1290,15 @@ static void an_by_channel(struct qb *q, const struct an_params *p)
 	qb_sql(q, " GROUP BY a.channel ORDER BY a.channel");
 }
 
-#define LAST_TOUCH(t) "(SELECT max(da.occurred_at) FROM activities da WHERE da.account_id = " t \
-		      ".id AND da.effective = 1 AND da.archived_at IS NULL)"
-
-/* sleeping: {n}: owned accounts whose last effective touch (or creation) is before cutoff */
+/* sleeping: {n}: owned accounts whose last effective touch (or creation) is before cutoff.
+ * touched_at is that last touch, kept on the account by migration 6's triggers (a correlated
+ * max over the account's activities, per account in scope, ran minutes at full scale). */
 static void an_sleeping(struct qb *q, const struct an_params *p)
 {
 	qb_sql(q, "SELECT count(*) AS n FROM accounts t WHERE t.archived_at IS NULL AND "
 		  "t.owner_id IS NOT NULL AND ");
 	scope_owner(q, p, "t.owner_id");
-	qb_sql(q, " AND COALESCE(" LAST_TOUCH("t") ", t.created_at) < ");
+	qb_sql(q, " AND COALESCE(t.touched_at, t.created_at) < ");
 	qb_text(q, p->cutoff);
 }
 
@@ -1309,8 +1308,8 @@ static void an_intervention(struct qb *q, const struct an_params *p)
 	qb_sql(q, "SELECT count(*) AS n FROM accounts t WHERE t.archived_at IS NULL AND "
 		  "t.owner_id IS NOT NULL AND ");
 	scope_owner(q, p, "t.owner_id");
-	qb_sql(q, " AND (SELECT count(*) FROM activities da WHERE da.account_id = t.id AND "
-		  "da.effective = 1 AND da.archived_at IS NULL) >= ");
+	/* touch_count: the account's live effective activities, kept by migration 6's triggers */
+	qb_sql(q, " AND t.touch_count >= ");
 	qb_int(q, p->n);
 	qb_sql(q, " AND NOT EXISTS (SELECT 1 FROM opportunities w WHERE w.account_id = t.id AND "
 		  "w.archived_at IS NULL AND w.stage = 'won')");
