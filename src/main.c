@@ -40,7 +40,8 @@ static void tune(void)
 	 * through that file: ten pwrite calls per imported account, 30 % of an import's time
 	 * (strace: 1.04M writes for 100,000 rows). Other spill sizes are broken in SQLite 3.40:
 	 * with 256 KiB to 4 MiB, migration 6's backfill UPDATE after a CREATE INDEX failed with
-	 * "database or disk is full" on a 100k-account database (tools: a 20-line C reproduction).
+	 * "database or disk is full" on a 100k-account database (reproduced with a 20-line C program
+	 * outside the tree: CREATE INDEX then a large UPDATE in one transaction).
 	 * A statement's journal holds the pages it changes that existed before it: bounded by the
 	 * data a statement rewrites, which for dealmap's statements is a migration's backfill at
 	 * most. */

@@ -5,6 +5,7 @@
 #include "../domain/leads.h"
 #include "../domain/pool.h"
 #include "../domain/settings.h"
+#include "../base/text.h"
 #include <string.h>
 #include "../base/banned.h"
 
@@ -82,16 +83,14 @@ static const char *const agenda_query[] = {
 static int agenda_h(struct http_req *rq, struct http_resp *rs)
 {
 	const char *date = NULL;
-	long long limit = AGENDA_LIMIT_DEFAULT;
+	int64_t limit = AGENDA_LIMIT_DEFAULT;
 	json_t *out;
 	for (size_t i = 0; i < rq->nparams; i++) {
 		const char *k = rq->params[i].key, *val = rq->params[i].value;
-		char *end;
 		if (!strcmp(k, "date")) {
 			date = val;
 		} else if (!strcmp(k, "limit")) {
-			limit = strtoll(val, &end, 10);
-			if (!*val || *end || limit < 1 || limit > AGENDA_LIMIT_MAX)
+			if (text_parse_int(val, 1, AGENDA_LIMIT_MAX, &limit))
 				return dm_fail(&rq->err, DM_EPARAM, "limit",
 					       "limit must be an integer from 1 to %d", AGENDA_LIMIT_MAX);
 		} else {

@@ -1,6 +1,8 @@
 /* text.c — UTF-8 validation and name normalisation (case- and width-insensitive keys). */
 #include "text.h"
 #include "buf.h"
+#include <ctype.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include "banned.h"
@@ -111,4 +113,17 @@ char *text_name_key(const char *str)
 		put_cp(&b, cp);
 	}
 	return buf_detach(&b, NULL);
+}
+
+int text_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end;
+	if (!*s || (!isdigit((unsigned char)*s) && *s != '-'))
+		return -1;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
 }

@@ -741,19 +741,6 @@ int rec_restore(struct store *s, const struct kind *k, const struct viewer *v, i
 
 /* ---- lists ------------------------------------------------------------------------------------- */
 
-static int parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-	char *end;
-	if (!*s || (!isdigit((unsigned char)*s) && *s != '-'))
-		return -1;
-	errno = 0;
-	long long v = strtoll(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 /* A query-parameter value typed as field f would store it; NULL when it does not fit. */
 static json_t *filter_value(const struct field *f, const char *s)
 {
@@ -763,7 +750,7 @@ static json_t *filter_value(const struct field *f, const char *s)
 	switch (f->type) {
 	case FT_INT:
 	case FT_REF:
-		return parse_int(s, f->min, f->max ? f->max : INT64_MAX, &n) ? NULL : json_integer(n);
+		return text_parse_int(s, f->min, f->max ? f->max : INT64_MAX, &n) ? NULL : json_integer(n);
 	case FT_BOOL:
 		return !strcmp(s, "true") ? json_true() : !strcmp(s, "false") ? json_false() : NULL;
 	case FT_ENUM:
@@ -830,7 +817,7 @@ static int parse_limit(const struct kv *p, size_t n, int *limit, struct dm_err *
 {
 	const char *l = param(p, n, "limit");
 	int64_t v = LIST_DEFAULT_LIMIT;
-	if (l && parse_int(l, 1, LIST_MAX_LIMIT, &v))
+	if (l && text_parse_int(l, 1, LIST_MAX_LIMIT, &v))
 		return dm_fail(e, DM_EPARAM, "limit", "limit must be a whole number from 1 to %d",
 			       LIST_MAX_LIMIT);
 	*limit = (int)v;
@@ -999,9 +986,9 @@ int rec_audit(struct store *s, const struct viewer *v, const struct kv *params, 
 	if (!k)
 		return dm_fail(e, DM_EPARAM, "object", "object must be one of: user, team, account, "
 			       "contact, opportunity, activity");
-	if (!id_s || parse_int(id_s, 1, INT64_MAX, &id))
+	if (!id_s || text_parse_int(id_s, 1, INT64_MAX, &id))
 		return dm_fail(e, DM_EPARAM, "id", "id must be a record id");
-	if (cursor && parse_int(cursor, 0, INT64_MAX, &after))
+	if (cursor && text_parse_int(cursor, 0, INT64_MAX, &after))
 		return dm_fail(e, DM_EPARAM, "cursor", "cursor is not one this list gave");
 	json_t *rec = NULL;
 	if ((rc = rec_get(s, k, v, id, &rec, e)))
