@@ -237,13 +237,10 @@ static int by_overdue(const void *a, const void *b)
 	return x->id < y->id ? -1 : 1;
 }
 
-static json_t *follow_up_item(struct store *s, json_t *a,
-			      const char *next, int64_t day)
+static json_t *follow_up_item(struct store *s, const struct due_account *d)
 {
-	json_t *ids = NULL, *contact = NULL, *c = NULL;
+	json_t *a = d->account, *ids = NULL, *contact = NULL, *c = NULL;
 	const char *text = json_string_value(json_object_get(a, "latest_contact_ids"));
-	int64_t due;
-	date_to_days(next, &due);
 	if (text)
 		ids = json_loads(text, JSON_DECODE_ANY, NULL);
 	/* The account is one the viewer sees (the agenda holds no other), and so is a contact of
@@ -261,8 +258,8 @@ static json_t *follow_up_item(struct store *s, json_t *a,
 	json_decref(ids);
 	return json_pack("{s:O,s:O,s:o,s:s,s:I,s:s}", "account_id", json_object_get(a, "id"),
 			 "account_name", json_object_get(a, "name"), "contact",
-			 contact ? contact : json_null(), "next_touch_on", next, "days_overdue",
-			 (json_int_t)(day - due), "reason",
+			 contact ? contact : json_null(), "next_touch_on", d->next, "days_overdue",
+			 (json_int_t)d->overdue, "reason",
 			 json_is_string(json_object_get(a, "latest_next_touch")) ? "planned" : "cadence");
 }
 
@@ -348,7 +345,7 @@ int followup_agenda(struct store *s, const struct viewer *v, const char *date, s
 	qsort(due, n, sizeof *due, by_overdue);
 	json_t *follow = json_array();
 	for (i = 0; i < n && i < limit; i++)
-		json_array_append_new(follow, follow_up_item(s, due[i].account, due[i].next, day));
+		json_array_append_new(follow, follow_up_item(s, &due[i]));
 	qsort(quiet, nsleeping, sizeof *quiet, by_quiet);
 	for (i = 0; i < nsleeping && i < limit; i++) {
 		a = quiet[i].account;
