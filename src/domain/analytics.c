@@ -5,6 +5,7 @@
 #include "followup.h"
 #include "settings.h"
 #include "../base/timeutil.h"
+#include "../base/xmalloc.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,22 +119,25 @@ static int check_params(const struct kv *p, size_t n, struct dm_err *e)
 	return 0;
 }
 
-/* The stages' win rates as the JSON object the weighted queries take. */
-static char *rates_json(struct store *s, struct dm_err *e)
+/* The stages' win rates for the weighted queries: an array pointing into *stages (the settings'
+ * stage list), which the caller frees after the queries. NULL with e set on failure. */
+static struct an_rate *stage_rates(struct store *s, json_t **stages, size_t *n, struct dm_err *e)
 {
-	json_t *stages = NULL, *st, *rates = json_object();
+	json_t *st;
 	size_t i;
-	if (settings_stages(s, &stages, e)) {
-		json_decref(rates);
+	*n = 0;
+	if (settings_stages(s, stages, e))
 		return NULL;
+	struct an_rate *r = xcalloc(json_array_size(*stages) + 1, sizeof *r);
+	json_array_foreach(*stages, i, st) {
+		const char *key = json_string_value(json_object_get(st, "key"));
+		if (!key)
+			continue;
+		r[*n].stage = key;
+		r[*n].rate = json_integer_value(json_object_get(st, "win_rate"));
+		(*n)++;
 	}
-	json_array_foreach(stages, i, st)
-		json_object_set(rates, json_string_value(json_object_get(st, "key")),
-				json_object_get(st, "win_rate"));
-	char *text = json_dumps(rates, JSON_COMPACT);
-	json_decref(rates);
-	json_decref(stages);
-	return text;
+	return r;
 }
 
 static json_t *header(const struct an_params *ap, const char *scope)
@@ -499,13 +503,15 @@ int analytics_run(struct store *s, const struct viewer *v, const char *which,
 		if ((rc = check_params(params, n, e)) || (rc = parse_scope(s, v, scope, &ap, e)) ||
 		    (rc = parse_period(params, n, &ap, e)))
 			return rc;
-		char *rates = rates_json(s, e);
+		json_t *stages = NULL;
+		struct an_rate *rates = stage_rates(s, &stages, &ap.nrates, e);
 		if (!rates)
 			return e->code;
 		ap.rates = rates;
 		json_t *o = header(&ap, scope);
 		rc = reports[i].run(s, &ap, o, e);
 		free(rates);
+		json_decref(stages);
 		if (rc)
 			json_decref(o);
 		else

@@ -207,6 +207,11 @@ int store_team_in_reach(struct store *s, const struct viewer *v, int64_t team, i
 
 enum scope_kind { SCOPE_ME, SCOPE_TEAM, SCOPE_COMPANY };
 
+struct an_rate {
+	const char *stage;
+	int64_t rate;
+};
+
 struct an_params {
 	enum scope_kind scope;
 	int64_t user_id;          /* SCOPE_ME */
@@ -214,7 +219,8 @@ struct an_params {
 	char from[TIME_STR_LEN_];  /* the period [from, to) as RFC 3339 UTC instants */
 	char to[TIME_STR_LEN_];
 	char from_day[11], to_day[11];   /* the same period as dates, to_day inclusive */
-	const char *rates;        /* JSON object: stage key -> win rate percent */
+	const struct an_rate *rates;  /* the stages' win rates (percent); stages not listed: 0 */
+	size_t nrates;
 	int64_t n;                /* a number the query needs (minimum touches...) */
 	char cutoff[TIME_STR_LEN_];      /* an instant the query needs (sleeping since...) */
 };
