@@ -30,33 +30,56 @@
 /* each contribution goes to two rows: w.r = 0 the owner's, w.r = 1 the company's (-1) */
 #define KEYS "(SELECT 0 AS r UNION ALL SELECT 1) w"
 #define KEY(X) "CASE w.r WHEN 1 THEN -1 ELSE " OWNER(X) " END"
-/* add (S = "1") or subtract (S = "-1") the contribution of opportunity row X (NEW or OLD) */
-#define AGG_OPEN(X, S) \
-	"INSERT INTO agg_open (owner_id, stage, cents, n, amount) SELECT " KEY(X) ", " X \
-	".stage, " X ".amount % 100, " S ", " S " * " X ".amount FROM " KEYS " WHERE " X \
-	".archived_at IS NULL AND " X ".stage NOT IN ('won', 'lost') ON CONFLICT (owner_id, stage," \
+/* add (S = "1") or subtract (S = "-1") the contribution of opportunity row X (NEW or OLD) to the
+ * rows of key set KS (a FROM item, alias w) keyed by K; KW filters the key set further */
+#define AGG_OPEN_K(X, S, KS, K, KW) \
+	"INSERT INTO agg_open (owner_id, stage, cents, n, amount) SELECT " K ", " X \
+	".stage, " X ".amount % 100, " S ", " S " * " X ".amount FROM " KS " WHERE " X \
+	".archived_at IS NULL" KW " AND " X ".stage NOT IN ('won', 'lost') ON CONFLICT (owner_id, stage," \
 	"  cents) DO UPDATE SET n = agg_open.n + excluded.n, amount = agg_open.amount +" \
 	"  excluded.amount;"
-#define AGG_CLOSED(X, S) \
-	"INSERT INTO agg_closed (owner_id, day, stage, n, amount, cycle_ms) SELECT " KEY(X) ", " \
+#define AGG_CLOSED_K(X, S, KS, K, KW) \
+	"INSERT INTO agg_closed (owner_id, day, stage, n, amount, cycle_ms) SELECT " K ", " \
 	DAY8(CLOSED_AT(X)) ", " X ".stage, " S ", " S " * " X ".amount, " S " * " \
-	SPAN_MS(X ".created_at", CLOSED_AT(X)) " FROM " KEYS " WHERE " X ".archived_at IS NULL AND " \
+	SPAN_MS(X ".created_at", CLOSED_AT(X)) " FROM " KS " WHERE " X ".archived_at IS NULL" KW " AND " \
 	CLOSED_AT(X) " IS NOT NULL ON CONFLICT (owner_id, day, stage) DO UPDATE SET n = agg_closed.n" \
 	"  + excluded.n, amount = agg_closed.amount + excluded.amount, cycle_ms = agg_closed.cycle_ms" \
 	"  + excluded.cycle_ms;"
-#define AGG_REACH(X, S) \
-	"INSERT INTO agg_reach (owner_id, day, rank, n) SELECT " KEY(X) ", " \
-	DAY8(X ".created_at") ", " X ".reach, " S " FROM " KEYS " WHERE " X ".archived_at IS NULL" \
+#define AGG_REACH_K(X, S, KS, K, KW) \
+	"INSERT INTO agg_reach (owner_id, day, rank, n) SELECT " K ", " \
+	DAY8(X ".created_at") ", " X ".reach, " S " FROM " KS " WHERE " X ".archived_at IS NULL" KW \
 	"  AND " X ".reach IS NOT NULL ON CONFLICT (owner_id, day, rank) DO UPDATE SET n =" \
 	"  agg_reach.n + excluded.n;"
-#define AGG_STAYS(X, S) \
-	"INSERT INTO agg_stays (owner_id, day, stage, n, stay_ms) SELECT " KEY(X) " AS k, " \
+#define AGG_STAYS_K(X, S, KS, K, KW) \
+	"INSERT INTO agg_stays (owner_id, day, stage, n, stay_ms) SELECT " K " AS k, " \
 	DAY8("s.left_at") " AS d, s.stage, " S " * count(*), " S " * sum(" \
 	SPAN_MS("s.at", "s.left_at") ") FROM (SELECT h.to_stage AS stage, h.at, lead(h.at) OVER" \
 	"  (ORDER BY h.id) AS left_at FROM stage_history h WHERE h.opportunity_id = " X ".id) s" \
-	"  CROSS JOIN " KEYS " WHERE " X ".archived_at IS NULL AND s.left_at IS NOT NULL AND" \
+	"  CROSS JOIN " KS " WHERE " X ".archived_at IS NULL" KW " AND s.left_at IS NOT NULL AND" \
 	"  s.stage NOT IN ('won', 'lost') GROUP BY 1, 2, 3 ON CONFLICT (owner_id, day, stage) DO" \
 	"  UPDATE SET n = agg_stays.n + excluded.n, stay_ms = agg_stays.stay_ms + excluded.stay_ms;"
+/* migration 11's key set: the owner's row and the company's */
+#define AGG_OPEN(X, S) AGG_OPEN_K(X, S, KEYS, KEY(X), "")
+#define AGG_CLOSED(X, S) AGG_CLOSED_K(X, S, KEYS, KEY(X), "")
+#define AGG_REACH(X, S) AGG_REACH_K(X, S, KEYS, KEY(X), "")
+#define AGG_STAYS(X, S) AGG_STAYS_K(X, S, KEYS, KEY(X), "")
+/* migration 15's: also the row of the owner's team, key -1 - team_id */
+#define KEYS3(X) "(SELECT 0 AS r UNION ALL SELECT 1 UNION ALL SELECT 2) w LEFT JOIN users tu ON" \
+		 "  w.r = 2 AND tu.id = " X ".owner_id"
+#define KEY3(X) "CASE w.r WHEN 0 THEN " OWNER(X) " WHEN 1 THEN -1 ELSE -1 - tu.team_id END"
+#define KW3 " AND (w.r < 2 OR tu.team_id IS NOT NULL)"
+#define AGG_OPEN3(X, S) AGG_OPEN_K(X, S, KEYS3(X), KEY3(X), KW3)
+#define AGG_CLOSED3(X, S) AGG_CLOSED_K(X, S, KEYS3(X), KEY3(X), KW3)
+#define AGG_REACH3(X, S) AGG_REACH_K(X, S, KEYS3(X), KEY3(X), KW3)
+#define AGG_STAYS3(X, S) AGG_STAYS_K(X, S, KEYS3(X), KEY3(X), KW3)
+/* a user's team change moves their rows of table T from the old team's key (TEAM = "OLD", the
+ * sums negated: NEG) to the new one's (TEAM = "NEW") */
+#define MOVE_TEAM(T, C, NEG, POS, SETV, TEAM) \
+	"INSERT INTO " T " (owner_id, " C ", " POS ") SELECT -1 - " TEAM ".team_id, " C ", " \
+	NEG " FROM " T " WHERE owner_id = NEW.id AND " TEAM ".team_id IS NOT NULL ON CONFLICT" \
+	"  (owner_id, " C ") DO UPDATE SET " SETV ";"
+#define MOVE_TEAM2(T, C, NEG, POS, SETV) \
+	MOVE_TEAM(T, C, NEG, POS, SETV, "OLD") MOVE_TEAM(T, C, POS, POS, SETV, "NEW")
 /* the columns whose change moves an opportunity's open/closed/reach contribution */
 #define FUNNEL_CHANGED \
 	"OLD.owner_id IS DISTINCT FROM NEW.owner_id OR OLD.stage IS DISTINCT FROM NEW.stage OR" \
@@ -338,6 +361,57 @@ const char *const pg_migrations[] = {
 	 * (sqlbuild.c an_pool_flows), as a partial index needs */
 	("CREATE INDEX owner_history_flows ON owner_history(at, to_id, from_id, reason)"
 	 "  WHERE COALESCE(note, '') <> 'created';"),
+
+	/* 15: the funnel's sums kept per team as well, under owner_id -1 - team_id (sqlite_schema.c
+	 * says why); the trigger functions of migration 11 replaced by the same over three keys */
+	"INSERT INTO agg_open SELECT -1 - u.team_id, a.stage, a.cents, sum(a.n), sum(a.amount) FROM"
+	"  agg_open a JOIN users u ON u.id = a.owner_id WHERE a.owner_id > 0 AND u.team_id IS NOT"
+	"  NULL GROUP BY 1, 2, 3;"
+	"INSERT INTO agg_closed SELECT -1 - u.team_id, a.day, a.stage, sum(a.n), sum(a.amount),"
+	"  sum(a.cycle_ms) FROM agg_closed a JOIN users u ON u.id = a.owner_id WHERE a.owner_id > 0"
+	"  AND u.team_id IS NOT NULL GROUP BY 1, 2, 3;"
+	"INSERT INTO agg_reach SELECT -1 - u.team_id, a.day, a.rank, sum(a.n) FROM agg_reach a JOIN"
+	"  users u ON u.id = a.owner_id WHERE a.owner_id > 0 AND u.team_id IS NOT NULL"
+	"  GROUP BY 1, 2, 3;"
+	"INSERT INTO agg_stays SELECT -1 - u.team_id, a.day, a.stage, sum(a.n), sum(a.stay_ms) FROM"
+	"  agg_stays a JOIN users u ON u.id = a.owner_id WHERE a.owner_id > 0 AND u.team_id IS NOT"
+	"  NULL GROUP BY 1, 2, 3;"
+	"CREATE OR REPLACE FUNCTION dealmap_stage_history_funnel() RETURNS trigger LANGUAGE plpgsql"
+	"  AS $$ BEGIN"
+	"  INSERT INTO agg_stays (owner_id, day, stage, n, stay_ms) SELECT " KEY3("o") ", "
+	DAY8("NEW.at") ", p.to_stage, 1, " SPAN_MS("p.at", "NEW.at") " FROM stage_history p JOIN"
+	"  opportunities o ON o.id = NEW.opportunity_id CROSS JOIN " KEYS3("o") " WHERE p.id ="
+	"  (SELECT max(q.id) FROM stage_history q WHERE q.opportunity_id = NEW.opportunity_id AND"
+	"  q.id < NEW.id) AND o.archived_at IS NULL" KW3 " AND p.to_stage NOT IN ('won', 'lost')"
+	"  ON CONFLICT (owner_id, day, stage) DO UPDATE SET n = agg_stays.n + excluded.n, stay_ms ="
+	"  agg_stays.stay_ms + excluded.stay_ms;"
+	"  UPDATE opportunities SET reach = GREATEST(COALESCE(reach, 0), " RANK("NEW.to_stage") "),"
+	"  won_at = CASE WHEN NEW.to_stage = 'won' AND (won_at IS NULL OR NEW.at > won_at COLLATE"
+	"  \"C\") THEN NEW.at ELSE won_at END, lost_at = CASE WHEN NEW.to_stage = 'lost' AND"
+	"  (lost_at IS NULL OR NEW.at > lost_at COLLATE \"C\") THEN NEW.at ELSE lost_at END"
+	"  WHERE id = NEW.opportunity_id;"
+	"  RETURN NULL; END $$;"
+	"CREATE OR REPLACE FUNCTION dealmap_opportunities_funnel() RETURNS trigger LANGUAGE plpgsql"
+	"  AS $$ BEGIN"
+	"  IF TG_OP = 'UPDATE' THEN "
+	AGG_OPEN3("OLD", "-1") AGG_CLOSED3("OLD", "-1") AGG_REACH3("OLD", "-1") " END IF; "
+	AGG_OPEN3("NEW", "1") AGG_CLOSED3("NEW", "1") AGG_REACH3("NEW", "1")
+	"  IF TG_OP = 'INSERT' THEN " AGG_STAYS3("NEW", "1") " END IF;"
+	"  RETURN NULL; END $$;"
+	"CREATE OR REPLACE FUNCTION dealmap_opportunities_stays() RETURNS trigger LANGUAGE plpgsql"
+	"  AS $$ BEGIN " AGG_STAYS3("OLD", "-1") AGG_STAYS3("NEW", "1") " RETURN NULL; END $$;"
+	"CREATE FUNCTION dealmap_users_team_funnel() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+	MOVE_TEAM2("agg_open", "stage, cents", "-n, -amount", "n, amount",
+		   "n = agg_open.n + excluded.n, amount = agg_open.amount + excluded.amount")
+	MOVE_TEAM2("agg_closed", "day, stage", "-n, -amount, -cycle_ms", "n, amount, cycle_ms",
+		   "n = agg_closed.n + excluded.n, amount = agg_closed.amount + excluded.amount,"
+		   " cycle_ms = agg_closed.cycle_ms + excluded.cycle_ms")
+	MOVE_TEAM2("agg_reach", "day, rank", "-n", "n", "n = agg_reach.n + excluded.n")
+	MOVE_TEAM2("agg_stays", "day, stage", "-n, -stay_ms", "n, stay_ms",
+		   "n = agg_stays.n + excluded.n, stay_ms = agg_stays.stay_ms + excluded.stay_ms")
+	" RETURN NULL; END $$;"
+	"CREATE TRIGGER users_team_funnel_au AFTER UPDATE OF team_id ON users FOR EACH ROW WHEN"
+	"  (OLD.team_id IS DISTINCT FROM NEW.team_id) EXECUTE FUNCTION dealmap_users_team_funnel();",
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

@@ -1161,15 +1161,26 @@ static void local_date(struct qb *q, const char *col, int len)
 }
 
 /* The funnel reads the aggregates of migration 11 (sqlite_schema.c, pg_schema.c): at most
- * owners x stages (x days of the period) rows, whatever the number of opportunities. */
+ * keys x stages (x days of the period) rows, whatever the number of opportunities. */
 
-/* the scope over the aggregates' owner column: the company has rows of its own (owner -1) */
+/* the scope over the aggregates' owner column: the company has rows of its own (owner -1), and
+ * each team (owner -1 - team id, migration 15) */
 static void scope_agg(struct qb *q, const struct an_params *p, const char *col)
 {
-	if (p->scope == SCOPE_COMPANY)
+	switch (p->scope) {
+	case SCOPE_COMPANY:
 		buf_printf(&q->sql, "%s = -1", col);
-	else
+		return;
+	case SCOPE_TEAM:   /* the rows of the subtree's teams (migration 15), not of their users */
+		buf_printf(&q->sql, "%s IN (WITH RECURSIVE st(id) AS (SELECT ", col);
+		qb_int(q, p->team_id);
+		qb_sql(q, " UNION SELECT c.id FROM teams c JOIN st ON c.parent_id = st.id) "
+			  "SELECT -1 - id FROM st)");
+		return;
+	case SCOPE_ME:
 		scope_owner(q, p, col);
+		return;
+	}
 }
 
 /* the period as UTC+8 days, for the aggregates' day column */

@@ -39,7 +39,9 @@
  *              opportunities by the day they ended (the next history row), summed length
  *
  * Every sum is kept twice: per owner, and for the whole company under owner_id -1 (so the company
- * scope reads days x stages rows, not owners x days x stages).
+ * scope reads days x stages rows, not owners x days x stages); since migration 15 three times:
+ * also for the owner's team under owner_id -1 - team_id (a team scope reads its subtree's teams'
+ * rows).
  *
  * Each opportunity keeps the facts of its history the sums need (won_at, lost_at: the last
  * move to won / lost; reach), set by the trigger on stage_history. The triggers on
@@ -61,32 +63,57 @@
 /* each contribution goes to two rows: w.r = 0 the owner's, w.r = 1 the company's (-1) */
 #define KEYS "(SELECT 0 AS r UNION ALL SELECT 1) w"
 #define KEY(X) "CASE w.r WHEN 1 THEN -1 ELSE " OWNER(X) " END"
-/* add (S = "1") or subtract (S = "-1") the contribution of opportunity row X */
-#define AGG_OPEN(X, S) \
-	"INSERT INTO agg_open (owner_id, stage, cents, n, amount) SELECT " KEY(X) ", " X \
-	".stage, " X ".amount % 100, " S ", " S " * " X ".amount FROM " KEYS " WHERE " X \
-	".archived_at IS NULL" \
+/* add (S = "1") or subtract (S = "-1") the contribution of opportunity row X to the rows of the
+ * key set KS (a FROM item, alias w), keyed by K; KW filters the key set further */
+#define AGG_OPEN_K(X, S, KS, K, KW) \
+	"INSERT INTO agg_open (owner_id, stage, cents, n, amount) SELECT " K ", " X \
+	".stage, " X ".amount % 100, " S ", " S " * " X ".amount FROM " KS " WHERE " X \
+	".archived_at IS NULL" KW \
 	"  AND " X ".stage NOT IN ('won', 'lost') ON CONFLICT (owner_id, stage, cents) DO UPDATE" \
 	"  SET n = n + excluded.n, amount = amount + excluded.amount;"
-#define AGG_CLOSED(X, S) \
-	"INSERT INTO agg_closed (owner_id, day, stage, n, amount, cycle_ms) SELECT " KEY(X) ", " \
+#define AGG_CLOSED_K(X, S, KS, K, KW) \
+	"INSERT INTO agg_closed (owner_id, day, stage, n, amount, cycle_ms) SELECT " K ", " \
 	DAY8(CLOSED_AT(X)) ", " X ".stage, " S ", " S " * " X ".amount, " S " * " \
-	SPAN_MS(X ".created_at", CLOSED_AT(X)) " FROM " KEYS " WHERE " X ".archived_at IS NULL AND " \
-	CLOSED_AT(X) " IS NOT NULL ON CONFLICT (owner_id, day, stage) DO UPDATE SET n = n +" \
+	SPAN_MS(X ".created_at", CLOSED_AT(X)) " FROM " KS " WHERE " X ".archived_at IS NULL" KW \
+	" AND " CLOSED_AT(X) " IS NOT NULL ON CONFLICT (owner_id, day, stage) DO UPDATE SET n = n +" \
 	"  excluded.n, amount = amount + excluded.amount, cycle_ms = cycle_ms + excluded.cycle_ms;"
-#define AGG_REACH(X, S) \
-	"INSERT INTO agg_reach (owner_id, day, rank, n) SELECT " KEY(X) ", " \
-	DAY8(X ".created_at") ", " X ".reach, " S " FROM " KEYS " WHERE " X ".archived_at IS NULL" \
+#define AGG_REACH_K(X, S, KS, K, KW) \
+	"INSERT INTO agg_reach (owner_id, day, rank, n) SELECT " K ", " \
+	DAY8(X ".created_at") ", " X ".reach, " S " FROM " KS " WHERE " X ".archived_at IS NULL" KW \
 	"  AND " X \
 	".reach IS NOT NULL ON CONFLICT (owner_id, day, rank) DO UPDATE SET n = n + excluded.n;"
-#define AGG_STAYS(X, S) \
-	"INSERT INTO agg_stays (owner_id, day, stage, n, stay_ms) SELECT " KEY(X) " AS k, " \
+#define AGG_STAYS_K(X, S, KS, K, KW) \
+	"INSERT INTO agg_stays (owner_id, day, stage, n, stay_ms) SELECT " K " AS k, " \
 	DAY8("s.left_at") " AS d, s.stage, " S " * count(*), " S " * sum(" \
 	SPAN_MS("s.at", "s.left_at") ") FROM (SELECT h.to_stage AS stage, h.at, lead(h.at) OVER" \
 	"  (ORDER BY h.id) AS left_at FROM stage_history h WHERE h.opportunity_id = " X ".id) s" \
-	"  CROSS JOIN " KEYS " WHERE " X ".archived_at IS NULL AND s.left_at IS NOT NULL AND" \
+	"  CROSS JOIN " KS " WHERE " X ".archived_at IS NULL" KW " AND s.left_at IS NOT NULL AND" \
 	"  s.stage NOT IN ('won', 'lost') GROUP BY k, d, s.stage ON CONFLICT (owner_id, day, stage) DO UPDATE SET" \
 	"  n = n + excluded.n, stay_ms = stay_ms + excluded.stay_ms;"
+/* migration 11's key set: the owner's row and the company's */
+#define AGG_OPEN(X, S) AGG_OPEN_K(X, S, KEYS, KEY(X), "")
+#define AGG_CLOSED(X, S) AGG_CLOSED_K(X, S, KEYS, KEY(X), "")
+#define AGG_REACH(X, S) AGG_REACH_K(X, S, KEYS, KEY(X), "")
+#define AGG_STAYS(X, S) AGG_STAYS_K(X, S, KEYS, KEY(X), "")
+/* migration 15's: also the row of the owner's team, key -1 - team_id (none for an owner without
+ * a team, or no owner) */
+#define KEYS3(X) "(SELECT 0 AS r UNION ALL SELECT 1 UNION ALL SELECT 2) w LEFT JOIN users tu ON" \
+		 "  w.r = 2 AND tu.id = " X ".owner_id"
+#define KEY3(X) "CASE w.r WHEN 0 THEN " OWNER(X) " WHEN 1 THEN -1 ELSE -1 - tu.team_id END"
+#define KW3 " AND (w.r < 2 OR tu.team_id IS NOT NULL)"
+#define AGG_OPEN3(X, S) AGG_OPEN_K(X, S, KEYS3(X), KEY3(X), KW3)
+#define AGG_CLOSED3(X, S) AGG_CLOSED_K(X, S, KEYS3(X), KEY3(X), KW3)
+#define AGG_REACH3(X, S) AGG_REACH_K(X, S, KEYS3(X), KEY3(X), KW3)
+#define AGG_STAYS3(X, S) AGG_STAYS_K(X, S, KEYS3(X), KEY3(X), KW3)
+/* a user's team change moves their rows of table T (key columns C, sums V = V1, V2...; SETV
+ * the upsert's additions) from the old team's key (TEAM = "old", SIGN = "-") to the new one's
+ * (TEAM = "new", SIGN = "") */
+#define MOVE_TEAM(T, C, NEG, POS, SETV, TEAM) \
+	"INSERT INTO " T " (owner_id, " C ", " POS ") SELECT -1 - " TEAM ".team_id, " C ", " \
+	NEG " FROM " T " WHERE owner_id = new.id AND " TEAM ".team_id IS NOT NULL ON CONFLICT" \
+	"  (owner_id, " C ") DO UPDATE SET " SETV ";"
+#define MOVE_TEAM2(T, C, NEG, POS, SETV) \
+	MOVE_TEAM(T, C, NEG, POS, SETV, "old") MOVE_TEAM(T, C, POS, POS, SETV, "new")
 /* the columns whose change moves an opportunity's open/closed/reach contribution */
 #define FUNNEL_CHANGED \
 	"old.owner_id IS NOT new.owner_id OR old.stage IS NOT new.stage OR old.amount IS NOT" \
@@ -382,6 +409,61 @@ const char *const sqlite_migrations[] = {
 	 * (sqlbuild.c an_pool_flows), as a partial index needs */
 	("CREATE INDEX owner_history_flows ON owner_history(at, to_id, from_id, reason)"
 	 "  WHERE COALESCE(note, '') <> 'created';"),
+
+	/* 15: the funnel's sums kept per team as well (issue 9): a team's funnel read its owners'
+	 * rows, 111 owner ranges for a department of the benchmark, and grows with days x owners;
+	 * now it reads the rows of the teams of its subtree under key -1 - team_id (the owner's
+	 * team now; a user's team change moves their rows). The triggers of migration 11 are
+	 * replaced by the same ones over three keys. */
+	"DROP TRIGGER stage_history_funnel_ai;"
+	"DROP TRIGGER opportunities_funnel_ai;"
+	"DROP TRIGGER opportunities_funnel_au;"
+	"DROP TRIGGER opportunities_stays_au;"
+	"INSERT INTO agg_open SELECT -1 - u.team_id, a.stage, a.cents, sum(a.n), sum(a.amount) FROM"
+	"  agg_open a JOIN users u ON u.id = a.owner_id WHERE a.owner_id > 0 AND u.team_id IS NOT"
+	"  NULL GROUP BY 1, 2, 3;"
+	"INSERT INTO agg_closed SELECT -1 - u.team_id, a.day, a.stage, sum(a.n), sum(a.amount),"
+	"  sum(a.cycle_ms) FROM agg_closed a JOIN users u ON u.id = a.owner_id WHERE a.owner_id > 0"
+	"  AND u.team_id IS NOT NULL GROUP BY 1, 2, 3;"
+	"INSERT INTO agg_reach SELECT -1 - u.team_id, a.day, a.rank, sum(a.n) FROM agg_reach a JOIN"
+	"  users u ON u.id = a.owner_id WHERE a.owner_id > 0 AND u.team_id IS NOT NULL"
+	"  GROUP BY 1, 2, 3;"
+	"INSERT INTO agg_stays SELECT -1 - u.team_id, a.day, a.stage, sum(a.n), sum(a.stay_ms) FROM"
+	"  agg_stays a JOIN users u ON u.id = a.owner_id WHERE a.owner_id > 0 AND u.team_id IS NOT"
+	"  NULL GROUP BY 1, 2, 3;"
+	"CREATE TRIGGER stage_history_funnel_ai AFTER INSERT ON stage_history BEGIN"
+	"  INSERT INTO agg_stays (owner_id, day, stage, n, stay_ms) SELECT " KEY3("o") ", "
+	DAY8("new.at") ", p.to_stage, 1, " SPAN_MS("p.at", "new.at") " FROM stage_history p JOIN"
+	"  opportunities o ON o.id = new.opportunity_id CROSS JOIN " KEYS3("o") " WHERE p.id ="
+	"  (SELECT max(q.id) FROM stage_history q WHERE q.opportunity_id = new.opportunity_id AND"
+	"  q.id < new.id) AND o.archived_at IS NULL" KW3 " AND p.to_stage NOT IN ('won', 'lost')"
+	"  ON CONFLICT (owner_id, day, stage) DO UPDATE SET n = n + excluded.n, stay_ms = stay_ms +"
+	"  excluded.stay_ms;"
+	"  UPDATE opportunities SET reach = max(IFNULL(reach, 0), " RANK("new.to_stage") "),"
+	"  won_at = CASE WHEN new.to_stage = 'won' AND (won_at IS NULL OR new.at > won_at) THEN"
+	"  new.at ELSE won_at END, lost_at = CASE WHEN new.to_stage = 'lost' AND (lost_at IS NULL"
+	"  OR new.at > lost_at) THEN new.at ELSE lost_at END WHERE id = new.opportunity_id; END;"
+	"CREATE TRIGGER opportunities_funnel_ai AFTER INSERT ON opportunities BEGIN "
+	AGG_OPEN3("new", "1") AGG_CLOSED3("new", "1") AGG_REACH3("new", "1")
+	AGG_STAYS3("new", "1") " END;"
+	"CREATE TRIGGER opportunities_funnel_au AFTER UPDATE OF owner_id, stage, amount, archived_at,"
+	"  created_at, won_at, lost_at, reach ON opportunities WHEN " FUNNEL_CHANGED " BEGIN "
+	AGG_OPEN3("old", "-1") AGG_CLOSED3("old", "-1") AGG_REACH3("old", "-1")
+	AGG_OPEN3("new", "1") AGG_CLOSED3("new", "1") AGG_REACH3("new", "1") " END;"
+	"CREATE TRIGGER opportunities_stays_au AFTER UPDATE OF owner_id, archived_at ON opportunities"
+	"  WHEN old.owner_id IS NOT new.owner_id OR (old.archived_at IS NULL) <> (new.archived_at IS"
+	"  NULL) BEGIN " AGG_STAYS3("old", "-1") AGG_STAYS3("new", "1") " END;"
+	"CREATE TRIGGER users_team_funnel_au AFTER UPDATE OF team_id ON users WHEN old.team_id IS"
+	"  NOT new.team_id BEGIN "
+	MOVE_TEAM2("agg_open", "stage, cents", "-n, -amount", "n, amount",
+		   "n = n + excluded.n, amount = amount + excluded.amount")
+	MOVE_TEAM2("agg_closed", "day, stage", "-n, -amount, -cycle_ms", "n, amount, cycle_ms",
+		   "n = n + excluded.n, amount = amount + excluded.amount, cycle_ms = cycle_ms +"
+		   " excluded.cycle_ms")
+	MOVE_TEAM2("agg_reach", "day, rank", "-n", "n", "n = n + excluded.n")
+	MOVE_TEAM2("agg_stays", "day, stage", "-n, -stay_ms", "n, stay_ms",
+		   "n = n + excluded.n, stay_ms = stay_ms + excluded.stay_ms")
+	" END;",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

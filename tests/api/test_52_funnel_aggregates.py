@@ -85,10 +85,20 @@ class FunnelAggregatesTest(ApiTestCase):
 
         def rows(sql):   # as text, so both stores compare alike
             return sorted(tuple(str(v) for v in r) for r in db_rows(db, sql))
+        team_of = {str(u): str(t) for u, t in db_rows(db, "SELECT id, team_id FROM users")}
         for name, (kept, recomputed) in (PAIRS_PG if pg else PAIRS).items():
             got = rows(kept)
-            want = sorted(rows(recomputed.format(o="COALESCE(owner_id, 0)")) +
-                          rows(recomputed.format(o="-1")))
+            owners = rows(recomputed.format(o="COALESCE(owner_id, 0)"))
+            # the teams' rows (migration 15): the owners' sums by the owner's team now, key
+            # -1 - team id (key columns: the two after the owner; the rest are sums)
+            teams = {}
+            for r in owners:
+                team = team_of.get(r[0], "None")
+                if team != "None":
+                    key = (str(-1 - int(team)),) + r[1:3]
+                    teams[key] = [a + int(b) for a, b in zip(teams.get(key, [0] * (len(r) - 3)), r[3:])]
+            want = sorted(owners + rows(recomputed.format(o="-1")) +
+                          [k + tuple(str(v) for v in sums) for k, sums in teams.items() if sums[0]])
             self.assertEqual(got, want, "%s: agg_%s differs from the recomputation" % (label, name))
             self.assertEqual(int(db_rows(db, ZERO_ROWS[name])[0][0]), 0, "%s: agg_%s" % (label, name))
         opps = int(db_rows(db, "SELECT count(*) FROM opportunities")[0][0])
@@ -168,6 +178,27 @@ class FunnelAggregatesTest(ApiTestCase):
         self.assertStatus(r, 200)
         self.move(rep2, o5, "won")
         self.check_all("claimed")
+
+        # a rep moves to another team and back: their sums move between the teams' rows, and
+        # the team funnels follow (the region's includes the branch below it; the sibling not)
+        def funnel(team):
+            r = self.admin.get("analytics/funnel", query={"scope": "team:%d" % team, "from": "2020-01-01"})
+            self.assertStatus(r, 200)
+            return r.json
+        branch, region, sibling = (org.teams[k] for k in ("branch", "region", "sibling"))
+        before = funnel(region)
+        self.assertStatus(self.admin.patch("users/%d" % rep2.id, {"team_id": sibling}), 200)
+        self.check_all("rep2 to the sibling team")
+        self.assertNotEqual(funnel(region), before)
+        mine = rep2.get("analytics/funnel", query={"scope": "me", "from": "2020-01-01"})
+        self.assertStatus(mine, 200)
+        moved = funnel(sibling)   # rep3 and other_mgr own nothing: the sibling's funnel is rep2's
+        for key in ("stages", "open", "won", "lost", "conversion", "avg_days_in_stage", "avg_cycle_days"):
+            self.assertEqual(moved[key], mine.json[key], key)
+        self.assertEqual(moved["won"], {"count": 1, "amount": 5})
+        self.assertStatus(self.admin.patch("users/%d" % rep2.id, {"team_id": branch}), 200)
+        self.check_all("rep2 back")
+        self.assertEqual(funnel(region), before)
 
 
 if __name__ == "__main__":
