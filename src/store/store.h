@@ -207,6 +207,8 @@ int store_team_in_reach(struct store *s, const struct viewer *v, int64_t team, i
 
 enum scope_kind { SCOPE_ME, SCOPE_TEAM, SCOPE_COMPANY };
 
+#define AN_MAX_TEAMS 64
+
 struct an_rate {
 	const char *stage;
 	int64_t rate;
@@ -216,6 +218,9 @@ struct an_params {
 	enum scope_kind scope;
 	int64_t user_id;          /* SCOPE_ME */
 	int64_t team_id;          /* SCOPE_TEAM: this team and all below it */
+	const int64_t *teams;     /* SCOPE_TEAM: those teams' ids, when the caller resolved them
+				   * (query "team_subtree"; at most AN_MAX_TEAMS), else NULL */
+	size_t nteams;
 	char from[TIME_STR_LEN_];  /* the period [from, to) as RFC 3339 UTC instants */
 	char to[TIME_STR_LEN_];
 	char from_day[11], to_day[11];   /* the same period as dates, to_day inclusive */

@@ -146,6 +146,24 @@ static void analytics_names(void **state)
 		ints += q.b[i].type == QB_INT && (q.b[i].i == 10 || q.b[i].i == 100);
 	assert_int_equal(ints, 4);
 	qb_release(&q);
+	/* a team scope reads its teams' rows (key -1 - id): walked down from team_id in the query,
+	 * or the subtree the caller resolved, bound as values */
+	qb_init(&q, SQL_SQLITE);
+	assert_int_equal(sql_analytics(&q, "funnel_reach", &p, &e), 0);
+	assert_non_null(strstr(q.sql.data, "WITH RECURSIVE"));
+	assert_non_null(strstr(q.sql.data, "SELECT -id + -1 AS id FROM st"));
+	qb_release(&q);
+	static const int64_t subtree[] = { 4, 9 };
+	struct an_params pt = p;
+	pt.teams = subtree;
+	pt.nteams = 2;
+	qb_init(&q, SQL_SQLITE);
+	assert_int_equal(sql_analytics(&q, "funnel_reach", &pt, &e), 0);
+	assert_null(strstr(q.sql.data, "RECURSIVE"));
+	assert_non_null(strstr(q.sql.data, "a.owner_id IN (?, ?)"));
+	assert_int_equal(q.b[0].i, -5);
+	assert_int_equal(q.b[1].i, -10);
+	qb_release(&q);
 	qb_init(&q, SQL_PG);
 	assert_int_equal(sql_analytics(&q, "no_such_report", &p, &e), DM_EINVAL);
 	qb_release(&q);
