@@ -263,6 +263,30 @@ static json_t *follow_up_item(struct store *s, const struct due_account *d)
 			 json_is_string(json_object_get(a, "latest_next_touch")) ? "planned" : "cadence");
 }
 
+/* The page's accounts get their names and latest contacts (the candidates are read from an
+ * index without them): ids[0..n) are the ids of accounts[0..n). */
+static int page_names(struct store *s, const struct viewer *v, json_t *const *accounts,
+		      const int64_t *ids, size_t n, struct dm_err *e)
+{
+	for (size_t i = 0; i < n; i += AGENDA_IDS_MAX) {
+		size_t m = n - i < AGENDA_IDS_MAX ? n - i : AGENDA_IDS_MAX, j, k;
+		struct agenda_cut cut = { .ids = ids + i, .nids = m };
+		json_t *rows = NULL, *r;
+		int rc = store_agenda_accounts(s, v, v->user_id, &cut, &rows, e);
+		if (rc)
+			return rc;
+		for (k = i; k < i + m; k++) {
+			json_object_set_new(accounts[k], "name", json_null());
+			json_object_set_new(accounts[k], "latest_contact_ids", json_null());
+			json_array_foreach(rows, j, r)
+				if (int_of(r, "id") == ids[k])
+					json_object_update(accounts[k], r);
+		}
+		json_decref(rows);
+	}
+	return 0;
+}
+
 /* The instant day (UTC+8) begins, as the store's timestamps are written. */
 static void day_start(int64_t day, char out[TIME_STR_LEN])
 {
@@ -343,11 +367,33 @@ int followup_agenda(struct store *s, const struct viewer *v, const char *date, s
 	}
 	/* Only the page is built: a rep of a large company may have a thousand accounts due. */
 	qsort(due, n, sizeof *due, by_overdue);
-	json_t *follow = json_array();
-	for (i = 0; i < n && i < limit; i++)
-		json_array_append_new(follow, follow_up_item(s, &due[i]));
 	qsort(quiet, nsleeping, sizeof *quiet, by_quiet);
-	for (i = 0; i < nsleeping && i < limit; i++) {
+	size_t nf = n < limit ? n : limit, nq = nsleeping < limit ? nsleeping : limit;
+	json_t **shown = xcalloc(nf + nq + 1, sizeof *shown);
+	int64_t *shown_ids = xcalloc(nf + nq + 1, sizeof *shown_ids);
+	for (i = 0; i < nf; i++) {
+		shown[i] = due[i].account;
+		shown_ids[i] = due[i].id;
+	}
+	for (i = 0; i < nq; i++) {
+		shown[nf + i] = quiet[i].account;
+		shown_ids[nf + i] = quiet[i].id;
+	}
+	rc = page_names(s, v, shown, shown_ids, nf + nq, e);
+	free(shown);
+	free(shown_ids);
+	if (rc) {
+		free(due);
+		free(quiet);
+		json_decref(accounts);
+		json_decref(warnings);
+		json_decref(sleeping);
+		return rc;
+	}
+	json_t *follow = json_array();
+	for (i = 0; i < nf; i++)
+		json_array_append_new(follow, follow_up_item(s, &due[i]));
+	for (i = 0; i < nq; i++) {
 		a = quiet[i].account;
 		json_array_append_new(sleeping, json_pack("{s:O,s:O,s:O}", "account_id",
 			json_object_get(a, "id"), "account_name", json_object_get(a, "name"),

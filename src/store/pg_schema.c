@@ -412,6 +412,32 @@ const char *const pg_migrations[] = {
 	" RETURN NULL; END $$;"
 	"CREATE TRIGGER users_team_funnel_au AFTER UPDATE OF team_id ON users FOR EACH ROW WHEN"
 	"  (OLD.team_id IS DISTINCT FROM NEW.team_id) EXECUTE FUNCTION dealmap_users_team_funnel();",
+
+	/* 16: each account keeps the counts of its live open and won opportunities, and the agenda's
+	 * index holds the open count (sqlite_schema.c says why) */
+	"ALTER TABLE accounts ADD COLUMN open_opps bigint NOT NULL DEFAULT 0;"
+	"ALTER TABLE accounts ADD COLUMN won_opps bigint NOT NULL DEFAULT 0;"
+	"UPDATE accounts SET open_opps = o.open, won_opps = o.won FROM (SELECT account_id,"
+	"  sum((stage NOT IN ('won', 'lost'))::int) AS open, sum((stage = 'won')::int) AS won FROM"
+	"  opportunities WHERE archived_at IS NULL GROUP BY account_id) o WHERE o.account_id ="
+	"  accounts.id;"
+	"DROP INDEX accounts_owner_agenda;"
+	"CREATE INDEX accounts_owner_agenda ON accounts(owner_id, latest_next_touch, touched_at,"
+	"  created_at, open_opps, archived_at) WHERE archived_at IS NULL;"
+	"CREATE FUNCTION dealmap_opportunities_account() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF TG_OP = 'UPDATE' THEN UPDATE accounts SET open_opps = open_opps - (OLD.stage NOT IN"
+	"  ('won', 'lost'))::int, won_opps = won_opps - (OLD.stage = 'won')::int WHERE id ="
+	"  OLD.account_id AND OLD.archived_at IS NULL; END IF;"
+	"  UPDATE accounts SET open_opps = open_opps + (NEW.stage NOT IN ('won', 'lost'))::int,"
+	"  won_opps = won_opps + (NEW.stage = 'won')::int WHERE id = NEW.account_id AND"
+	"  NEW.archived_at IS NULL;"
+	"  RETURN NULL; END $$;"
+	"CREATE TRIGGER opportunities_account_ai AFTER INSERT ON opportunities FOR EACH ROW"
+	"  EXECUTE FUNCTION dealmap_opportunities_account();"
+	"CREATE TRIGGER opportunities_account_au AFTER UPDATE OF account_id, stage, archived_at ON"
+	"  opportunities FOR EACH ROW WHEN (OLD.account_id IS DISTINCT FROM NEW.account_id OR"
+	"  OLD.stage IS DISTINCT FROM NEW.stage OR (OLD.archived_at IS NULL) <> (NEW.archived_at IS"
+	"  NULL)) EXECUTE FUNCTION dealmap_opportunities_account();",
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

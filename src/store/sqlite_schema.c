@@ -464,6 +464,32 @@ const char *const sqlite_migrations[] = {
 	MOVE_TEAM2("agg_stays", "day, stage", "-n, -stay_ms", "n, stay_ms",
 		   "n = n + excluded.n, stay_ms = stay_ms + excluded.stay_ms")
 	" END;",
+
+	/* 16: each account keeps the counts of its live open and won opportunities (issue 9): the
+	 * agenda and every presented account counted them with a subquery per account (an index
+	 * seek and an opportunity row each: most of a rep's agenda at full scale, 2,000 candidates);
+	 * the agenda's index now holds the open count, so its candidates are decided from the
+	 * index alone. Opportunities are archived, never deleted; an account merge moves them
+	 * (account_id), which the update trigger follows. */
+	"ALTER TABLE accounts ADD COLUMN open_opps INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE accounts ADD COLUMN won_opps INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE accounts SET open_opps = o.open, won_opps = o.won FROM (SELECT account_id,"
+	"  sum(stage NOT IN ('won', 'lost')) AS open, sum(stage = 'won') AS won FROM opportunities"
+	"  WHERE archived_at IS NULL GROUP BY account_id) o WHERE o.account_id = accounts.id;"
+	"DROP INDEX accounts_owner_agenda;"
+	"CREATE INDEX accounts_owner_agenda ON accounts(owner_id, latest_next_touch, touched_at,"
+	"  created_at, open_opps, archived_at) WHERE archived_at IS NULL;"
+	"CREATE TRIGGER opportunities_account_ai AFTER INSERT ON opportunities WHEN new.archived_at"
+	"  IS NULL BEGIN UPDATE accounts SET open_opps = open_opps + (new.stage NOT IN ('won',"
+	"  'lost')), won_opps = won_opps + (new.stage = 'won') WHERE id = new.account_id; END;"
+	"CREATE TRIGGER opportunities_account_au AFTER UPDATE OF account_id, stage, archived_at ON"
+	"  opportunities WHEN old.account_id IS NOT new.account_id OR old.stage IS NOT new.stage OR"
+	"  (old.archived_at IS NULL) <> (new.archived_at IS NULL) BEGIN"
+	"  UPDATE accounts SET open_opps = open_opps - (old.stage NOT IN ('won', 'lost')), won_opps"
+	"  = won_opps - (old.stage = 'won') WHERE id = old.account_id AND old.archived_at IS NULL;"
+	"  UPDATE accounts SET open_opps = open_opps + (new.stage NOT IN ('won', 'lost')), won_opps"
+	"  = won_opps + (new.stage = 'won') WHERE id = new.account_id AND new.archived_at IS NULL;"
+	" END;",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

@@ -191,10 +191,15 @@ struct agenda_cut {
 	const char *due_before;     /* instant: without a planned touch, a last touch (or creation)
 				     * before it may be due (the later of the two cadences' cut-offs) */
 	const char *sleep_before;   /* instant: a last touch (or creation) before it is sleeping */
+	const int64_t *ids;         /* the second form: these accounts (at most AGENDA_IDS_MAX) */
+	size_t nids;
 };
+#define AGENDA_IDS_MAX 200
 /* The live accounts owner owns and v sees that may be due or sleeping by cut, by id: a superset
- * the caller checks with its own rules. Each item: {id, name, created_at, last_touch_at,
- * latest_next_touch, latest_contact_ids (JSON text or null), open_opps}. */
+ * the caller checks with its own rules, read from an index alone (migration 16). Each item: {id,
+ * created_at, last_touch_at, latest_next_touch, open_opps}. With cut->ids set (cut-offs unused):
+ * those of the ids that are owner's live accounts v sees, {id, name, latest_contact_ids (JSON
+ * text or null)}, for the agenda's page. */
 int store_agenda_accounts(struct store *s, const struct viewer *v, int64_t owner,
 			  const struct agenda_cut *cut, json_t **items, struct dm_err *e);
 

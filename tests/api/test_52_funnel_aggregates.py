@@ -103,6 +103,14 @@ class FunnelAggregatesTest(ApiTestCase):
             self.assertEqual(int(db_rows(db, ZERO_ROWS[name])[0][0]), 0, "%s: agg_%s" % (label, name))
         opps = int(db_rows(db, "SELECT count(*) FROM opportunities")[0][0])
         self.assertGreater(opps, 0)
+        # each account's counts of live open and won opportunities (migration 16)
+        kept = rows("SELECT id, open_opps, won_opps FROM accounts")
+        want = rows("SELECT a.id, (SELECT count(*) FROM opportunities o WHERE o.account_id = a.id"
+                    " AND o.archived_at IS NULL AND o.stage NOT IN ('won', 'lost')), (SELECT"
+                    " count(*) FROM opportunities o WHERE o.account_id = a.id AND o.archived_at"
+                    " IS NULL AND o.stage = 'won') FROM accounts a")
+        self.assertEqual(kept, want, "%s: accounts.open_opps/won_opps differ" % label)
+        self.assertTrue(any(r[1] != "0" for r in kept), label)
 
     def opp(self, client, account, stage="interest", amount=0, **kw):
         body = dict({"account_id": account["id"], "name": uniq("FA"), "stage": stage, "amount": amount}, **kw)

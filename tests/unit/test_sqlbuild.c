@@ -169,6 +169,36 @@ static void analytics_names(void **state)
 	qb_release(&q);
 }
 
+/* The agenda's candidates are decided from the covering index alone (named for SQLite, whose
+ * planner took the non-covering accounts_owner with a bound owner); the page's names are a
+ * second query over the page's ids. */
+static void agenda_reads_an_index(void **state)
+{
+	(void)state;
+	struct viewer v = { .user_id = 4, .role = ROLE_REP, .team_id = 2 };
+	struct agenda_cut cut = { .planned_before = "2026-11-27", .due_before = "2026-11-20T00:00:00Z",
+				  .sleep_before = "2026-10-01T00:00:00Z" };
+	struct qb q;
+	qb_init(&q, SQL_SQLITE);
+	sql_agenda_accounts(&q, &v, 4, &cut);
+	assert_non_null(strstr(q.sql.data, "FROM accounts t INDEXED BY accounts_owner_agenda WHERE"));
+	assert_null(strstr(q.sql.data, "t.name"));
+	assert_null(strstr(q.sql.data, "opportunities"));
+	qb_release(&q);
+	qb_init(&q, SQL_PG);
+	sql_agenda_accounts(&q, &v, 4, &cut);
+	assert_null(strstr(q.sql.data, "INDEXED BY"));
+	qb_release(&q);
+	static const int64_t ids[] = { 7, 9 };
+	cut.ids = ids;
+	cut.nids = 2;
+	qb_init(&q, SQL_SQLITE);
+	sql_agenda_accounts(&q, &v, 4, &cut);
+	assert_non_null(strstr(q.sql.data, "SELECT t.id, t.name, t.latest_contact_ids FROM accounts t"));
+	assert_non_null(strstr(q.sql.data, "t.id IN (?, ?)"));
+	qb_release(&q);
+}
+
 static void cli_hides_postgres_passwords(void **state)
 {
 	(void)state;
@@ -187,6 +217,7 @@ int main(void)
 		cmocka_unit_test(list_query_per_dialect),
 		cmocka_unit_test(derived_json_per_dialect),
 		cmocka_unit_test(analytics_names),
+		cmocka_unit_test(agenda_reads_an_index),
 		cmocka_unit_test(cli_hides_postgres_passwords),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
