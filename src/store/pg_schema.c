@@ -88,6 +88,16 @@
 	"  DISTINCT FROM NEW.won_at OR OLD.lost_at IS DISTINCT FROM NEW.lost_at OR OLD.reach IS" \
 	"  DISTINCT FROM NEW.reach"
 
+/* Migration 17's SQL is schema_sql.h's (it says what each table holds and why the triggers run
+ * in this order); the order facts' minimum is taken in byte order. The triggers on orders
+ * recompute the account's facts from the table: the store writes one order per statement (a
+ * statement inserting several orders of one account at once would run them after all its rows,
+ * reading orders not yet counted). */
+#define ORDER_FACTS(X) \
+	"UPDATE accounts SET order_count = (SELECT count(*) FROM orders fo WHERE fo.account_id = " \
+	X " AND fo.archived_at IS NULL), first_order_on = (SELECT min(fo.ordered_on COLLATE \"C\")" \
+	"  FROM orders fo WHERE fo.account_id = " X " AND fo.archived_at IS NULL) WHERE id = " X ";"
+
 const char *const pg_migrations[] = {
 	/* 1: the foundation (teams and users refer to each other: the second reference is added
 	 * once both tables exist) */
@@ -438,6 +448,67 @@ const char *const pg_migrations[] = {
 	"  opportunities FOR EACH ROW WHEN (OLD.account_id IS DISTINCT FROM NEW.account_id OR"
 	"  OLD.stage IS DISTINCT FROM NEW.stage OR (OLD.archived_at IS NULL) <> (NEW.archived_at IS"
 	"  NULL)) EXECUTE FUNCTION dealmap_opportunities_account();",
+
+	/* 17: the forecast's and the segments' maintained aggregates (schema_sql.h says what each
+	 * table holds): the order facts on each account, the two tables filled by one GROUP BY
+	 * each, then the plpgsql triggers running the same upserts as SQLite's */
+	"ALTER TABLE accounts ADD COLUMN order_count bigint NOT NULL DEFAULT 0,"
+	"  ADD COLUMN first_order_on text;"
+	"UPDATE accounts SET order_count = f.n, first_order_on = f.first FROM (SELECT account_id,"
+	"  count(*) AS n, min(ordered_on COLLATE \"C\") AS first FROM orders WHERE archived_at IS"
+	"  NULL GROUP BY account_id) f WHERE f.account_id = accounts.id;"
+	"CREATE TABLE agg_close (owner_id bigint NOT NULL, day text COLLATE \"C\" NOT NULL,"
+	"  stage text NOT NULL, cents bigint NOT NULL, n bigint NOT NULL, amount bigint NOT NULL,"
+	"  PRIMARY KEY (owner_id, day, stage, cents));"
+	CLOSE_FILL
+	"CREATE TABLE agg_segments (owner_id bigint NOT NULL, bucket bigint NOT NULL, first_on text"
+	"  COLLATE \"C\" NOT NULL, day text COLLATE \"C\" NOT NULL, accounts bigint NOT NULL,"
+	"  revenue bigint NOT NULL, touches bigint NOT NULL,"
+	"  PRIMARY KEY (owner_id, bucket, first_on, day));"
+	SEG_FILL
+	"CREATE FUNCTION dealmap_opportunities_close() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF TG_OP = 'UPDATE' THEN " AGG_CLOSE("OLD", "-1") " END IF; " AGG_CLOSE("NEW", "1")
+	"  RETURN NULL; END $$;"
+	"CREATE TRIGGER opportunities_close_ai AFTER INSERT ON opportunities FOR EACH ROW"
+	"  EXECUTE FUNCTION dealmap_opportunities_close();"
+	"CREATE TRIGGER opportunities_close_au AFTER UPDATE OF owner_id, stage, amount, archived_at,"
+	"  expected_close_on ON opportunities FOR EACH ROW WHEN (" CLOSE_CHANGED ") EXECUTE FUNCTION"
+	"  dealmap_opportunities_close();"
+	"CREATE FUNCTION dealmap_accounts_segments() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF TG_OP = 'INSERT' THEN " SEG_ACCOUNT("NEW", "1") " RETURN NULL; END IF; "
+	SEG_ACCOUNT_ALL("OLD", "-1") SEG_ACCOUNT_ALL("NEW", "1") " RETURN NULL; END $$;"
+	"CREATE TRIGGER accounts_segments_ai AFTER INSERT ON accounts FOR EACH ROW"
+	"  EXECUTE FUNCTION dealmap_accounts_segments();"
+	"CREATE TRIGGER accounts_segments_au AFTER UPDATE OF owner_id, archived_at, order_count,"
+	"  first_order_on ON accounts FOR EACH ROW WHEN (" SEG_CHANGED ") EXECUTE FUNCTION"
+	"  dealmap_accounts_segments();"
+	"CREATE FUNCTION dealmap_orders_segments() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF TG_OP = 'UPDATE' THEN " SEG_ORDER("OLD", "-1") " END IF; " SEG_ORDER("NEW", "1")
+	ORDER_FACTS("NEW.account_id")
+	"  IF TG_OP = 'UPDATE' AND OLD.account_id <> NEW.account_id THEN "
+	ORDER_FACTS("OLD.account_id") " END IF; RETURN NULL; END $$;"
+	"CREATE TRIGGER orders_segments_ai AFTER INSERT ON orders FOR EACH ROW"
+	"  EXECUTE FUNCTION dealmap_orders_segments();"
+	"CREATE TRIGGER orders_segments_au AFTER UPDATE OF account_id, amount, ordered_on, archived_at"
+	"  ON orders FOR EACH ROW WHEN (OLD.account_id IS DISTINCT FROM NEW.account_id OR OLD.amount"
+	"  IS DISTINCT FROM NEW.amount OR OLD.ordered_on IS DISTINCT FROM NEW.ordered_on OR"
+	"  OLD.archived_at IS DISTINCT FROM NEW.archived_at) EXECUTE FUNCTION"
+	"  dealmap_orders_segments();"
+	"CREATE FUNCTION dealmap_activities_segments() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF TG_OP = 'UPDATE' THEN " SEG_TOUCH("OLD", "-1") " END IF; " SEG_TOUCH("NEW", "1")
+	"  RETURN NULL; END $$;"
+	"CREATE TRIGGER activities_segments_ai AFTER INSERT ON activities FOR EACH ROW"
+	"  EXECUTE FUNCTION dealmap_activities_segments();"
+	"CREATE TRIGGER activities_segments_au AFTER UPDATE OF account_id, effective, occurred_at,"
+	"  archived_at ON activities FOR EACH ROW WHEN (OLD.account_id IS DISTINCT FROM"
+	"  NEW.account_id OR OLD.effective IS DISTINCT FROM NEW.effective OR OLD.occurred_at IS"
+	"  DISTINCT FROM NEW.occurred_at OR OLD.archived_at IS DISTINCT FROM NEW.archived_at)"
+	"  EXECUTE FUNCTION dealmap_activities_segments();"
+	"CREATE FUNCTION dealmap_users_team_segments() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+	SEG_MOVE_TEAM
+	" RETURN NULL; END $$;"
+	"CREATE TRIGGER users_team_segments_au AFTER UPDATE OF team_id ON users FOR EACH ROW WHEN"
+	"  (OLD.team_id IS DISTINCT FROM NEW.team_id) EXECUTE FUNCTION dealmap_users_team_segments();",
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

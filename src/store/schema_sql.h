@@ -14,4 +14,121 @@
 	"latest_contact_ids = (SELECT la.contact_ids FROM activities la WHERE la.account_id = " X \
 	"  AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1)"
 
+/* Migration 17: the forecast's and the segments' maintained aggregates (issue 5), kept like
+ * migration 11's in the transaction of every write, written once in SQL both stores accept (the
+ * including file defines DAY8, the UTC+8 day of an instant, and migration 15's key set KEYS3,
+ * KEY3, KW3: the owner's row, the company's, the owner's team's):
+ *
+ *   agg_close    (owner_id, day, stage, cents) -> n, amount: live open opportunities with an
+ *                expected close day, by that day, stage and amount % 100 (agg_open's cents, for
+ *                the weighted amount); the forecast reads the period's days and folds them into
+ *                months, so a period that starts or ends inside a month is exact
+ *   agg_segments (owner_id, bucket, first_on, day) -> accounts, revenue, touches: live owned
+ *                accounts by their orders bucket (0, 1, 2: none, one, two or more live orders),
+ *                with first_on '' and day '' (accounts), or day = a live order's ordered_on
+ *                (revenue, its amount) or a live effective activity's UTC+8 day (touches, 1).
+ *                An account of bucket 2 contributes the same rows a second time under bucket 3
+ *                and its first order's day (first_on), so a report splits bucket 2 at the
+ *                beginner cut-off (today - 180 days, which moves daily) by reading only the
+ *                bucket 3 rows from the cut-off on.
+ *
+ * Each account keeps the facts the key needs (order_count, first_order_on: its live orders),
+ * recomputed by the triggers on orders. A change of an account's key (owner, archiving, bucket,
+ * or first order day while in bucket 2) moves its whole contribution: the trigger on accounts
+ * subtracts it as the records now stand under the old key and adds it under the new. So that
+ * this is exact, the triggers on orders first move the order's own contribution under the key
+ * the account has now, then recompute the account's facts. Activities and orders are never
+ * deleted (archived), nor are accounts, so there are no delete triggers. Every sum is kept per
+ * owner, for the owner's team (owner -1 - team_id, moved by a user's team change as migration
+ * 15's) and for the whole company (owner -1); an opportunity without owner counts under 0, an
+ * account without owner (in the pool) nowhere, as the reports read them. */
+#define AGG_CLOSE(X, S) \
+	"INSERT INTO agg_close (owner_id, day, stage, cents, n, amount) SELECT " KEY3(X) ", " X \
+	".expected_close_on, " X ".stage, " X ".amount % 100, " S ", " S " * " X ".amount FROM " \
+	KEYS3(X) " WHERE " X ".archived_at IS NULL" KW3 " AND " X ".stage NOT IN ('won', 'lost')" \
+	"  AND " X ".expected_close_on IS NOT NULL ON CONFLICT (owner_id, day, stage, cents) DO" \
+	"  UPDATE SET n = agg_close.n + excluded.n, amount = agg_close.amount + excluded.amount;"
+#define CLOSE_CHANGED \
+	"OLD.owner_id IS DISTINCT FROM NEW.owner_id OR OLD.stage IS DISTINCT FROM NEW.stage OR" \
+	"  OLD.amount IS DISTINCT FROM NEW.amount OR OLD.archived_at IS DISTINCT FROM" \
+	"  NEW.archived_at OR OLD.expected_close_on IS DISTINCT FROM NEW.expected_close_on"
+/* v.s = 0: the row of account T's bucket; v.s = 1: bucket 3 by its first order day */
+#define SEG_SPLIT "(SELECT 0 AS s UNION ALL SELECT 1) v"
+#define SEG_BUCKET(T) "CASE WHEN v.s = 1 THEN 3 WHEN " T ".order_count >= 2 THEN 2 ELSE " T \
+			  ".order_count END"
+#define SEG_FIRST(T) "CASE v.s WHEN 1 THEN " T ".first_order_on ELSE '' END"
+#define SEG_KEY(T) KEY3(T) ", " SEG_BUCKET(T) ", " SEG_FIRST(T)
+#define SEG_IN(T) T ".archived_at IS NULL AND " T ".owner_id IS NOT NULL AND (v.s = 0 OR " T \
+		  ".order_count >= 2)"
+/* the rows account T contributes to: its owner's, its owner's team's, the company's (w.r),
+ * each for its bucket and (two or more orders) bucket 3 (v.s) */
+#define SEG_KEYS(T) KEYS3(T) " CROSS JOIN " SEG_SPLIT " WHERE " SEG_IN(T) KW3
+#define SEG_INTO "INSERT INTO agg_segments (owner_id, bucket, first_on, day, accounts, revenue," \
+		 "  touches) SELECT "
+#define SEG_UPSERT " ON CONFLICT (owner_id, bucket, first_on, day) DO UPDATE SET accounts =" \
+		   "  agg_segments.accounts + excluded.accounts, revenue = agg_segments.revenue +" \
+		   "  excluded.revenue, touches = agg_segments.touches + excluded.touches;"
+/* add (S = "1") or subtract (S = "-1") account row T itself, its live orders' revenue and its
+ * live effective activities' touches */
+#define SEG_ACCOUNT(T, S) \
+	SEG_INTO SEG_KEY(T) ", '', " S ", 0, 0 FROM " SEG_KEYS(T) SEG_UPSERT
+#define SEG_ACCOUNT_ALL(T, S) SEG_ACCOUNT(T, S) \
+	SEG_INTO SEG_KEY(T) ", o.ordered_on, 0, " S " * sum(o.amount), 0 FROM orders o CROSS JOIN " \
+	SEG_KEYS(T) " AND o.account_id = " T ".id AND o.archived_at IS NULL GROUP BY 1, 2, 3, 4" \
+	SEG_UPSERT \
+	SEG_INTO SEG_KEY(T) ", " DAY8("a.occurred_at") ", 0, 0, " S " * count(*) FROM activities a" \
+	"  CROSS JOIN " SEG_KEYS(T) " AND a.account_id = " T ".id AND a.archived_at IS NULL AND" \
+	"  a.effective = 1 GROUP BY 1, 2, 3, 4" SEG_UPSERT
+/* add or subtract order row O (activity row A) under its account's key as it stands */
+#define SEG_ORDER(O, S) \
+	SEG_INTO SEG_KEY("t") ", " O ".ordered_on, 0, " S " * " O ".amount, 0 FROM accounts t" \
+	"  CROSS JOIN " SEG_KEYS("t") " AND t.id = " O ".account_id AND " O ".archived_at IS NULL" \
+	SEG_UPSERT
+#define SEG_TOUCH(A, S) \
+	SEG_INTO SEG_KEY("t") ", " DAY8(A ".occurred_at") ", 0, 0, " S " FROM accounts t CROSS JOIN " \
+	SEG_KEYS("t") " AND t.id = " A ".account_id AND " A ".archived_at IS NULL AND " A \
+	".effective = 1" SEG_UPSERT
+/* The migration's fill, one GROUP BY per table over the records (set-based: 5 minutes at full
+ * scale), the company's and the teams' rows then summed from the owners' */
+#define CLOSE_FILL \
+	"INSERT INTO agg_close SELECT " OWNER("o") ", o.expected_close_on, o.stage, o.amount % 100," \
+	"  count(*), sum(o.amount) FROM opportunities o WHERE o.archived_at IS NULL AND o.stage NOT" \
+	"  IN ('won', 'lost') AND o.expected_close_on IS NOT NULL GROUP BY 1, 2, 3, 4;" \
+	"INSERT INTO agg_close SELECT -1, day, stage, cents, sum(n), sum(amount) FROM agg_close" \
+	"  GROUP BY day, stage, cents;" \
+	"INSERT INTO agg_close SELECT -1 - u.team_id, a.day, a.stage, a.cents, sum(a.n)," \
+	"  sum(a.amount) FROM agg_close a JOIN users u ON u.id = a.owner_id WHERE a.owner_id > 0 AND" \
+	"  u.team_id IS NOT NULL GROUP BY 1, 2, 3, 4;"
+#define SEG_FILL \
+	"INSERT INTO agg_segments SELECT owner_id, bucket, first_on, day, sum(accounts), sum(revenue)," \
+	"  sum(touches) FROM (SELECT t.owner_id, " SEG_BUCKET("t") " AS bucket, " SEG_FIRST("t") \
+	"  AS first_on, '' AS day, 1 AS accounts, 0 AS revenue, 0 AS touches FROM accounts t CROSS" \
+	"  JOIN " SEG_SPLIT " WHERE " SEG_IN("t") " UNION ALL SELECT t.owner_id, " SEG_BUCKET("t") \
+	", " SEG_FIRST("t") ", o.ordered_on, 0, o.amount, 0 FROM orders o JOIN accounts t ON t.id =" \
+	"  o.account_id CROSS JOIN " SEG_SPLIT " WHERE o.archived_at IS NULL AND " SEG_IN("t") \
+	"  UNION ALL SELECT t.owner_id, " SEG_BUCKET("t") ", " SEG_FIRST("t") ", " \
+	DAY8("a.occurred_at") ", 0, 0, 1 FROM activities a JOIN accounts t ON t.id = a.account_id" \
+	"  CROSS JOIN " SEG_SPLIT " WHERE a.archived_at IS NULL AND a.effective = 1 AND " \
+	SEG_IN("t") ") u GROUP BY 1, 2, 3, 4;" \
+	"INSERT INTO agg_segments SELECT -1, bucket, first_on, day, sum(accounts), sum(revenue)," \
+	"  sum(touches) FROM agg_segments GROUP BY bucket, first_on, day;" \
+	"INSERT INTO agg_segments SELECT -1 - u.team_id, a.bucket, a.first_on, a.day, sum(a.accounts)," \
+	"  sum(a.revenue), sum(a.touches) FROM agg_segments a JOIN users u ON u.id = a.owner_id" \
+	"  WHERE a.owner_id > 0 AND u.team_id IS NOT NULL GROUP BY 1, 2, 3, 4;"
+/* a user's team change moves their rows from the old team's key to the new one's (MOVE_TEAM2:
+ * migration 15's, the including file's) */
+#define SEG_MOVE_TEAM \
+	MOVE_TEAM2("agg_close", "day, stage, cents", "-n, -amount", "n, amount", \
+		   "n = agg_close.n + excluded.n, amount = agg_close.amount + excluded.amount") \
+	MOVE_TEAM2("agg_segments", "bucket, first_on, day", "-accounts, -revenue, -touches", \
+		   "accounts, revenue, touches", "accounts = agg_segments.accounts +" \
+		   " excluded.accounts, revenue = agg_segments.revenue + excluded.revenue, touches =" \
+		   " agg_segments.touches + excluded.touches")
+/* the changes of an account that change its key */
+#define SEG_CHANGED \
+	"OLD.owner_id IS DISTINCT FROM NEW.owner_id OR (OLD.archived_at IS NULL) <> (NEW.archived_at" \
+	"  IS NULL) OR (OLD.order_count >= 2) <> (NEW.order_count >= 2) OR (NEW.order_count < 2 AND" \
+	"  OLD.order_count <> NEW.order_count) OR (NEW.order_count >= 2 AND OLD.first_order_on IS" \
+	"  DISTINCT FROM NEW.first_order_on)"
+
 #endif

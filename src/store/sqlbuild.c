@@ -1105,9 +1105,9 @@ void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
  * Every query restricts rows to the owners of a scope (scope_owner) and, where it says so, to the
  * period [from, to). Approach per query (see also docs/ANALYTICS.md): the funnel's four read the
  * aggregates maintained by the triggers of migration 11 (agg_open, agg_closed, agg_reach,
- * agg_stays: per owner, UTC+8 day and stage), on both stores; the others are plain GROUP BY over
- * the covering indexes of migration 4 (opportunities_owner_stage, stage_history_to,
- * activities_user, activities_when, orders_day). */
+ * agg_stays: per owner, UTC+8 day and stage), the forecast's open amounts and the segments
+ * those of migration 17 (agg_close, agg_segments), on both stores; the others are plain GROUP BY
+ * over the covering indexes of migration 4 (stage_history_to, activities_user, activities_when). */
 
 /* the teams of a team scope as an SQL set of sign x id + offset: the ids the caller resolved,
  * bound, or the recursive walk down from team_id (40 us a query at full scale) */
@@ -1171,16 +1171,6 @@ static void rate_of(struct qb *q, const struct an_params *p, const char *col)
 		qb_int(q, p->rates[i].rate);
 	}
 	qb_sql(q, " ELSE 0 END)");
-}
-
-/* weighted amount of row alias o: amount x rate / 100 rounded half up, per opportunity */
-static void weighted(struct qb *q, const struct an_params *p, const char *o)
-{
-	char col[64];
-	snprintf(col, sizeof col, "%s.stage", o);
-	buf_printf(&q->sql, "(%s.amount * ", o);
-	rate_of(q, p, col);
-	qb_sql(q, " + 50) / 100");
 }
 
 /* the calendar month (len 7) or day (len 10) of instant column col in UTC+8, as text */
@@ -1279,20 +1269,19 @@ static void an_stage_days(struct qb *q, const struct an_params *p)
 }
 
 /* open_by_month: {month, count, amount, weighted_amount} by expected close month in the
- * period (open opportunities with a close date) */
+ * period (open opportunities with a close date), from agg_close (migration 17): the period's
+ * days summed per month, stage and cents bucket, then weighted as agg_weighted says */
 static void an_open_by_month(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT substr(o.expected_close_on, 1, 7) AS month, count(*) AS count, "
-		  "sum(o.amount) AS amount, sum(");
-	weighted(q, p, "o");
-	qb_sql(q, ") AS weighted_amount FROM opportunities o WHERE o.archived_at IS NULL AND "
-		  "o.stage NOT IN ('won', 'lost') AND ");
-	scope_owner(q, p, "o.owner_id");
-	qb_sql(q, " AND o.expected_close_on >= ");
-	qb_text(q, p->from_day);
-	qb_sql(q, " AND o.expected_close_on <= ");
-	qb_text(q, p->to_day);
-	qb_sql(q, " GROUP BY month ORDER BY month");
+	qb_sql(q, "SELECT a.month, sum(a.n) AS count, sum(a.amount) AS amount, sum(");
+	agg_weighted(q, p, "a");
+	qb_sql(q, ") AS weighted_amount FROM (SELECT substr(c.day, 1, 7) AS month, c.stage, c.cents, "
+		  "CAST(sum(c.n) AS bigint) AS n, CAST(sum(c.amount) AS bigint) AS amount FROM "
+		  "agg_close c WHERE ");
+	scope_agg(q, p, "c.owner_id");
+	period_days(q, p, "c.day");
+	qb_sql(q, " GROUP BY substr(c.day, 1, 7), c.stage, c.cents) a GROUP BY a.month "
+		  "HAVING sum(a.n) <> 0 ORDER BY a.month");
 }
 
 /* won_by_month: {month, count, amount} won in the period, by the month it was won (UTC+8) */
@@ -1385,29 +1374,46 @@ static void an_pool_flows(struct qb *q, const struct an_params *p)
 	qb_sql(q, " GROUP BY direction, h.reason ORDER BY direction, h.reason");
 }
 
+/* the scope's rows of agg_segments (migration 17): bucket, accounts, revenue, touches of the
+ * accounts (day '') and of the period's days, in buckets 0, 1, 2 or (recent) in bucket 3 from
+ * the first order day of the beginners' cut-off on */
+static void segment_rows(struct qb *q, const struct an_params *p, int recent)
+{
+	for (int part = 0; part < 2; part++) {
+		qb_sql(q, part ? " UNION ALL " : "");
+		qb_sql(q, "SELECT s.bucket, s.accounts, s.revenue, s.touches FROM agg_segments s WHERE ");
+		scope_agg(q, p, "s.owner_id");
+		if (recent) {
+			qb_sql(q, " AND s.bucket = 3 AND s.first_on >= substr(");
+			qb_text(q, p->cutoff);
+			qb_sql(q, ", 1, 10)");
+		} else {
+			qb_sql(q, " AND s.bucket IN (0, 1, 2) AND s.first_on = ''");
+		}
+		if (part)
+			period_days(q, p, "s.day");
+		else
+			qb_sql(q, " AND s.day = ''");
+	}
+}
+
 /* segments: {orders_bucket: 0|1|2 (2 = two or more), first_recent: first order on or after
- * cutoff's day, accounts, revenue (orders in the period), touches (effective, in the period)} */
+ * cutoff's day, accounts, revenue (orders in the period), touches (effective, in the period)}.
+ * agg_segments keeps each account of two or more orders twice, in bucket 2 and in bucket 3 by
+ * its first order's day: bucket 3 from the cut-off on gives the recent ones (first_recent 1),
+ * bucket 2 less those the others (first_recent 0). */
 static void an_segments(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, q->dialect == SQL_PG ? "SELECT LEAST(n, 2)" : "SELECT min(n, 2)");
-	qb_sql(q, " AS orders_bucket, CASE WHEN first_on >= substr(");
-	qb_text(q, p->cutoff);
-	qb_sql(q, ", 1, 10) THEN 1 ELSE 0 END AS first_recent, count(*) AS accounts, COALESCE(sum(revenue), 0) AS "
-		  "revenue, COALESCE(sum(touches), 0) AS touches FROM (SELECT (SELECT count(*) FROM "
-		  "orders o WHERE o.account_id = t.id AND o.archived_at IS NULL) AS n, (SELECT "
-		  "min(o.ordered_on) FROM orders o WHERE o.account_id = t.id AND o.archived_at IS NULL) "
-		  "AS first_on, (SELECT sum(o.amount) FROM orders o WHERE o.account_id = t.id AND "
-		  "o.archived_at IS NULL AND o.ordered_on >= ");
-	qb_text(q, p->from_day);
-	qb_sql(q, " AND o.ordered_on <= ");
-	qb_text(q, p->to_day);
-	qb_sql(q, ") AS revenue, (SELECT count(*) FROM activities a WHERE a.account_id = t.id AND "
-		  "a.effective = 1 AND a.archived_at IS NULL");
-	period(q, p, "a.occurred_at");
-	qb_sql(q, ") AS touches FROM accounts t WHERE t.archived_at IS NULL AND t.owner_id IS NOT "
-		  "NULL AND ");
-	scope_owner(q, p, "t.owner_id");
-	qb_sql(q, ") AS w GROUP BY orders_bucket, first_recent");
+	qb_sql(q, "SELECT g.b AS orders_bucket, g.fr AS first_recent, sum(g.acc) AS accounts, "
+		  "sum(g.rev) AS revenue, sum(g.tch) AS touches FROM (SELECT r.bucket AS b, 0 AS fr, "
+		  "r.accounts AS acc, r.revenue AS rev, r.touches AS tch FROM (");
+	segment_rows(q, p, 0);
+	qb_sql(q, ") r UNION ALL SELECT 2, k.fr, k.sg * r.acc, k.sg * r.rev, k.sg * r.tch FROM "
+		  "(SELECT COALESCE(sum(x.accounts), 0) AS acc, COALESCE(sum(x.revenue), 0) AS rev, "
+		  "COALESCE(sum(x.touches), 0) AS tch FROM (");
+	segment_rows(q, p, 1);
+	qb_sql(q, ") x) r CROSS JOIN (SELECT 1 AS fr, 1 AS sg UNION ALL SELECT 0, -1) k) g "
+		  "GROUP BY g.b, g.fr");
 }
 
 /* won_total: {count, amount} won in the period by the scope's owners */

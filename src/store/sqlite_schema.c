@@ -121,6 +121,13 @@
 	"  new.created_at OR old.won_at IS NOT new.won_at OR old.lost_at IS NOT new.lost_at OR" \
 	"  old.reach IS NOT new.reach"
 
+/* Migration 17's SQL is schema_sql.h's (written once for both stores) but for this: account
+ * X's order facts, from its live orders (PostgreSQL takes the minimum in byte order) */
+#define ORDER_FACTS(X) \
+	"UPDATE accounts SET order_count = (SELECT count(*) FROM orders fo WHERE fo.account_id = " \
+	X " AND fo.archived_at IS NULL), first_order_on = (SELECT min(fo.ordered_on) FROM orders fo" \
+	"  WHERE fo.account_id = " X " AND fo.archived_at IS NULL) WHERE id = " X ";"
+
 const char *const sqlite_migrations[] = {
 	/* 1: the foundation */
 	"CREATE TABLE teams (" LIVE ", name TEXT NOT NULL, name_key TEXT,"
@@ -489,6 +496,50 @@ const char *const sqlite_migrations[] = {
 	"  = won_opps - (old.stage = 'won') WHERE id = old.account_id AND old.archived_at IS NULL;"
 	"  UPDATE accounts SET open_opps = open_opps + (new.stage NOT IN ('won', 'lost')), won_opps"
 	"  = won_opps + (new.stage = 'won') WHERE id = new.account_id AND new.archived_at IS NULL;"
+	" END;",
+
+	/* 17: the forecast's and the segments' maintained aggregates (issue 5; schema_sql.h says
+	 * what each table holds): the order facts on each account, the two tables filled by one
+	 * GROUP BY each (the company's and the teams' rows from the owners'), then the triggers */
+	"ALTER TABLE accounts ADD COLUMN order_count INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE accounts ADD COLUMN first_order_on TEXT;"
+	"UPDATE accounts SET order_count = f.n, first_order_on = f.first FROM (SELECT account_id,"
+	"  count(*) AS n, min(ordered_on) AS first FROM orders WHERE archived_at IS NULL GROUP BY"
+	"  account_id) f WHERE f.account_id = accounts.id;"
+	"CREATE TABLE agg_close (owner_id INTEGER NOT NULL, day TEXT NOT NULL, stage TEXT NOT NULL,"
+	"  cents INTEGER NOT NULL, n INTEGER NOT NULL, amount INTEGER NOT NULL,"
+	"  PRIMARY KEY (owner_id, day, stage, cents)) WITHOUT ROWID;"
+	CLOSE_FILL
+	"CREATE TABLE agg_segments (owner_id INTEGER NOT NULL, bucket INTEGER NOT NULL, first_on TEXT"
+	"  NOT NULL, day TEXT NOT NULL, accounts INTEGER NOT NULL, revenue INTEGER NOT NULL,"
+	"  touches INTEGER NOT NULL, PRIMARY KEY (owner_id, bucket, first_on, day)) WITHOUT ROWID;"
+	SEG_FILL
+	"CREATE TRIGGER opportunities_close_ai AFTER INSERT ON opportunities BEGIN "
+	AGG_CLOSE("new", "1") " END;"
+	"CREATE TRIGGER opportunities_close_au AFTER UPDATE OF owner_id, stage, amount, archived_at,"
+	"  expected_close_on ON opportunities WHEN " CLOSE_CHANGED " BEGIN " AGG_CLOSE("old", "-1")
+	AGG_CLOSE("new", "1") " END;"
+	"CREATE TRIGGER accounts_segments_ai AFTER INSERT ON accounts BEGIN "
+	SEG_ACCOUNT("new", "1") " END;"
+	"CREATE TRIGGER accounts_segments_au AFTER UPDATE OF owner_id, archived_at, order_count,"
+	"  first_order_on ON accounts WHEN " SEG_CHANGED " BEGIN " SEG_ACCOUNT_ALL("old", "-1")
+	SEG_ACCOUNT_ALL("new", "1") " END;"
+	"CREATE TRIGGER orders_segments_ai AFTER INSERT ON orders BEGIN " SEG_ORDER("new", "1")
+	ORDER_FACTS("new.account_id") " END;"
+	"CREATE TRIGGER orders_segments_au AFTER UPDATE OF account_id, amount, ordered_on,"
+	"  archived_at ON orders WHEN old.account_id IS NOT new.account_id OR old.amount IS NOT"
+	"  new.amount OR old.ordered_on IS NOT new.ordered_on OR old.archived_at IS NOT"
+	"  new.archived_at BEGIN " SEG_ORDER("old", "-1") SEG_ORDER("new", "1")
+	ORDER_FACTS("new.account_id") ORDER_FACTS("old.account_id") " END;"
+	"CREATE TRIGGER activities_segments_ai AFTER INSERT ON activities BEGIN "
+	SEG_TOUCH("new", "1") " END;"
+	"CREATE TRIGGER activities_segments_au AFTER UPDATE OF account_id, effective, occurred_at,"
+	"  archived_at ON activities WHEN old.account_id IS NOT new.account_id OR old.effective IS"
+	"  NOT new.effective OR old.occurred_at IS NOT new.occurred_at OR old.archived_at IS NOT"
+	"  new.archived_at BEGIN " SEG_TOUCH("old", "-1") SEG_TOUCH("new", "1") " END;"
+	"CREATE TRIGGER users_team_segments_au AFTER UPDATE OF team_id ON users WHEN old.team_id IS"
+	"  NOT new.team_id BEGIN "
+	SEG_MOVE_TEAM
 	" END;",
 };
 
