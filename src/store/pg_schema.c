@@ -97,6 +97,8 @@
 	"UPDATE accounts SET order_count = (SELECT count(*) FROM orders fo WHERE fo.account_id = " \
 	X " AND fo.archived_at IS NULL), first_order_on = (SELECT min(fo.ordered_on COLLATE \"C\")" \
 	"  FROM orders fo WHERE fo.account_id = " X " AND fo.archived_at IS NULL) WHERE id = " X ";"
+/* Migration 18's instants compare and aggregate in byte order, as SQLite's do */
+#define BYTES " COLLATE \"C\""
 
 const char *const pg_migrations[] = {
 	/* 1: the foundation (teams and users refer to each other: the second reference is added
@@ -509,6 +511,39 @@ const char *const pg_migrations[] = {
 	" RETURN NULL; END $$;"
 	"CREATE TRIGGER users_team_segments_au AFTER UPDATE OF team_id ON users FOR EACH ROW WHEN"
 	"  (OLD.team_id IS DISTINCT FROM NEW.team_id) EXECUTE FUNCTION dealmap_users_team_segments();",
+	/* 18: the activity figures' maintained tables (sqlite_schema.c says what each holds): the
+	 * tables and the opportunities' first win filled from the records, then a plpgsql trigger
+	 * running SQLite's statements (schema_sql.h) */
+	"CREATE TABLE agg_touch_day (user_id bigint NOT NULL, day text COLLATE \"C\" NOT NULL,"
+	"  n bigint NOT NULL, eff bigint NOT NULL, PRIMARY KEY (user_id, day));"
+	"CREATE TABLE agg_touch_channel (user_id bigint NOT NULL, day text COLLATE \"C\" NOT NULL,"
+	"  channel text NOT NULL, n bigint NOT NULL, PRIMARY KEY (user_id, day, channel));"
+	"CREATE TABLE touch_pairs (user_id bigint NOT NULL, account_id bigint NOT NULL, first_at"
+	"  text COLLATE \"C\" NOT NULL, last_at text COLLATE \"C\" NOT NULL,"
+	"  PRIMARY KEY (user_id, account_id));"
+	"CREATE TABLE agg_touch_last (day text COLLATE \"C\" PRIMARY KEY, n bigint NOT NULL);"
+	"ALTER TABLE opportunities ADD COLUMN first_won_at text;"
+	TOUCH_BACKFILL
+	"CREATE FUNCTION dealmap_stage_history_first_won() RETURNS trigger LANGUAGE plpgsql AS $$"
+	"  BEGIN UPDATE opportunities SET first_won_at = NEW.at WHERE id = NEW.opportunity_id AND"
+	"  (first_won_at IS NULL OR first_won_at > NEW.at COLLATE \"C\"); RETURN NULL; END $$;"
+	"CREATE TRIGGER stage_history_first_won AFTER INSERT ON stage_history FOR EACH ROW"
+	"  WHEN (NEW.to_stage = 'won') EXECUTE FUNCTION dealmap_stage_history_first_won();"
+	"CREATE FUNCTION dealmap_activities_touch_agg() RETURNS trigger LANGUAGE plpgsql AS $$"
+	"  BEGIN"
+	"  IF TG_OP <> 'INSERT' THEN " TOUCH_DAY("OLD", "-1") TOUCH_PAIRS_REDO("OLD") " END IF;"
+	"  IF TG_OP <> 'DELETE' THEN " TOUCH_DAY("NEW", "1") " END IF;"
+	"  IF TG_OP = 'INSERT' THEN " TOUCH_PAIRS_ADD("NEW") " END IF;"
+	"  IF TG_OP = 'UPDATE' THEN " TOUCH_PAIRS_REDO("NEW") " END IF;"
+	"  RETURN NULL; END $$;"
+	"CREATE TRIGGER activities_touch_agg AFTER INSERT OR DELETE ON activities FOR EACH ROW"
+	"  EXECUTE FUNCTION dealmap_activities_touch_agg();"
+	"CREATE TRIGGER activities_touch_agg_au AFTER UPDATE OF account_id, user_id, channel,"
+	"  occurred_at, effective, archived_at ON activities FOR EACH ROW WHEN (OLD.account_id IS"
+	"  DISTINCT FROM NEW.account_id OR OLD.user_id IS DISTINCT FROM NEW.user_id OR OLD.channel"
+	"  IS DISTINCT FROM NEW.channel OR OLD.occurred_at IS DISTINCT FROM NEW.occurred_at OR"
+	"  OLD.effective IS DISTINCT FROM NEW.effective OR (OLD.archived_at IS NULL) <>"
+	"  (NEW.archived_at IS NULL)) EXECUTE FUNCTION dealmap_activities_touch_agg();",
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

@@ -130,5 +130,86 @@
 	"  IS NULL) OR (OLD.order_count >= 2) <> (NEW.order_count >= 2) OR (NEW.order_count < 2 AND" \
 	"  OLD.order_count <> NEW.order_count) OR (NEW.order_count >= 2 AND OLD.first_order_on IS" \
 	"  DISTINCT FROM NEW.first_order_on)"
+/* Migration 18: the activity figures' maintained tables (sqlite_schema.c says what each holds),
+ * one SQL for both stores. The including file defines DAY8(x), the UTC+8 day of instant text x,
+ * and BYTES, the byte-order collation min/max of instants take (nothing on SQLite, COLLATE "C"
+ * on PostgreSQL). Each contribution goes to two rows: w.r = 0 the user's (0 = no user), w.r = 1
+ * the company's (-1). */
+#define TOUCH_KEYS "(SELECT 0 AS r UNION ALL SELECT 1) w"
+#define TOUCH_KEY(X) "CASE w.r WHEN 1 THEN -1 ELSE COALESCE(" X ".user_id, 0) END"
+/* add (S = "1") or subtract (S = "-1") activity row X's count to its day, and if it is
+ * effective, to its day and channel */
+#define TOUCH_DAY(X, S) \
+	"INSERT INTO agg_touch_day (user_id, day, n, eff) SELECT " TOUCH_KEY(X) ", " \
+	DAY8(X ".occurred_at") ", " S ", " S " * " X ".effective FROM " TOUCH_KEYS " WHERE " X \
+	".archived_at IS NULL ON CONFLICT (user_id, day) DO UPDATE SET n = agg_touch_day.n +" \
+	"  excluded.n, eff = agg_touch_day.eff + excluded.eff;" \
+	"INSERT INTO agg_touch_channel (user_id, day, channel, n) SELECT " TOUCH_KEY(X) ", " \
+	DAY8(X ".occurred_at") ", " X ".channel, " S " FROM " TOUCH_KEYS " WHERE " X \
+	".archived_at IS NULL AND " X ".effective = 1 ON CONFLICT (user_id, day, channel) DO" \
+	"  UPDATE SET n = agg_touch_channel.n + excluded.n;"
+/* add (S = "1") or subtract (S = "-1") account A's last touch to the company's count of
+ * accounts by the day of their last touch (its pair -1's last_at) */
+#define TOUCH_LAST(A, S) \
+	"INSERT INTO agg_touch_last (day, n) SELECT " DAY8("t.last_at") ", " S " FROM touch_pairs t" \
+	"  WHERE t.user_id = -1 AND t.account_id = " A " ON CONFLICT (day) DO UPDATE SET n =" \
+	"  agg_touch_last.n + excluded.n;"
+/* a new live effective activity X moves its pairs' last touch forward (or starts them), and
+ * their first touch back if it is earlier (rare: an activity logged after the fact); the first
+ * touch is set apart so that the common case leaves touch_pairs_first alone. The account's last
+ * touch moves from its old day to X's day first. */
+#define TOUCH_PAIRS_ADD(X) \
+	"INSERT INTO agg_touch_last (day, n) SELECT " DAY8("t.last_at") ", -1 FROM touch_pairs t" \
+	"  WHERE t.user_id = -1 AND t.account_id = " X ".account_id AND t.last_at < " X \
+	".occurred_at AND " X ".effective = 1 AND " X ".archived_at IS NULL ON CONFLICT (day) DO" \
+	"  UPDATE SET n = agg_touch_last.n + excluded.n;" \
+	"INSERT INTO agg_touch_last (day, n) SELECT " DAY8(X ".occurred_at") ", 1 WHERE " X \
+	".effective = 1 AND " X ".archived_at IS NULL AND NOT EXISTS (SELECT 1 FROM touch_pairs t" \
+	"  WHERE t.user_id = -1 AND t.account_id = " X ".account_id AND t.last_at >= " X \
+	".occurred_at) ON CONFLICT (day) DO UPDATE SET n = agg_touch_last.n + excluded.n;" \
+	"INSERT INTO touch_pairs (user_id, account_id, first_at, last_at) SELECT " TOUCH_KEY(X) \
+	", " X ".account_id, " X ".occurred_at, " X ".occurred_at FROM " TOUCH_KEYS " WHERE " X \
+	".effective = 1 AND " X ".archived_at IS NULL ON CONFLICT (user_id, account_id) DO UPDATE" \
+	"  SET last_at = excluded.last_at WHERE excluded.last_at > touch_pairs.last_at;" \
+	"UPDATE touch_pairs SET first_at = " X ".occurred_at WHERE user_id IN (COALESCE(" X \
+	".user_id, 0), -1) AND account_id = " X ".account_id AND first_at > " X ".occurred_at" \
+	"  AND " X ".effective = 1 AND " X ".archived_at IS NULL;"
+/* pair (U, account A) recomputed from its activities (WHO: the user's only): an update or a
+ * delete may remove its first or last touch; rare, and an index seek on the account */
+#define TOUCH_PAIR_REDO(U, A, WHO) \
+	"DELETE FROM touch_pairs WHERE user_id = " U " AND account_id = " A ";" \
+	"INSERT INTO touch_pairs (user_id, account_id, first_at, last_at) SELECT " U ", " A \
+	", min(x.occurred_at" BYTES "), max(x.occurred_at" BYTES ") FROM activities x WHERE" \
+	"  x.account_id = " A " AND x.effective = 1 AND x.archived_at IS NULL" WHO \
+	"  GROUP BY x.account_id;"
+#define TOUCH_PAIRS_REDO(X) \
+	TOUCH_PAIR_REDO("COALESCE(" X ".user_id, 0)", X ".account_id", \
+			"  AND COALESCE(x.user_id, 0) = COALESCE(" X ".user_id, 0)") \
+	TOUCH_LAST(X ".account_id", "-1") TOUCH_PAIR_REDO("-1", X ".account_id", "") \
+	TOUCH_LAST(X ".account_id", "1")
+/* the tables filled from the records, set-based: one GROUP BY over the activities per table,
+ * the company's rows summed from the users' rows; each opportunity's first win from its history */
+#define TOUCH_BACKFILL \
+	"INSERT INTO agg_touch_day SELECT COALESCE(user_id, 0), " DAY8("occurred_at") ", count(*)," \
+	"  sum(effective) FROM activities WHERE archived_at IS NULL GROUP BY 1, 2;" \
+	"INSERT INTO agg_touch_channel SELECT COALESCE(user_id, 0), " DAY8("occurred_at") \
+	", channel, count(*) FROM activities WHERE archived_at IS NULL AND effective = 1" \
+	"  GROUP BY 1, 2, 3;" \
+	"INSERT INTO touch_pairs SELECT COALESCE(user_id, 0), account_id, min(occurred_at" BYTES \
+	"), max(occurred_at" BYTES ") FROM activities WHERE archived_at IS NULL AND effective = 1" \
+	"  GROUP BY 1, 2;" \
+	"INSERT INTO agg_touch_day SELECT -1, day, sum(n), sum(eff) FROM agg_touch_day GROUP BY day;" \
+	"INSERT INTO agg_touch_channel SELECT -1, day, channel, sum(n) FROM agg_touch_channel" \
+	"  GROUP BY day, channel;" \
+	"INSERT INTO touch_pairs SELECT -1, account_id, min(first_at), max(last_at) FROM" \
+	"  touch_pairs GROUP BY account_id;" \
+	"INSERT INTO agg_touch_last SELECT " DAY8("last_at") ", count(*) FROM touch_pairs WHERE" \
+	"  user_id = -1 GROUP BY 1;" \
+	"CREATE INDEX touch_pairs_first ON touch_pairs(user_id, first_at);" \
+	"UPDATE opportunities SET first_won_at = h.at FROM (SELECT opportunity_id, min(at" BYTES \
+	") AS at FROM stage_history WHERE to_stage = 'won' GROUP BY opportunity_id) h WHERE" \
+	"  h.opportunity_id = opportunities.id;" \
+	"CREATE INDEX opportunities_first_won ON opportunities(owner_id, first_won_at) WHERE" \
+	"  archived_at IS NULL AND first_won_at IS NOT NULL;"
 
 #endif

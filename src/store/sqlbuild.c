@@ -1106,8 +1106,9 @@ void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
  * period [from, to). Approach per query (see also docs/ANALYTICS.md): the funnel's four read the
  * aggregates maintained by the triggers of migration 11 (agg_open, agg_closed, agg_reach,
  * agg_stays: per owner, UTC+8 day and stage), the forecast's open amounts and the segments
- * those of migration 17 (agg_close, agg_segments), on both stores; the others are plain GROUP BY
- * over the covering indexes of migration 4 (stage_history_to, activities_user, activities_when). */
+ * those of migration 17 (agg_close, agg_segments), the activity figures those of migration 18
+ * (agg_touch_day, agg_touch_channel, touch_pairs: per user), on both stores; the others are
+ * plain GROUP BY over covering indexes. */
 
 /* the teams of a team scope as an SQL set of sign x id + offset: the ids the caller resolved,
  * bound, or the recursive walk down from team_id (40 us a query at full scale) */
@@ -1171,18 +1172,6 @@ static void rate_of(struct qb *q, const struct an_params *p, const char *col)
 		qb_int(q, p->rates[i].rate);
 	}
 	qb_sql(q, " ELSE 0 END)");
-}
-
-/* the calendar month (len 7) or day (len 10) of instant column col in UTC+8, as text */
-static void local_date(struct qb *q, const char *col, int len)
-{
-	if (q->dialect == SQL_PG)
-		buf_printf(&q->sql, "to_char((%s)::timestamptz AT TIME ZONE 'UTC' + interval '8 hours', "
-			   "'%s')", col, len == 7 ? "YYYY-MM" : "YYYY-MM-DD");
-	else if (len == 7)
-		buf_printf(&q->sql, "strftime('%%Y-%%m', %s, '+8 hours')", col);
-	else
-		buf_printf(&q->sql, "date(%s, '+8 hours')", col);
 }
 
 /* The funnel reads the aggregates of migration 11 (sqlite_schema.c, pg_schema.c): at most
@@ -1294,35 +1283,106 @@ static void an_won_by_month(struct qb *q, const struct an_params *p)
 	qb_sql(q, " GROUP BY month HAVING sum(a.n) <> 0 ORDER BY month");
 }
 
-/* touches_day: {user_id, day (UTC+8), touches}: effective activities by the scope's users */
+/* The activity figures read the tables of migration 18 (sqlite_schema.c): per user and UTC+8
+ * day (and channel) the live activities and the effective ones, and per user and account the
+ * first and last live effective touch, each also for the company (user -1). */
+
+/* the scope's users over those tables: the company is every user (0 = none), not its -1 rows */
+static void scope_users(struct qb *q, const struct an_params *p, const char *col)
+{
+	if (p->scope == SCOPE_COMPANY)
+		buf_printf(&q->sql, "%s >= 0", col);
+	else
+		scope_owner(q, p, col);
+}
+
+/* the scope's sums over those tables: the company's own rows (-1), a team's users' rows (they
+ * have no team rows, unlike the funnel's) */
+static void scope_touch(struct qb *q, const struct an_params *p, const char *col)
+{
+	if (p->scope == SCOPE_COMPANY)
+		buf_printf(&q->sql, "%s = -1", col);
+	else
+		scope_owner(q, p, col);
+}
+
+/* touches_day: {user_id, day (UTC+8), touches}: effective activities by the scope's users, in
+ * the order of users (no user first on SQLite, last on PostgreSQL, as NULL sorts on each) */
 static void an_touches_day(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT a.user_id, ");
-	local_date(q, "a.occurred_at", 10);
-	qb_sql(q, " AS day, count(*) AS touches FROM activities a WHERE a.archived_at IS NULL AND a.effective = 1 AND ");
-	scope_owner(q, p, "a.user_id");
-	period(q, p, "a.occurred_at");
-	qb_sql(q, " GROUP BY a.user_id, day ORDER BY a.user_id, day");
+	qb_sql(q, "SELECT NULLIF(d.user_id, 0) AS user_id, d.day, d.eff AS touches FROM "
+		  "agg_touch_day d WHERE d.eff <> 0 AND ");
+	scope_users(q, p, "d.user_id");
+	period_days(q, p, "d.day");
+	qb_sql(q, q->dialect == SQL_PG ? " ORDER BY d.user_id = 0, d.user_id, d.day" :
+		  " ORDER BY d.user_id, d.day");
+}
+
+/* pair t (user, account; the company's own if company) was touched in [from, to): its first or
+ * last touch is in it, or, when it spans the period (first before, last after), an index seek
+ * finds one of its live effective activities in it */
+static void pair_touched(struct qb *q, const struct an_params *p, int company)
+{
+	qb_sql(q, "t.last_at >= ");
+	qb_text(q, p->from);
+	qb_sql(q, " AND t.first_at < ");
+	qb_text(q, p->to);
+	qb_sql(q, " AND (t.last_at < ");
+	qb_text(q, p->to);
+	qb_sql(q, " OR t.first_at >= ");
+	qb_text(q, p->from);
+	qb_sql(q, " OR EXISTS (SELECT 1 FROM activities x WHERE x.account_id = t.account_id AND "
+		  "x.effective = 1 AND x.archived_at IS NULL");
+	if (!company)
+		qb_sql(q, " AND x.user_id = t.user_id");
+	period(q, p, "x.occurred_at");
+	qb_sql(q, "))");
+}
+
+/* accounts_touched, an expression: distinct accounts with an effective touch in [from, to) by
+ * the scope's users, from their touched pairs (user, account). The company counts its own pair
+ * per account: by the day of its last touch (agg_touch_last), plus, only when some account's
+ * last touch is after the period, the pairs touched in it whose last touch is after it. */
+static void accounts_touched(struct qb *q, const struct an_params *p)
+{
+	if (p->scope == SCOPE_COMPANY) {
+		qb_sql(q, "(SELECT COALESCE(sum(l.n), 0) FROM agg_touch_last l WHERE l.n <> 0");
+		period_days(q, p, "l.day");
+		qb_sql(q, ") + CASE WHEN EXISTS (SELECT 1 FROM agg_touch_last l WHERE l.n <> 0 AND "
+			  "l.day > ");
+		qb_text(q, p->to_day);
+		qb_sql(q, ") THEN (SELECT count(*) FROM touch_pairs t WHERE t.user_id = -1 AND "
+			  "t.last_at >= ");
+		qb_text(q, p->to);
+		qb_sql(q, " AND ");
+		pair_touched(q, p, 1);
+		qb_sql(q, ") ELSE 0 END");
+		return;
+	}
+	qb_sql(q, "(SELECT count(DISTINCT t.account_id) FROM touch_pairs t WHERE ");
+	scope_owner(q, p, "t.user_id");
+	qb_sql(q, " AND ");
+	pair_touched(q, p, 0);
+	qb_sql(q, ")");
 }
 
 /* activity_totals: {activities, effective, accounts_touched} in the period */
 static void an_activity_totals(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT count(*) AS activities, COALESCE(sum(a.effective), 0) AS effective, "
-		  "count(DISTINCT CASE WHEN a.effective = 1 THEN a.account_id END) AS "
-		  "accounts_touched FROM activities a WHERE a.archived_at IS NULL AND ");
-	scope_owner(q, p, "a.user_id");
-	period(q, p, "a.occurred_at");
+	qb_sql(q, "SELECT COALESCE(sum(d.n), 0) AS activities, COALESCE(sum(d.eff), 0) AS effective, ");
+	accounts_touched(q, p);
+	qb_sql(q, " AS accounts_touched FROM agg_touch_day d WHERE ");
+	scope_touch(q, p, "d.user_id");
+	period_days(q, p, "d.day");
 }
 
 /* by_channel: {channel, touches}: effective activities in the period */
 static void an_by_channel(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT a.channel, count(*) AS touches FROM activities a WHERE a.archived_at IS "
-		  "NULL AND a.effective = 1 AND ");
-	scope_owner(q, p, "a.user_id");
-	period(q, p, "a.occurred_at");
-	qb_sql(q, " GROUP BY a.channel ORDER BY a.channel");
+	qb_sql(q, "SELECT c.channel, sum(c.n) AS touches FROM agg_touch_channel c WHERE ");
+	scope_touch(q, p, "c.user_id");
+	period_days(q, p, "c.day");
+	qb_sql(q, " GROUP BY c.channel HAVING sum(c.n) <> 0 ORDER BY c.channel");
 }
 
 /* sleeping: {n}: owned accounts whose last effective touch (or creation) is before cutoff.
@@ -1446,13 +1506,12 @@ static void an_reps(struct qb *q, const struct an_params *p)
 {
 	qb_sql(q, "SELECT u.id AS user_id, u.username, u.display_name, u.hired_on, (SELECT count(*) "
 		  "FROM accounts a WHERE a.owner_id = u.id AND a.archived_at IS NULL) AS "
-		  "accounts_owned, (SELECT count(*) FROM activities x WHERE x.user_id = u.id AND "
-		  "x.effective = 1 AND x.archived_at IS NULL");
-	period(q, p, "x.occurred_at");
-	qb_sql(q, ") AS touches, (SELECT count(*) FROM (SELECT min(x.occurred_at) AS first FROM "
-		  "activities x WHERE x.user_id = u.id AND x.effective = 1 AND x.archived_at IS NULL "
-		  "GROUP BY x.account_id) AS w WHERE TRUE");
-	period(q, p, "first");
+		  "accounts_owned, (SELECT COALESCE(sum(d.eff), 0) FROM agg_touch_day d WHERE "
+		  "d.user_id = u.id");
+	period_days(q, p, "d.day");
+	/* new accounts: the rep's pairs whose first touch is in the period */
+	qb_sql(q, ") AS touches, (SELECT count(*) FROM touch_pairs t WHERE t.user_id = u.id");
+	period(q, p, "t.first_at");
 	qb_sql(q, ") AS new_accounts_touched, (SELECT COALESCE(sum(g.amount), 0) FROM agg_open g "
 		  "WHERE g.owner_id = u.id) AS open_pipeline, (SELECT COALESCE(sum(");
 	agg_weighted(q, p, "g");
@@ -1465,10 +1524,10 @@ static void an_reps(struct qb *q, const struct an_params *p)
 		period_days(q, p, "c.day");
 		buf_printf(&q->sql, ") AS %s", names[i]);
 	}
-	qb_sql(q, ", (SELECT min(h.at) FROM stage_history h JOIN opportunities o ON "
-		  "o.id = h.opportunity_id WHERE o.owner_id = u.id AND o.archived_at IS NULL AND "
-		  "h.to_stage = 'won') AS first_won_at FROM users u WHERE u.archived_at IS NULL AND "
-		  "u.role = 'rep' AND ");
+	/* the first move to won of the rep's live opportunities: each keeps its first (migration 18) */
+	qb_sql(q, ", (SELECT min(o.first_won_at) FROM opportunities o WHERE o.owner_id = u.id AND "
+		  "o.archived_at IS NULL AND o.first_won_at IS NOT NULL) AS first_won_at FROM users u "
+		  "WHERE u.archived_at IS NULL AND u.role = 'rep' AND ");
 	scope_owner(q, p, "u.id");
 	qb_sql(q, " ORDER BY u.id");
 }

@@ -127,6 +127,28 @@
 	"UPDATE accounts SET order_count = (SELECT count(*) FROM orders fo WHERE fo.account_id = " \
 	X " AND fo.archived_at IS NULL), first_order_on = (SELECT min(fo.ordered_on) FROM orders fo" \
 	"  WHERE fo.account_id = " X " AND fo.archived_at IS NULL) WHERE id = " X ";"
+/* Migration 18: the activity figures' maintained tables (issue 5). The activity report and the
+ * reps' touches read every activity of the scope in the period (10M rows for the company at full
+ * scale, minutes); these keep what they count, by the triggers on activities in the transaction
+ * of every write (schema_sql.h holds their SQL, the same on both stores):
+ *
+ *   agg_touch_day     (user_id, day) -> n, eff: live activities logged by the user (0 = none)
+ *                     on that UTC+8 day, and the effective ones among them
+ *   agg_touch_channel (user_id, day, channel) -> n: live effective activities by channel
+ *   touch_pairs       (user_id, account_id) -> first_at, last_at: the first and last live
+ *                     effective activity of the user on the account; accounts_touched and
+ *                     new_accounts_touched are distinct counts, which no sum of daily rows gives
+ *   agg_touch_last    (day) -> n: accounts whose last live effective touch (by anyone: their
+ *                     pair -1) is on that day, so that the company's accounts touched in a
+ *                     period reaching the present are a sum over its days
+ *
+ * Every row is kept for the user and for the company (user_id -1), so the company scope reads
+ * days (x channels) rows, and one row per account for its distinct accounts. Each opportunity
+ * also keeps first_won_at (its first move to won; won_at of migration 11 is the last), set by a
+ * trigger on stage_history, for the reps' ramp time. Activities are never deleted (archived
+ * instead); a delete trigger keeps the tables right anyway. Rows whose counts fall to zero stay;
+ * readers skip them. */
+#define BYTES ""
 
 const char *const sqlite_migrations[] = {
 	/* 1: the foundation */
@@ -541,6 +563,31 @@ const char *const sqlite_migrations[] = {
 	"  NOT new.team_id BEGIN "
 	SEG_MOVE_TEAM
 	" END;",
+	/* 18: the activity figures' maintained tables (issue 5; see above): the tables and the
+	 * opportunities' first win filled from the records, then the triggers */
+	"CREATE TABLE agg_touch_day (user_id INTEGER NOT NULL, day TEXT NOT NULL, n INTEGER NOT"
+	"  NULL, eff INTEGER NOT NULL, PRIMARY KEY (user_id, day)) WITHOUT ROWID;"
+	"CREATE TABLE agg_touch_channel (user_id INTEGER NOT NULL, day TEXT NOT NULL, channel TEXT"
+	"  NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (user_id, day, channel)) WITHOUT ROWID;"
+	"CREATE TABLE touch_pairs (user_id INTEGER NOT NULL, account_id INTEGER NOT NULL, first_at"
+	"  TEXT NOT NULL, last_at TEXT NOT NULL, PRIMARY KEY (user_id, account_id)) WITHOUT ROWID;"
+	"CREATE TABLE agg_touch_last (day TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;"
+	"ALTER TABLE opportunities ADD COLUMN first_won_at TEXT;"
+	TOUCH_BACKFILL
+	"CREATE TRIGGER stage_history_first_won_ai AFTER INSERT ON stage_history WHEN new.to_stage"
+	"  = 'won' BEGIN UPDATE opportunities SET first_won_at = new.at WHERE id ="
+	"  new.opportunity_id AND (first_won_at IS NULL OR first_won_at > new.at); END;"
+	"CREATE TRIGGER activities_touch_agg_ai AFTER INSERT ON activities BEGIN "
+	TOUCH_DAY("new", "1") TOUCH_PAIRS_ADD("new") " END;"
+	"CREATE TRIGGER activities_touch_agg_au AFTER UPDATE OF account_id, user_id, channel,"
+	"  occurred_at, effective, archived_at ON activities WHEN old.account_id IS NOT"
+	"  new.account_id OR old.user_id IS NOT new.user_id OR old.channel IS NOT new.channel OR"
+	"  old.occurred_at IS NOT new.occurred_at OR old.effective IS NOT new.effective OR"
+	"  (old.archived_at IS NULL) <> (new.archived_at IS NULL) BEGIN "
+	TOUCH_DAY("old", "-1") TOUCH_DAY("new", "1") TOUCH_PAIRS_REDO("old") TOUCH_PAIRS_REDO("new")
+	" END;"
+	"CREATE TRIGGER activities_touch_agg_ad AFTER DELETE ON activities BEGIN "
+	TOUCH_DAY("old", "-1") TOUCH_PAIRS_REDO("old") " END;",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
