@@ -188,7 +188,8 @@
 	TOUCH_LAST(X ".account_id", "-1") TOUCH_PAIR_REDO("-1", X ".account_id", "") \
 	TOUCH_LAST(X ".account_id", "1")
 /* the tables filled from the records, set-based: one GROUP BY over the activities per table,
- * the company's rows summed from the users' rows; each opportunity's first win from its history */
+ * the company's rows summed from the users' rows; each opportunity's first win from its history;
+ * the intervention list's index over the accounts' touch and won counts (migrations 6 and 16) */
 #define TOUCH_BACKFILL \
 	"INSERT INTO agg_touch_day SELECT COALESCE(user_id, 0), " DAY8("occurred_at") ", count(*)," \
 	"  sum(effective) FROM activities WHERE archived_at IS NULL GROUP BY 1, 2;" \
@@ -210,6 +211,8 @@
 	") AS at FROM stage_history WHERE to_stage = 'won' GROUP BY opportunity_id) h WHERE" \
 	"  h.opportunity_id = opportunities.id;" \
 	"CREATE INDEX opportunities_first_won ON opportunities(owner_id, first_won_at) WHERE" \
-	"  archived_at IS NULL AND first_won_at IS NOT NULL;"
+	"  archived_at IS NULL AND first_won_at IS NOT NULL;" \
+	"CREATE INDEX accounts_owner_unwon ON accounts(owner_id, touch_count) WHERE archived_at IS" \
+	"  NULL AND won_opps = 0;"
 
 #endif

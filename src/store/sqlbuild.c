@@ -1397,17 +1397,17 @@ static void an_sleeping(struct qb *q, const struct an_params *p)
 	qb_text(q, p->cutoff);
 }
 
-/* intervention: {n}: owned accounts with at least n effective touches and no won opportunity */
+/* intervention: {n}: owned accounts with at least n effective touches and no won opportunity.
+ * touch_count (migration 6) and won_opps (migration 16) are kept on the account by triggers:
+ * the scope's range of accounts_owner_unwon (migration 18), instead of an opportunities lookup
+ * per owned account (1 s for the company at full scale) */
 static void an_intervention(struct qb *q, const struct an_params *p)
 {
 	qb_sql(q, "SELECT count(*) AS n FROM accounts t WHERE t.archived_at IS NULL AND "
-		  "t.owner_id IS NOT NULL AND ");
+		  "t.won_opps = 0 AND t.owner_id IS NOT NULL AND ");
 	scope_owner(q, p, "t.owner_id");
-	/* touch_count: the account's live effective activities, kept by migration 6's triggers */
 	qb_sql(q, " AND t.touch_count >= ");
 	qb_int(q, p->n);
-	qb_sql(q, " AND NOT EXISTS (SELECT 1 FROM opportunities w WHERE w.account_id = t.id AND "
-		  "w.archived_at IS NULL AND w.stage = 'won')");
 }
 
 /* pool_size: {n}: accounts in the pool now */

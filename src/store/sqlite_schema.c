@@ -145,7 +145,9 @@
  * Every row is kept for the user and for the company (user_id -1), so the company scope reads
  * days (x channels) rows, and one row per account for its distinct accounts. Each opportunity
  * also keeps first_won_at (its first move to won; won_at of migration 11 is the last), set by a
- * trigger on stage_history, for the reps' ramp time. Activities are never deleted (archived
+ * trigger on stage_history, for the reps' ramp time. The intervention list counts a range of
+ * accounts_owner_unwon (owner, touch_count where won_opps = 0: the counts kept on the account
+ * by migrations 6 and 16) instead of looking up every owned account's opportunities. Activities are never deleted (archived
  * instead); a delete trigger keeps the tables right anyway. Rows whose counts fall to zero stay;
  * readers skip them. */
 #define BYTES ""

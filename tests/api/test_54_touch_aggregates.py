@@ -1,9 +1,10 @@
 """54: the activity figures' maintained tables (issue 5, migration 18: agg_touch_day,
-agg_touch_channel, touch_pairs, agg_touch_last, kept by triggers per user and for the whole company, and each
-opportunity's first_won_at) always equal the same figures recomputed from the activities and the
-stage history, after a mixed workload: activities of several users (and of none: a command-line
-import) logged in order and after the fact, effective or not, their channel, time and
-effectiveness changed, archived and restored, and opportunities won, reopened and won again."""
+agg_touch_channel, touch_pairs and agg_touch_last, kept by triggers per user and for the whole
+company; each opportunity's first_won_at) always equal the same figures recomputed from the
+activities and the stage history, after a mixed workload: activities of several users (and of
+none: a command-line import) logged in order and after the fact, effective or not, their channel,
+time and effectiveness changed, archived and restored, and opportunities won, reopened and won
+again, archived."""
 
 import os
 import tempfile
