@@ -350,29 +350,23 @@ static int activity(struct store *s, struct an_params *ap, json_t *out, struct d
 	date_to_days(td, &today);
 	instant(today - r.sleeping_after_days, ap->cutoff);
 	ap->n = r.intervention_touches;
-	if (rc || (rc = store_analytics(s, "touches_day", ap, &days, e)) ||
+	if (rc || (rc = store_analytics(s, "touches_week", ap, &days, e)) ||
 	    (rc = store_analytics(s, "activity_totals", ap, &totals, e)) ||
 	    (rc = store_analytics(s, "by_channel", ap, &channels, e)) ||
 	    (rc = store_analytics(s, "sleeping", ap, &sleeping, e)) ||
 	    (rc = store_analytics(s, "intervention", ap, &inter, e)))
 		goto out;
-	/* fold days into ISO weeks per rep (rows come ordered by user, then day) */
-	json_t *weeks = json_array(), *row, *last = NULL;
+	/* one row per rep and week, by its Monday, ordered by user, then week */
+	json_t *weeks = json_array(), *row;
 	size_t i;
 	json_array_foreach(days, i, row) {
 		int64_t d;
 		char w[32];
-		date_to_days(json_string_value(json_object_get(row, "day")), &d);
+		date_to_days(json_string_value(json_object_get(row, "monday")), &d);
 		iso_week(d, w);
-		if (last && int_of(last, "user_id") == int_of(row, "user_id") &&
-		    !strcmp(json_string_value(json_object_get(last, "week")), w)) {
-			json_object_set_new(last, "touches",
-					    json_integer(int_of(last, "touches") + int_of(row, "touches")));
-			continue;
-		}
-		last = json_pack("{s:I,s:s,s:I}", "user_id", (json_int_t)int_of(row, "user_id"), "week",
-				 w, "touches", (json_int_t)int_of(row, "touches"));
-		json_array_append_new(weeks, last);
+		json_array_append_new(weeks, json_pack("{s:I,s:s,s:I}", "user_id",
+			(json_int_t)int_of(row, "user_id"), "week", w, "touches",
+			(json_int_t)int_of(row, "touches")));
 	}
 	json_t *t = json_array_get(totals, 0);
 	json_object_set_new(out, "touches_per_rep_week", weeks);

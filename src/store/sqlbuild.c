@@ -1306,16 +1306,22 @@ static void scope_touch(struct qb *q, const struct an_params *p, const char *col
 		scope_owner(q, p, col);
 }
 
-/* touches_day: {user_id, day (UTC+8), touches}: effective activities by the scope's users, in
- * the order of users (no user first on SQLite, last on PostgreSQL, as NULL sorts on each) */
-static void an_touches_day(struct qb *q, const struct an_params *p)
+/* touches_week: {user_id, monday, touches}: effective activities by the scope's users per ISO
+ * week (its Monday, UTC+8) of the period, in the order of users (no user first on SQLite, last
+ * on PostgreSQL, as NULL sorts on each), then weeks. Folded here, not in the domain: 24k rows
+ * for the company over a year rather than 165k daily ones (turning rows into JSON cost more than
+ * the query) */
+static void an_touches_week(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT NULLIF(d.user_id, 0) AS user_id, d.day, d.eff AS touches FROM "
-		  "agg_touch_day d WHERE d.eff <> 0 AND ");
+	qb_sql(q, "SELECT NULLIF(d.user_id, 0) AS user_id, ");
+	qb_sql(q, q->dialect == SQL_PG ? "to_char(CAST(d.day AS date) - CAST(extract(isodow FROM "
+		  "CAST(d.day AS date)) AS integer) + 1, 'YYYY-MM-DD')" :
+		  "date(d.day, '-6 days', 'weekday 1')");
+	qb_sql(q, " AS monday, sum(d.eff) AS touches FROM agg_touch_day d WHERE d.eff <> 0 AND ");
 	scope_users(q, p, "d.user_id");
 	period_days(q, p, "d.day");
-	qb_sql(q, q->dialect == SQL_PG ? " ORDER BY d.user_id = 0, d.user_id, d.day" :
-		  " ORDER BY d.user_id, d.day");
+	qb_sql(q, q->dialect == SQL_PG ? " GROUP BY d.user_id, monday ORDER BY d.user_id = 0, "
+		  "d.user_id, monday" : " GROUP BY d.user_id, monday ORDER BY d.user_id, monday");
 }
 
 /* pair t (user, account; the company's own if company) was touched in [from, to): its first or
@@ -1550,7 +1556,7 @@ static const struct {
 	{ "funnel_open", an_funnel_open }, { "funnel_closed", an_funnel_closed },
 	{ "funnel_reach", an_funnel_reach }, { "stage_days", an_stage_days },
 	{ "open_by_month", an_open_by_month }, { "won_by_month", an_won_by_month },
-	{ "touches_day", an_touches_day }, { "activity_totals", an_activity_totals },
+	{ "touches_week", an_touches_week }, { "activity_totals", an_activity_totals },
 	{ "by_channel", an_by_channel }, { "sleeping", an_sleeping },
 	{ "intervention", an_intervention }, { "pool_size", an_pool_size },
 	{ "pool_flows", an_pool_flows }, { "segments", an_segments },
