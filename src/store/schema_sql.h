@@ -207,6 +207,8 @@
 	"INSERT INTO agg_touch_last SELECT " DAY8("last_at") ", count(*) FROM touch_pairs WHERE" \
 	"  user_id = -1 GROUP BY 1;" \
 	"CREATE INDEX touch_pairs_first ON touch_pairs(user_id, first_at);" \
+	"CREATE INDEX activities_touch_user ON activities(user_id, occurred_at, account_id," \
+	"  effective, archived_at) WHERE effective = 1 AND archived_at IS NULL;" \
 	"UPDATE opportunities SET first_won_at = h.at FROM (SELECT opportunity_id, min(at" BYTES \
 	") AS at FROM stage_history WHERE to_stage = 'won' GROUP BY opportunity_id) h WHERE" \
 	"  h.opportunity_id = opportunities.id;" \

@@ -1324,52 +1324,40 @@ static void an_touches_week(struct qb *q, const struct an_params *p)
 		  "d.user_id, monday" : " GROUP BY d.user_id, monday ORDER BY d.user_id, monday");
 }
 
-/* pair t (user, account; the company's own if company) was touched in [from, to): its first or
- * last touch is in it, or, when it spans the period (first before, last after), an index seek
- * finds one of its live effective activities in it */
-static void pair_touched(struct qb *q, const struct an_params *p, int company)
+/* the accounts of the live effective activities in [from, to) whose user_id satisfies who:
+ * a range of the partial covering index activities_touch_user per user */
+static void touched_in(struct qb *q, const struct an_params *p, const char *who)
 {
-	qb_sql(q, "t.last_at >= ");
-	qb_text(q, p->from);
-	qb_sql(q, " AND t.first_at < ");
-	qb_text(q, p->to);
-	qb_sql(q, " AND (t.last_at < ");
-	qb_text(q, p->to);
-	qb_sql(q, " OR t.first_at >= ");
-	qb_text(q, p->from);
-	qb_sql(q, " OR EXISTS (SELECT 1 FROM activities x WHERE x.account_id = t.account_id AND "
-		  "x.effective = 1 AND x.archived_at IS NULL");
-	if (!company)
-		qb_sql(q, " AND x.user_id = t.user_id");
+	qb_sql(q, "SELECT x.account_id FROM activities x WHERE x.effective = 1 AND x.archived_at IS "
+		  "NULL AND ");
+	if (who)
+		qb_sql(q, who);
+	else
+		scope_owner(q, p, "x.user_id");
 	period(q, p, "x.occurred_at");
-	qb_sql(q, "))");
 }
 
-/* accounts_touched, an expression: distinct accounts with an effective touch in [from, to) by
- * the scope's users, from their touched pairs (user, account). The company counts its own pair
- * per account: by the day of its last touch (agg_touch_last), plus, only when some account's
- * last touch is after the period, the pairs touched in it whose last touch is after it. */
+/* accounts_touched, an expression: distinct accounts with a live effective touch in [from, to)
+ * by the scope's users. The company counts agg_touch_last over the period's days when no
+ * account's last touch is after the period (one that reaches the present: days, not activities);
+ * otherwise, as a scope of users does, the period's touches of every user (and of none). */
 static void accounts_touched(struct qb *q, const struct an_params *p)
 {
-	if (p->scope == SCOPE_COMPANY) {
-		qb_sql(q, "(SELECT COALESCE(sum(l.n), 0) FROM agg_touch_last l WHERE l.n <> 0");
-		period_days(q, p, "l.day");
-		qb_sql(q, ") + CASE WHEN EXISTS (SELECT 1 FROM agg_touch_last l WHERE l.n <> 0 AND "
-			  "l.day > ");
-		qb_text(q, p->to_day);
-		qb_sql(q, ") THEN (SELECT count(*) FROM touch_pairs t WHERE t.user_id = -1 AND "
-			  "t.last_at >= ");
-		qb_text(q, p->to);
-		qb_sql(q, " AND ");
-		pair_touched(q, p, 1);
-		qb_sql(q, ") ELSE 0 END");
+	if (p->scope != SCOPE_COMPANY) {
+		qb_sql(q, "(SELECT count(DISTINCT w.account_id) FROM (");
+		touched_in(q, p, NULL);
+		qb_sql(q, ") w)");
 		return;
 	}
-	qb_sql(q, "(SELECT count(DISTINCT t.account_id) FROM touch_pairs t WHERE ");
-	scope_owner(q, p, "t.user_id");
-	qb_sql(q, " AND ");
-	pair_touched(q, p, 0);
-	qb_sql(q, ")");
+	qb_sql(q, "CASE WHEN EXISTS (SELECT 1 FROM agg_touch_last l WHERE l.n <> 0 AND l.day > ");
+	qb_text(q, p->to_day);
+	qb_sql(q, ") THEN (SELECT count(*) FROM (");
+	touched_in(q, p, "x.user_id IS NULL");
+	qb_sql(q, " UNION ");
+	touched_in(q, p, "x.user_id IN (SELECT u.id FROM users u)");
+	qb_sql(q, ") w) ELSE (SELECT COALESCE(sum(l.n), 0) FROM agg_touch_last l WHERE l.n <> 0");
+	period_days(q, p, "l.day");
+	qb_sql(q, ") END");
 }
 
 /* activity_totals: {activities, effective, accounts_touched} in the period */

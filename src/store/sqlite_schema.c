@@ -141,6 +141,10 @@
  *   agg_touch_last    (day) -> n: accounts whose last live effective touch (by anyone: their
  *                     pair -1) is on that day, so that the company's accounts touched in a
  *                     period reaching the present are a sum over its days
+ *   activities_touch_user, a partial index (user, occurred_at, account) of the live effective
+ *                     activities: the accounts touched by a scope of users (or by the company
+ *                     in a past period), a range per user; effective and archived_at are columns
+ *                     too, as SQLite 3.40 counts a partial index as covering only then
  *
  * Every row is kept for the user and for the company (user_id -1), so the company scope reads
  * days (x channels) rows, and one row per account for its distinct accounts. Each opportunity
