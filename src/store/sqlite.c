@@ -68,6 +68,8 @@ struct sq {
 	} setting_cache[SETTING_CACHE];
 	pthread_mutex_t setting_mu;
 	int settings_dirty;       /* writer thread only */
+	char *bulk_trigger;       /* writer thread only: the name index's insert trigger, dropped
+				   * for a bulk load (sq_bulk), to be created again at its end */
 };
 
 /* Set on the writer thread while a callback runs: store calls then use the writer connection. */
@@ -1310,7 +1312,32 @@ static int import_audit(struct conn *c, const struct kind *k, int64_t id, int64_
 	return rc == SQLITE_DONE ? 0 : step_error(c, rc, e);
 }
 
-/* Bulk loads of accounts defer their name index to the end (migration 9 says why). */
+static int exec_simple(struct conn *c, const char *sql);
+static char *pragma_text(sqlite3 *db, const char *sql);
+
+/* Bulk loads of accounts defer their name index to the end (migration 9 says why), and take
+ * its insert trigger away until then: an INSERT that fires a trigger makes SQLite keep a
+ * statement journal, a copy of every page the statement changes (the table's and its five
+ * indexes' last pages, ≈ 28 KB an account row), so it can undo the statement alone; without
+ * one the insert checks every unique index before it writes anything and needs none. Dropping
+ * and creating the trigger are part of the transaction: a load that fails or crashes leaves the
+ * trigger as it was. (Readers re-read the schema once after the commit.) */
+static int bulk_trigger(struct sq *sq, int on)
+{
+	struct conn *c = sq->wconn;
+	if (on) {
+		free(sq->bulk_trigger);
+		sq->bulk_trigger = pragma_text(c->db, "SELECT sql FROM sqlite_schema WHERE type = "
+					       "'trigger' AND name = 'accounts_name_fts_ai'");
+		return sq->bulk_trigger && *sq->bulk_trigger ?
+			exec_simple(c, "DROP TRIGGER accounts_name_fts_ai") : SQLITE_OK;
+	}
+	int rc = sq->bulk_trigger && *sq->bulk_trigger ? exec_simple(c, sq->bulk_trigger) : SQLITE_OK;
+	free(sq->bulk_trigger);
+	sq->bulk_trigger = NULL;
+	return rc;
+}
+
 static int sq_bulk(void *impl, const struct kind *k, int on, struct dm_err *e)
 {
 	struct sq *sq = impl;
@@ -1321,9 +1348,12 @@ static int sq_bulk(void *impl, const struct kind *k, int on, struct dm_err *e)
 	struct conn *c = sq->wconn;
 	int rc = on ? step_simple(c, "INSERT INTO name_index_defer(first_id) "
 				     "SELECT IFNULL(max(id), 0) + 1 FROM accounts")
-		    : step_simple(c, "INSERT INTO accounts_name_fts(rowid, name_key) SELECT id, name_key "
-				     "FROM accounts WHERE id >= (SELECT min(first_id) FROM "
-				     "name_index_defer)");
+		    : bulk_trigger(sq, 0);
+	if (!rc)
+		rc = on ? bulk_trigger(sq, 1)
+			: step_simple(c, "INSERT INTO accounts_name_fts(rowid, name_key) SELECT id, "
+				      "name_key FROM accounts WHERE id >= (SELECT min(first_id) FROM "
+				      "name_index_defer)");
 	if (!rc && !on)
 		rc = step_simple(c, "DELETE FROM name_index_defer");
 	return rc ? step_error(c, rc, e) : 0;
@@ -1731,6 +1761,7 @@ static void sq_close(void *impl)
 		sqlite3_exec(sq->wconn->db, "PRAGMA optimize", NULL, NULL, NULL);
 	conn_close(sq->wconn);
 	setting_cache_clear(sq);
+	free(sq->bulk_trigger);
 	pthread_mutex_destroy(&sq->setting_mu);
 	pthread_mutex_destroy(&sq->mu);
 	pthread_cond_destroy(&sq->wake);

@@ -834,6 +834,81 @@ static void name_search(void **state)
 	assert_int_equal(count_name(f->s, &w.v_admin, "集团", &id), 1);
 }
 
+/* A bulk load of accounts: rows through store_import_insert between store_bulk_begin and
+ * store_bulk_end, and the callback's verdict (0, or fail: an error after the end or before it). */
+struct bulk {
+	const char *names[3];
+	int end, fail;
+	struct dm_err e;
+};
+
+static int bulk_cb(struct store *s, void *arg)
+{
+	struct bulk *b = arg;
+	int64_t id;
+	int rc = store_bulk_begin(s, &kind_account, &b->e);
+	for (int i = 0; !rc && i < 3 && b->names[i]; i++) {
+		char text[128];
+		snprintf(text, sizeof text, "{\"name\": \"%s\"}", b->names[i]);
+		json_t *rec = checked(&kind_account, CHECK_CREATE, text);
+		rc = store_import_insert(s, &kind_account, rec, 0, &id, &b->e);
+		json_decref(rec);
+	}
+	if (!rc && b->end)
+		rc = store_bulk_end(s, &kind_account, &b->e);
+	return rc ? rc : b->fail ? dm_fail(&b->e, DM_ECONFLICT, NULL, "rolled back") : 0;
+}
+
+/* Triggers on accounts in the database file, by name. */
+static int triggers_named(const struct fx *f, const char *name)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int n = -1;
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE type = "
+					    "'trigger' AND name = ?", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/* A bulk load takes the name index's insert trigger away while it runs (no statement journal
+ * per row) and fills the index at its end; whether it commits or fails, the trigger is there
+ * afterwards and accounts created one by one are indexed again. */
+static void bulk_load_keeps_the_name_index(void **state)
+{
+	struct fx *f = *state;
+	struct viewer admin = { 0, ROLE_ADMIN, 0 };
+	struct bulk ok = { { "华南印刷", "华北包装", NULL }, 1, 0, { 0 } };
+	struct bulk failed = { { "西南印刷", NULL, NULL }, 0, 1, { 0 } };
+	struct bulk failed_late = { { "东北印刷", NULL, NULL }, 1, 1, { 0 } };
+	struct bulk dup = { { "华中物流", "华中物流", NULL }, 1, 0, { 0 } };
+	assert_int_equal(store_write(f->s, bulk_cb, &ok, NULL), 0);
+	assert_int_equal(triggers_named(f, "accounts_name_fts_ai"), 1);
+	assert_int_equal(count_name(f->s, &admin, "印刷", NULL), 1);
+	assert_int_equal(count_name(f->s, &admin, "华", NULL), 2);
+	assert_int_equal(store_write(f->s, bulk_cb, &failed, NULL), DM_ECONFLICT);
+	assert_int_equal(store_write(f->s, bulk_cb, &failed_late, NULL), DM_ECONFLICT);
+	assert_int_equal(store_write(f->s, bulk_cb, &dup, NULL), DM_EDUPLICATE);
+	assert_int_equal(triggers_named(f, "accounts_name_fts_ai"), 1);
+	assert_int_equal(count_name(f->s, &admin, "印刷", NULL), 1);
+	/* one by one again: found through the trigger */
+	int64_t one = MK(f->s, &kind_account, "{\"name\": \"西北印刷\"}");
+	int64_t id = 0;
+	assert_int_equal(count_name(f->s, &admin, "西北", &id), 1);
+	assert_int_equal(id, one);
+	assert_int_equal(count_name(f->s, &admin, "印刷", NULL), 2);
+	/* a second load after all of that */
+	struct bulk again = { { "东南物流", NULL, NULL }, 1, 0, { 0 } };
+	assert_int_equal(store_write(f->s, bulk_cb, &again, NULL), 0);
+	assert_int_equal(count_name(f->s, &admin, "物流", NULL), 1);
+	assert_int_equal(triggers_named(f, "accounts_name_fts_ai"), 1);
+}
+
 static void duplicate_names(void **state)
 {
 	struct fx *f = *state;
@@ -1160,6 +1235,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(list_pagination, setup, teardown),
 		cmocka_unit_test_setup_teardown(list_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(name_search, setup, teardown),
+		cmocka_unit_test_setup_teardown(bulk_load_keeps_the_name_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(duplicate_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(duplicate_username_names_the_right_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(archived_rows_hidden, setup, teardown),
