@@ -5,6 +5,7 @@
 #include "sqlbuild.h"
 #include "sqlite_bigram.h"
 #include "../base/buf.h"
+#include "../base/jsontext.h"
 #include "../base/log.h"
 #include "../base/text.h"
 #include "../base/timeutil.h"
@@ -70,6 +71,14 @@ struct sq {
 	int settings_dirty;       /* writer thread only */
 	char *bulk_trigger;       /* writer thread only: the name index's insert trigger, dropped
 				   * for a bulk load (sq_bulk), to be created again at its end */
+	struct import_row {       /* writer thread only: what store_import_insert reuses per row */
+		const struct kind *k;
+		const struct field *cols[64];   /* the kind's columns an import binds, in order */
+		size_t ncols;
+		int64_t ms;                     /* the time last formatted, and its text */
+		char now[TIME_STR_LEN];
+		struct buf json;                /* a JSON value's text (audit record, JSON columns) */
+	} imp;
 };
 
 /* Set on the writer thread while a callback runs: store calls then use the writer connection. */
@@ -1273,8 +1282,8 @@ static int sq_sweep_done(void *impl, int64_t id, int64_t moved, struct dm_err *e
 
 /* ---- bulk loads and backups ------------------------------------------------------------------- */
 
-/* Bind one JSON value as stored: objects and arrays as their JSON text. */
-static void bind_json(sqlite3_stmt *st, int i, json_t *v)
+/* Bind one JSON value as stored: objects and arrays as their JSON text (built in text). */
+static void bind_json(sqlite3_stmt *st, int i, json_t *v, struct buf *text)
 {
 	if (!v || json_is_null(v)) {
 		sqlite3_bind_null(st, i);
@@ -1287,26 +1296,52 @@ static void bind_json(sqlite3_stmt *st, int i, json_t *v)
 	} else if (json_is_string(v)) {
 		sqlite3_bind_text(st, i, json_string_value(v), (int)json_string_length(v), SQLITE_STATIC);
 	} else {
-		char *s = json_dumps(v, JSON_COMPACT);
-		sqlite3_bind_text(st, i, s, -1, free);
+		buf_reset(text);
+		jsontext_append(text, v);
+		sqlite3_bind_text(st, i, text->data, (int)text->len, SQLITE_TRANSIENT);
 	}
 }
 
-static int import_audit(struct conn *c, const struct kind *k, int64_t id, int64_t actor,
-			const char *at, json_t *rec, struct dm_err *e)
+/* The per-row state of store_import_insert for kind k: its columns (looked up once per kind,
+ * not by name for every row) and the current time's text (formatted once per millisecond). */
+static struct import_row *import_row_of(struct sq *sq, const struct kind *k)
+{
+	struct import_row *r = &sq->imp;
+	if (r->k != k) {
+		r->ncols = 0;
+		for (size_t f = 0; f < k->nfields; f++)
+			if (sql_import_column(&k->fields[f])) {
+				if (r->ncols == sizeof r->cols / sizeof r->cols[0])
+					abort();   /* a kind with more columns than any of the model's */
+				r->cols[r->ncols++] = &k->fields[f];
+			}
+		r->k = k;
+	}
+	int64_t ms = time_now_ms();
+	if (ms != r->ms || !r->now[0]) {
+		time_format(ms, r->now);
+		r->ms = ms;
+	}
+	return r;
+}
+
+static int import_audit(struct conn *c, struct import_row *r, int64_t id, int64_t actor,
+			json_t *rec, struct dm_err *e)
 {
 	sqlite3_stmt *st = stmt_fixed(c, "INSERT INTO audit (object, object_id, actor_id, at, "
 				      "action, field, old, new) VALUES (?, ?, ?, ?, 'import', NULL, "
 				      "NULL, ?)", e);
 	if (!st)
 		return e->code;
-	char *text = json_dumps(rec, JSON_COMPACT);
-	sqlite3_bind_text(st, 1, k->name, -1, SQLITE_STATIC);
+	buf_reset(&r->json);
+	if (jsontext_append(&r->json, rec))
+		return dm_fail(e, DM_EINTERNAL, NULL, "the %s cannot be written as JSON", r->k->name);
+	sqlite3_bind_text(st, 1, r->k->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, id);
 	if (actor)
 		sqlite3_bind_int64(st, 3, actor);
-	sqlite3_bind_text(st, 4, at, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, text, -1, free);
+	sqlite3_bind_text(st, 4, r->now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->json.data, (int)r->json.len, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	stmt_done(st);
 	return rc == SQLITE_DONE ? 0 : step_error(c, rc, e);
@@ -1363,24 +1398,21 @@ static int sq_import_insert(void *impl, const struct kind *k, json_t *rec, int64
 			    int64_t *id, struct dm_err *e)
 {
 	struct sq *sq = impl;
-	char now[TIME_STR_LEN];
 	if (in_write(sq, e))
 		return e->code;
 	struct conn *c = sq->wconn;
 	sqlite3_stmt *st = stmt_fixed(c, sql_import(k, SQL_SQLITE), e);
 	if (!st)
 		return e->code;
+	struct import_row *r = import_row_of(sq, k);
 	char *key = name_key_of(k, rec);
 	int n = 1;
-	time_format(time_now_ms(), now);
-	sqlite3_bind_text(st, n++, now, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, n++, now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, n++, r->now, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, n++, r->now, -1, SQLITE_STATIC);
 	if (key)
 		sqlite3_bind_text(st, n++, key, -1, SQLITE_STATIC);
-	for (size_t f = 0; f < k->nfields; f++) {
-		if (sql_import_column(&k->fields[f]))
-			bind_json(st, n++, json_object_get(rec, k->fields[f].name));
-	}
+	for (size_t f = 0; f < r->ncols; f++)
+		bind_json(st, n++, json_object_get(rec, r->cols[f]->name), &r->json);
 	int s = sqlite3_step(st);
 	int ext = sqlite3_extended_errcode(c->db);
 	stmt_done(st);
@@ -1394,7 +1426,7 @@ static int sq_import_insert(void *impl, const struct kind *k, json_t *rec, int64
 			rc = step_error(c, s, e);
 	} else {
 		*id = sqlite3_last_insert_rowid(c->db);
-		rc = import_audit(c, k, *id, actor, now, rec, e);
+		rc = import_audit(c, r, *id, actor, rec, e);
 	}
 	free(key);
 	return rc;
@@ -1762,6 +1794,7 @@ static void sq_close(void *impl)
 	conn_close(sq->wconn);
 	setting_cache_clear(sq);
 	free(sq->bulk_trigger);
+	buf_release(&sq->imp.json);
 	pthread_mutex_destroy(&sq->setting_mu);
 	pthread_mutex_destroy(&sq->mu);
 	pthread_cond_destroy(&sq->wake);

@@ -9,6 +9,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "base/jsontext.h"
 #include "base/text.h"
 #include "base/timeutil.h"
 
@@ -465,6 +466,48 @@ static void errors_record_detail(void **state)
 	assert_string_equal(dm_code_name(DM_OK), "ok");
 }
 
+/* ---- jsontext_append: jansson's compact text, byte for byte ------------------------------------ */
+
+static void same_as_jansson(json_t *v)
+{
+	struct buf b = BUF_INIT(0);
+	char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	assert_int_equal(jsontext_append(&b, v), 0);
+	assert_non_null(want);
+	assert_int_equal(b.len, strlen(want));
+	assert_memory_equal(b.data, want, b.len);
+	free(want);
+	buf_release(&b);
+	json_decref(v);
+}
+
+static void jsontext_matches_jansson(void **state)
+{
+	static const char *const texts[] = {
+		"{}", "[]", "null", "true", "false", "0", "-9223372036854775808", "9223372036854775807",
+		"1.5", "-0.1", "1e300", "\"\"", "\"北京科技有限公司 ACME\"",
+		"\"q\\\"b\\\\s/\\b\\f\\n\\r\\t\\u0001\\u001f\\u007f\"", "\"\\ud83d\\ude00 é\"",
+		"{\"name\":\"客户000001 有限公司\",\"industry\":\"物流\",\"importance\":\"A\","
+		"\"installed_base\":[],\"owner_id\":7,\"active\":true,\"notes\":null}",
+		"{\"portrait\":{\"deep\":{\"x\":[1,2,{\"y\":\"z\"}]},\"k\\\"ey\":\"v\"},\"list\":[[],{}]}",
+	};
+	for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+		json_error_t je;
+		json_t *v = json_loads(texts[i], JSON_DECODE_ANY, &je);
+		if (!v)
+			fail_msg("bad test JSON %s: %s", texts[i], je.text);
+		same_as_jansson(v);
+	}
+	same_as_jansson(json_stringn("a\0b", 3));   /* a NUL inside a string */
+	/* the cap: a refusal, not an overflow */
+	struct buf b = BUF_INIT(8);
+	json_t *v = json_string("longer than eight bytes");
+	assert_int_equal(jsontext_append(&b, v), -1);
+	assert_true(b.len <= 8);
+	json_decref(v);
+	buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +535,7 @@ int main(void)
 		cmocka_unit_test(time_garbage),
 		cmocka_unit_test(dates),
 		cmocka_unit_test(errors_record_detail),
+		cmocka_unit_test(jsontext_matches_jansson),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
