@@ -626,22 +626,43 @@ out:
 	return rc;
 }
 
+int rec_create_check(const struct kind *k, const struct viewer *v, json_t *body, json_t **changes,
+		     struct dm_err *e)
+{
+	int rc;
+	*changes = NULL;
+	if ((rc = may_write(k, v, 0, NULL, e)) || (rc = model_check(k, body, CHECK_CREATE, changes, e)))
+		return rc;
+	if (k == &kind_user && !json_object_get(*changes, "password") && v != &viewer_system) {
+		json_decref(*changes);
+		*changes = NULL;
+		return dm_fail(e, DM_EREQUIRED, "password", "password is required");
+	}
+	return 0;
+}
+
+int rec_create_checked_tx(struct store *s, const struct kind *k, const struct viewer *v,
+			  json_t *changes, struct rec_batch *batch, int64_t *id, struct dm_err *e)
+{
+	char hash[128];
+	struct wctx c = { k, v, 0, -1, changes, NULL, NULL, 0, NULL, e, batch };
+	int rc;
+	*id = 0;
+	if (!(rc = take_password(k, c.changes, NULL, hash, &c.pw_hash, e)) && !(rc = create_tx(s, &c)))
+		*id = c.id;
+	json_decref(c.out);
+	return rc;
+}
+
 int rec_create_tx(struct store *s, const struct kind *k, const struct viewer *v, json_t *body,
 		  struct rec_batch *batch, int64_t *id, struct dm_err *e)
 {
-	char hash[128];
-	struct wctx c = { k, v, 0, -1, NULL, NULL, NULL, 0, NULL, e, batch };
-	int rc;
+	json_t *changes = NULL;
 	*id = 0;
-	if ((rc = may_write(k, v, 0, NULL, e)) || (rc = model_check(k, body, CHECK_CREATE, &c.changes, e)))
-		return rc;
-	if (k == &kind_user && !json_object_get(c.changes, "password") && v != &viewer_system)
-		rc = dm_fail(e, DM_EREQUIRED, "password", "password is required");
-	if (!rc && !(rc = take_password(k, c.changes, NULL, hash, &c.pw_hash, e)) &&
-	    !(rc = create_tx(s, &c)))
-		*id = c.id;
-	json_decref(c.out);
-	json_decref(c.changes);
+	int rc = rec_create_check(k, v, body, &changes, e);
+	if (!rc)
+		rc = rec_create_checked_tx(s, k, v, changes, batch, id, e);
+	json_decref(changes);
 	return rc;
 }
 

@@ -72,5 +72,15 @@ struct rec_batch {
 };
 int rec_create_tx(struct store *s, const struct kind *k, const struct viewer *v, json_t *body,
 		  struct rec_batch *batch, int64_t *id, struct dm_err *e);
+/* rec_create_tx in two halves, so a bulk load can check its rows on another thread while the
+ * writer inserts. rec_create_check is the half that reads nothing stored (safe on any thread):
+ * may v create records of k at all, and body checked against the field table (model_check);
+ * *changes (new reference, or NULL on error) is what rec_create_checked_tx takes: the rules
+ * that read stored state, and the insert. rec_create_checked_tx may change changes (the rules
+ * complete it); the caller keeps its reference. Inside store_write only. */
+int rec_create_check(const struct kind *k, const struct viewer *v, json_t *body, json_t **changes,
+		     struct dm_err *e);
+int rec_create_checked_tx(struct store *s, const struct kind *k, const struct viewer *v,
+			  json_t *changes, struct rec_batch *batch, int64_t *id, struct dm_err *e);
 
 #endif

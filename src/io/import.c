@@ -6,6 +6,7 @@
 #include "../base/xmalloc.h"
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,18 +231,32 @@ struct imp {
 	struct {
 		char name[65];
 		int64_t id;
-	} users[16];                    /* usernames already resolved */
+	} users[16];                    /* usernames already resolved (reading thread) */
 	int nusers;
+	json_t *row_errors;             /* reading thread: the cell errors of the row being read */
 };
 
+static json_t *error_of(long line, const char *column, const char *field, const char *msg)
+{
+	return json_pack("{s:I,s:s?,s:s?,s:s}", "line", (json_int_t)line, "column", column,
+			 "field", field, "message", msg);
+}
+
+/* An error of the writer's (a row the rules refused). */
 static void add_error(struct imp *im, long line, const char *column, const char *field,
 		      const char *msg)
 {
 	im->nerrors++;
-	if (json_array_size(im->errors) >= IMPORT_MAX_ERRORS)
-		return;
-	json_array_append_new(im->errors, json_pack("{s:I,s:s?,s:s?,s:s}", "line", (json_int_t)line,
-						    "column", column, "field", field, "message", msg));
+	if (json_array_size(im->errors) < IMPORT_MAX_ERRORS)
+		json_array_append_new(im->errors, error_of(line, column, field, msg));
+}
+
+/* An error of the reading thread's (a cell that cannot be a value): kept with its row, and
+ * counted by the writer when it comes to the row (write_row), so errors stay in line order. */
+static void cell_error(struct imp *im, long line, const char *column, const char *field,
+		       const char *msg)
+{
+	json_array_append_new(im->row_errors, error_of(line, column, field, msg));
 }
 
 /* The header of the column mapped to field (the part before a '.' of "portrait.deep"). */
@@ -507,7 +522,7 @@ static json_t *row_body(struct store *s, struct imp *im, char **f, size_t n, lon
 		if (!fd || empty_cell(f[i]))
 			continue;
 		if (!text_utf8_valid(f[i], strlen(f[i]))) {
-			add_error(im, line, im->names[i], fd->name, "the cell is not valid text in the "
+			cell_error(im, line, im->names[i], fd->name, "the cell is not valid text in the "
 				  "file's encoding (choose encoding=utf-8 or gb18030)");
 			bad = 1;
 			continue;
@@ -519,7 +534,7 @@ static json_t *row_body(struct store *s, struct imp *im, char **f, size_t n, lon
 			return NULL;
 		}
 		if (rc) {
-			add_error(im, line, im->names[i], fd->name, msg);
+			cell_error(im, line, im->names[i], fd->name, msg);
 			bad = 1;
 			continue;
 		}
@@ -566,59 +581,254 @@ static int duplicate_row(struct store *s, struct imp *im, json_t *body, int64_t 
 	return 0;
 }
 
-static int import_row(struct store *s, struct imp *im, char **f, size_t n, long line)
-{
+/* ---- two threads: reading and checking rows, writing them ------------------------------------
+ * The writer thread runs the import's store_write callback; everything about a row that reads
+ * nothing in the transaction — reading and decoding the CSV, typing its cells, resolving names
+ * (committed records: an import never names what it creates), the field-table checks of
+ * rec_create_check — runs on a reading thread started by the callback, a block of rows ahead.
+ * At most PIPE_BLOCKS blocks are in flight, so memory stays flat however long the file. Rows,
+ * their errors and the report come out exactly as if one thread had done everything in turn. */
+
+#define PIPE_ROWS 256
+#define PIPE_BLOCKS 4
+
+struct row {
+	long line;
+	json_t *body;         /* the row's values; NULL when a cell was refused */
+	json_t *changes;      /* body checked by rec_create_check; NULL when refused */
+	json_t *errors;       /* the cells refused ([{line, column, field, message}]), or NULL */
+	int rc;               /* rec_create_check's answer */
 	struct dm_err e;
-	int64_t id = 0;
-	int rc = 0;
-	json_t *body = row_body(s, im, f, n, line);
-	if (!body)
+};
+
+struct block {
+	struct row rows[PIPE_ROWS];
+	size_t n;
+	uint64_t bytes;       /* input consumed when the block was full */
+	int end;              /* the last block: rc says why (0: the end of the input) */
+	int rc;
+	struct dm_err e;
+	struct block *next;
+};
+
+struct pipe {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	struct block *head, *tail;   /* blocks ready for the writer, oldest first */
+	int nblocks, stop;
+	pthread_t thread;
+	struct store *s;
+	struct imp *im;
+};
+
+static void row_release(struct row *r)
+{
+	json_decref(r->body);
+	json_decref(r->changes);
+	json_decref(r->errors);
+}
+
+static void block_free(struct block *b)
+{
+	for (size_t i = 0; b && i < b->n; i++)
+		row_release(&b->rows[i]);
+	free(b);
+}
+
+/* One record to a row: its values (cell errors kept with it), then the field-table checks. */
+static int read_row(struct pipe *p, struct row *r, char **f, size_t n, long line)
+{
+	struct imp *im = p->im;
+	memset(r, 0, sizeof *r);
+	r->line = line;
+	im->row_errors = json_array();
+	r->body = row_body(p->s, im, f, n, line);
+	if (json_array_size(im->row_errors))
+		r->errors = im->row_errors;
+	else
+		json_decref(im->row_errors);
+	im->row_errors = NULL;
+	if (!r->body)
 		return im->fatal;
-	dm_err_clear(&e);
+	dm_err_clear(&r->e);
+	r->rc = rec_create_check(im->o->kind, &im->o->viewer, r->body, &r->changes, &r->e);
+	return 0;
+}
+
+/* Hand a block to the writer; wait while PIPE_BLOCKS are waiting. 0, or -1 when told to stop. */
+static int pipe_put(struct pipe *p, struct block *b)
+{
+	pthread_mutex_lock(&p->mu);
+	while (p->nblocks >= PIPE_BLOCKS && !p->stop)
+		pthread_cond_wait(&p->cond, &p->mu);
+	int stop = p->stop;
+	if (!stop) {
+		if (p->tail)
+			p->tail->next = b;
+		else
+			p->head = b;
+		p->tail = b;
+		p->nblocks++;
+		pthread_cond_broadcast(&p->cond);
+	}
+	pthread_mutex_unlock(&p->mu);
+	if (stop)
+		block_free(b);
+	return stop ? -1 : 0;
+}
+
+static void *reader_main(void *arg)
+{
+	struct pipe *p = arg;
+	struct imp *im = p->im;
+	for (;;) {
+		struct block *b = xcalloc(1, sizeof *b);
+		char **f;
+		size_t n;
+		long line;
+		int rc = 1;
+		dm_err_clear(&b->e);
+		while (b->n < PIPE_ROWS) {
+			if ((rc = csv_reader_next(im->rd, &f, &n, &line, &b->e)) != 1)
+				break;   /* 0 at the end, or the input's error in b->e */
+			if ((rc = read_row(p, &b->rows[b->n++], f, n, line)))
+				break;   /* the store failed: as the import's own failure */
+			rc = 1;
+		}
+		b->bytes = csv_reader_bytes(im->rd);
+		if (rc != 1) {
+			b->end = 1;
+			b->rc = rc;
+		}
+		int end = b->end;
+		if (pipe_put(p, b) || end)
+			return NULL;
+	}
+}
+
+/* The next block from the reading thread; it stops only after handing over an end block, so
+ * the writer, which stops asking after that one, never waits in vain. */
+static struct block *pipe_get(struct pipe *p)
+{
+	pthread_mutex_lock(&p->mu);
+	while (!p->head)
+		pthread_cond_wait(&p->cond, &p->mu);
+	struct block *b = p->head;
+	p->head = b->next;
+	if (!p->head)
+		p->tail = NULL;
+	p->nblocks--;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->mu);
+	return b;
+}
+
+static void pipe_start(struct pipe *p, struct store *s, struct imp *im)
+{
+	memset(p, 0, sizeof *p);
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->s = s;
+	p->im = im;
+	if (pthread_create(&p->thread, NULL, reader_main, p))
+		abort();   /* no thread to be had: as out of memory */
+}
+
+/* Stop the reading thread (wherever it is) and free what it left. */
+static void pipe_stop(struct pipe *p)
+{
+	pthread_mutex_lock(&p->mu);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->mu);
+	pthread_join(p->thread, NULL);
+	while (p->head) {
+		struct block *b = p->head;
+		p->head = b->next;
+		block_free(b);
+	}
+	pthread_mutex_destroy(&p->mu);
+	pthread_cond_destroy(&p->cond);
+}
+
+/* ---- the writer's half ------------------------------------------------------------------------ */
+
+static int write_row(struct store *s, struct imp *im, struct row *r)
+{
+	struct dm_err e = r->e;
+	int64_t id = 0;
+	int rc = r->rc;
+	size_t i;
+	json_t *err;
+	json_array_foreach(r->errors, i, err) {
+		im->nerrors++;
+		if (json_array_size(im->errors) < IMPORT_MAX_ERRORS)
+			json_array_append(im->errors, err);
+	}
+	if (!r->body)
+		return 0;
 	/* The unique name index finds a duplicate account: no lookup before each insert. */
-	rc = rec_create_tx(s, im->o->kind, &im->o->viewer, body, &im->batch, &id, &e);
+	if (!rc)
+		rc = rec_create_checked_tx(s, im->o->kind, &im->o->viewer, r->changes, &im->batch,
+					   &id, &e);
 	if (rc == DM_EDUPLICATE && im->o->kind == &kind_account && e.existing_id) {
-		rc = duplicate_row(s, im, body, e.existing_id, line);
+		rc = duplicate_row(s, im, r->body, e.existing_id, r->line);
 	} else if (!rc) {
 		im->created++;
 	} else if (!fatal_code(rc)) {
-		add_error(im, line, column_of(im, e.field), e.field[0] ? e.field : NULL, e.message);
+		add_error(im, r->line, column_of(im, e.field), e.field[0] ? e.field : NULL, e.message);
 		rc = 0;
 	}
 	if (fatal_code(rc))
 		*im->e = e;
-	json_decref(body);
 	return rc;
 }
 
-static void progress(struct imp *im)
+static void progress(struct imp *im, uint64_t bytes)
 {
 	if (im->o->progress)
-		im->o->progress(im->o->progress_arg, im->rows, csv_reader_bytes(im->rd));
+		im->o->progress(im->o->progress_arg, im->rows, bytes);
+}
+
+/* Write the rows the reading thread hands over until its end block: 0 at the end of the input,
+ * or the reason it stopped (with im->e set). */
+static int write_rows(struct store *s, struct imp *im, struct pipe *p)
+{
+	for (;;) {
+		struct block *b = pipe_get(p);
+		int rc = 0;
+		for (size_t i = 0; i < b->n && !rc; i++) {
+			im->rows++;
+			rc = write_row(s, im, &b->rows[i]);
+			if (im->rows % IMPORT_PROGRESS_EVERY == 0)
+				progress(im, b->bytes);
+		}
+		if (!rc && b->end && b->rc)
+			*im->e = b->e;
+		int done = rc || b->end;
+		if (!rc && b->end) {
+			rc = b->rc;
+			progress(im, b->bytes);
+		}
+		block_free(b);
+		if (done)
+			return rc;
+	}
 }
 
 /* The write callback: every row in one transaction, rolled back unless all went in. */
 static int import_tx(struct store *s, void *arg)
 {
 	struct imp *im = arg;
-	char **f;
-	size_t n;
-	long line;
+	struct pipe p;
 	int rc;
 	if ((rc = read_header(im)) || (rc = store_bulk_begin(s, im->o->kind, im->e))) {
 		im->fatal = rc;
 		return rc;
 	}
-	while ((rc = csv_reader_next(im->rd, &f, &n, &line, im->e)) == 1) {
-		im->rows++;
-		if ((rc = import_row(s, im, f, n, line))) {
-			im->fatal = rc;
-			return rc;
-		}
-		if (im->rows % IMPORT_PROGRESS_EVERY == 0)
-			progress(im);
-	}
-	progress(im);
+	pipe_start(&p, s, im);
+	rc = write_rows(s, im, &p);
+	pipe_stop(&p);
 	if (!rc && !im->nerrors && !im->o->dry_run && (rc = store_bulk_end(s, im->o->kind, im->e))) {
 		im->fatal = rc;
 		return rc;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "domain/auth.h"
@@ -173,8 +174,13 @@ static int teardown(void **state)
 	return 0;
 }
 
-static json_t *run_import(struct fx *f, const struct kind *k, const char *csv, int dry_run,
-			  enum import_dup dup)
+struct seen;
+static void on_progress(void *arg, int64_t rows, uint64_t bytes);
+
+/* Import csv as the system; the report (the import itself must not fail). With p, progress is
+ * recorded there. */
+static json_t *import_with(struct fx *f, const struct kind *k, const char *csv, int dry_run,
+			   enum import_dup dup, struct seen *p)
 {
 	struct import_opts o;
 	struct csv_mem m = { csv, strlen(csv), 0 };
@@ -186,9 +192,17 @@ static json_t *run_import(struct fx *f, const struct kind *k, const char *csv, i
 	o.viewer = viewer_system;
 	o.dry_run = dry_run;
 	o.on_duplicate = dup;
+	o.progress = p ? on_progress : NULL;
+	o.progress_arg = p;
 	if (import_run(f->s, &o, csv_read_mem, &m, &report, &e))
 		fail_msg("import failed: %s", e.message);
 	return report;
+}
+
+static json_t *run_import(struct fx *f, const struct kind *k, const char *csv, int dry_run,
+			  enum import_dup dup)
+{
+	return import_with(f, k, csv, dry_run, dup, NULL);
 }
 
 static int64_t count(struct fx *f, const struct kind *k)
@@ -284,6 +298,101 @@ static void references_by_name(void **state)
 	json_decref(r);
 }
 
+/* ---- long files: read on one thread, written on another ------------------------------------- */
+
+struct seen {
+	int64_t calls, last_rows;
+	uint64_t last_bytes;
+	int backwards;
+};
+
+static void on_progress(void *arg, int64_t rows, uint64_t bytes)
+{
+	struct seen *p = arg;
+	p->backwards |= rows < p->last_rows || bytes < p->last_bytes;
+	p->calls++;
+	p->last_rows = rows;
+	p->last_bytes = bytes;
+}
+
+/* n account rows "客户<i>,A" (line i + 2), with a bad importance on the rows in bad[] (-1 ends),
+ * the name of row dup_of again on row dup, and tail appended. */
+static char *many_rows(int n, const int *bad, int dup, int dup_of, const char *tail)
+{
+	struct buf b = BUF_INIT(0);
+	buf_puts(&b, "客户名称,重要程度\n");
+	for (int i = 0; i < n; i++) {
+		int is_bad = 0;
+		for (int j = 0; bad && bad[j] >= 0; j++)
+			is_bad |= bad[j] == i;
+		buf_printf(&b, "客户%05d,%s\n", i == dup ? dup_of : i, is_bad ? "Z" : "A");
+	}
+	buf_puts(&b, tail ? tail : "");
+	return buf_detach(&b, NULL);
+}
+
+/* Errors found by either thread (a bad value: the reading thread; a name taken within the file:
+ * the writer) across many blocks of rows, at their edges and past the queue's depth, come out
+ * in line order with the right count, and nothing is written; then the same rows, clean, all go
+ * in, with progress reported in order up to the last row. */
+static void long_file_errors_in_line_order(void **state)
+{
+	struct fx *f = *state;
+	static const int bad[] = { 0, 255, 256, 511, 1024, 2999, -1 };
+	struct seen p = { 0 };
+	char *csv = many_rows(3000, bad, 1500, 7, NULL);
+	json_t *r = import_with(f, &kind_account, csv, 0, IMPORT_DUP_ERROR, &p);
+	assert_int_equal(num(r, "rows"), 3000);
+	assert_int_equal(num(r, "error_count"), 7);
+	static const int lines[] = { 2, 257, 258, 513, 1026, 1502, 3001 };
+	json_t *errors = json_object_get(r, "errors");
+	assert_int_equal(json_array_size(errors), 7);
+	for (int i = 0; i < 7; i++) {
+		json_t *err = json_array_get(errors, (size_t)i);
+		assert_int_equal(num(err, "line"), lines[i]);
+		assert_string_equal(json_string_value(json_object_get(err, "field")),
+				    lines[i] == 1502 ? "name" : "importance");
+	}
+	assert_int_equal(count(f, &kind_account), 0);
+	json_decref(r);
+	free(csv);
+	/* skip: the name taken within the file is counted, everything else goes in */
+	csv = many_rows(3000, NULL, 1500, 7, NULL);
+	memset(&p, 0, sizeof p);
+	r = import_with(f, &kind_account, csv, 0, IMPORT_DUP_SKIP, &p);
+	assert_true(json_is_true(json_object_get(r, "ok")));
+	assert_int_equal(num(r, "created"), 2999);
+	assert_int_equal(num(r, "skipped"), 1);
+	assert_int_equal(count(f, &kind_account), 2999);
+	assert_int_equal(p.last_rows, 3000);
+	assert_int_equal(p.last_bytes, strlen(csv));
+	assert_true(p.calls >= 3);
+	assert_false(p.backwards);
+	json_decref(r);
+	free(csv);
+}
+
+/* An input error far into the file (a record over CSV_RECORD_MAX): reported, nothing written. */
+static void long_file_unreadable_late(void **state)
+{
+	struct fx *f = *state;
+	struct seen p = { 0 };
+	char *huge = malloc(CSV_RECORD_MAX + 16);
+	memset(huge, 'x', CSV_RECORD_MAX + 8);
+	memcpy(huge + CSV_RECORD_MAX + 8, ",A\n", 4);
+	char *csv = many_rows(2000, NULL, -1, 0, huge);
+	json_t *r = import_with(f, &kind_account, csv, 0, IMPORT_DUP_ERROR, &p);
+	assert_false(json_is_true(json_object_get(r, "ok")));
+	assert_int_equal(num(r, "rows"), 2000);
+	assert_int_equal(num(r, "error_count"), 1);
+	json_t *err = json_array_get(json_object_get(r, "errors"), 0);
+	assert_non_null(strstr(json_string_value(json_object_get(err, "message")), "longer than"));
+	assert_int_equal(count(f, &kind_account), 0);
+	json_decref(r);
+	free(csv);
+	free(huge);
+}
+
 /* ---- a backup while writers commit ------------------------------------------------------------ */
 
 struct writer {
@@ -360,6 +469,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(aliases_dry_run_and_real_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(duplicates_skip_update_error, setup, teardown),
 		cmocka_unit_test_setup_teardown(references_by_name, setup, teardown),
+		cmocka_unit_test_setup_teardown(long_file_errors_in_line_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(long_file_unreadable_late, setup, teardown),
 		cmocka_unit_test_setup_teardown(backup_under_concurrent_writes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
