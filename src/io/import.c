@@ -615,6 +615,7 @@ struct pipe {
 	pthread_mutex_t mu;
 	pthread_cond_t cond;
 	struct block *head, *tail;   /* blocks ready for the writer, oldest first */
+	struct block *spent;         /* blocks the writer is done with, for the reader to free */
 	int nblocks, stop;
 	pthread_t thread;
 	struct store *s;
@@ -677,11 +678,36 @@ static int pipe_put(struct pipe *p, struct block *b)
 	return stop ? -1 : 0;
 }
 
+/* Free a list of blocks (linked by next). */
+static void blocks_free(struct block *b)
+{
+	while (b) {
+		struct block *next = b->next;
+		block_free(b);
+		b = next;
+	}
+}
+
+/* The writer is done with block b: the reading thread frees it (its rows were allocated there,
+ * and freeing them was 3 % of the writer's time). */
+static void pipe_done(struct pipe *p, struct block *b)
+{
+	pthread_mutex_lock(&p->mu);
+	b->next = p->spent;
+	p->spent = b;
+	pthread_mutex_unlock(&p->mu);
+}
+
 static void *reader_main(void *arg)
 {
 	struct pipe *p = arg;
 	struct imp *im = p->im;
 	for (;;) {
+		pthread_mutex_lock(&p->mu);
+		struct block *spent = p->spent;
+		p->spent = NULL;
+		pthread_mutex_unlock(&p->mu);
+		blocks_free(spent);
 		struct block *b = xcalloc(1, sizeof *b);
 		char **f;
 		size_t n;
@@ -742,11 +768,8 @@ static void pipe_stop(struct pipe *p)
 	pthread_cond_broadcast(&p->cond);
 	pthread_mutex_unlock(&p->mu);
 	pthread_join(p->thread, NULL);
-	while (p->head) {
-		struct block *b = p->head;
-		p->head = b->next;
-		block_free(b);
-	}
+	blocks_free(p->head);
+	blocks_free(p->spent);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cond);
 }
@@ -810,7 +833,7 @@ static int write_rows(struct store *s, struct imp *im, struct pipe *p)
 			rc = b->rc;
 			progress(im, b->bytes);
 		}
-		block_free(b);
+		pipe_done(p, b);
 		if (done)
 			return rc;
 	}
