@@ -461,7 +461,11 @@ static int create_tx(struct store *s, void *arg)
 {
 	struct wctx *c = arg;
 	const struct kind_rules *r = rules_of(c->k);
-	json_t *next = json_deep_copy(c->changes);
+	/* The record as it will be: on create, the changes themselves, which the checks only
+	 * complete (an owner, the clock of the reclaim rules, a lead's assignee) and never take
+	 * from, so a bulk load, where the copy was 7 % of the writer's time, passes them as they
+	 * are. (One-by-one creates keep the copy: cheap there, and no check need ever wonder.) */
+	json_t *next = c->batch ? json_incref(c->changes) : json_deep_copy(c->changes);
 	int rc = r->check(s, c, next);
 	if (!rc)
 		rc = c->batch ? store_import_insert(s, c->k, c->changes, c->v->user_id, &c->id, c->e) :
