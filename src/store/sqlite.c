@@ -69,8 +69,12 @@ struct sq {
 	} setting_cache[SETTING_CACHE];
 	pthread_mutex_t setting_mu;
 	int settings_dirty;       /* writer thread only */
-	char *bulk_trigger;       /* writer thread only: the name index's insert trigger, dropped
-				   * for a bulk load (sq_bulk), to be created again at its end */
+	struct {                  /* writer thread only: a bulk load of accounts (sq_bulk) */
+		int on;           /* between store_bulk_begin and store_bulk_end, in this callback */
+		char *sql[2];     /* the insert triggers dropped for it (bulk_triggers), to create
+				   * again at its end */
+		int64_t seg_from; /* the first account not yet in agg_segments */
+	} bulk;
 	struct import_row {       /* writer thread only: what store_import_insert reuses per row */
 		const struct kind *k;
 		const struct field *cols[64];   /* the kind's columns an import binds, in order */
@@ -231,6 +235,8 @@ static int in_write(struct sq *q, struct dm_err *e)
 		return dm_fail(e, DM_EINTERNAL, NULL, "store write outside store_write");
 	return 0;
 }
+
+static int bulk_flush(struct sq *sq, struct dm_err *e);
 
 static sqlite3_stmt *qb_prepare(struct qb *q, struct conn *c, struct dm_err *e)
 {
@@ -495,7 +501,8 @@ static int sq_update(void *impl, const struct kind *k, int64_t id, json_t *chang
 	*changed = 0;
 	if (in_write(sq, e))
 		return e->code;
-	if ((rc = sq_get(impl, k, NULL, id, 1, &cur, e)))
+	if ((k == &kind_account && (rc = bulk_flush(sq, e))) ||
+	    (rc = sq_get(impl, k, NULL, id, 1, &cur, e)))
 		return rc;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_SQLITE);
@@ -539,7 +546,8 @@ static int sq_set_archived(void *impl, const struct kind *k, int64_t id, int arc
 	int rc;
 	if (in_write(sq, e))
 		return e->code;
-	if ((rc = sq_get(impl, k, NULL, id, 1, &cur, e)))
+	if ((k == &kind_account && (rc = bulk_flush(sq, e))) ||
+	    (rc = sq_get(impl, k, NULL, id, 1, &cur, e)))
 		return rc;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_SQLITE);
@@ -1348,29 +1356,113 @@ static int import_audit(struct conn *c, struct import_row *r, int64_t id, int64_
 }
 
 static int exec_simple(struct conn *c, const char *sql);
-static char *pragma_text(sqlite3 *db, const char *sql);
 
 /* Bulk loads of accounts defer their name index to the end (migration 9 says why), and take
- * its insert trigger away until then: an INSERT that fires a trigger makes SQLite keep a
- * statement journal, a copy of every page the statement changes (the table's and its five
- * indexes' last pages, ≈ 28 KB an account row), so it can undo the statement alone; without
- * one the insert checks every unique index before it writes anything and needs none. Dropping
- * and creating the trigger are part of the transaction: a load that fails or crashes leaves the
- * trigger as it was. (Readers re-read the schema once after the commit.) */
-static int bulk_trigger(struct sq *sq, int on)
+ * the accounts' insert triggers away until then: an INSERT that fires a trigger makes SQLite
+ * keep a statement journal, a copy of every page the statement changes (the table's and its
+ * five indexes' last pages, ≈ 28 KB an account row), so it can undo the statement alone;
+ * without one the insert checks every unique index before it writes anything and needs none.
+ * What the triggers did is done once for all the rows: the name index at the end, migration
+ * 17's segment sums (accounts_segments_ai) at the end and before any change of an account
+ * (bulk_flush), so that the update trigger finds the accounts it moves counted. Dropping and
+ * creating the triggers are part of the transaction: a load that fails or crashes leaves them
+ * as they were. (Readers re-read the schema once after the commit.) */
+static const struct {
+	const char *name, *drop;
+} bulk_triggers[] = {
+	{ "accounts_name_fts_ai", "DROP TRIGGER accounts_name_fts_ai" },
+	{ "accounts_segments_ai", "DROP TRIGGER accounts_segments_ai" },
+};
+
+/* The SQL that created trigger name, or NULL when there is none. */
+static char *trigger_sql(struct conn *c, const char *name)
+{
+	struct dm_err e;
+	char *out = NULL;
+	sqlite3_stmt *st = stmt_get(c, "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND "
+				    "name = ?", &e);
+	if (!st)
+		return NULL;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		out = xstrdup((const char *)sqlite3_column_text(st, 0));
+	stmt_done(st);
+	return out;
+}
+
+/* The next account id: the first that a bulk load beginning now inserts. */
+static int64_t next_account_id(struct conn *c)
+{
+	struct dm_err e;
+	int64_t id = 1;
+	sqlite3_stmt *st = stmt_get(c, "SELECT IFNULL(max(id), 0) + 1 FROM accounts", &e);
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	stmt_done(st);
+	return id;
+}
+
+/* The bulk load's accounts not yet in agg_segments go in (their insert trigger is away). */
+static int bulk_flush(struct sq *sq, struct dm_err *e)
 {
 	struct conn *c = sq->wconn;
-	if (on) {
-		free(sq->bulk_trigger);
-		sq->bulk_trigger = pragma_text(c->db, "SELECT sql FROM sqlite_schema WHERE type = "
-					       "'trigger' AND name = 'accounts_name_fts_ai'");
-		return sq->bulk_trigger && *sq->bulk_trigger ?
-			exec_simple(c, "DROP TRIGGER accounts_name_fts_ai") : SQLITE_OK;
+	if (!sq->bulk.on || !sq->bulk.sql[1])
+		return 0;
+	sqlite3_stmt *st = stmt_fixed(c, sqlite_bulk_segments, e);
+	if (!st)
+		return e->code;
+	sqlite3_bind_int64(st, 1, sq->bulk.seg_from);
+	int rc = sqlite3_step(st);
+	stmt_done(st);
+	if (rc != SQLITE_DONE)
+		return step_error(c, rc, e);
+	sq->bulk.seg_from = next_account_id(c);
+	return 0;
+}
+
+/* Forget a bulk load: at its end, or when its callback returned (rolled back, or, against
+ * store_bulk_begin's contract, without its end: then 1, and the callback must fail). */
+static int bulk_reset(struct sq *sq)
+{
+	int was_on = sq->bulk.on;
+	for (size_t i = 0; i < sizeof sq->bulk.sql / sizeof sq->bulk.sql[0]; i++) {
+		free(sq->bulk.sql[i]);
+		sq->bulk.sql[i] = NULL;
 	}
-	int rc = sq->bulk_trigger && *sq->bulk_trigger ? exec_simple(c, sq->bulk_trigger) : SQLITE_OK;
-	free(sq->bulk_trigger);
-	sq->bulk_trigger = NULL;
+	sq->bulk.on = 0;
+	return was_on;
+}
+
+static int bulk_begin(struct sq *sq)
+{
+	struct conn *c = sq->wconn;
+	int rc = step_simple(c, "INSERT INTO name_index_defer(first_id) SELECT IFNULL(max(id), 0) + 1 "
+			     "FROM accounts");
+	bulk_reset(sq);
+	sq->bulk.on = 1;
+	sq->bulk.seg_from = next_account_id(c);
+	for (size_t i = 0; !rc && i < sizeof bulk_triggers / sizeof bulk_triggers[0]; i++)
+		if ((sq->bulk.sql[i] = trigger_sql(c, bulk_triggers[i].name)))
+			rc = exec_simple(c, bulk_triggers[i].drop);
 	return rc;
+}
+
+static int bulk_end(struct sq *sq, struct dm_err *e)
+{
+	struct conn *c = sq->wconn;
+	int rc = bulk_flush(sq, e);
+	if (rc)
+		return rc;
+	for (size_t i = 0; !rc && i < sizeof bulk_triggers / sizeof bulk_triggers[0]; i++)
+		if (sq->bulk.sql[i])
+			rc = exec_simple(c, sq->bulk.sql[i]);
+	bulk_reset(sq);
+	if (!rc)
+		rc = step_simple(c, "INSERT INTO accounts_name_fts(rowid, name_key) SELECT id, name_key "
+				 "FROM accounts WHERE id >= (SELECT min(first_id) FROM name_index_defer)");
+	if (!rc)
+		rc = step_simple(c, "DELETE FROM name_index_defer");
+	return rc ? step_error(c, rc, e) : 0;
 }
 
 static int sq_bulk(void *impl, const struct kind *k, int on, struct dm_err *e)
@@ -1380,18 +1472,10 @@ static int sq_bulk(void *impl, const struct kind *k, int on, struct dm_err *e)
 		return e->code;
 	if (k != &kind_account)
 		return 0;
-	struct conn *c = sq->wconn;
-	int rc = on ? step_simple(c, "INSERT INTO name_index_defer(first_id) "
-				     "SELECT IFNULL(max(id), 0) + 1 FROM accounts")
-		    : bulk_trigger(sq, 0);
-	if (!rc)
-		rc = on ? bulk_trigger(sq, 1)
-			: step_simple(c, "INSERT INTO accounts_name_fts(rowid, name_key) SELECT id, "
-				      "name_key FROM accounts WHERE id >= (SELECT min(first_id) FROM "
-				      "name_index_defer)");
-	if (!rc && !on)
-		rc = step_simple(c, "DELETE FROM name_index_defer");
-	return rc ? step_error(c, rc, e) : 0;
+	if (!on)
+		return bulk_end(sq, e);
+	int rc = bulk_begin(sq);
+	return rc ? step_error(sq->wconn, rc, e) : 0;
 }
 
 static int sq_import_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor,
@@ -1610,6 +1694,10 @@ static void run_batch(struct sq *sq, struct job *batch)
 		tls_writing = sq;
 		j->rc = j->fn(sq->store, j->arg);
 		tls_writing = NULL;
+		if (bulk_reset(sq) && !j->rc) {
+			log_error("a store_write callback began a bulk load without ending it");
+			j->rc = DM_EINTERNAL;   /* rolled back: the triggers stay */
+		}
 		if (j->rc && sqlite3_get_autocommit(c->db)) {
 			why = c->failure ? c->failure : "the write transaction was rolled back; try again";
 			for (struct job *k = batch; k != j; k = k->next)
@@ -1793,7 +1881,7 @@ static void sq_close(void *impl)
 		sqlite3_exec(sq->wconn->db, "PRAGMA optimize", NULL, NULL, NULL);
 	conn_close(sq->wconn);
 	setting_cache_clear(sq);
-	free(sq->bulk_trigger);
+	bulk_reset(sq);
 	buf_release(&sq->imp.json);
 	pthread_mutex_destroy(&sq->setting_mu);
 	pthread_mutex_destroy(&sq->mu);

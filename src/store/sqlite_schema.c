@@ -597,3 +597,9 @@ const char *const sqlite_migrations[] = {
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
+
+/* SEG_ACCOUNT("new", "1") of accounts_segments_ai for the new accounts of a bulk load at once:
+ * a new account has no orders nor activities, so its contribution is the account itself. */
+const char sqlite_bulk_segments[] =
+	SEG_INTO SEG_KEY("t") ", '', count(*), 0, 0 FROM accounts t CROSS JOIN " SEG_KEYS("t")
+	" AND t.id >= ?1 GROUP BY 1, 2, 3, 4" SEG_UPSERT;

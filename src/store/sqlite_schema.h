@@ -5,4 +5,8 @@
 extern const char *const sqlite_migrations[];
 extern const int sqlite_migration_count;
 
+/* Bulk loads of accounts (sqlite.c's sq_bulk): migration 17's account insert trigger
+ * (accounts_segments_ai) for every account from id ?1 on at once, grouped — the same sums. */
+extern const char sqlite_bulk_segments[];
+
 #endif

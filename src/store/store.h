@@ -319,9 +319,12 @@ int store_import_insert(struct store *s, const struct kind *k, json_t *rec, int6
 			int64_t *id, struct dm_err *e);
 /* Inside store_write only. Bracket a bulk load of kind k (an import, the generator): between
  * the two calls the store may defer the work of secondary structures to the end, where it is
- * done once for all the rows (SQLite: the account name index; PostgreSQL: nothing, pg_trgm's
- * index is kept row by row). Every begin needs its end in the
- * same store_write callback; a callback that fails rolls both back with its rows. */
+ * done once for all the rows (SQLite: the account name index and migration 17's segment sums,
+ * whose insert triggers are taken away meanwhile — the sums are also caught up before any
+ * store_update or store_set_archived of an account; PostgreSQL: nothing, pg_trgm's index is
+ * kept row by row). Between the two, insert records of kind k only. Every begin needs its end
+ * in the same store_write callback (a callback that returns without it fails, rolled back); a
+ * callback that fails rolls both back with its rows. */
 int store_bulk_begin(struct store *s, const struct kind *k, struct dm_err *e);
 int store_bulk_end(struct store *s, const struct kind *k, struct dm_err *e);
 /* A consistent copy of the live database in the new file path (which must not exist), taken

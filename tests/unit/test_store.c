@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "base/text.h"
@@ -909,6 +910,125 @@ static void bulk_load_keeps_the_name_index(void **state)
 	assert_int_equal(triggers_named(f, "accounts_name_fts_ai"), 1);
 }
 
+/* ---- a bulk load keeps migration 17's segment sums as row-by-row inserts do ------------------- */
+
+struct seg_load {
+	struct world *w;
+	int bulk;
+	struct dm_err e;
+};
+
+static int seg_insert(struct store *s, struct seg_load *l, const char *name, int64_t owner,
+		      int64_t *id)
+{
+	char text[160];
+	if (owner)
+		snprintf(text, sizeof text, "{\"name\": \"%s\", \"owner_id\": %lld}", name,
+			 (long long)owner);
+	else
+		snprintf(text, sizeof text, "{\"name\": \"%s\"}", name);
+	json_t *rec = checked(&kind_account, CHECK_CREATE, text);
+	int rc = l->bulk ? store_import_insert(s, &kind_account, rec, 0, id, &l->e) :
+			   store_insert(s, &kind_account, rec, 0, id, &l->e);
+	json_decref(rec);
+	return rc;
+}
+
+static int seg_owner(struct store *s, struct seg_load *l, int64_t id, int64_t owner)
+{
+	char text[64];
+	int changed;
+	snprintf(text, sizeof text, "{\"owner_id\": %lld}", (long long)owner);
+	json_t *changes = checked(&kind_account, CHECK_PATCH, text);
+	int rc = store_update(s, &kind_account, id, changes, 0, &changed, &l->e);
+	json_decref(changes);
+	return rc;
+}
+
+/* New accounts of several owners (teams, none, no owner), changed during the load: an owner
+ * moved on a new account and on an old one, a new one archived, more inserted after. */
+static int seg_cb(struct store *s, void *arg)
+{
+	struct seg_load *l = arg;
+	struct world *w = l->w;
+	int64_t a1, a2, a3, a4, a5;
+	int rc = l->bulk ? store_bulk_begin(s, &kind_account, &l->e) : 0;
+	if (!rc)
+		rc = seg_insert(s, l, "新一", w->r1, &a1);
+	if (!rc)
+		rc = seg_insert(s, l, "新二", w->m3, &a2);
+	if (!rc)
+		rc = seg_insert(s, l, "新三", 0, &a3);
+	if (!rc)
+		rc = seg_owner(s, l, a1, w->r3);
+	if (!rc)
+		rc = seg_insert(s, l, "新四", w->r1, &a4);
+	if (!rc)
+		rc = seg_owner(s, l, w->a_r2, w->r4);
+	if (!rc)
+		rc = store_set_archived(s, &kind_account, a2, 1, 0, &l->e);
+	if (!rc)
+		rc = seg_owner(s, l, a3, w->r2);
+	if (!rc)
+		rc = seg_insert(s, l, "新五", w->r2, &a5);
+	if (!rc && l->bulk)
+		rc = store_bulk_end(s, &kind_account, &l->e);
+	return rc;
+}
+
+/* agg_segments' rows with anything in them, one per line. */
+static char *segments_of(const char *path)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	struct buf b = BUF_INIT(0);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT owner_id, bucket, first_on, day, accounts, "
+					    "revenue, touches FROM agg_segments WHERE accounts <> 0 "
+					    "OR revenue <> 0 OR touches <> 0 ORDER BY 1, 2, 3, 4",
+					    -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		buf_printf(&b, "%lld %lld '%s' '%s' %lld %lld %lld\n", sqlite3_column_int64(st, 0),
+			   sqlite3_column_int64(st, 1), sqlite3_column_text(st, 2),
+			   sqlite3_column_text(st, 3), sqlite3_column_int64(st, 4),
+			   sqlite3_column_int64(st, 5), sqlite3_column_int64(st, 6));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return buf_detach(&b, NULL);
+}
+
+static void bulk_load_keeps_the_segment_sums(void **state)
+{
+	struct fx *f = *state, *g = NULL;
+	struct world w, w2;
+	assert_int_equal(setup((void **)&g), 0);   /* a second database: the same, row by row */
+	build_world(f->s, &w);
+	build_world(g->s, &w2);
+	struct seg_load bulk = { &w, 1, { 0 } }, plain = { &w2, 0, { 0 } };
+	assert_int_equal(store_write(f->s, seg_cb, &bulk, NULL), 0);
+	assert_int_equal(store_write(g->s, seg_cb, &plain, NULL), 0);
+	char *got = segments_of(f->path), *want = segments_of(g->path);
+	assert_non_null(strstr(want, "'' '' 2 0 0"));   /* something to compare: r1's team */
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	/* and a failed load changes nothing, trigger included: one more row, one by one */
+	struct bulk failed = { { "新六", NULL, NULL }, 1, 1, { 0 } };
+	assert_int_equal(store_write(f->s, bulk_cb, &failed, NULL), DM_ECONFLICT);
+	assert_int_equal(triggers_named(f, "accounts_segments_ai"), 1);
+	int64_t id;
+	assert_int_equal(try_insert(f->s, &kind_account, 0, &id, NULL,
+				    "{\"name\": \"新七\", \"owner_id\": %lld}", (long long)w.r1), 0);
+	assert_int_equal(try_insert(g->s, &kind_account, 0, &id, NULL,
+				    "{\"name\": \"新七\", \"owner_id\": %lld}", (long long)w2.r1), 0);
+	got = segments_of(f->path);
+	want = segments_of(g->path);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	teardown((void **)&g);
+}
+
 static void duplicate_names(void **state)
 {
 	struct fx *f = *state;
@@ -1236,6 +1356,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(list_filters, setup, teardown),
 		cmocka_unit_test_setup_teardown(name_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(bulk_load_keeps_the_name_index, setup, teardown),
+		cmocka_unit_test_setup_teardown(bulk_load_keeps_the_segment_sums, setup, teardown),
 		cmocka_unit_test_setup_teardown(duplicate_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(duplicate_username_names_the_right_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(archived_rows_hidden, setup, teardown),
