@@ -58,6 +58,8 @@ class Api:
         return self.call("POST", "/api/v1/auth/login", body={"username": user, "password": PASSWORD})
 
 
+GEN = 2
+
 LUA = r"""
 local paths = {%(paths)s}
 local bodies = {%(bodies)s}
@@ -162,9 +164,9 @@ def main():
     cache = os.environ.get("BENCH_CACHE") or ("/work/bench-cache" if os.path.isdir("/work")
                                                else "bench-cache")
     os.makedirs(cache, exist_ok=True)
-    db = os.path.join(cache, "dealmap-s%g-seed%d.db" % (a.scale, a.seed))
-    if a.scale == 1:
-        db = os.path.join(cache, "dealmap-s1-seed%d.db" % a.seed)
+    # GEN: the generator's version in the cached file's name, so that a change in what
+    # `dealmap generate` writes regenerates (2: deals and stage moves dated over two years)
+    db = os.path.join(cache, "dealmap-s%g-seed%d-gen%d.db" % (a.scale, a.seed, GEN))
     gen_log = db + ".generate.txt"
     logs = db
     if a.store == "pg":

@@ -10,7 +10,8 @@
  * directly, because their rules' checks (the parent account visible and writable, contacts of the
  * same account) are reads per row that the generator satisfies by construction. Users and teams
  * are created by the rules; only the three bench users get a password (hashing is slow).
- * Dates are relative to the day it runs (the agenda and the reports look at today). */
+ * Dates are relative to the day it runs (the agenda and the reports look at today); deals and
+ * their stage moves are dated over the last two years (one_opportunity). */
 #include "cli.h"
 #include "../base/timeutil.h"
 #include "../base/xmalloc.h"
@@ -274,7 +275,10 @@ static void one_contact(struct gen *g, int64_t i)
 }
 
 /* Open at interest through the rules, then move stage by stage to the target (history rows and
- * the final stage written by the store, as rec_update would, without re-reading the record). */
+ * the final stage written by the store, as rec_update would, without re-reading the record).
+ * A deal is dated over the last two years: created on a day of them, each move 3 to 40 days
+ * after the one before (never later than the load), so the funnel's figures by day and period
+ * are those of a company with history, not of one day. */
 static void one_opportunity(struct gen *g, int64_t a)
 {
 	const struct viewer *v = &g->reps[g->rep_of[a]];
@@ -288,23 +292,34 @@ static void one_opportunity(struct gen *g, int64_t a)
 				    (json_int_t)((20 + rnd(g, 1500)) * 1000000LL), "expected_close_on",
 				    close));
 	g->opp_id[a] = id;
+	if (g->failed)
+		return;
+	int64_t now = time_now_ms(), at = g->today_ms - (int64_t)rnd(g, 730) * 86400000LL +
+					   (int64_t)rnd(g, 36000) * 1000LL;
+	char when[TIME_STR_LEN];
+	if (at > now - 60000)
+		at = now - 60000;
+	time_format(at, when);
+	if (store_opportunity_backdate(g->s, id, when, &g->e))
+		fail(g, "opportunity date");
 	if (g->failed || target == 0)
 		return;
 	int last = target == 7 ? 1 + (int)rnd(g, 4) : target;
 	const char *from = model_stages[0];
-	for (int s = 1; s <= last && s < 7 && !g->failed; s++) {
-		if (store_stage_add(g->s, id, from, model_stages[s], v->user_id, &g->e))
+	for (int s = 1; s <= last + (target == 7) && !g->failed; s++) {
+		const char *to = s > last ? "lost" : model_stages[s];
+		at += (int64_t)(3 + rnd(g, 38)) * 86400000LL;
+		if (at > now - 60000 + s)
+			at = now - 60000 + s;   /* ids order moves of one instant */
+		time_format(at, when);
+		if (store_stage_add(g->s, id, from, to, v->user_id, when, &g->e))
 			fail(g, "stage");
-		from = model_stages[s];
+		from = to;
 		g->extra++;
 	}
-	json_t *changes = json_pack("{s:s}", "stage", target == 7 ? "lost" : from);
-	if (target == 7) {
-		if (store_stage_add(g->s, id, from, "lost", v->user_id, &g->e))
-			fail(g, "stage");
+	json_t *changes = json_pack("{s:s}", "stage", from);
+	if (target == 7)
 		json_object_set_new(changes, "lost_reason", json_string("价格高于竞争对手 15%"));
-		g->extra++;
-	}
 	int changed = 0;
 	if (!g->failed && store_update(g->s, &kind_opportunity, id, changes, v->user_id, &changed, &g->e))
 		fail(g, "opportunity");

@@ -246,7 +246,7 @@ static int convert_tx_run(struct store *s, void *arg)
 		/* from the request, which outlives o (insert() frees o) */
 		const char *stage = json_string_value(json_object_get(c->opportunity, "stage"));
 		if ((rc = insert(s, &kind_opportunity, o, c->v->user_id, &opp, c->e)) ||
-		    (rc = store_stage_add(s, opp, NULL, stage, c->v->user_id, c->e)))
+		    (rc = store_stage_add(s, opp, NULL, stage, c->v->user_id, NULL, c->e)))
 			goto out;
 	}
 	int changed;

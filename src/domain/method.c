@@ -303,7 +303,7 @@ int method_after_opportunity(struct store *s, const struct viewer *v, int64_t id
 	const char *to = str_of(next, "stage"), *from = cur ? str_of(cur, "stage") : NULL;
 	if (from && !strcmp(from, to))
 		return 0;
-	return store_stage_add(s, id, from, to, v->user_id, e);
+	return store_stage_add(s, id, from, to, v->user_id, NULL, e);
 }
 
 int method_check_contact_portrait(struct store *s, const struct viewer *v, json_t *cur,

@@ -990,13 +990,26 @@ static int pg_setting_put(void *impl, const char *key, json_t *value, int64_t ac
 }
 
 static int pg_stage_add(void *impl, int64_t opp, const char *from, const char *to, int64_t by,
-			struct dm_err *e)
+			const char *at, struct dm_err *e)
 {
 	char now[TIME_STR_LEN];
 	struct qb q;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_PG);
-	sql_stage_add(&q, opp, from, to, by, now);
+	sql_stage_add(&q, opp, from, to, by, at ? at : now);
+	return write_run(impl, &q, NULL, e);
+}
+
+static int pg_opportunity_backdate(void *impl, int64_t opp, const char *at, struct dm_err *e)
+{
+	struct qb q;
+	int rc;
+	qb_init(&q, SQL_PG);
+	sql_backdate_opportunity(&q, opp, at);
+	if ((rc = write_run(impl, &q, NULL, e)))
+		return rc;
+	qb_init(&q, SQL_PG);
+	sql_backdate_history(&q, opp, at);
 	return write_run(impl, &q, NULL, e);
 }
 
@@ -1489,6 +1502,7 @@ const struct store_ops store_pg_ops = {
 	.setting_get = pg_setting_get,
 	.setting_put = pg_setting_put,
 	.stage_add = pg_stage_add,
+	.opportunity_backdate = pg_opportunity_backdate,
 	.stage_list = pg_stage_list,
 	.link_add = pg_link_add,
 	.link_list = pg_link_list,

@@ -728,6 +728,25 @@ void sql_setting_put(struct qb *q, const char *key, json_t *value, const char *n
 		  "updated_at = excluded.updated_at");
 }
 
+/* dealmap generate dates a new opportunity: its created_at, then its creation's history row */
+void sql_backdate_opportunity(struct qb *q, int64_t opp, const char *at)
+{
+	qb_sql(q, "UPDATE opportunities SET created_at = ");
+	qb_text(q, at);
+	qb_sql(q, ", updated_at = ");
+	qb_text(q, at);
+	qb_sql(q, " WHERE id = ");
+	qb_int(q, opp);
+}
+
+void sql_backdate_history(struct qb *q, int64_t opp, const char *at)
+{
+	qb_sql(q, "UPDATE stage_history SET at = ");
+	qb_text(q, at);
+	qb_sql(q, " WHERE opportunity_id = ");
+	qb_int(q, opp);
+}
+
 void sql_stage_add(struct qb *q, int64_t opp, const char *from, const char *to, int64_t by,
 		   const char *now)
 {

@@ -113,6 +113,8 @@ void sql_session_put(struct qb *q, const char *token_hash, int64_t user_id, cons
 void sql_session_seen(struct qb *q, const char *token_hash, int64_t now_ms);
 void sql_session_expire(struct qb *q, int64_t idle_before, int64_t absolute_before);
 void sql_setting_put(struct qb *q, const char *key, json_t *value, const char *now);
+void sql_backdate_opportunity(struct qb *q, int64_t opp, const char *at);
+void sql_backdate_history(struct qb *q, int64_t opp, const char *at);
 void sql_stage_add(struct qb *q, int64_t opp, const char *from, const char *to, int64_t by,
 		   const char *now);
 void sql_stage_list(struct qb *q, int64_t opp);

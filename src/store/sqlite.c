@@ -1073,7 +1073,7 @@ static int sq_setting_put(void *impl, const char *key, json_t *value, int64_t ac
 }
 
 static int sq_stage_add(void *impl, int64_t opp, const char *from, const char *to, int64_t by,
-			struct dm_err *e)
+			const char *at, struct dm_err *e)
 {
 	char now[TIME_STR_LEN];
 	struct qb q;
@@ -1081,7 +1081,22 @@ static int sq_stage_add(void *impl, int64_t opp, const char *from, const char *t
 		return e->code;
 	time_format(time_now_ms(), now);
 	qb_init(&q, SQL_SQLITE);
-	sql_stage_add(&q, opp, from, to, by, now);
+	sql_stage_add(&q, opp, from, to, by, at ? at : now);
+	return exec_run(impl, &q, e);
+}
+
+static int sq_opportunity_backdate(void *impl, int64_t opp, const char *at, struct dm_err *e)
+{
+	struct qb q;
+	int rc;
+	if (in_write(impl, e))
+		return e->code;
+	qb_init(&q, SQL_SQLITE);
+	sql_backdate_opportunity(&q, opp, at);
+	if ((rc = exec_run(impl, &q, e)))
+		return rc;
+	qb_init(&q, SQL_SQLITE);
+	sql_backdate_history(&q, opp, at);
 	return exec_run(impl, &q, e);
 }
 
@@ -1957,6 +1972,7 @@ const struct store_ops store_sqlite_ops = {
 	.setting_get = sq_setting_get,
 	.setting_put = sq_setting_put,
 	.stage_add = sq_stage_add,
+	.opportunity_backdate = sq_opportunity_backdate,
 	.stage_list = sq_stage_list,
 	.link_add = sq_link_add,
 	.link_list = sq_link_list,

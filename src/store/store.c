@@ -222,9 +222,15 @@ int store_setting_put(struct store *s, const char *key, json_t *value, int64_t a
 }
 
 int store_stage_add(struct store *s, int64_t opportunity, const char *from, const char *to,
-		    int64_t by, struct dm_err *e)
+		    int64_t by, const char *at, struct dm_err *e)
 {
-	return s->ops->stage_add(s->impl, opportunity, from, to, by, e);
+	return s->ops->stage_add(s->impl, opportunity, from, to, by, at, e);
+}
+
+int store_opportunity_backdate(struct store *s, int64_t opportunity, const char *at,
+			       struct dm_err *e)
+{
+	return s->ops->opportunity_backdate(s->impl, opportunity, at, e);
 }
 
 int store_stage_list(struct store *s, int64_t opportunity, json_t **items, struct dm_err *e)

@@ -126,9 +126,15 @@ int store_setting_put(struct store *s, const char *key, json_t *value, int64_t a
 
 /* ---- opportunity stage history ---------------------------------------------------------------- */
 
-/* Inside store_write only. from may be NULL (creation). */
+/* Inside store_write only. from may be NULL (creation). at: the move's instant, NULL for now
+ * (only `dealmap generate` dates moves in the past). */
 int store_stage_add(struct store *s, int64_t opportunity, const char *from, const char *to,
-		    int64_t by, struct dm_err *e);
+		    int64_t by, const char *at, struct dm_err *e);
+/* Inside store_write only: dates a new opportunity (created_at, and its creation's stage-history
+ * row) at instant at, for `dealmap generate`, which spreads the large company's deals over the
+ * years; the funnel's triggers move its sums as for any update of created_at. */
+int store_opportunity_backdate(struct store *s, int64_t opportunity, const char *at,
+			       struct dm_err *e);
 /* [{from, to, at, by, by_name}] oldest first. */
 int store_stage_list(struct store *s, int64_t opportunity, json_t **items, struct dm_err *e);
 

@@ -43,8 +43,9 @@ struct store_ops {
 	int (*setting_get)(void *impl, const char *key, json_t **value, struct dm_err *e);
 	int (*setting_put)(void *impl, const char *key, json_t *value, int64_t actor,
 			   struct dm_err *e);
+	int (*opportunity_backdate)(void *impl, int64_t opp, const char *at, struct dm_err *e);
 	int (*stage_add)(void *impl, int64_t opp, const char *from, const char *to, int64_t by,
-			 struct dm_err *e);
+			 const char *at, struct dm_err *e);
 	int (*stage_list)(void *impl, int64_t opp, json_t **items, struct dm_err *e);
 	int (*link_add)(void *impl, int64_t opp, int64_t from, int64_t to, const char *kind,
 			int64_t *id, struct dm_err *e);

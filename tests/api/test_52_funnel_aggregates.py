@@ -77,28 +77,37 @@ ZERO_ROWS = {
 }
 
 
+def kept_and_recomputed(db):
+    """For each funnel table: (its rows with a non-zero count, the same recomputed from the
+    records for the owners, the company and the owners' teams), as sorted text tuples."""
+    def rows(sql):   # as text, so both stores compare alike
+        return sorted(tuple(str(v) for v in r) for r in db_rows(db, sql))
+    team_of = {str(u): str(t) for u, t in db_rows(db, "SELECT id, team_id FROM users")}
+    out = {}
+    for name, (kept, recomputed) in (PAIRS_PG if is_pg(db) else PAIRS).items():
+        owners = rows(recomputed.format(o="COALESCE(owner_id, 0)"))
+        # the teams' rows (migration 15): the owners' sums by the owner's team now, key
+        # -1 - team id (key columns: the two after the owner; the rest are sums)
+        teams = {}
+        for r in owners:
+            team = team_of.get(r[0], "None")
+            if team not in ("None", ""):
+                key = (str(-1 - int(team)),) + r[1:3]
+                teams[key] = [a + int(b) for a, b in zip(teams.get(key, [0] * (len(r) - 3)), r[3:])]
+        want = sorted(owners + rows(recomputed.format(o="-1")) +
+                      [k + tuple(str(v) for v in sums) for k, sums in teams.items() if sums[0]])
+        out[name] = (rows(kept), want)
+    return out
+
+
 class FunnelAggregatesTest(ApiTestCase):
 
     def check_all(self, label):
         db = self.server.db
-        pg = is_pg(db)
 
         def rows(sql):   # as text, so both stores compare alike
             return sorted(tuple(str(v) for v in r) for r in db_rows(db, sql))
-        team_of = {str(u): str(t) for u, t in db_rows(db, "SELECT id, team_id FROM users")}
-        for name, (kept, recomputed) in (PAIRS_PG if pg else PAIRS).items():
-            got = rows(kept)
-            owners = rows(recomputed.format(o="COALESCE(owner_id, 0)"))
-            # the teams' rows (migration 15): the owners' sums by the owner's team now, key
-            # -1 - team id (key columns: the two after the owner; the rest are sums)
-            teams = {}
-            for r in owners:
-                team = team_of.get(r[0], "None")
-                if team != "None":
-                    key = (str(-1 - int(team)),) + r[1:3]
-                    teams[key] = [a + int(b) for a, b in zip(teams.get(key, [0] * (len(r) - 3)), r[3:])]
-            want = sorted(owners + rows(recomputed.format(o="-1")) +
-                          [k + tuple(str(v) for v in sums) for k, sums in teams.items() if sums[0]])
+        for name, (got, want) in kept_and_recomputed(db).items():
             self.assertEqual(got, want, "%s: agg_%s differs from the recomputation" % (label, name))
             self.assertEqual(int(db_rows(db, ZERO_ROWS[name])[0][0]), 0, "%s: agg_%s" % (label, name))
         opps = int(db_rows(db, "SELECT count(*) FROM opportunities")[0][0])

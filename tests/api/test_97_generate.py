@@ -1,0 +1,48 @@
+"""97: `dealmap generate` (the benchmark's large company, issue 9) at a small scale: deals and their
+stage moves are dated over the last two years, in order, never after the load, and the funnel's
+maintained tables hold exactly the sums recomputed from the records they were generated into."""
+
+import datetime
+import os
+import subprocess
+import tempfile
+import unittest
+
+from harness import BIN, db_rows, only_sqlite
+from test_52_funnel_aggregates import kept_and_recomputed
+
+
+@only_sqlite("generates into a SQLite file (the PostgreSQL path is make bench STORE=pg)")
+class GenerateTest(unittest.TestCase):
+
+    def test_deals_dated_over_two_years(self):
+        d = tempfile.mkdtemp(prefix="dealmap-gen-")
+        db = os.path.join(d, "g.db")
+        r = subprocess.run([BIN, "generate", "--db", db, "--scale", "0.001", "--seed", "3"],
+                           capture_output=True, text=True, timeout=300)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.999Z")
+
+        first, last = db_rows(db, "SELECT min(created_at), max(created_at) FROM opportunities")[0]
+        span = (datetime.date.fromisoformat(last[:10]) - datetime.date.fromisoformat(first[:10])).days
+        self.assertGreater(span, 600, "opportunities created from %s to %s" % (first, last))
+        self.assertLessEqual(last, now)
+        moves = db_rows(db, "SELECT count(*), count(DISTINCT substr(at, 1, 10)), max(at) FROM stage_history")[0]
+        self.assertGreater(moves[1], 300, "stage moves on %d days only" % moves[1])
+        self.assertLessEqual(moves[2], now)
+        # each deal's first history row is its creation, and its moves follow in time
+        self.assertEqual(db_rows(db, "SELECT count(*) FROM opportunities o WHERE o.created_at <>"
+                                     " (SELECT h.at FROM stage_history h WHERE h.opportunity_id ="
+                                     " o.id ORDER BY h.id LIMIT 1)")[0][0], 0)
+        self.assertEqual(db_rows(db, "SELECT count(*) FROM stage_history h JOIN stage_history p ON"
+                                     " p.opportunity_id = h.opportunity_id AND p.id = (SELECT max(q.id)"
+                                     " FROM stage_history q WHERE q.opportunity_id = h.opportunity_id"
+                                     " AND q.id < h.id) WHERE p.at > h.at")[0][0], 0)
+        # won and lost deals closed on many days: the funnel's closing sums spread with them
+        self.assertGreater(db_rows(db, "SELECT count(*) FROM agg_closed WHERE owner_id = -1")[0][0], 100)
+        for name, (got, want) in kept_and_recomputed(db).items():
+            self.assertEqual(got, want, "agg_%s differs from the recomputation" % name)
+
+
+if __name__ == "__main__":
+    unittest.main()
