@@ -504,8 +504,8 @@ const char *const sqlite_migrations[] = {
 	 * agenda and every presented account counted them with a subquery per account (an index
 	 * seek and an opportunity row each: most of a rep's agenda at full scale, 2,000 candidates);
 	 * the agenda's index now holds the open count, so its candidates are decided from the
-	 * index alone. Opportunities are archived, never deleted; an account merge moves them
-	 * (account_id), which the update trigger follows. */
+	 * index alone. Opportunities are archived, never deleted; should one ever move to
+	 * another account (no code does so today), the update trigger follows account_id. */
 	"ALTER TABLE accounts ADD COLUMN open_opps INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE accounts ADD COLUMN won_opps INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE accounts SET open_opps = o.open, won_opps = o.won FROM (SELECT account_id,"
