@@ -63,15 +63,6 @@
 #define AGG_CLOSED(X, S) AGG_CLOSED_K(X, S, KEYS, KEY(X), "")
 #define AGG_REACH(X, S) AGG_REACH_K(X, S, KEYS, KEY(X), "")
 #define AGG_STAYS(X, S) AGG_STAYS_K(X, S, KEYS, KEY(X), "")
-/* migration 15's: also the row of the owner's team, key -1 - team_id */
-#define KEYS3(X) "(SELECT 0 AS r UNION ALL SELECT 1 UNION ALL SELECT 2) w LEFT JOIN users tu ON" \
-		 "  w.r = 2 AND tu.id = " X ".owner_id"
-#define KEY3(X) "CASE w.r WHEN 0 THEN " OWNER(X) " WHEN 1 THEN -1 ELSE -1 - tu.team_id END"
-#define KW3 " AND (w.r < 2 OR tu.team_id IS NOT NULL)"
-#define AGG_OPEN3(X, S) AGG_OPEN_K(X, S, KEYS3(X), KEY3(X), KW3)
-#define AGG_CLOSED3(X, S) AGG_CLOSED_K(X, S, KEYS3(X), KEY3(X), KW3)
-#define AGG_REACH3(X, S) AGG_REACH_K(X, S, KEYS3(X), KEY3(X), KW3)
-#define AGG_STAYS3(X, S) AGG_STAYS_K(X, S, KEYS3(X), KEY3(X), KW3)
 /* a user's team change moves their rows of table T from the old team's key (TEAM = "OLD", the
  * sums negated: NEG) to the new one's (TEAM = "NEW") */
 #define MOVE_TEAM(T, C, NEG, POS, SETV, TEAM) \

@@ -14,10 +14,23 @@
 	"latest_contact_ids = (SELECT la.contact_ids FROM activities la WHERE la.account_id = " X \
 	"  AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1)"
 
+/* Migration 15: each sum of the funnel's aggregates goes to three rows (a FROM item, alias w,
+ * over opportunity row X): the owner's (w.r = 0; 0 for no owner), the company's (-1) and the
+ * owner's team's (-1 - team_id; none for an owner without a team, or no owner). The including
+ * file defines OWNER(X) and the AGG_*_K upserts in its dialect. */
+#define KEYS3(X) "(SELECT 0 AS r UNION ALL SELECT 1 UNION ALL SELECT 2) w LEFT JOIN users tu ON" \
+		 "  w.r = 2 AND tu.id = " X ".owner_id"
+#define KEY3(X) "CASE w.r WHEN 0 THEN " OWNER(X) " WHEN 1 THEN -1 ELSE -1 - tu.team_id END"
+#define KW3 " AND (w.r < 2 OR tu.team_id IS NOT NULL)"
+#define AGG_OPEN3(X, S) AGG_OPEN_K(X, S, KEYS3(X), KEY3(X), KW3)
+#define AGG_CLOSED3(X, S) AGG_CLOSED_K(X, S, KEYS3(X), KEY3(X), KW3)
+#define AGG_REACH3(X, S) AGG_REACH_K(X, S, KEYS3(X), KEY3(X), KW3)
+#define AGG_STAYS3(X, S) AGG_STAYS_K(X, S, KEYS3(X), KEY3(X), KW3)
+
 /* Migration 17: the forecast's and the segments' maintained aggregates (issue 5), kept like
  * migration 11's in the transaction of every write, written once in SQL both stores accept (the
- * including file defines DAY8, the UTC+8 day of an instant, and migration 15's key set KEYS3,
- * KEY3, KW3: the owner's row, the company's, the owner's team's):
+ * including file defines DAY8, the UTC+8 day of an instant; the key set is migration 15's above:
+ * the owner's row, the company's, the owner's team's):
  *
  *   agg_close    (owner_id, day, stage, cents) -> n, amount: live open opportunities with an
  *                expected close day, by that day, stage and amount % 100 (agg_open's cents, for
