@@ -264,23 +264,26 @@ static json_t *follow_up_item(struct store *s, const struct due_account *d)
 }
 
 /* The page's accounts get their names and latest contacts (the candidates are read from an
- * index without them): ids[0..n) are the ids of accounts[0..n). */
-static int page_names(struct store *s, const struct viewer *v, json_t *const *accounts,
-		      const int64_t *ids, size_t n, struct dm_err *e)
+ * index without them). */
+static int page_names(struct store *s, const struct viewer *v, json_t *const *accounts, size_t n,
+		      struct dm_err *e)
 {
+	int64_t ids[AGENDA_IDS_MAX];
 	for (size_t i = 0; i < n; i += AGENDA_IDS_MAX) {
 		size_t m = n - i < AGENDA_IDS_MAX ? n - i : AGENDA_IDS_MAX, j, k;
-		struct agenda_cut cut = { .ids = ids + i, .nids = m };
+		for (k = 0; k < m; k++)
+			ids[k] = int_of(accounts[i + k], "id");
+		struct agenda_cut cut = { .ids = ids, .nids = m };
 		json_t *rows = NULL, *r;
 		int rc = store_agenda_accounts(s, v, v->user_id, &cut, &rows, e);
 		if (rc)
 			return rc;
-		for (k = i; k < i + m; k++) {
-			json_object_set_new(accounts[k], "name", json_null());
-			json_object_set_new(accounts[k], "latest_contact_ids", json_null());
+		for (k = 0; k < m; k++) {
+			json_object_set_new(accounts[i + k], "name", json_null());
+			json_object_set_new(accounts[i + k], "latest_contact_ids", json_null());
 			json_array_foreach(rows, j, r)
 				if (int_of(r, "id") == ids[k])
-					json_object_update(accounts[k], r);
+					json_object_update(accounts[i + k], r);
 		}
 		json_decref(rows);
 	}
@@ -370,18 +373,12 @@ int followup_agenda(struct store *s, const struct viewer *v, const char *date, s
 	qsort(quiet, nsleeping, sizeof *quiet, by_quiet);
 	size_t nf = n < limit ? n : limit, nq = nsleeping < limit ? nsleeping : limit;
 	json_t **shown = xcalloc(nf + nq + 1, sizeof *shown);
-	int64_t *shown_ids = xcalloc(nf + nq + 1, sizeof *shown_ids);
-	for (i = 0; i < nf; i++) {
+	for (i = 0; i < nf; i++)
 		shown[i] = due[i].account;
-		shown_ids[i] = due[i].id;
-	}
-	for (i = 0; i < nq; i++) {
+	for (i = 0; i < nq; i++)
 		shown[nf + i] = quiet[i].account;
-		shown_ids[nf + i] = quiet[i].id;
-	}
-	rc = page_names(s, v, shown, shown_ids, nf + nq, e);
+	rc = page_names(s, v, shown, nf + nq, e);
 	free(shown);
-	free(shown_ids);
 	if (rc) {
 		free(due);
 		free(quiet);
