@@ -61,6 +61,12 @@ struct sq {
 	pthread_t writer;
 	int writer_started;
 	struct conn *wconn;
+	struct {                  /* the checkpointer thread (see wal_hook) */
+		pthread_t thread;
+		int started, want, busy, stop;
+		pthread_cond_t wake;      /* under mu */
+		struct conn *conn;
+	} ckpt;
 #define SETTING_CACHE 16
 	struct {
 		char key[48];
@@ -1877,6 +1883,89 @@ static int sq_migrate(void *impl, struct dm_err *e)
 	return 0;
 }
 
+/* Checkpoints off the writer thread. SQLite's default moves the WAL's pages into the database
+ * file (and fsyncs both) inside the commit that brings the WAL past 1000 pages: every write
+ * waiting behind that commit waited for it, and an import's answer for its whole copy. The
+ * writer connection's hook instead wakes a thread of its own connection that runs PASSIVE
+ * checkpoints (they never block the writer or readers). If the checkpointer is still busy when
+ * the WAL has reached CKPT_INLINE pages, the writer checkpoints itself as before, so a writer
+ * faster than the checkpointer cannot grow the WAL without bound. Durability is unchanged: a
+ * commit is durable in the WAL (synchronous=FULL fsyncs it) before its hook runs. */
+#define CKPT_PAGES 1000
+#define CKPT_INLINE 16000
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct sq *sq = arg;
+	int inline_ckpt = 0;
+	if (pages < CKPT_PAGES)
+		return SQLITE_OK;
+	pthread_mutex_lock(&sq->mu);
+	if (!sq->ckpt.started || (sq->ckpt.busy && pages >= CKPT_INLINE))
+		inline_ckpt = 1;
+	else if (!sq->ckpt.busy) {
+		sq->ckpt.want = 1;
+		pthread_cond_signal(&sq->ckpt.wake);
+	}
+	pthread_mutex_unlock(&sq->mu);
+	if (inline_ckpt)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+static void *ckpt_main(void *arg)
+{
+	struct sq *sq = arg;
+	pthread_mutex_lock(&sq->mu);
+	for (;;) {
+		while (!sq->ckpt.want && !sq->ckpt.stop)
+			pthread_cond_wait(&sq->ckpt.wake, &sq->mu);
+		if (sq->ckpt.stop)
+			break;
+		sq->ckpt.want = 0;
+		sq->ckpt.busy = 1;
+		pthread_mutex_unlock(&sq->mu);
+		/* Busy (a restore, another process's checkpoint) is left to the next wake. */
+		sqlite3_wal_checkpoint_v2(sq->ckpt.conn->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL,
+					  NULL);
+		pthread_mutex_lock(&sq->mu);
+		sq->ckpt.busy = 0;
+	}
+	pthread_mutex_unlock(&sq->mu);
+	return NULL;
+}
+
+/* Start the checkpointer; on failure the writer keeps checkpointing itself (wal_hook). */
+static void ckpt_start(struct sq *sq)
+{
+	struct dm_err e;
+	dm_err_clear(&e);
+	if (conn_open(sq->path, &sq->ckpt.conn, &e))
+		return;
+	if (pthread_create(&sq->ckpt.thread, NULL, ckpt_main, sq)) {
+		conn_close(sq->ckpt.conn);
+		sq->ckpt.conn = NULL;
+		return;
+	}
+	pthread_mutex_lock(&sq->mu);
+	sq->ckpt.started = 1;
+	pthread_mutex_unlock(&sq->mu);
+}
+
+static void ckpt_stop(struct sq *sq)
+{
+	pthread_mutex_lock(&sq->mu);
+	int started = sq->ckpt.started;
+	sq->ckpt.stop = 1;
+	sq->ckpt.started = 0;
+	pthread_cond_signal(&sq->ckpt.wake);
+	pthread_mutex_unlock(&sq->mu);
+	if (started)
+		pthread_join(sq->ckpt.thread, NULL);
+	conn_close(sq->ckpt.conn);
+	sq->ckpt.conn = NULL;
+}
+
 static void sq_close(void *impl)
 {
 	struct sq *sq = impl;
@@ -1889,6 +1978,7 @@ static void sq_close(void *impl)
 		pthread_mutex_unlock(&sq->mu);
 		pthread_join(sq->writer, NULL);
 	}
+	ckpt_stop(sq);
 	conn_close(pthread_getspecific(sq->key));
 	pthread_setspecific(sq->key, NULL);
 	pthread_key_delete(sq->key);
@@ -1901,6 +1991,7 @@ static void sq_close(void *impl)
 	pthread_mutex_destroy(&sq->setting_mu);
 	pthread_mutex_destroy(&sq->mu);
 	pthread_cond_destroy(&sq->wake);
+	pthread_cond_destroy(&sq->ckpt.wake);
 	free(sq->path);
 	free(sq);
 }
@@ -1913,6 +2004,7 @@ static int sq_open(struct store *s, const char *url, void **impl, struct dm_err 
 	pthread_key_create(&sq->key, conn_destroy);
 	pthread_mutex_init(&sq->mu, NULL);
 	pthread_cond_init(&sq->wake, NULL);
+	pthread_cond_init(&sq->ckpt.wake, NULL);
 	pthread_mutex_init(&sq->setting_mu, NULL);
 	*impl = NULL;
 	if (conn_open(sq->path, &sq->wconn, e))
@@ -1923,6 +2015,8 @@ static int sq_open(struct store *s, const char *url, void **impl, struct dm_err 
 		dm_fail(e, DM_EUNAVAILABLE, "db", "%s is not a usable SQLite database", sq->path);
 		goto fail;
 	}
+	sqlite3_wal_hook(sq->wconn->db, wal_hook, sq);   /* replaces the default checkpoints */
+	ckpt_start(sq);
 	if (pthread_create(&sq->writer, NULL, writer_main, sq)) {
 		dm_fail(e, DM_EINTERNAL, NULL, "cannot start the writer thread");
 		goto fail;
