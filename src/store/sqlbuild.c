@@ -2,6 +2,7 @@
  * dialect of the backend that runs it. */
 #include "sqlbuild.h"
 #include "../base/text.h"
+#include "../base/timeutil.h"
 #include "../base/xmalloc.h"
 #include <pthread.h>
 #include <stdio.h>
@@ -1236,6 +1237,84 @@ static void agg_weighted(struct qb *q, const struct an_params *p, const char *a)
 	qb_sql(q, " + 50) / 100)");
 }
 
+/* The period's whole months, read from the day tables' month twins (migration 19), and the days
+ * of its partial months: whole months [m_from, m_to] ('YYYY-MM'), the head days [from_day,
+ * head_end) before them and the tail days [tail_from, to_day] after them. months = 0: no whole
+ * month, every day from the day table. */
+struct period_split {
+	int months;
+	char m_from[16], m_to[16], head_end[24], tail_from[24];   /* sized for any int year */
+};
+
+static void split_period(const struct an_params *p, struct period_split *sp)
+{
+	int fy, fm, fd, ty, tm, td;
+	int64_t t;
+	char next[DATE_STR_LEN];
+	memset(sp, 0, sizeof *sp);
+	if (sscanf(p->from_day, "%4d-%2d-%2d", &fy, &fm, &fd) != 3 ||
+	    sscanf(p->to_day, "%4d-%2d-%2d", &ty, &tm, &td) != 3 || date_to_days(p->to_day, &t))
+		return;
+	date_from_days(t + 1, next);
+	/* months counted from year 0: the first whole one starts on or after from_day, the last
+	 * ends on or before to_day (to_day is its month's last day when the next day is a 1st) */
+	int first = fy * 12 + fm - 1 + (fd > 1), last = ty * 12 + tm - 1 - (strcmp(next + 8, "01") != 0);
+	if (first > last)
+		return;
+	sp->months = 1;
+	snprintf(sp->m_from, sizeof sp->m_from, "%04d-%02d", first / 12, first % 12 + 1);
+	snprintf(sp->m_to, sizeof sp->m_to, "%04d-%02d", last / 12, last % 12 + 1);
+	snprintf(sp->head_end, sizeof sp->head_end, "%s-01", sp->m_from);
+	snprintf(sp->tail_from, sizeof sp->tail_from, "%04d-%02d-01", (last + 1) / 12,
+		 (last + 1) % 12 + 1);
+}
+
+/* one branch of agg_period: cols of table t (alias x) in scope, with the condition that follows */
+static void agg_branch(struct qb *q, const struct an_params *p, const char *cols, const char *t)
+{
+	buf_printf(&q->sql, "SELECT %s FROM %s x WHERE ", cols, t);
+	scope_agg(q, p, "x.owner_id");
+}
+
+/* A FROM item (alias a, columns cols) of the funnel's day table t in the scope and period: the
+ * whole months from its twin t_m, the partial months' days from t. */
+static void agg_period(struct qb *q, const struct an_params *p, const char *t, const char *cols)
+{
+	struct period_split sp;
+	char twin[32];
+	split_period(p, &sp);
+	snprintf(twin, sizeof twin, "%s_m", t);
+	qb_sql(q, "(");
+	if (!sp.months) {
+		agg_branch(q, p, cols, t);
+		period_days(q, p, "x.day");
+		qb_sql(q, ") a");
+		return;
+	}
+	agg_branch(q, p, cols, twin);
+	qb_sql(q, " AND x.month >= ");
+	qb_text(q, qb_keep(q, xstrdup(sp.m_from)));
+	qb_sql(q, " AND x.month <= ");
+	qb_text(q, qb_keep(q, xstrdup(sp.m_to)));
+	if (strcmp(p->from_day, sp.head_end) < 0) {
+		qb_sql(q, " UNION ALL ");
+		agg_branch(q, p, cols, t);
+		qb_sql(q, " AND x.day >= ");
+		qb_text(q, p->from_day);
+		qb_sql(q, " AND x.day < ");
+		qb_text(q, qb_keep(q, xstrdup(sp.head_end)));
+	}
+	if (strcmp(sp.tail_from, p->to_day) <= 0) {
+		qb_sql(q, " UNION ALL ");
+		agg_branch(q, p, cols, t);
+		qb_sql(q, " AND x.day >= ");
+		qb_text(q, qb_keep(q, xstrdup(sp.tail_from)));
+		qb_sql(q, " AND x.day <= ");
+		qb_text(q, p->to_day);
+	}
+	qb_sql(q, ") a");
+}
+
 /* funnel_open: {stage, count, amount, weighted_amount} of open opportunities, now */
 static void an_funnel_open(struct qb *q, const struct an_params *p)
 {
@@ -1250,9 +1329,8 @@ static void an_funnel_open(struct qb *q, const struct an_params *p)
 static void an_funnel_closed(struct qb *q, const struct an_params *p)
 {
 	qb_sql(q, "SELECT a.stage, sum(a.n) AS count, sum(a.amount) AS amount, sum(a.cycle_ms) / "
-		  "86400000.0 / sum(a.n) AS avg_cycle_days FROM agg_closed a WHERE ");
-	scope_agg(q, p, "a.owner_id");
-	period_days(q, p, "a.day");
+		  "86400000.0 / sum(a.n) AS avg_cycle_days FROM ");
+	agg_period(q, p, "agg_closed", "stage, n, amount, cycle_ms");
 	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
 }
 
@@ -1260,9 +1338,8 @@ static void an_funnel_closed(struct qb *q, const struct an_params *p)
  * reached (1 interest .. 6 use, 7 won; 0 only lost) */
 static void an_funnel_reach(struct qb *q, const struct an_params *p)
 {
-	qb_sql(q, "SELECT a.rank, sum(a.n) AS n FROM agg_reach a WHERE ");
-	scope_agg(q, p, "a.owner_id");
-	period_days(q, p, "a.day");
+	qb_sql(q, "SELECT a.rank, sum(a.n) AS n FROM ");
+	agg_period(q, p, "agg_reach", "rank, n");
 	qb_sql(q, " GROUP BY a.rank HAVING sum(a.n) <> 0");
 }
 
@@ -1270,9 +1347,8 @@ static void an_funnel_reach(struct qb *q, const struct an_params *p)
 static void an_stage_days(struct qb *q, const struct an_params *p)
 {
 	qb_sql(q, "SELECT a.stage, sum(a.n) AS stays, sum(a.stay_ms) / 86400000.0 / sum(a.n) AS "
-		  "avg_days FROM agg_stays a WHERE ");
-	scope_agg(q, p, "a.owner_id");
-	period_days(q, p, "a.day");
+		  "avg_days FROM ");
+	agg_period(q, p, "agg_stays", "stage, n, stay_ms");
 	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
 }
 
