@@ -535,33 +535,26 @@ const char *const pg_migrations[] = {
 	"  IS DISTINCT FROM NEW.channel OR OLD.occurred_at IS DISTINCT FROM NEW.occurred_at OR"
 	"  OLD.effective IS DISTINCT FROM NEW.effective OR (OLD.archived_at IS NULL) <>"
 	"  (NEW.archived_at IS NULL)) EXECUTE FUNCTION dealmap_activities_touch_agg();",
-	/* 19: the funnel's period sums by month beside those by day (schema_sql.h): the twins,
-	 * filled from the day tables, then kept by plpgsql triggers on them running SQLite's
-	 * upserts */
-	"CREATE TABLE agg_closed_m (owner_id bigint NOT NULL, month text COLLATE \"C\" NOT NULL,"
-	"  stage text NOT NULL, n bigint NOT NULL, amount bigint NOT NULL, cycle_ms bigint NOT NULL,"
-	"  PRIMARY KEY (owner_id, month, stage));"
-	"CREATE TABLE agg_reach_m (owner_id bigint NOT NULL, month text COLLATE \"C\" NOT NULL,"
-	"  rank bigint NOT NULL, n bigint NOT NULL, PRIMARY KEY (owner_id, month, rank));"
-	"CREATE TABLE agg_stays_m (owner_id bigint NOT NULL, month text COLLATE \"C\" NOT NULL,"
-	"  stage text NOT NULL, n bigint NOT NULL, stay_ms bigint NOT NULL,"
-	"  PRIMARY KEY (owner_id, month, stage));"
-	MONTH_FILLS
-	"CREATE FUNCTION dealmap_agg_closed_month() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-	"  IF TG_OP = 'INSERT' THEN " CLOSED_M_ADD " ELSE " CLOSED_M_DIFF " END IF;"
+	/* 19: the funnel's period sums by month and by year beside those by day (schema_sql.h):
+	 * the twins, filled from the day tables, then kept by plpgsql triggers on them running
+	 * SQLite's upserts */
+	TWIN_TABLES_BOTH("bigint", "text COLLATE \"C\"", "")
+	TWIN_FILLS
+	"CREATE FUNCTION dealmap_agg_closed_twins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF TG_OP = 'INSERT' THEN " TWINS(CLOSED_ADD) " ELSE " TWINS(CLOSED_DIFF) " END IF;"
 	"  RETURN NULL; END $$;"
-	"CREATE TRIGGER agg_closed_month AFTER INSERT OR UPDATE ON agg_closed FOR EACH ROW"
-	"  EXECUTE FUNCTION dealmap_agg_closed_month();"
-	"CREATE FUNCTION dealmap_agg_reach_month() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-	"  IF TG_OP = 'INSERT' THEN " REACH_M_ADD " ELSE " REACH_M_DIFF " END IF;"
+	"CREATE TRIGGER agg_closed_twins AFTER INSERT OR UPDATE ON agg_closed FOR EACH ROW"
+	"  EXECUTE FUNCTION dealmap_agg_closed_twins();"
+	"CREATE FUNCTION dealmap_agg_reach_twins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF TG_OP = 'INSERT' THEN " TWINS(REACH_ADD) " ELSE " TWINS(REACH_DIFF) " END IF;"
 	"  RETURN NULL; END $$;"
-	"CREATE TRIGGER agg_reach_month AFTER INSERT OR UPDATE ON agg_reach FOR EACH ROW"
-	"  EXECUTE FUNCTION dealmap_agg_reach_month();"
-	"CREATE FUNCTION dealmap_agg_stays_month() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-	"  IF TG_OP = 'INSERT' THEN " STAYS_M_ADD " ELSE " STAYS_M_DIFF " END IF;"
+	"CREATE TRIGGER agg_reach_twins AFTER INSERT OR UPDATE ON agg_reach FOR EACH ROW"
+	"  EXECUTE FUNCTION dealmap_agg_reach_twins();"
+	"CREATE FUNCTION dealmap_agg_stays_twins() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF TG_OP = 'INSERT' THEN " TWINS(STAYS_ADD) " ELSE " TWINS(STAYS_DIFF) " END IF;"
 	"  RETURN NULL; END $$;"
-	"CREATE TRIGGER agg_stays_month AFTER INSERT OR UPDATE ON agg_stays FOR EACH ROW"
-	"  EXECUTE FUNCTION dealmap_agg_stays_month();",
+	"CREATE TRIGGER agg_stays_twins AFTER INSERT OR UPDATE ON agg_stays FOR EACH ROW"
+	"  EXECUTE FUNCTION dealmap_agg_stays_twins();",
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

@@ -230,42 +230,63 @@
 	"CREATE INDEX accounts_owner_unwon ON accounts(owner_id, touch_count) WHERE archived_at IS" \
 	"  NULL AND won_opps = 0;"
 
-/* Migration 19: the funnel's period sums by month beside those by day (issue 9). A period of
- * the funnel reads a row per key, day and stage of agg_closed, agg_reach and agg_stays: with
- * years of history a department's funnel over this year read ≈ 58,000 rows. Each table gets a
- * twin by month ('YYYY-MM' of the day), kept by triggers on the day table itself (whatever
- * changes a day row changes its month row by the same amounts; day rows are only inserted and
- * their sums updated, never re-keyed nor deleted), and a period reads its whole months from the
- * twin and only its partial months' days from the day table (sqlbuild.c, period_split).
- * MONTH_UPSERT(T, K, SUMS, VALUES, ADD): into T's twin T_m (key column K beside owner_id and
- * month, SUMS the summed columns) the row VALUES, ADD the upsert's additions (columns qualified
- * by the table's name: PostgreSQL finds a bare one ambiguous with excluded's). */
-#define MONTH_FILL(T, K, SUMS_SUMMED) \
-	"INSERT INTO " T "_m SELECT owner_id, substr(day, 1, 7), " K ", " SUMS_SUMMED " FROM " T \
-	"  GROUP BY 1, 2, 3;"
-#define MONTH_UPSERT(T, K, SUMS, VALUES, ADD) \
-	"INSERT INTO " T "_m (owner_id, month, " K ", " SUMS ") VALUES " VALUES \
-	" ON CONFLICT (owner_id, month, " K ") DO UPDATE SET " ADD ";"
-
-/* the three twins' upserts: V the VALUES row (a day row's sums, or an update's differences) */
-#define CLOSED_M(V) MONTH_UPSERT("agg_closed", "stage", "n, amount, cycle_ms", V, \
-	"n = agg_closed_m.n + excluded.n, amount = agg_closed_m.amount + excluded.amount," \
-	" cycle_ms = agg_closed_m.cycle_ms + excluded.cycle_ms")
-#define REACH_M(V) MONTH_UPSERT("agg_reach", "rank", "n", V, "n = agg_reach_m.n + excluded.n")
-#define STAYS_M(V) MONTH_UPSERT("agg_stays", "stage", "n, stay_ms", V, \
-	"n = agg_stays_m.n + excluded.n, stay_ms = agg_stays_m.stay_ms + excluded.stay_ms")
-#define MONTH_OF(R) R ".owner_id, substr(" R ".day, 1, 7)"
-#define CLOSED_M_ADD CLOSED_M("(" MONTH_OF("new") ", new.stage, new.n, new.amount, new.cycle_ms)")
-#define CLOSED_M_DIFF CLOSED_M("(" MONTH_OF("new") ", new.stage, new.n - old.n, new.amount -" \
-	" old.amount, new.cycle_ms - old.cycle_ms)")
-#define REACH_M_ADD REACH_M("(" MONTH_OF("new") ", new.rank, new.n)")
-#define REACH_M_DIFF REACH_M("(" MONTH_OF("new") ", new.rank, new.n - old.n)")
-#define STAYS_M_ADD STAYS_M("(" MONTH_OF("new") ", new.stage, new.n, new.stay_ms)")
-#define STAYS_M_DIFF STAYS_M("(" MONTH_OF("new") ", new.stage, new.n - old.n, new.stay_ms -" \
-	" old.stay_ms)")
-#define MONTH_FILLS \
-	MONTH_FILL("agg_closed", "stage", "sum(n), sum(amount), sum(cycle_ms)") \
-	MONTH_FILL("agg_reach", "rank", "sum(n)") \
-	MONTH_FILL("agg_stays", "stage", "sum(n), sum(stay_ms)")
+/* Migration 19: the funnel's period sums by month and by year beside those by day (issue 9). A
+ * period of the funnel read a row per key, day and stage of agg_closed, agg_reach and agg_stays:
+ * with years of history a department's funnel over this year read ≈ 58,000 rows. Each table
+ * gets two twins, by month (T_m, key 'YYYY-MM') and by year (T_y, 'YYYY'), kept by the day
+ * table's own triggers (whatever changes a day row changes its month's and year's rows by the
+ * same amounts; day rows are only inserted and their sums updated, never re-keyed nor deleted).
+ * A period is read as a few signed ranges of years, months and days (sqlbuild.c,
+ * cover_range): this year so far is this year's row less the days after today (none). */
+#define TWIN_FILL(T, SFX, BCOL, LEN, K, COLS, SUMMED) \
+	"INSERT INTO " T SFX " (owner_id, " BCOL ", " K ", " COLS ") SELECT owner_id," \
+	"  substr(day, 1, " LEN "), " K ", " SUMMED " FROM " T " GROUP BY 1, 2, 3;"
+/* into twin T SFX (bucket column BCOL) the row VALUES; ADD the upsert's additions, columns
+ * qualified by the table's name (PostgreSQL finds a bare one ambiguous with excluded's) */
+#define TWIN_UPSERT(T, SFX, BCOL, K, SUMS, VALUES, ADD) \
+	"INSERT INTO " T SFX " (owner_id, " BCOL ", " K ", " SUMS ") VALUES " VALUES \
+	" ON CONFLICT (owner_id, " BCOL ", " K ") DO UPDATE SET " ADD ";"
+#define TWIN_KEY(LEN) "(new.owner_id, substr(new.day, 1, " LEN "), "
+#define CLOSED_T(SFX, BCOL, V) \
+	TWIN_UPSERT("agg_closed", SFX, BCOL, "stage", "n, amount, cycle_ms", V, "n = agg_closed" \
+	SFX ".n + excluded.n, amount = agg_closed" SFX ".amount + excluded.amount, cycle_ms =" \
+	" agg_closed" SFX ".cycle_ms + excluded.cycle_ms")
+#define REACH_T(SFX, BCOL, V) TWIN_UPSERT("agg_reach", SFX, BCOL, "rank", "n", V, \
+	"n = agg_reach" SFX ".n + excluded.n")
+#define STAYS_T(SFX, BCOL, V) TWIN_UPSERT("agg_stays", SFX, BCOL, "stage", "n, stay_ms", V, \
+	"n = agg_stays" SFX ".n + excluded.n, stay_ms = agg_stays" SFX ".stay_ms + excluded.stay_ms")
+/* a day row inserted (ADD) or its sums changed (DIFF), for the twin SFX */
+#define CLOSED_ADD(SFX, BCOL, LEN) CLOSED_T(SFX, BCOL, TWIN_KEY(LEN) \
+	"new.stage, new.n, new.amount, new.cycle_ms)")
+#define CLOSED_DIFF(SFX, BCOL, LEN) CLOSED_T(SFX, BCOL, TWIN_KEY(LEN) \
+	"new.stage, new.n - old.n, new.amount - old.amount, new.cycle_ms - old.cycle_ms)")
+#define REACH_ADD(SFX, BCOL, LEN) REACH_T(SFX, BCOL, TWIN_KEY(LEN) "new.rank, new.n)")
+#define REACH_DIFF(SFX, BCOL, LEN) REACH_T(SFX, BCOL, TWIN_KEY(LEN) "new.rank, new.n - old.n)")
+#define STAYS_ADD(SFX, BCOL, LEN) STAYS_T(SFX, BCOL, TWIN_KEY(LEN) \
+	"new.stage, new.n, new.stay_ms)")
+#define STAYS_DIFF(SFX, BCOL, LEN) STAYS_T(SFX, BCOL, TWIN_KEY(LEN) \
+	"new.stage, new.n - old.n, new.stay_ms - old.stay_ms)")
+/* M for both twins */
+#define TWINS(M) M("_m", "month", "7") M("_y", "year", "4")
+#define FILL_BOTH(T, K, COLS, SUMMED) TWIN_FILL(T, "_m", "month", "7", K, COLS, SUMMED) \
+	TWIN_FILL(T, "_y", "year", "4", K, COLS, SUMMED)
+#define TWIN_FILLS \
+	FILL_BOTH("agg_closed", "stage", "n, amount, cycle_ms", "sum(n), sum(amount), sum(cycle_ms)") \
+	FILL_BOTH("agg_reach", "rank", "n", "sum(n)") \
+	FILL_BOTH("agg_stays", "stage", "n, stay_ms", "sum(n), sum(stay_ms)")
+/* the twins' tables; TYPE_INT, TYPE_TEXT and TAIL per dialect */
+#define TWIN_TABLES(SFX, BCOL, TYPE_INT, TYPE_TEXT, TAIL) \
+	"CREATE TABLE agg_closed" SFX " (owner_id " TYPE_INT " NOT NULL, " BCOL " " TYPE_TEXT \
+	" NOT NULL, stage text NOT NULL, n " TYPE_INT " NOT NULL, amount " TYPE_INT " NOT NULL," \
+	" cycle_ms " TYPE_INT " NOT NULL, PRIMARY KEY (owner_id, " BCOL ", stage))" TAIL ";" \
+	"CREATE TABLE agg_reach" SFX " (owner_id " TYPE_INT " NOT NULL, " BCOL " " TYPE_TEXT \
+	" NOT NULL, rank " TYPE_INT " NOT NULL, n " TYPE_INT " NOT NULL, PRIMARY KEY (owner_id, " \
+	BCOL ", rank))" TAIL ";" \
+	"CREATE TABLE agg_stays" SFX " (owner_id " TYPE_INT " NOT NULL, " BCOL " " TYPE_TEXT \
+	" NOT NULL, stage text NOT NULL, n " TYPE_INT " NOT NULL, stay_ms " TYPE_INT " NOT NULL," \
+	" PRIMARY KEY (owner_id, " BCOL ", stage))" TAIL ";"
+#define TWIN_TABLES_BOTH(TYPE_INT, TYPE_TEXT, TAIL) \
+	TWIN_TABLES("_m", "month", TYPE_INT, TYPE_TEXT, TAIL) \
+	TWIN_TABLES("_y", "year", TYPE_INT, TYPE_TEXT, TAIL)
 
 #endif

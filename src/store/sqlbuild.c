@@ -1237,80 +1237,163 @@ static void agg_weighted(struct qb *q, const struct an_params *p, const char *a)
 	qb_sql(q, " + 50) / 100)");
 }
 
-/* The period's whole months, read from the day tables' month twins (migration 19), and the days
- * of its partial months: whole months [m_from, m_to] ('YYYY-MM'), the head days [from_day,
- * head_end) before them and the tail days [tail_from, to_day] after them. months = 0: no whole
- * month, every day from the day table. */
-struct period_split {
-	int months;
-	char m_from[16], m_to[16], head_end[24], tail_from[24];   /* sized for any int year */
+/* A funnel period as signed ranges of years, months and days (the day tables and their twins of
+ * migration 19): the cover whose sum is exactly the period's days, chosen to read the fewest
+ * rows. A bucket starting after today is counted as free (nothing is dated in the future, so its
+ * range reads nothing; it is still read, so the sums stay exact even if something were), which
+ * makes this year so far "this year less the days after today". Each range costs a seek more. */
+enum { LV_DAY, LV_MONTH, LV_YEAR };
+
+struct cover {
+	struct { int sign, level; int64_t lo, hi; } t[16];  /* days; months and years from 0 */
+	int n;
+	int64_t cost;
 };
 
-static void split_period(const struct an_params *p, struct period_split *sp)
+static int64_t day_no(int y, int m, int d)
 {
-	int fy, fm, fd, ty, tm, td;
-	int64_t t;
-	char next[DATE_STR_LEN];
-	memset(sp, 0, sizeof *sp);
-	if (sscanf(p->from_day, "%4d-%2d-%2d", &fy, &fm, &fd) != 3 ||
-	    sscanf(p->to_day, "%4d-%2d-%2d", &ty, &tm, &td) != 3 || date_to_days(p->to_day, &t))
-		return;
-	date_from_days(t + 1, next);
-	/* months counted from year 0: the first whole one starts on or after from_day, the last
-	 * ends on or before to_day (to_day is its month's last day when the next day is a 1st) */
-	int first = fy * 12 + fm - 1 + (fd > 1), last = ty * 12 + tm - 1 - (strcmp(next + 8, "01") != 0);
-	if (first > last)
-		return;
-	sp->months = 1;
-	snprintf(sp->m_from, sizeof sp->m_from, "%04d-%02d", first / 12, first % 12 + 1);
-	snprintf(sp->m_to, sizeof sp->m_to, "%04d-%02d", last / 12, last % 12 + 1);
-	snprintf(sp->head_end, sizeof sp->head_end, "%s-01", sp->m_from);
-	snprintf(sp->tail_from, sizeof sp->tail_from, "%04d-%02d-01", (last + 1) / 12,
-		 (last + 1) % 12 + 1);
+	char s[32];
+	int64_t t = 0;
+	snprintf(s, sizeof s, "%04d-%02d-%02d", y, m, d);
+	date_to_days(s, &t);
+	return t;
 }
 
-/* one branch of agg_period: cols of table t (alias x) in scope, with the condition that follows */
-static void agg_branch(struct qb *q, const struct an_params *p, const char *cols, const char *t)
+static int64_t first_of(int level, int64_t b)
 {
-	buf_printf(&q->sql, "SELECT %s FROM %s x WHERE ", cols, t);
-	scope_agg(q, p, "x.owner_id");
+	return level == LV_DAY ? b : level == LV_MONTH ? day_no((int)(b / 12), (int)(b % 12) + 1, 1) :
+	       day_no((int)b, 1, 1);
 }
 
-/* A FROM item (alias a, columns cols) of the funnel's day table t in the scope and period: the
- * whole months from its twin t_m, the partial months' days from t. */
-static void agg_period(struct qb *q, const struct an_params *p, const char *t, const char *cols)
+static int64_t last_of(int level, int64_t b)
 {
-	struct period_split sp;
-	char twin[32];
-	split_period(p, &sp);
-	snprintf(twin, sizeof twin, "%s_m", t);
-	qb_sql(q, "(");
-	if (!sp.months) {
-		agg_branch(q, p, cols, t);
+	return level == LV_DAY ? b : first_of(level, b + 1) - 1;
+}
+
+static void ym_of(int64_t day, int64_t *month, int64_t *year)
+{
+	char s[DATE_STR_LEN];
+	int y = 0, m = 1;
+	date_from_days(day, s);
+	sscanf(s, "%4d-%2d", &y, &m);
+	*month = (int64_t)y * 12 + m - 1;
+	*year = y;
+}
+
+static void cover_add(struct cover *c, int sign, int level, int64_t lo, int64_t hi, int64_t today)
+{
+	if (lo > hi)
+		return;
+	if (c->n == (int)(sizeof c->t / sizeof c->t[0])) {   /* cannot happen: at most 7 */
+		c->cost = INT64_MAX / 4;
+		return;
+	}
+	c->t[c->n].sign = sign;
+	c->t[c->n].level = level;
+	c->t[c->n].lo = lo;
+	c->t[c->n].hi = hi;
+	c->n++;
+	int64_t rows = 0;
+	for (int64_t b = lo; b <= hi && first_of(level, b) <= today; b++)
+		rows++;
+	c->cost += 1 + rows;
+}
+
+static void cover_append(struct cover *c, const struct cover *o, int sign)
+{
+	for (int i = 0; i < o->n && c->n < (int)(sizeof c->t / sizeof c->t[0]); i++) {
+		c->t[c->n] = o->t[i];
+		c->t[c->n++].sign *= sign;
+	}
+	c->cost += o->cost;
+}
+
+/* [a, b] (days) by buckets of level and those below it; a > b: nothing */
+static struct cover cover_range(int level, int64_t a, int64_t b, int64_t today)
+{
+	struct cover best = { .n = 0 }, c, part;
+	if (a > b)
+		return best;
+	if (level == LV_DAY) {
+		cover_add(&best, 1, LV_DAY, a, b, today);
+		return best;
+	}
+	best = cover_range(level - 1, a, b, today);   /* without this level's buckets */
+	int64_t fm, fy, lm, ly;
+	ym_of(a, &fm, &fy);
+	ym_of(b, &lm, &ly);
+	int64_t fb = level == LV_MONTH ? fm : fy, lb = level == LV_MONTH ? lm : ly;
+	int64_t f0 = first_of(level, fb), l1 = last_of(level, lb);
+	/* the first bucket's days before a, the last one's after b: h (t) = 0 reads the period's
+	 * part of the bucket itself, 1 the whole bucket less the rest */
+	for (int h = 0; h < 2; h++)
+		for (int t = 0; t < 2; t++) {
+			int64_t from = fb, to = lb;
+			memset(&c, 0, sizeof c);
+			if (fb == lb) {   /* one bucket: only "the bucket less both ends" is new */
+				if (!h || !t)
+					continue;
+				part = cover_range(level - 1, f0, a - 1, today);
+				cover_append(&c, &part, -1);
+				part = cover_range(level - 1, b + 1, l1, today);
+				cover_append(&c, &part, -1);
+			} else {
+				if (a > f0) {
+					part = h ? cover_range(level - 1, f0, a - 1, today) :
+						   cover_range(level - 1, a, last_of(level, fb), today);
+					cover_append(&c, &part, h ? -1 : 1);
+					from += !h;
+				}
+				if (b < l1) {
+					part = t ? cover_range(level - 1, b + 1, l1, today) :
+						   cover_range(level - 1, first_of(level, lb), b, today);
+					cover_append(&c, &part, t ? -1 : 1);
+					to -= !t;
+				}
+			}
+			cover_add(&c, 1, level, from, to, today);
+			if (c.cost < best.cost)
+				best = c;
+		}
+	return best;
+}
+
+/* A FROM item (alias a) of the funnel's day table t in the scope and period: a branch per range
+ * of the period's cover, reading cols (neg: the same with the sums negated) from t or its twin. */
+static void agg_period(struct qb *q, const struct an_params *p, const char *t, const char *cols,
+		       const char *neg)
+{
+	static const char *const sfx[] = { "", "_m", "_y" }, *const col[] = { "day", "month", "year" };
+	int64_t from, to, today;
+	char now[DATE_STR_LEN];
+	struct cover c = { .n = 0 };
+	date_today_offset(480, now);
+	if (!date_to_days(p->from_day, &from) && !date_to_days(p->to_day, &to) &&
+	    !date_to_days(now, &today) && to - from < 40 * 366)
+		c = cover_range(LV_YEAR, from, to, today);
+	if (!c.n) {   /* unparsable dates: the days themselves */
+		qb_sql(q, "(SELECT ");
+		buf_printf(&q->sql, "%s FROM %s x WHERE ", cols, t);
+		scope_agg(q, p, "x.owner_id");
 		period_days(q, p, "x.day");
 		qb_sql(q, ") a");
 		return;
 	}
-	agg_branch(q, p, cols, twin);
-	qb_sql(q, " AND x.month >= ");
-	qb_text(q, qb_keep(q, xstrdup(sp.m_from)));
-	qb_sql(q, " AND x.month <= ");
-	qb_text(q, qb_keep(q, xstrdup(sp.m_to)));
-	if (strcmp(p->from_day, sp.head_end) < 0) {
-		qb_sql(q, " UNION ALL ");
-		agg_branch(q, p, cols, t);
-		qb_sql(q, " AND x.day >= ");
-		qb_text(q, p->from_day);
-		qb_sql(q, " AND x.day < ");
-		qb_text(q, qb_keep(q, xstrdup(sp.head_end)));
-	}
-	if (strcmp(sp.tail_from, p->to_day) <= 0) {
-		qb_sql(q, " UNION ALL ");
-		agg_branch(q, p, cols, t);
-		qb_sql(q, " AND x.day >= ");
-		qb_text(q, qb_keep(q, xstrdup(sp.tail_from)));
-		qb_sql(q, " AND x.day <= ");
-		qb_text(q, p->to_day);
+	qb_sql(q, "(");
+	for (int i = 0; i < c.n; i++) {
+		int lv = c.t[i].level;
+		char lo[DATE_STR_LEN], hi[DATE_STR_LEN];
+		date_from_days(first_of(lv, c.t[i].lo), lo);
+		date_from_days(first_of(lv, c.t[i].hi), hi);
+		lo[lv == LV_DAY ? 10 : lv == LV_MONTH ? 7 : 4] = '\0';
+		hi[lv == LV_DAY ? 10 : lv == LV_MONTH ? 7 : 4] = '\0';
+		buf_printf(&q->sql, "%sSELECT %s FROM %s%s x WHERE ", i ? " UNION ALL " : "",
+			   c.t[i].sign < 0 ? neg : cols, t, sfx[lv]);
+		scope_agg(q, p, "x.owner_id");
+		buf_printf(&q->sql, " AND x.%s >= ", col[lv]);
+		qb_text(q, qb_keep(q, xstrdup(lo)));
+		buf_printf(&q->sql, " AND x.%s <= ", col[lv]);
+		qb_text(q, qb_keep(q, xstrdup(hi)));
 	}
 	qb_sql(q, ") a");
 }
@@ -1330,7 +1413,8 @@ static void an_funnel_closed(struct qb *q, const struct an_params *p)
 {
 	qb_sql(q, "SELECT a.stage, sum(a.n) AS count, sum(a.amount) AS amount, sum(a.cycle_ms) / "
 		  "86400000.0 / sum(a.n) AS avg_cycle_days FROM ");
-	agg_period(q, p, "agg_closed", "stage, n, amount, cycle_ms");
+	agg_period(q, p, "agg_closed", "stage, n, amount, cycle_ms",
+		   "stage, -n AS n, -amount AS amount, -cycle_ms AS cycle_ms");
 	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
 }
 
@@ -1339,7 +1423,7 @@ static void an_funnel_closed(struct qb *q, const struct an_params *p)
 static void an_funnel_reach(struct qb *q, const struct an_params *p)
 {
 	qb_sql(q, "SELECT a.rank, sum(a.n) AS n FROM ");
-	agg_period(q, p, "agg_reach", "rank, n");
+	agg_period(q, p, "agg_reach", "rank, n", "rank, -n AS n");
 	qb_sql(q, " GROUP BY a.rank HAVING sum(a.n) <> 0");
 }
 
@@ -1348,7 +1432,7 @@ static void an_stage_days(struct qb *q, const struct an_params *p)
 {
 	qb_sql(q, "SELECT a.stage, sum(a.n) AS stays, sum(a.stay_ms) / 86400000.0 / sum(a.n) AS "
 		  "avg_days FROM ");
-	agg_period(q, p, "agg_stays", "stage, n, stay_ms");
+	agg_period(q, p, "agg_stays", "stage, n, stay_ms", "stage, -n AS n, -stay_ms AS stay_ms");
 	qb_sql(q, " GROUP BY a.stage HAVING sum(a.n) <> 0");
 }
 

@@ -584,23 +584,22 @@ const char *const sqlite_migrations[] = {
 	" END;"
 	"CREATE TRIGGER activities_touch_agg_ad AFTER DELETE ON activities BEGIN "
 	TOUCH_DAY("old", "-1") TOUCH_PAIRS_REDO("old") " END;",
-	/* 19: the funnel's period sums by month beside those by day (schema_sql.h says why): the
-	 * twins, filled from the day tables, then kept by triggers on them */
-	"CREATE TABLE agg_closed_m (owner_id INTEGER NOT NULL, month TEXT NOT NULL, stage TEXT NOT"
-	"  NULL, n INTEGER NOT NULL, amount INTEGER NOT NULL, cycle_ms INTEGER NOT NULL,"
-	"  PRIMARY KEY (owner_id, month, stage)) WITHOUT ROWID;"
-	"CREATE TABLE agg_reach_m (owner_id INTEGER NOT NULL, month TEXT NOT NULL, rank INTEGER NOT"
-	"  NULL, n INTEGER NOT NULL, PRIMARY KEY (owner_id, month, rank)) WITHOUT ROWID;"
-	"CREATE TABLE agg_stays_m (owner_id INTEGER NOT NULL, month TEXT NOT NULL, stage TEXT NOT"
-	"  NULL, n INTEGER NOT NULL, stay_ms INTEGER NOT NULL, PRIMARY KEY (owner_id, month, stage))"
-	"  WITHOUT ROWID;"
-	MONTH_FILLS
-	"CREATE TRIGGER agg_closed_month_ai AFTER INSERT ON agg_closed BEGIN " CLOSED_M_ADD " END;"
-	"CREATE TRIGGER agg_closed_month_au AFTER UPDATE ON agg_closed BEGIN " CLOSED_M_DIFF " END;"
-	"CREATE TRIGGER agg_reach_month_ai AFTER INSERT ON agg_reach BEGIN " REACH_M_ADD " END;"
-	"CREATE TRIGGER agg_reach_month_au AFTER UPDATE ON agg_reach BEGIN " REACH_M_DIFF " END;"
-	"CREATE TRIGGER agg_stays_month_ai AFTER INSERT ON agg_stays BEGIN " STAYS_M_ADD " END;"
-	"CREATE TRIGGER agg_stays_month_au AFTER UPDATE ON agg_stays BEGIN " STAYS_M_DIFF " END;",
+	/* 19: the funnel's period sums by month and by year beside those by day (schema_sql.h
+	 * says why): the twins, filled from the day tables, then kept by the day tables' triggers */
+	TWIN_TABLES_BOTH("INTEGER", "TEXT", " WITHOUT ROWID")
+	TWIN_FILLS
+	"CREATE TRIGGER agg_closed_twins_ai AFTER INSERT ON agg_closed BEGIN " TWINS(CLOSED_ADD)
+	" END;"
+	"CREATE TRIGGER agg_closed_twins_au AFTER UPDATE ON agg_closed BEGIN " TWINS(CLOSED_DIFF)
+	" END;"
+	"CREATE TRIGGER agg_reach_twins_ai AFTER INSERT ON agg_reach BEGIN " TWINS(REACH_ADD)
+	" END;"
+	"CREATE TRIGGER agg_reach_twins_au AFTER UPDATE ON agg_reach BEGIN " TWINS(REACH_DIFF)
+	" END;"
+	"CREATE TRIGGER agg_stays_twins_ai AFTER INSERT ON agg_stays BEGIN " TWINS(STAYS_ADD)
+	" END;"
+	"CREATE TRIGGER agg_stays_twins_au AFTER UPDATE ON agg_stays BEGIN " TWINS(STAYS_DIFF)
+	" END;",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

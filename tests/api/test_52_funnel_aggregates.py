@@ -110,14 +110,16 @@ class FunnelAggregatesTest(ApiTestCase):
         for name, (got, want) in kept_and_recomputed(db).items():
             self.assertEqual(got, want, "%s: agg_%s differs from the recomputation" % (label, name))
             self.assertEqual(int(db_rows(db, ZERO_ROWS[name])[0][0]), 0, "%s: agg_%s" % (label, name))
-        # each day table's month twin (migration 19) holds its rows summed by month
+        # each day table's twins (migration 19) hold its rows summed by month and by year
         for table, key, sums in (("closed", "stage", "n, amount, cycle_ms"), ("reach", "rank", "n"),
                                  ("stays", "stage", "n, stay_ms")):
             summed = ", ".join("sum(%s)" % c for c in sums.split(", "))
-            self.assertEqual(
-                rows("SELECT owner_id, month, %s, %s FROM agg_%s_m" % (key, sums, table)),
-                rows("SELECT owner_id, substr(day, 1, 7), %s, %s FROM agg_%s GROUP BY 1, 2, 3"
-                     % (key, summed, table)), "%s: agg_%s_m differs from agg_%s" % (label, table, table))
+            for sfx, col, n in (("_m", "month", 7), ("_y", "year", 4)):
+                self.assertEqual(
+                    rows("SELECT owner_id, %s, %s, %s FROM agg_%s%s" % (col, key, sums, table, sfx)),
+                    rows("SELECT owner_id, substr(day, 1, %d), %s, %s FROM agg_%s GROUP BY 1, 2, 3"
+                         % (n, key, summed, table)),
+                    "%s: agg_%s%s differs from agg_%s" % (label, table, sfx, table))
         opps = int(db_rows(db, "SELECT count(*) FROM opportunities")[0][0])
         self.assertGreater(opps, 0)
         # each account's counts of live open and won opportunities (migration 16)

@@ -64,7 +64,10 @@ class GenerateTest(unittest.TestCase):
                    ("%d-03-15" % y, "%d-03-20" % y), ("%d-12-20" % (y - 1), "%d-01-10" % y),
                    ("%d-02-01" % y, "%d-02-28" % y), ("%d-02-02" % y, "%d-03-31" % y),
                    ("%d-11-30" % (y - 1), "%d-02-01" % y), (today.replace(day=1).isoformat(), None),
-                   (None, None)]
+                   (None, None), ("%d-01-01" % (y - 1), None), ("%d-06-15" % (y - 1), "%d-02-10" % y),
+                   ("%d-01-02" % y, "%d-12-30" % y), ("%d-12-31" % (y - 1), "%d-01-01" % (y + 1)),
+                   ("%d-03-03" % y, "%d-12-31" % (y + 1)), ("%d-02-28" % y, "%d-03-01" % y),
+                   (today.isoformat(), today.isoformat())]
         for client, keys in ((admin, ["-1"]), (mgr, subtree)):
             for frm, to in periods:
                 q = {"scope": "company" if keys == ["-1"] else "team:%d" % team}

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "model/model.h"
+#include "base/timeutil.h"
 #include "store/sqlbuild.h"
 
 static void placeholders_per_dialect(void **state)
@@ -160,9 +161,28 @@ static void analytics_names(void **state)
 	qb_init(&q, SQL_SQLITE);
 	assert_int_equal(sql_analytics(&q, "funnel_reach", &pt, &e), 0);
 	assert_null(strstr(q.sql.data, "RECURSIVE"));
-	assert_non_null(strstr(q.sql.data, "a.owner_id IN (?, ?)"));
+	assert_non_null(strstr(q.sql.data, "x.owner_id IN (?, ?)"));
 	assert_int_equal(q.b[0].i, -5);
 	assert_int_equal(q.b[1].i, -10);
+	/* a past whole month is one row per key and rank of the month twin (migration 19) */
+	assert_non_null(strstr(q.sql.data, "FROM agg_reach_m x"));
+	assert_null(strstr(q.sql.data, "UNION ALL"));
+	assert_string_equal(q.b[2].s, "2026-01");
+	assert_string_equal(q.b[3].s, "2026-01");
+	qb_release(&q);
+	/* this year so far: the year's row less the days after today (nothing is dated there) */
+	char today[DATE_STR_LEN];
+	date_today_offset(480, today);
+	memcpy(pt.from_day, today, 4);
+	memcpy(pt.from_day + 4, "-01-01", 7);
+	memcpy(pt.to_day, today, sizeof pt.to_day);
+	qb_init(&q, SQL_SQLITE);
+	assert_int_equal(sql_analytics(&q, "stage_days", &pt, &e), 0);
+	assert_non_null(strstr(q.sql.data, "FROM agg_stays_y x"));
+	assert_null(strstr(q.sql.data, "agg_stays_m"));
+	if (strcmp(today + 5, "12-31"))
+		assert_non_null(strstr(q.sql.data, "SELECT stage, -n AS n, -stay_ms AS stay_ms FROM "
+					   "agg_stays x"));
 	qb_release(&q);
 	qb_init(&q, SQL_PG);
 	assert_int_equal(sql_analytics(&q, "no_such_report", &p, &e), DM_EINVAL);
