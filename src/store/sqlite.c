@@ -69,6 +69,7 @@ struct sq {
 	pthread_mutex_t ckpt_mu;
 	pthread_cond_t ckpt_wake;
 	int ckpt_want, ckpt_stop;   /* under ckpt_mu */
+	int ckpt_mark;              /* writer thread only: the WAL's size that wakes the thread next */
 #define SETTING_CACHE 16
 	struct {
 		char key[48];
@@ -1849,10 +1850,15 @@ static void *writer_main(void *arg)
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct sq *sq = arg;
+	if (frames < sq->ckpt_mark - CKPT_FRAMES)   /* the WAL started again */
+		sq->ckpt_mark = CKPT_FRAMES;
 	if (frames >= CKPT_FRAMES_WRITER || !sq->ckpt_started) {
 		if (frames >= CKPT_FRAMES)
 			sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	} else if (frames >= CKPT_FRAMES) {
+	} else if (frames >= sq->ckpt_mark) {
+		/* once per CKPT_FRAMES of growth: a checkpoint after every commit copied the hot
+		 * pages again each time, and synced the database file each time */
+		sq->ckpt_mark = frames + CKPT_FRAMES;
 		pthread_mutex_lock(&sq->ckpt_mu);
 		sq->ckpt_want = 1;
 		pthread_cond_signal(&sq->ckpt_wake);
@@ -1873,7 +1879,13 @@ static void *ckpt_main(void *arg)
 			break;
 		sq->ckpt_want = 0;
 		pthread_mutex_unlock(&sq->ckpt_mu);
-		sqlite3_wal_checkpoint_v2(sq->cconn->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		/* again while commits made during the last one remain (a few, so it soon copies
+		 * every frame, and the writer's next transaction starts the WAL again) */
+		int log = 0, done = 0;
+		for (int i = 0; i < 4; i++)
+			if (sqlite3_wal_checkpoint_v2(sq->cconn->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+						      &log, &done) != SQLITE_OK || done >= log)
+				break;
 		pthread_mutex_lock(&sq->ckpt_mu);
 	}
 	pthread_mutex_unlock(&sq->ckpt_mu);
@@ -1884,6 +1896,7 @@ static void *ckpt_main(void *arg)
 static void ckpt_start(struct sq *sq)
 {
 	struct dm_err e;
+	sq->ckpt_mark = CKPT_FRAMES;
 	sqlite3_wal_hook(sq->wconn->db, wal_hook, sq);
 	if (conn_open(sq->path, &sq->cconn, &e))
 		return;
