@@ -180,6 +180,21 @@
 	".effective = 1 AND " X ".archived_at IS NULL AND NOT EXISTS (SELECT 1 FROM touch_pairs t" \
 	"  WHERE t.user_id = -1 AND t.account_id = " X ".account_id AND t.last_at >= " X \
 	".occurred_at) ON CONFLICT (day) DO UPDATE SET n = agg_touch_last.n + excluded.n;" \
+	TOUCH_PAIRS_ONLY(X)
+/* Migration 20: TOUCH_PAIRS_ADD with the account's last touch moved from its old day to X's in
+ * one statement, which writes nothing when the day stays (the common case: an account touched
+ * again the same day; two upserts that cancelled out before) */
+#define TOUCH_PAIRS_ADD20(X) \
+	"INSERT INTO agg_touch_last (day, n) SELECT d.day, sum(d.n) FROM (SELECT " \
+	DAY8("t.last_at") " AS day, -1 AS n FROM touch_pairs t WHERE t.user_id = -1 AND" \
+	"  t.account_id = " X ".account_id AND t.last_at < " X ".occurred_at UNION ALL SELECT " \
+	DAY8(X ".occurred_at") ", 1 WHERE NOT EXISTS (SELECT 1 FROM touch_pairs t WHERE t.user_id" \
+	"  = -1 AND t.account_id = " X ".account_id AND t.last_at >= " X ".occurred_at)) d WHERE " \
+	X ".effective = 1 AND " X ".archived_at IS NULL GROUP BY d.day HAVING sum(d.n) <> 0 ON" \
+	"  CONFLICT (day) DO UPDATE SET n = agg_touch_last.n + excluded.n;" \
+	TOUCH_PAIRS_ONLY(X)
+/* X's pairs (the user's and the company's): last touch forward, first touch back */
+#define TOUCH_PAIRS_ONLY(X) \
 	"INSERT INTO touch_pairs (user_id, account_id, first_at, last_at) SELECT " TOUCH_KEY(X) \
 	", " X ".account_id, " X ".occurred_at, " X ".occurred_at FROM " TOUCH_KEYS " WHERE " X \
 	".effective = 1 AND " X ".archived_at IS NULL ON CONFLICT (user_id, account_id) DO UPDATE" \

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include "../base/banned.h"
 
@@ -61,12 +62,15 @@ struct sq {
 	pthread_t writer;
 	int writer_started;
 	struct conn *wconn;
-	struct {                  /* the checkpointer thread (see wal_hook) */
-		pthread_t thread;
-		int started, want, busy, stop;
-		pthread_cond_t wake;      /* under mu */
-		struct conn *conn;
-	} ckpt;
+	/* the checkpoints, on a thread of their own (wal_hook, ckpt_main) */
+	struct conn *cconn;
+	pthread_t ckpt;
+	int ckpt_started;
+	pthread_mutex_t ckpt_mu;
+	pthread_cond_t ckpt_wake;
+	int ckpt_want, ckpt_stop, ckpt_busy;   /* under ckpt_mu */
+	int ckpt_mark;              /* writer thread only: the WAL's size that wakes the thread next */
+	int ckpt_last;              /* writer thread only: the WAL's size after the last commit */
 #define SETTING_CACHE 16
 	struct {
 		char key[48];
@@ -435,6 +439,32 @@ static int audit_row(struct conn *c, const struct kind *k, int64_t id, int64_t a
 	return rc;
 }
 
+/* One more audit row of a record's create or update into q, one INSERT for them all (run when
+ * q is full, and by audit_end): a statement per field was a sixth of the writer's time under
+ * POST /activities. */
+static int audit_add(struct qb *q, struct conn *c, const struct kind *k, int64_t id,
+		     int64_t actor, const char *at, const char *action, const char *field,
+		     json_t *old_v, json_t *new_v, struct dm_err *e)
+{
+	if (q->n + 8 > QB_MAX_BINDS) {
+		int rc = qb_exec(q, c, e);
+		qb_release(q);
+		qb_init(q, SQL_SQLITE);
+		if (rc)
+			return rc;
+	}
+	sql_audit(q, k->name, id, actor, at, action, field, old_v, new_v);
+	return 0;
+}
+
+/* Write audit_add's rows still in q; releases q. */
+static int audit_end(struct qb *q, struct conn *c, struct dm_err *e)
+{
+	int rc = q->n ? qb_exec(q, c, e) : 0;
+	qb_release(q);
+	return rc;
+}
+
 /* The id of the record holding the unique value rec would take, or 0: the username of users,
  * the name key of the others. */
 /* The id of the record holding the unique value rec would take, or 0. */
@@ -484,12 +514,17 @@ static int sq_insert(void *impl, const struct kind *k, json_t *rec, int64_t acto
 	*id = sqlite3_last_insert_rowid(c->db);
 	const char *fname;
 	json_t *v;
+	qb_init(&q, SQL_SQLITE);
 	json_object_foreach(rec, fname, v) {
 		if (json_is_null(v) || (model_field(k, fname)->flags & FF_WRITEONLY))
 			continue;
-		if ((rc = audit_row(c, k, *id, actor, now, "create", fname, NULL, v, e)))
-			goto out;
+		if ((rc = audit_add(&q, c, k, *id, actor, now, "create", fname, NULL, v, e)))
+			break;
 	}
+	if (rc)
+		qb_release(&q);
+	else
+		rc = audit_end(&q, c, e);
 out:
 	free(key);
 	return rc;
@@ -525,14 +560,20 @@ static int sq_update(void *impl, const struct kind *k, int64_t id, json_t *chang
 		rc = duplicate(sq->wconn, k, merged, key, e);
 	if (rc)
 		goto out;
+	qb_release(&q);
+	qb_init(&q, SQL_SQLITE);
 	json_object_foreach(changes, fname, v) {
 		const struct field *f = model_field(k, fname);
 		json_t *old = json_object_get(cur, fname);
 		if (!f || !model_is_column(f) || json_equal(v, old))
 			continue;
-		if ((rc = audit_row(sq->wconn, k, id, actor, now, "update", fname, old, v, e)))
+		if ((rc = audit_add(&q, sq->wconn, k, id, actor, now, "update", fname, old, v, e)))
 			goto out;
 	}
+	rc = audit_end(&q, sq->wconn, e);
+	qb_init(&q, SQL_SQLITE);   /* audit_end released q; out: releases it again */
+	if (rc)
+		goto out;
 	*changed = 1;
 out:
 	free(key);
@@ -1678,6 +1719,19 @@ static int exec_simple(struct conn *c, const char *sql)
 	return rc;
 }
 
+/* exec_simple for one statement of the writer's every batch or job (BEGIN, SAVEPOINT, COMMIT),
+ * prepared once: sqlite3_exec parsed each again, ≈ 3 % of the writer's time. */
+static int exec_cached(struct conn *c, const char *sql)
+{
+	int rc = step_simple(c, sql);
+	if (rc != SQLITE_OK) {
+		log_error("sqlite: %s: %s", sql, sqlite3_errmsg(c->db));
+		if (storage_failure(rc))
+			c->failure = storage_failure(rc);
+	}
+	return rc;
+}
+
 /* Fail a job the writer could not commit; a job that failed by itself keeps its own error. */
 static void job_fail(struct job *j, const char *why)
 {
@@ -1702,7 +1756,7 @@ static void run_batch(struct sq *sq, struct job *batch)
 	const char *why = NULL;
 	int rc;
 	c->failure = NULL;
-	if ((rc = exec_simple(c, "BEGIN IMMEDIATE")) != SQLITE_OK)
+	if ((rc = exec_cached(c, "BEGIN IMMEDIATE")) != SQLITE_OK)
 		why = c->failure ? c->failure : "the database cannot start a write; try again";
 	open_txn = !why;
 	for (struct job *j = batch; j; j = j->next) {
@@ -1711,7 +1765,7 @@ static void run_batch(struct sq *sq, struct job *batch)
 			continue;
 		}
 		if (!alone)
-			exec_simple(c, "SAVEPOINT job");
+			exec_cached(c, "SAVEPOINT job");
 		tls_writing = sq;
 		j->rc = j->fn(sq->store, j->arg);
 		tls_writing = NULL;
@@ -1729,12 +1783,12 @@ static void run_batch(struct sq *sq, struct job *batch)
 			exec_simple(c, "ROLLBACK");
 			open_txn = 0;
 		} else if (j->rc) {
-			exec_simple(c, "ROLLBACK TO job");
+			exec_cached(c, "ROLLBACK TO job");
 		}
 		if (!alone)
-			exec_simple(c, "RELEASE job");
+			exec_cached(c, "RELEASE job");
 	}
-	if (!why && open_txn && (rc = exec_simple(c, "COMMIT")) != SQLITE_OK) {
+	if (!why && open_txn && (rc = exec_cached(c, "COMMIT")) != SQLITE_OK) {
 		why = c->failure ? c->failure : "the database could not commit; try again";
 		if (!sqlite3_get_autocommit(c->db))
 			exec_simple(c, "ROLLBACK");
@@ -1750,6 +1804,7 @@ static void run_batch(struct sq *sq, struct job *batch)
 static void *writer_main(void *arg)
 {
 	struct sq *sq = arg;
+	prctl(PR_SET_NAME, "dm-writer");   /* for top and perf */
 	pthread_mutex_lock(&sq->mu);
 	for (;;) {
 		while (!sq->head && !sq->stop)
@@ -1777,6 +1832,107 @@ static void *writer_main(void *arg)
 	}
 	pthread_mutex_unlock(&sq->mu);
 	return NULL;
+}
+
+/* ---- checkpoints: the WAL copied back into the database off the writer's thread ---------- */
+
+/* SQLite's automatic checkpoint (at 1,000 pages) ran on the writer thread after the commit that
+ * crossed it: the copy of the WAL's pages into the database file and its fsync, ≈ 18 % of the
+ * writer's time under POST /activities at full scale, where those pages lie all over a 12 GB
+ * file. Instead the commit that crosses CKPT_FRAMES wakes ckpt_main, which checkpoints (PASSIVE:
+ * it never blocks the writer) on a connection of its own. A checkpoint copies only the frames
+ * committed before it began, and SQLite starts the WAL again from its beginning only after one
+ * copied every frame, which one running beside a busy writer rarely does: when the WAL reaches
+ * CKPT_FRAMES_WRITER the writer checkpoints itself, as before, copying just what the thread
+ * left (or skipping, if the thread is at it), so the WAL stays bounded. A single commit that
+ * added CKPT_FRAMES_WRITER pages by itself (an import: 15,000 pages for 100,000 accounts) wakes
+ * an idle thread instead: its answer need not wait for the copy, and no other commit is racing
+ * the thread to the WAL's end. */
+#define CKPT_FRAMES 1000
+#define CKPT_FRAMES_WRITER 4000
+
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	struct sq *sq = arg;
+	if (frames < sq->ckpt_mark - CKPT_FRAMES)   /* the WAL started again */
+		sq->ckpt_mark = CKPT_FRAMES;
+	int busy = 1, grew = frames - sq->ckpt_last;
+	sq->ckpt_last = frames;
+	if (grew >= CKPT_FRAMES_WRITER && sq->ckpt_started) {
+		pthread_mutex_lock(&sq->ckpt_mu);
+		busy = sq->ckpt_busy || sq->ckpt_want;
+		pthread_mutex_unlock(&sq->ckpt_mu);
+	}
+	if ((frames >= CKPT_FRAMES_WRITER && busy) || !sq->ckpt_started) {
+		if (frames >= CKPT_FRAMES)
+			sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	} else if (frames >= sq->ckpt_mark) {
+		/* once per CKPT_FRAMES of growth: a checkpoint after every commit copied the hot
+		 * pages again each time, and synced the database file each time */
+		sq->ckpt_mark = frames + CKPT_FRAMES;
+		pthread_mutex_lock(&sq->ckpt_mu);
+		sq->ckpt_want = 1;
+		pthread_cond_signal(&sq->ckpt_wake);
+		pthread_mutex_unlock(&sq->ckpt_mu);
+	}
+	return SQLITE_OK;   /* as SQLite's own hook: a failed checkpoint is retried later */
+}
+
+static void *ckpt_main(void *arg)
+{
+	struct sq *sq = arg;
+	prctl(PR_SET_NAME, "dm-checkpoint");   /* for top and perf */
+	pthread_mutex_lock(&sq->ckpt_mu);
+	for (;;) {
+		while (!sq->ckpt_want && !sq->ckpt_stop)
+			pthread_cond_wait(&sq->ckpt_wake, &sq->ckpt_mu);
+		if (sq->ckpt_stop)
+			break;
+		sq->ckpt_want = 0;
+		sq->ckpt_busy = 1;
+		pthread_mutex_unlock(&sq->ckpt_mu);
+		/* again while commits made during the last one remain (a few, so it soon copies
+		 * every frame, and the writer's next transaction starts the WAL again) */
+		int log = 0, done = 0;
+		for (int i = 0; i < 4; i++)
+			if (sqlite3_wal_checkpoint_v2(sq->cconn->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+						      &log, &done) != SQLITE_OK || done >= log)
+				break;
+		pthread_mutex_lock(&sq->ckpt_mu);
+		sq->ckpt_busy = 0;
+	}
+	pthread_mutex_unlock(&sq->ckpt_mu);
+	return NULL;
+}
+
+/* Start the checkpoint thread; without it (no connection, no thread) the writer checkpoints. */
+static void ckpt_start(struct sq *sq)
+{
+	struct dm_err e;
+	sq->ckpt_mark = CKPT_FRAMES;
+	sqlite3_wal_hook(sq->wconn->db, wal_hook, sq);
+	if (conn_open(sq->path, &sq->cconn, &e))
+		return;
+	if (pthread_create(&sq->ckpt, NULL, ckpt_main, sq)) {
+		conn_close(sq->cconn);
+		sq->cconn = NULL;
+		return;
+	}
+	sq->ckpt_started = 1;
+}
+
+static void ckpt_stop(struct sq *sq)
+{
+	if (sq->ckpt_started) {
+		pthread_mutex_lock(&sq->ckpt_mu);
+		sq->ckpt_stop = 1;
+		pthread_cond_signal(&sq->ckpt_wake);
+		pthread_mutex_unlock(&sq->ckpt_mu);
+		pthread_join(sq->ckpt, NULL);
+		sq->ckpt_started = 0;
+	}
+	conn_close(sq->cconn);
+	sq->cconn = NULL;
 }
 
 /* One process writes, through one thread: every lock is always got. */
@@ -1883,89 +2039,6 @@ static int sq_migrate(void *impl, struct dm_err *e)
 	return 0;
 }
 
-/* Checkpoints off the writer thread. SQLite's default moves the WAL's pages into the database
- * file (and fsyncs both) inside the commit that brings the WAL past 1000 pages: every write
- * waiting behind that commit waited for it, and an import's answer for its whole copy. The
- * writer connection's hook instead wakes a thread of its own connection that runs PASSIVE
- * checkpoints (they never block the writer or readers). If the checkpointer is still busy when
- * the WAL has reached CKPT_INLINE pages, the writer checkpoints itself as before, so a writer
- * faster than the checkpointer cannot grow the WAL without bound. Durability is unchanged: a
- * commit is durable in the WAL (synchronous=FULL fsyncs it) before its hook runs. */
-#define CKPT_PAGES 1000
-#define CKPT_INLINE 16000
-
-static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
-{
-	struct sq *sq = arg;
-	int inline_ckpt = 0;
-	if (pages < CKPT_PAGES)
-		return SQLITE_OK;
-	pthread_mutex_lock(&sq->mu);
-	if (!sq->ckpt.started || (sq->ckpt.busy && pages >= CKPT_INLINE))
-		inline_ckpt = 1;
-	else if (!sq->ckpt.busy) {
-		sq->ckpt.want = 1;
-		pthread_cond_signal(&sq->ckpt.wake);
-	}
-	pthread_mutex_unlock(&sq->mu);
-	if (inline_ckpt)
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	return SQLITE_OK;
-}
-
-static void *ckpt_main(void *arg)
-{
-	struct sq *sq = arg;
-	pthread_mutex_lock(&sq->mu);
-	for (;;) {
-		while (!sq->ckpt.want && !sq->ckpt.stop)
-			pthread_cond_wait(&sq->ckpt.wake, &sq->mu);
-		if (sq->ckpt.stop)
-			break;
-		sq->ckpt.want = 0;
-		sq->ckpt.busy = 1;
-		pthread_mutex_unlock(&sq->mu);
-		/* Busy (a restore, another process's checkpoint) is left to the next wake. */
-		sqlite3_wal_checkpoint_v2(sq->ckpt.conn->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL,
-					  NULL);
-		pthread_mutex_lock(&sq->mu);
-		sq->ckpt.busy = 0;
-	}
-	pthread_mutex_unlock(&sq->mu);
-	return NULL;
-}
-
-/* Start the checkpointer; on failure the writer keeps checkpointing itself (wal_hook). */
-static void ckpt_start(struct sq *sq)
-{
-	struct dm_err e;
-	dm_err_clear(&e);
-	if (conn_open(sq->path, &sq->ckpt.conn, &e))
-		return;
-	if (pthread_create(&sq->ckpt.thread, NULL, ckpt_main, sq)) {
-		conn_close(sq->ckpt.conn);
-		sq->ckpt.conn = NULL;
-		return;
-	}
-	pthread_mutex_lock(&sq->mu);
-	sq->ckpt.started = 1;
-	pthread_mutex_unlock(&sq->mu);
-}
-
-static void ckpt_stop(struct sq *sq)
-{
-	pthread_mutex_lock(&sq->mu);
-	int started = sq->ckpt.started;
-	sq->ckpt.stop = 1;
-	sq->ckpt.started = 0;
-	pthread_cond_signal(&sq->ckpt.wake);
-	pthread_mutex_unlock(&sq->mu);
-	if (started)
-		pthread_join(sq->ckpt.thread, NULL);
-	conn_close(sq->ckpt.conn);
-	sq->ckpt.conn = NULL;
-}
-
 static void sq_close(void *impl)
 {
 	struct sq *sq = impl;
@@ -1978,7 +2051,7 @@ static void sq_close(void *impl)
 		pthread_mutex_unlock(&sq->mu);
 		pthread_join(sq->writer, NULL);
 	}
-	ckpt_stop(sq);
+	ckpt_stop(sq);   /* before the writer's connection: the last to close checkpoints it all */
 	conn_close(pthread_getspecific(sq->key));
 	pthread_setspecific(sq->key, NULL);
 	pthread_key_delete(sq->key);
@@ -1991,7 +2064,8 @@ static void sq_close(void *impl)
 	pthread_mutex_destroy(&sq->setting_mu);
 	pthread_mutex_destroy(&sq->mu);
 	pthread_cond_destroy(&sq->wake);
-	pthread_cond_destroy(&sq->ckpt.wake);
+	pthread_mutex_destroy(&sq->ckpt_mu);
+	pthread_cond_destroy(&sq->ckpt_wake);
 	free(sq->path);
 	free(sq);
 }
@@ -2004,8 +2078,9 @@ static int sq_open(struct store *s, const char *url, void **impl, struct dm_err 
 	pthread_key_create(&sq->key, conn_destroy);
 	pthread_mutex_init(&sq->mu, NULL);
 	pthread_cond_init(&sq->wake, NULL);
-	pthread_cond_init(&sq->ckpt.wake, NULL);
 	pthread_mutex_init(&sq->setting_mu, NULL);
+	pthread_mutex_init(&sq->ckpt_mu, NULL);
+	pthread_cond_init(&sq->ckpt_wake, NULL);
 	*impl = NULL;
 	if (conn_open(sq->path, &sq->wconn, e))
 		goto fail;
@@ -2015,7 +2090,6 @@ static int sq_open(struct store *s, const char *url, void **impl, struct dm_err 
 		dm_fail(e, DM_EUNAVAILABLE, "db", "%s is not a usable SQLite database", sq->path);
 		goto fail;
 	}
-	sqlite3_wal_hook(sq->wconn->db, wal_hook, sq);   /* replaces the default checkpoints */
 	ckpt_start(sq);
 	if (pthread_create(&sq->writer, NULL, writer_main, sq)) {
 		dm_fail(e, DM_EINTERNAL, NULL, "cannot start the writer thread");

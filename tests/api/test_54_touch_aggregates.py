@@ -96,6 +96,13 @@ class TouchAggregatesTest(ApiTestCase):
         x7 = self.act(rep2, a2, "2026-04-01T02:00:00Z", "email")
         x8 = self.act(mgr, a2, "2026-05-05T05:00:00Z", "quote", effective=False)
         self.check_all("logged")
+        # the account's last touch again on its day (earlier, then later: migration 20 moves
+        # agg_touch_last only when the day changes), then on the next day
+        self.act(rep2, a2, "2026-04-01T00:30:00Z", "phone")
+        self.act(rep2, a2, "2026-04-01T03:00:00Z", "phone")
+        self.check_all("same day")
+        self.act(mgr, a2, "2026-04-01T16:00:00Z", "sms")
+        self.check_all("next day")
 
         # activities of no user: a command-line import runs as the system
         with tempfile.TemporaryDirectory() as tmp:
