@@ -94,7 +94,7 @@ static void insert(struct gen *g, const struct kind *k, const struct viewer *v, 
 	if (!g->failed && model_check(k, body, CHECK_CREATE, &rec, &g->e) == 0) {
 		if (user_field)
 			json_object_set_new(rec, user_field, json_integer(v->user_id));
-		if (store_import_insert(g->s, k, rec, v->user_id, &id, &g->e))
+		if (store_import_insert(g->s, k, rec, v->user_id, NULL, 0, &id, &g->e))
 			fail(g, k->name);
 	} else {
 		fail(g, k->name);

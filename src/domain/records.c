@@ -457,6 +457,22 @@ static int may_write(const struct kind *k, const struct viewer *v, int64_t id, j
 
 /* ---- the write transactions ------------------------------------------------------------------ */
 
+/* Is changes still made of exactly the values vals (in order), as when its audit text was
+ * made? The rules complete changes by setting keys (a new value, a new pointer) or take from
+ * it (json_object_del); none changes a value in place. */
+static int changes_as_made(json_t *changes, json_t *const *vals, size_t n)
+{
+	const char *key;
+	json_t *v;
+	size_t i = 0;
+	if (json_object_size(changes) != n)
+		return 0;
+	json_object_foreach(changes, key, v)
+		if (vals[i++] != v)
+			return 0;
+	return 1;
+}
+
 static int create_tx(struct store *s, void *arg)
 {
 	struct wctx *c = arg;
@@ -467,9 +483,13 @@ static int create_tx(struct store *s, void *arg)
 	 * are. (One-by-one creates keep the copy: cheap there, and no check need ever wonder.) */
 	json_t *next = c->batch ? json_incref(c->changes) : json_deep_copy(c->changes);
 	int rc = r->check(s, c, next);
-	if (!rc)
-		rc = c->batch ? store_import_insert(s, c->k, c->changes, c->v->user_id, &c->id, c->e) :
-				store_insert(s, c->k, c->changes, c->v->user_id, &c->id, c->e);
+	if (!rc && c->batch) {
+		const struct rec_batch *b = c->batch;
+		int made = b->audit && changes_as_made(c->changes, b->audit_vals, b->audit_nvals);
+		rc = store_import_insert(s, c->k, c->changes, c->v->user_id, made ? b->audit : NULL,
+					 made ? b->audit_len : 0, &c->id, c->e);
+	} else if (!rc)
+		rc = store_insert(s, c->k, c->changes, c->v->user_id, &c->id, c->e);
 	if (!rc && r->after)
 		rc = r->after(s, c, c->changes);
 	if (!rc && c->pw_hash)

@@ -69,6 +69,12 @@ int rec_audit(struct store *s, const struct viewer *v, const struct kv *params, 
 struct rec_batch {
 	int64_t owners[32];
 	int nowners;
+	/* the next record's audit text, made on the loader's other thread (jsontext of changes),
+	 * with changes' values then, in order: used only if the rules left changes as it was */
+	const char *audit;
+	size_t audit_len;
+	json_t *const *audit_vals;
+	size_t audit_nvals;
 };
 int rec_create_tx(struct store *s, const struct kind *k, const struct viewer *v, json_t *body,
 		  struct rec_batch *batch, int64_t *id, struct dm_err *e);

@@ -1,12 +1,15 @@
 /* import.c — CSV rows to records: map the header, type each cell by its field, resolve names to
  * ids, and hand each row to the rules (records.h) inside one write transaction. */
 #include "import.h"
+#include "../base/buf.h"
+#include "../base/jsontext.h"
 #include "../base/text.h"
 #include "../base/timeutil.h"
 #include "../base/xmalloc.h"
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -599,6 +602,10 @@ struct row {
 	json_t *errors;       /* the cells refused ([{line, column, field, message}]), or NULL */
 	int rc;               /* rec_create_check's answer */
 	struct dm_err e;
+	char *audit;          /* changes' JSON text for the audit row (jsontext), or NULL */
+	size_t audit_len;
+	json_t **vals;        /* changes' values when audit was made, in order */
+	size_t nvals;
 };
 
 struct block {
@@ -627,6 +634,25 @@ static void row_release(struct row *r)
 	json_decref(r->body);
 	json_decref(r->changes);
 	json_decref(r->errors);
+	free(r->audit);
+	free(r->vals);
+}
+
+/* The audit row's text made here, off the writer: the writer uses it if the rules leave changes
+ * as it is (rec_batch says how it checks). */
+static void audit_text(struct row *r)
+{
+	struct buf b = BUF_INIT(0);
+	const char *key;
+	json_t *v;
+	if (jsontext_append(&b, r->changes)) {
+		buf_release(&b);
+		return;
+	}
+	r->audit = buf_detach(&b, &r->audit_len);
+	r->vals = xcalloc(json_object_size(r->changes) + 1, sizeof *r->vals);
+	json_object_foreach(r->changes, key, v)
+		r->vals[r->nvals++] = v;
 }
 
 static void block_free(struct block *b)
@@ -653,6 +679,8 @@ static int read_row(struct pipe *p, struct row *r, char **f, size_t n, long line
 		return im->fatal;
 	dm_err_clear(&r->e);
 	r->rc = rec_create_check(im->o->kind, &im->o->viewer, r->body, &r->changes, &r->e);
+	if (!r->rc)
+		audit_text(r);
 	return 0;
 }
 
@@ -702,6 +730,7 @@ static void *reader_main(void *arg)
 {
 	struct pipe *p = arg;
 	struct imp *im = p->im;
+	prctl(PR_SET_NAME, "dm-import-read");   /* not the writer's name it was started from */
 	for (;;) {
 		pthread_mutex_lock(&p->mu);
 		struct block *spent = p->spent;
@@ -791,9 +820,15 @@ static int write_row(struct store *s, struct imp *im, struct row *r)
 	if (!r->body)
 		return 0;
 	/* The unique name index finds a duplicate account: no lookup before each insert. */
-	if (!rc)
+	if (!rc) {
+		im->batch.audit = r->audit;
+		im->batch.audit_len = r->audit_len;
+		im->batch.audit_vals = r->vals;
+		im->batch.audit_nvals = r->nvals;
 		rc = rec_create_checked_tx(s, im->o->kind, &im->o->viewer, r->changes, &im->batch,
 					   &id, &e);
+		im->batch.audit = NULL;
+	}
 	if (rc == DM_EDUPLICATE && im->o->kind == &kind_account && e.existing_id) {
 		rc = duplicate_row(s, im, r->body, e.existing_id, r->line);
 	} else if (!rc) {

@@ -1396,22 +1396,27 @@ static struct import_row *import_row_of(struct sq *sq, const struct kind *k)
 }
 
 static int import_audit(struct conn *c, struct import_row *r, int64_t id, int64_t actor,
-			json_t *rec, struct dm_err *e)
+			json_t *rec, const char *text, size_t len, struct dm_err *e)
 {
 	sqlite3_stmt *st = stmt_fixed(c, "INSERT INTO audit (object, object_id, actor_id, at, "
 				      "action, field, old, new) VALUES (?, ?, ?, ?, 'import', NULL, "
 				      "NULL, ?)", e);
 	if (!st)
 		return e->code;
-	buf_reset(&r->json);
-	if (jsontext_append(&r->json, rec))
-		return dm_fail(e, DM_EINTERNAL, NULL, "the %s cannot be written as JSON", r->k->name);
+	if (!text) {
+		buf_reset(&r->json);
+		if (jsontext_append(&r->json, rec))
+			return dm_fail(e, DM_EINTERNAL, NULL, "the %s cannot be written as JSON",
+				       r->k->name);
+		text = r->json.data;
+		len = r->json.len;
+	}
 	sqlite3_bind_text(st, 1, r->k->name, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, id);
 	if (actor)
 		sqlite3_bind_int64(st, 3, actor);
 	sqlite3_bind_text(st, 4, r->now, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, r->json.data, (int)r->json.len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, text, (int)len, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	stmt_done(st);
 	return rc == SQLITE_DONE ? 0 : step_error(c, rc, e);
@@ -1541,7 +1546,7 @@ static int sq_bulk(void *impl, const struct kind *k, int on, struct dm_err *e)
 }
 
 static int sq_import_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor,
-			    int64_t *id, struct dm_err *e)
+			    const char *audit, size_t audit_len, int64_t *id, struct dm_err *e)
 {
 	struct sq *sq = impl;
 	if (in_write(sq, e))
@@ -1572,7 +1577,7 @@ static int sq_import_insert(void *impl, const struct kind *k, json_t *rec, int64
 			rc = step_error(c, s, e);
 	} else {
 		*id = sqlite3_last_insert_rowid(c->db);
-		rc = import_audit(c, r, *id, actor, rec, e);
+		rc = import_audit(c, r, *id, actor, rec, audit, audit_len, e);
 	}
 	free(key);
 	return rc;

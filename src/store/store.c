@@ -318,9 +318,9 @@ int store_find_name(struct store *s, const struct kind *k, const char *name, int
 }
 
 int store_import_insert(struct store *s, const struct kind *k, json_t *rec, int64_t actor,
-			int64_t *id, struct dm_err *e)
+			const char *audit, size_t audit_len, int64_t *id, struct dm_err *e)
 {
-	return s->ops->import_insert(s->impl, k, rec, actor, id, e);
+	return s->ops->import_insert(s->impl, k, rec, actor, audit, audit_len, id, e);
 }
 
 int store_backup(struct store *s, const char *path, struct dm_err *e)

@@ -320,9 +320,10 @@ int store_count(struct store *s, const struct kind *k, int64_t *n, struct dm_err
 
 /* Inside store_write only. Insert rec like store_insert, for bulk loads: one statement per kind
  * prepared once and reused, and one audit row per record (action "import", field null, the whole
- * record as the new value) instead of one per field. */
+ * record as the new value) instead of one per field. audit: that value's JSON text when the
+ * caller has it already (jsontext of rec exactly, made on another thread), else NULL. */
 int store_import_insert(struct store *s, const struct kind *k, json_t *rec, int64_t actor,
-			int64_t *id, struct dm_err *e);
+			const char *audit, size_t audit_len, int64_t *id, struct dm_err *e);
 /* Inside store_write only. Bracket a bulk load of kind k (an import, the generator): between
  * the two calls the store may defer the work of secondary structures to the end, where it is
  * done once for all the rows (SQLite: the account name index and migration 17's segment sums,

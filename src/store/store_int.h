@@ -85,7 +85,7 @@ struct store_ops {
 	int (*job_get)(void *impl, int64_t id, json_t **job, struct dm_err *e);
 	int (*count)(void *impl, const struct kind *k, int64_t *n, struct dm_err *e);
 	int (*import_insert)(void *impl, const struct kind *k, json_t *rec, int64_t actor,
-			     int64_t *id, struct dm_err *e);
+			     const char *audit, size_t audit_len, int64_t *id, struct dm_err *e);
 	int (*backup)(void *impl, const char *path, struct dm_err *e);
 	/* Optional (NULL: nothing is deferred): store_bulk_begin (on = 1) and store_bulk_end. */
 	int (*bulk)(void *impl, const struct kind *k, int on, struct dm_err *e);

@@ -191,6 +191,23 @@ class ImportTest(ApiTestCase):
         self.assertStatus(r, 200)
         self.assertEqual([e["action"] for e in r.json["items"]], ["import"], r)
 
+    def test_audit_holds_the_record_as_the_rules_completed_it(self):
+        """The audit text is made on the reading thread from the checked row; when the rules
+        complete the row in the writer (a rep's import: owner, the reclaim clock), the audit row
+        holds the completed record, and otherwise the row as read."""
+        p = uniq("AuditDone")
+        self.imp(self.org.rep1, "accounts", "name,industry\n%s,x\n" % p, 200)
+        self.imp(self.admin, "accounts", "name,industry\n%s-b,y\n" % p, 200)
+        for name, owner in ((p, self.org.rep1.user["id"]), (p + "-b", self.admin.user["id"])):
+            acc = self.admin.list_all("accounts", {"name": name})[0]
+            r = self.admin.get("audit", query={"object": "account", "id": acc["id"]})
+            self.assertStatus(r, 200)
+            new = r.json["items"][0]["new"]
+            new = json.loads(new) if isinstance(new, str) else new
+            self.assertEqual(new["owner_id"], owner, r.json)
+            self.assertEqual(new["assigned_at"], acc["assigned_at"], r.json)
+            self.assertEqual(new["name"], name)
+
     def test_async_job_reports_progress_and_result(self):
         p = uniq("Job")
         csv = "name,industry\n" + "".join("%s-%05d,x\n" % (p, i) for i in range(3000))
