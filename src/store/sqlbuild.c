@@ -353,6 +353,13 @@ static int sorts_as_int(const struct field *f)
  * index on the sort key must spell the expression exactly as the query does. */
 static void sort_expr(struct qb *q, const struct kind *k, const struct field *f)
 {
+	/* The key is never NULL: the bare column, whose order every index of the table holds (an
+	 * index of (owner_id) reads one owner's rows by id and can stop at the page's end; the
+	 * expression made SQLite read and sort them all: 1,983 opportunities for a rep's warnings) */
+	if (!strcmp(f->name, "id")) {
+		field_expr(q, k, f);
+		return;
+	}
 	qb_sql(q, q->dialect == SQL_PG ? "COALESCE(" : "IFNULL(");
 	field_expr(q, k, f);
 	qb_sql(q, sorts_as_int(f) ? ", -9223372036854775807)" : ", '')");
