@@ -535,6 +535,11 @@ const char *const pg_migrations[] = {
 	"  IS DISTINCT FROM NEW.channel OR OLD.occurred_at IS DISTINCT FROM NEW.occurred_at OR"
 	"  OLD.effective IS DISTINCT FROM NEW.effective OR (OLD.archived_at IS NULL) <>"
 	"  (NEW.archived_at IS NULL)) EXECUTE FUNCTION dealmap_activities_touch_agg();",
+	/* 19: reserved for the branch of POST /activities' write cost (merged on its own; this
+	 * placeholder gives way to it) */
+	"SELECT 1;",
+	/* 20: covering indexes of the quotes and the live orders (schema_sql.h) */
+	READ_INDEXES,
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];
