@@ -81,19 +81,11 @@ json_t *followup_repurchase(json_t *orders, int64_t today)
 	return out;
 }
 
-const char *followup_segment(json_t *orders, int64_t today)
+const char *followup_segment(int64_t orders, const char *first_on, int64_t today)
 {
-	size_t n = json_array_size(orders), i;
-	int64_t first = -1;
-	json_t *o;
-	if (!n)
+	if (orders <= 0)
 		return "prospect";
-	json_array_foreach(orders, i, o) {
-		int64_t d = day_of(json_string_value(json_array_get(o, 1)));
-		if (first < 0 || d < first)
-			first = d;
-	}
-	return n == 1 || today - first <= BEGINNER_DAYS ? "beginner" : "habitual";
+	return orders == 1 || today - day_of(first_on) <= BEGINNER_DAYS ? "beginner" : "habitual";
 }
 
 static int rules_of(struct store *s, struct present_ctx *pc, struct dm_err *e)
@@ -137,8 +129,12 @@ int followup_present_account(struct store *s, struct present_ctx *pc, json_t *re
 		      int_of(rec, "_open_opps"), next);
 	json_object_set_new(rec, "next_touch_on", json_string(next));
 	json_object_set_new(rec, "sleeping", json_boolean(is_sleeping(&pc->rules, today, since)));
+	/* the segment from the account's order facts; the orders themselves come only when a
+	 * product may have the three a forecast needs (sqlbuild.c) */
 	json_t *orders = json_object_get(rec, "_orders");
-	json_object_set_new(rec, "segment", json_string(followup_segment(orders, today)));
+	json_object_set_new(rec, "segment", json_string(followup_segment(
+		int_of(rec, "_order_count"), json_string_value(json_object_get(rec, "_first_order_on")),
+		today)));
 	json_t *rp = followup_repurchase(orders, today), *warnings = json_array(), *r;
 	size_t i;
 	json_array_foreach(rp, i, r) {

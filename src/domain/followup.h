@@ -16,8 +16,9 @@ int followup_present_account(struct store *s, struct present_ctx *pc, json_t *re
 /* Pure: the repurchase forecast of [[product, date], ...] sorted by product then date, as of
  * today (days since the epoch). New reference. */
 json_t *followup_repurchase(json_t *orders, int64_t today);
-/* Pure: habitual | beginner | prospect. */
-const char *followup_segment(json_t *orders, int64_t today);
+/* Pure: habitual | beginner | prospect, of an account with `orders` live orders, the first on
+ * first_on (YYYY-MM-DD; NULL when none). */
+const char *followup_segment(int64_t orders, const char *first_on, int64_t today);
 
 /* {date, follow_ups: [...], follow_ups_total, warnings: [...], sleeping: [...], sleeping_total}
  * for v's own accounts; date NULL = today in Asia/Shanghai. Each list holds its first `limit`

@@ -347,6 +347,8 @@ static const struct field account_fields[] = {
 	{ "_open_opps", FT_INT, FF_READONLY | FF_DERIVED | FF_INTERNAL },
 	{ "_won_opps", FT_INT, FF_READONLY | FF_DERIVED | FF_INTERNAL },
 	{ "_orders", FT_JSON, FF_READONLY | FF_DERIVED | FF_INTERNAL },
+	{ "_order_count", FT_INT, FF_READONLY | FF_DERIVED | FF_INTERNAL },
+	{ "_first_order_on", FT_DATE, FF_READONLY | FF_DERIVED | FF_INTERNAL },
 };
 
 static const char *const relationship_levels[] = { "none", "doctor", "teacher", "friend",

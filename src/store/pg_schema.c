@@ -586,6 +586,8 @@ const char *const pg_migrations[] = {
 	"  IF TG_OP = 'INSERT' THEN " TOUCH_PAIRS_ADD20("NEW") " END IF;"
 	"  IF TG_OP = 'UPDATE' THEN " TOUCH_PAIRS_REDO("NEW") " END IF;"
 	"  RETURN NULL; END $$;",
+	/* 21: covering indexes of the quotes and the live orders (schema_sql.h) */
+	READ_INDEXES,
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

@@ -623,6 +623,8 @@ const char *const sqlite_migrations[] = {
 	"DROP TRIGGER activities_touch_agg_ai;"
 	"CREATE TRIGGER activities_touch_agg_ai AFTER INSERT ON activities BEGIN "
 	TOUCH_DAY("new", "1") TOUCH_PAIRS_ADD20("new") " END;",
+	/* 21: covering indexes of the quotes and the live orders (schema_sql.h) */
+	READ_INDEXES,
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
