@@ -852,7 +852,7 @@ static int bulk_cb(struct store *s, void *arg)
 		char text[128];
 		snprintf(text, sizeof text, "{\"name\": \"%s\"}", b->names[i]);
 		json_t *rec = checked(&kind_account, CHECK_CREATE, text);
-		rc = store_import_insert(s, &kind_account, rec, 0, &id, &b->e);
+		rc = store_import_insert(s, &kind_account, rec, 0, NULL, 0, &id, &b->e);
 		json_decref(rec);
 	}
 	if (!rc && b->end)
@@ -928,7 +928,7 @@ static int seg_insert(struct store *s, struct seg_load *l, const char *name, int
 	else
 		snprintf(text, sizeof text, "{\"name\": \"%s\"}", name);
 	json_t *rec = checked(&kind_account, CHECK_CREATE, text);
-	int rc = l->bulk ? store_import_insert(s, &kind_account, rec, 0, id, &l->e) :
+	int rc = l->bulk ? store_import_insert(s, &kind_account, rec, 0, NULL, 0, id, &l->e) :
 			   store_insert(s, &kind_account, rec, 0, id, &l->e);
 	json_decref(rec);
 	return rc;
