@@ -215,7 +215,22 @@ def main():
         size = int(psql(db, "SELECT pg_database_size(current_database())"))
     else:
         size = sum(os.path.getsize(db + s) for s in ("", "-wal") if os.path.exists(db + s))
-    write_report(a, results, rss, size, gen_out)
+    write_report(a, results, rss, size, gen_out, import_rate(a))
+
+
+def import_rate(a):
+    """Issue 7's figure, after the server has stopped: tools/bench_import.py (100,000 generated
+    account rows into a new SQLite database, best of three), as a line for the report."""
+    if a.store != "sqlite" or (a.only and "import" not in a.only.split(",")):
+        return ""
+    tool = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_import.py")
+    r = subprocess.run([sys.executable, tool, "--rows", "100000", "--runs", "3", "--bin", a.bin],
+                       capture_output=True, text=True)
+    best = [l for l in r.stdout.splitlines() if l.startswith("best ")]
+    if r.returncode or not best:
+        return "Import (tools/bench_import.py): failed: %s" % (r.stderr.strip() or r.stdout)[-300:]
+    return ("Import (`tools/bench_import.py`: 100,000 generated account rows into a new database, "
+            "`dealmap import`'s own rate, best of 3): " + best[0].split(": ", 1)[1] + ".")
 
 
 def psql(url, sql):
@@ -285,7 +300,7 @@ def run_all(a, api, base, pid):
     return T
 
 
-def write_report(a, results, rss, size, gen_out):
+def write_report(a, results, rss, size, gen_out, import_line=""):
     health = next((r["rps"] for r in results if r["name"] == "GET /health"), 0)
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
     store = "PostgreSQL 15" if a.store == "pg" else "SQLite"
@@ -302,8 +317,10 @@ def write_report(a, results, rss, size, gen_out):
             r["non2xx"], (r["errors"] + ("; server busy %.0f s after" % r["drain"]
                                           if r.get("drain") else "")).strip("; ")))
     lines += ["", "Server peak RSS (VmHWM): %.0f MB. Database size%s: %.2f GB." % (
-        rss, " (pg_database_size)" if a.store == "pg" else " (with WAL)", size / 1e9),
-        "", "Load (`dealmap generate`, one store_write per 20,000 rows):", "",
+        rss, " (pg_database_size)" if a.store == "pg" else " (with WAL)", size / 1e9)]
+    if import_line:
+        lines += ["", import_line]
+    lines += ["", "Load (`dealmap generate`, one store_write per 20,000 rows):", "",
         "```"] + gen_out + ["```"]
     text = "\n".join(lines) + "\n"
     if not os.path.exists(a.out):
