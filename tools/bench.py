@@ -303,7 +303,7 @@ def write_report(a, results, rss, size, gen_out):
                                           if r.get("drain") else "")).strip("; ")))
     lines += ["", "Server peak RSS (VmHWM): %.0f MB. Database size%s: %.2f GB." % (
         rss, " (pg_database_size)" if a.store == "pg" else " (with WAL)", size / 1e9),
-        "", "Load (`dealmap generate`, one store_write per 20,000 rows):", "",
+        "", "Load (`dealmap generate`; [cpu …] is the process's CPU time in the phase):", "",
         "```"] + gen_out + ["```"]
     text = "\n".join(lines) + "\n"
     if not os.path.exists(a.out):

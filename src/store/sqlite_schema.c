@@ -605,12 +605,14 @@ const char sqlite_bulk_segments[] =
  * the loaded accounts' last days, merge the pairs, and add the new last days (an account whose
  * last touch did not move adds back what it took, on the same row). */
 #define BULK_ACT "FROM activities a WHERE a.id >= ?1 AND a.archived_at IS NULL"
+/* the load's rows by id, not an index by account read whole (every activity, each load) */
+#define BULK_ACT_IDS "FROM activities a NOT INDEXED WHERE a.id >= ?1 AND a.archived_at IS NULL"
 #define BULK_TOUCHED "(SELECT a.account_id " BULK_ACT " AND a.effective = 1)"
 const char *const sqlite_bulk_activities[] = {
 	"INSERT INTO agg_touch_last (day, n) SELECT " DAY8("m.occurred_at") ", 0 FROM (SELECT"
 	"  a.occurred_at, max(a.occurred_at) OVER (PARTITION BY a.account_id ORDER BY a.id ROWS"
 	"  BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before, (SELECT t.last_at FROM"
-	"  touch_pairs t WHERE t.user_id = -1 AND t.account_id = a.account_id) AS had " BULK_ACT
+	"  touch_pairs t WHERE t.user_id = -1 AND t.account_id = a.account_id) AS had " BULK_ACT_IDS
 	"  AND a.effective = 1) m WHERE (m.before IS NULL OR m.occurred_at > m.before) AND (m.had IS"
 	"  NULL OR m.occurred_at > m.had) GROUP BY 1 ON CONFLICT (day) DO NOTHING",
 	"INSERT INTO agg_touch_last (day, n) SELECT " DAY8("t.last_at") ", -count(*) FROM"
@@ -644,6 +646,7 @@ const char *const sqlite_bulk_activities[] = {
 	"  accounts.id AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1)"
 	"  FROM (SELECT account_id, sum(effective = 1 AND archived_at IS NULL) AS cnt,"
 	"  max(CASE WHEN effective = 1 AND archived_at IS NULL THEN occurred_at END) AS last FROM"
-	"  activities WHERE id >= ?1 GROUP BY account_id) n WHERE accounts.id = n.account_id",
+	"  activities NOT INDEXED WHERE id >= ?1 GROUP BY account_id) n WHERE accounts.id ="
+	"  n.account_id",
 	NULL,
 };
