@@ -320,7 +320,7 @@ def write_report(a, results, rss, size, gen_out, import_line=""):
         rss, " (pg_database_size)" if a.store == "pg" else " (with WAL)", size / 1e9)]
     if import_line:
         lines += ["", import_line]
-    lines += ["", "Load (`dealmap generate`, one store_write per 20,000 rows):", "",
+    lines += ["", "Load (`dealmap generate`; [cpu …] is the process's CPU time in the phase):", "",
         "```"] + gen_out + ["```"]
     text = "\n".join(lines) + "\n"
     if not os.path.exists(a.out):

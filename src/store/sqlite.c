@@ -79,11 +79,13 @@ struct sq {
 	} setting_cache[SETTING_CACHE];
 	pthread_mutex_t setting_mu;
 	int settings_dirty;       /* writer thread only */
-	struct {                  /* writer thread only: a bulk load of accounts (sq_bulk) */
+	struct {                  /* writer thread only: a bulk load (sq_bulk) */
 		int on;           /* between store_bulk_begin and store_bulk_end, in this callback */
-		char *sql[2];     /* the insert triggers dropped for it (bulk_triggers), to create
-				   * again at its end */
-		int64_t seg_from; /* the first account not yet in agg_segments */
+		const struct kind *k;   /* of accounts or of activities */
+		char *sql[3];     /* the insert triggers dropped for it (bulk_triggers,
+				   * bulk_activity_triggers), to create again at its end */
+		int64_t seg_from; /* accounts: the first not yet in agg_segments; activities: the
+				   * first of the load */
 	} bulk;
 	struct import_row {       /* writer thread only: what store_import_insert reuses per row */
 		const struct kind *k;
@@ -1450,6 +1452,19 @@ static const struct {
 	{ "accounts_segments_ai", "DROP TRIGGER accounts_segments_ai" },
 };
 
+/* Bulk loads of activities take their three insert triggers away the same way (each fires
+ * about twenty statements a row, with a statement journal) and do what they did at the end,
+ * set-wise, for the activities of the load (sqlite_bulk_activities: the same rows and sums).
+ * All three or none: with one missing (not this schema) the load keeps the triggers. */
+static const struct {
+	const char *name, *drop;
+} bulk_activity_triggers[] = {
+	{ "activities_touch_ai", "DROP TRIGGER activities_touch_ai" },
+	{ "activities_segments_ai", "DROP TRIGGER activities_segments_ai" },
+	{ "activities_touch_agg_ai", "DROP TRIGGER activities_touch_agg_ai" },
+};
+#define NBULK_ACT (sizeof bulk_activity_triggers / sizeof bulk_activity_triggers[0])
+
 /* The SQL that created trigger name, or NULL when there is none. */
 static char *trigger_sql(struct conn *c, const char *name)
 {
@@ -1466,23 +1481,29 @@ static char *trigger_sql(struct conn *c, const char *name)
 	return out;
 }
 
-/* The next account id: the first that a bulk load beginning now inserts. */
-static int64_t next_account_id(struct conn *c)
+/* The next id of a table (accounts, activities): the first that a bulk load beginning now
+ * inserts. */
+static int64_t next_id(struct conn *c, const char *sql)
 {
 	struct dm_err e;
 	int64_t id = 1;
-	sqlite3_stmt *st = stmt_get(c, "SELECT IFNULL(max(id), 0) + 1 FROM accounts", &e);
+	sqlite3_stmt *st = stmt_get(c, sql, &e);
 	if (st && sqlite3_step(st) == SQLITE_ROW)
 		id = sqlite3_column_int64(st, 0);
 	stmt_done(st);
 	return id;
 }
 
+static int64_t next_account_id(struct conn *c)
+{
+	return next_id(c, "SELECT IFNULL(max(id), 0) + 1 FROM accounts");
+}
+
 /* The bulk load's accounts not yet in agg_segments go in (their insert trigger is away). */
 static int bulk_flush(struct sq *sq, struct dm_err *e)
 {
 	struct conn *c = sq->wconn;
-	if (!sq->bulk.on || !sq->bulk.sql[1])
+	if (!sq->bulk.on || sq->bulk.k != &kind_account || !sq->bulk.sql[1])
 		return 0;
 	sqlite3_stmt *st = stmt_fixed(c, sqlite_bulk_segments, e);
 	if (!st)
@@ -1506,6 +1527,7 @@ static int bulk_reset(struct sq *sq)
 		sq->bulk.sql[i] = NULL;
 	}
 	sq->bulk.on = 0;
+	sq->bulk.k = NULL;
 	return was_on;
 }
 
@@ -1516,6 +1538,7 @@ static int bulk_begin(struct sq *sq)
 			     "FROM accounts");
 	bulk_reset(sq);
 	sq->bulk.on = 1;
+	sq->bulk.k = &kind_account;
 	sq->bulk.seg_from = next_account_id(c);
 	for (size_t i = 0; !rc && i < sizeof bulk_triggers / sizeof bulk_triggers[0]; i++)
 		if ((sq->bulk.sql[i] = trigger_sql(c, bulk_triggers[i].name)))
@@ -1541,17 +1564,84 @@ static int bulk_end(struct sq *sq, struct dm_err *e)
 	return rc ? step_error(c, rc, e) : 0;
 }
 
+static int bulk_activities_begin(struct sq *sq)
+{
+	struct conn *c = sq->wconn;
+	int rc = 0;
+	bulk_reset(sq);
+	sq->bulk.on = 1;
+	sq->bulk.k = &kind_activity;
+	sq->bulk.seg_from = next_id(c, "SELECT IFNULL(max(id), 0) + 1 FROM activities");
+	for (size_t i = 0; i < NBULK_ACT; i++)
+		sq->bulk.sql[i] = trigger_sql(c, bulk_activity_triggers[i].name);
+	for (size_t i = 0; i < NBULK_ACT; i++)
+		if (!sq->bulk.sql[i]) {
+			bulk_reset(sq);   /* not all three: keep them, nothing is deferred */
+			sq->bulk.on = 1;
+			sq->bulk.k = &kind_activity;
+			return 0;
+		}
+	for (size_t i = 0; !rc && i < NBULK_ACT; i++)
+		rc = exec_simple(c, bulk_activity_triggers[i].drop);
+	return rc;
+}
+
+static int bulk_activities_end(struct sq *sq, struct dm_err *e)
+{
+	struct conn *c = sq->wconn;
+	int rc = 0;
+	if (sq->bulk.sql[0]) {
+		for (const char *const *sql = sqlite_bulk_activities; !rc && *sql; sql++) {
+			sqlite3_stmt *st = stmt_fixed(c, *sql, e);
+			if (!st)
+				return e->code;
+			sqlite3_bind_int64(st, 1, sq->bulk.seg_from);
+			rc = sqlite3_step(st);
+			stmt_done(st);
+			rc = rc == SQLITE_DONE ? 0 : rc;
+		}
+		for (size_t i = 0; !rc && i < NBULK_ACT; i++)
+			rc = exec_simple(c, sq->bulk.sql[i]);
+	}
+	bulk_reset(sq);
+	return rc ? step_error(c, rc, e) : 0;
+}
+
 static int sq_bulk(void *impl, const struct kind *k, int on, struct dm_err *e)
 {
 	struct sq *sq = impl;
 	if (in_write(sq, e))
 		return e->code;
-	if (k != &kind_account)
+	if (k != &kind_account && k != &kind_activity)
 		return 0;
 	if (!on)
-		return bulk_end(sq, e);
-	int rc = bulk_begin(sq);
+		return k == &kind_activity ? bulk_activities_end(sq, e) : bulk_end(sq, e);
+	int rc = k == &kind_activity ? bulk_activities_begin(sq) : bulk_begin(sq);
 	return rc ? step_error(sq->wconn, rc, e) : 0;
+}
+
+/* The writer's page cache, in KiB: WRITER_CACHE_KIB, or more for a bulk load (store_bulk_memory).
+ * The writer touches every index of every table it writes. */
+#define WRITER_CACHE_KIB 65536
+
+static int writer_cache(struct conn *c, int64_t kib)
+{
+	char sql[64];
+	snprintf(sql, sizeof sql, "PRAGMA cache_size = -%lld",
+		 (long long)(kib > WRITER_CACHE_KIB ? kib : WRITER_CACHE_KIB));
+	return exec_simple(c, sql);
+}
+
+static int sq_bulk_memory(void *impl, int64_t bytes, struct dm_err *e)
+{
+	struct sq *sq = impl;
+	if (in_write(sq, e))
+		return e->code;
+	int rc = writer_cache(sq->wconn, bytes / 1024);
+	/* the process's soft heap limit (sq_open) would recycle that cache's pages past 256 MB */
+	if (rc == SQLITE_OK && bytes > 0)
+		sqlite3_soft_heap_limit64(SQLITE_HEAP_SOFT_LIMIT + bytes);
+	return rc == SQLITE_OK ? 0 : step_error(sq->wconn, rc, e);
 }
 
 static int sq_import_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor,
@@ -2102,8 +2192,7 @@ static int sq_open(struct store *s, const char *url, void **impl, struct dm_err 
 	 * thread that reads, and up to 80 threads read): past it the caches stop growing and
 	 * recycle their pages, so the server's RSS stays within its 500 MB target. */
 	sqlite3_soft_heap_limit64(SQLITE_HEAP_SOFT_LIMIT);
-	/* the writer touches every index of every table it writes: give it a large page cache */
-	exec_simple(sq->wconn, "PRAGMA cache_size = -65536");
+	writer_cache(sq->wconn, WRITER_CACHE_KIB);
 	if (exec_simple(sq->wconn, "PRAGMA journal_mode=WAL") != SQLITE_OK) {
 		dm_fail(e, DM_EUNAVAILABLE, "db", "%s is not a usable SQLite database", sq->path);
 		goto fail;
@@ -2130,6 +2219,7 @@ const struct store_ops store_sqlite_ops = {
 	.write = sq_write,
 	.lock_try = sq_lock_try,
 	.bulk = sq_bulk,
+	.bulk_memory = sq_bulk_memory,
 	.snapshot = sq_snapshot,
 	.get = sq_get,
 	.list = sq_list,

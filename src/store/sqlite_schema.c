@@ -2,6 +2,7 @@
  * add the next. Migration N sets PRAGMA user_version = N. */
 #include "sqlite_schema.h"
 #include "schema_sql.h"
+#include <stddef.h>
 
 #define LIVE "id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, " \
 	     "version INTEGER NOT NULL DEFAULT 1, archived_at TEXT"
@@ -634,3 +635,59 @@ const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migr
 const char sqlite_bulk_segments[] =
 	SEG_INTO SEG_KEY("t") ", '', count(*), 0, 0 FROM accounts t CROSS JOIN " SEG_KEYS("t")
 	" AND t.id >= ?1 GROUP BY 1, 2, 3, 4" SEG_UPSERT;
+
+/* The three insert triggers of the activities (activities_touch_agg_ai of migration 18,
+ * activities_segments_ai of 17, activities_touch_ai of 8) for every activity from id ?1 on at
+ * once, for a bulk load of activities: the same rows and the same sums. Run in this order.
+ * The insert trigger keeps agg_touch_last by moves of each account's last touch (pair -1): a
+ * move subtracts one at the old day and adds one at the new, so every day that was ever a last
+ * touch has a row, at zero when none is now. The first statement creates those rows (the days
+ * of the moves, in id order, with the rows of the load before each); the next three subtract
+ * the loaded accounts' last days, merge the pairs, and add the new last days (an account whose
+ * last touch did not move adds back what it took, on the same row). */
+#define BULK_ACT "FROM activities a WHERE a.id >= ?1 AND a.archived_at IS NULL"
+/* the load's rows by id, not an index by account read whole (every activity, each load) */
+#define BULK_ACT_IDS "FROM activities a NOT INDEXED WHERE a.id >= ?1 AND a.archived_at IS NULL"
+#define BULK_TOUCHED "(SELECT a.account_id " BULK_ACT " AND a.effective = 1)"
+const char *const sqlite_bulk_activities[] = {
+	"INSERT INTO agg_touch_last (day, n) SELECT " DAY8("m.occurred_at") ", 0 FROM (SELECT"
+	"  a.occurred_at, max(a.occurred_at) OVER (PARTITION BY a.account_id ORDER BY a.id ROWS"
+	"  BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS before, (SELECT t.last_at FROM"
+	"  touch_pairs t WHERE t.user_id = -1 AND t.account_id = a.account_id) AS had " BULK_ACT_IDS
+	"  AND a.effective = 1) m WHERE (m.before IS NULL OR m.occurred_at > m.before) AND (m.had IS"
+	"  NULL OR m.occurred_at > m.had) GROUP BY 1 ON CONFLICT (day) DO NOTHING",
+	"INSERT INTO agg_touch_last (day, n) SELECT " DAY8("t.last_at") ", -count(*) FROM"
+	"  touch_pairs t WHERE t.user_id = -1 AND t.account_id IN " BULK_TOUCHED " GROUP BY 1"
+	"  ON CONFLICT (day) DO UPDATE SET n = agg_touch_last.n + excluded.n",
+	"INSERT INTO touch_pairs (user_id, account_id, first_at, last_at) SELECT " TOUCH_KEY("a")
+	", a.account_id, min(a.occurred_at), max(a.occurred_at) FROM activities a CROSS JOIN "
+	TOUCH_KEYS " WHERE a.id >= ?1 AND a.archived_at IS NULL AND a.effective = 1 GROUP BY 1, 2"
+	"  ON CONFLICT (user_id, account_id) DO UPDATE SET first_at = min(touch_pairs.first_at,"
+	"  excluded.first_at), last_at = max(touch_pairs.last_at, excluded.last_at)",
+	"INSERT INTO agg_touch_last (day, n) SELECT " DAY8("t.last_at") ", count(*) FROM"
+	"  touch_pairs t WHERE t.user_id = -1 AND t.account_id IN " BULK_TOUCHED " GROUP BY 1"
+	"  ON CONFLICT (day) DO UPDATE SET n = agg_touch_last.n + excluded.n",
+	"INSERT INTO agg_touch_day (user_id, day, n, eff) SELECT " TOUCH_KEY("a") ", "
+	DAY8("a.occurred_at") ", count(*), sum(a.effective) FROM activities a CROSS JOIN "
+	TOUCH_KEYS " WHERE a.id >= ?1 AND a.archived_at IS NULL GROUP BY 1, 2 ON CONFLICT"
+	"  (user_id, day) DO UPDATE SET n = agg_touch_day.n + excluded.n, eff = agg_touch_day.eff +"
+	"  excluded.eff",
+	"INSERT INTO agg_touch_channel (user_id, day, channel, n) SELECT " TOUCH_KEY("a") ", "
+	DAY8("a.occurred_at") ", a.channel, count(*) FROM activities a CROSS JOIN " TOUCH_KEYS
+	" WHERE a.id >= ?1 AND a.archived_at IS NULL AND a.effective = 1 GROUP BY 1, 2, 3"
+	"  ON CONFLICT (user_id, day, channel) DO UPDATE SET n = agg_touch_channel.n + excluded.n",
+	SEG_INTO SEG_KEY("t") ", " DAY8("a.occurred_at") ", 0, 0, count(*) FROM activities a JOIN"
+	"  accounts t ON t.id = a.account_id CROSS JOIN " SEG_KEYS("t") " AND a.id >= ?1 AND"
+	"  a.archived_at IS NULL AND a.effective = 1 GROUP BY 1, 2, 3, 4" SEG_UPSERT,
+	"UPDATE accounts SET touch_count = touch_count + n.cnt, touched_at = CASE WHEN n.last IS NOT"
+	"  NULL AND (touched_at IS NULL OR n.last > touched_at) THEN n.last ELSE touched_at END,"
+	"  latest_next_touch = (SELECT la.next_touch_on FROM activities la WHERE la.account_id ="
+	"  accounts.id AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1),"
+	"  latest_contact_ids = (SELECT la.contact_ids FROM activities la WHERE la.account_id ="
+	"  accounts.id AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1)"
+	"  FROM (SELECT account_id, sum(effective = 1 AND archived_at IS NULL) AS cnt,"
+	"  max(CASE WHEN effective = 1 AND archived_at IS NULL THEN occurred_at END) AS last FROM"
+	"  activities NOT INDEXED WHERE id >= ?1 GROUP BY account_id) n WHERE accounts.id ="
+	"  n.account_id",
+	NULL,
+};

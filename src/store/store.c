@@ -62,6 +62,11 @@ int store_bulk_end(struct store *s, const struct kind *k, struct dm_err *e)
 	return s->ops->bulk ? s->ops->bulk(s->impl, k, 0, e) : 0;
 }
 
+int store_bulk_memory(struct store *s, int64_t bytes, struct dm_err *e)
+{
+	return s->ops->bulk_memory ? s->ops->bulk_memory(s->impl, bytes, e) : 0;
+}
+
 void store_snapshot_begin(struct store *s)
 {
 	if (s->ops->snapshot)

@@ -326,14 +326,24 @@ int store_import_insert(struct store *s, const struct kind *k, json_t *rec, int6
 			const char *audit, size_t audit_len, int64_t *id, struct dm_err *e);
 /* Inside store_write only. Bracket a bulk load of kind k (an import, the generator): between
  * the two calls the store may defer the work of secondary structures to the end, where it is
- * done once for all the rows (SQLite: the account name index and migration 17's segment sums,
- * whose insert triggers are taken away meanwhile — the sums are also caught up before any
- * store_update or store_set_archived of an account; PostgreSQL: nothing, pg_trgm's index is
- * kept row by row). Between the two, insert records of kind k only. Every begin needs its end
+ * done once for all the rows (SQLite: for accounts, the name index and migration 17's segment
+ * sums, whose insert triggers are taken away meanwhile — the sums are also caught up before any
+ * store_update or store_set_archived of an account; for activities, what their three insert
+ * triggers do (touch facts of the accounts, the segments' and the activity figures' tables),
+ * done set-wise at the end with the same result; PostgreSQL: nothing, pg_trgm's index and the
+ * triggers work row by row). Between the two, insert records of kind k only. Every begin needs its end
  * in the same store_write callback (a callback that returns without it fails, rolled back); a
  * callback that fails rolls both back with its rows. */
 int store_bulk_begin(struct store *s, const struct kind *k, struct dm_err *e);
 int store_bulk_end(struct store *s, const struct kind *k, struct dm_err *e);
+/* Inside store_write only. Let a bulk load keep up to bytes of the database in the writer's
+ * memory from now until the store is closed, or until called again (0: back to the default).
+ * For loads whose rows land at random places of large indexes and maintained tables (the
+ * generator's activities): their pages stay in memory between rows and transactions instead of
+ * being written out and read back. SQLite: the writer connection's page cache (cache_size);
+ * PostgreSQL: nothing (the server's shared_buffers decide). The caller bounds bytes by the
+ * machine's memory. */
+int store_bulk_memory(struct store *s, int64_t bytes, struct dm_err *e);
 /* A consistent copy of the live database in the new file path (which must not exist), taken
  * while the store keeps serving (SQLite: the online backup API under one read snapshot, a
  * SQLite file; PostgreSQL: pg_dump --format=custom, for pg_restore; DM_EUNAVAILABLE with the

@@ -89,6 +89,8 @@ struct store_ops {
 	int (*backup)(void *impl, const char *path, struct dm_err *e);
 	/* Optional (NULL: nothing is deferred): store_bulk_begin (on = 1) and store_bulk_end. */
 	int (*bulk)(void *impl, const struct kind *k, int on, struct dm_err *e);
+	/* Optional (NULL: nothing to do): store_bulk_memory. */
+	int (*bulk_memory)(void *impl, int64_t bytes, struct dm_err *e);
 };
 
 struct store {

@@ -2,7 +2,10 @@
 stage moves are dated over the last two years, in order, never after the load, and the funnel's
 maintained tables hold exactly the sums recomputed from the records they were generated into;
 over that history, a funnel for any period (whole months read from the month twins of
-migration 19, partial months from the day rows) answers exactly the day rows' sums."""
+migration 19, partial months from the day rows) answers exactly the day rows' sums.
+The activities' bulk path (the store's bulk bracket: their insert triggers away, what they did
+done set-wise at the end of each transaction) leaves exactly what the triggers leave row by row
+(--no-bulk), table by table, zero rows included, over one transaction or several."""
 
 import datetime
 import os
@@ -96,6 +99,45 @@ class GenerateTest(unittest.TestCase):
                     self.assertEqual(s["stays"], total(
                         "SELECT sum(n) FROM agg_stays WHERE %%s AND stage = '%s'" % s["stage"]), label)
             self.assertGreater(f["conversion"][0]["reached_from"], 0)
+
+    def test_bulk_activities_equal_triggers(self):
+        d = tempfile.mkdtemp(prefix="dealmap-gen-")
+
+        def gen(name, *extra):
+            db = os.path.join(d, name)
+            r = subprocess.run([BIN, "generate", "--db", db, "--scale", "0.001", "--seed", "5",
+                                "--cache-mb", "64"] + list(extra),
+                               capture_output=True, text=True, timeout=300)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            return db
+        ref = gen("triggers.db", "--no-bulk")
+        # the rows of the activities and everything derived from them (the deals' dates depend
+        # on the minute of the run: the funnel's tables are test_deals_dated_over_two_years')
+        queries = {
+            "activities": "SELECT id, account_id, user_id, opportunity_id, occurred_at, channel,"
+                          " effective, next_touch_on, contact_ids, archived_at FROM activities",
+            "accounts": "SELECT id, owner_id, touch_count, touched_at, latest_next_touch,"
+                        " latest_contact_ids, open_opps, won_opps, order_count, first_order_on"
+                        " FROM accounts",
+            "agg_touch_day": "SELECT * FROM agg_touch_day",
+            "agg_touch_channel": "SELECT * FROM agg_touch_channel",
+            "touch_pairs": "SELECT * FROM touch_pairs",
+            "agg_touch_last": "SELECT * FROM agg_touch_last",
+            "agg_segments": "SELECT * FROM agg_segments",
+        }
+        want = {name: sorted(db_rows(ref, q), key=repr) for name, q in queries.items()}
+        self.assertGreater(len(want["activities"]), 9000)
+        self.assertGreater(len([r for r in want["agg_touch_last"] if r[1] == 0]), 0,
+                           "the triggers leave rows at zero: the comparison must see them")
+        triggers = "SELECT name FROM sqlite_schema WHERE type = 'trigger' ORDER BY name"
+        for label, extra in (("one transaction", ()), ("transactions of 1,500 rows",
+                                                          ("--batch", "1500"))):
+            db = gen("bulk-%s.db" % len(extra), *extra)
+            for name, q in queries.items():
+                got = sorted(db_rows(db, q), key=repr)
+                self.assertEqual(len(got), len(want[name]), "%s: %s" % (label, name))
+                self.assertTrue(got == want[name], "%s: %s differs from the triggers'" % (label, name))
+            self.assertEqual(db_rows(db, triggers), db_rows(ref, triggers), label)
 
 
 if __name__ == "__main__":

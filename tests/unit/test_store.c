@@ -1029,6 +1029,143 @@ static void bulk_load_keeps_the_segment_sums(void **state)
 	teardown((void **)&g);
 }
 
+/* ---- a bulk load of activities leaves what their insert triggers leave -------------------- */
+
+struct act_load {
+	struct world *w;
+	int bulk;     /* 1: in a bulk bracket; 2: the same, then fail (rolled back) */
+	int before;   /* the activities before the load instead */
+	struct dm_err e;
+};
+
+static int act_insert(struct store *s, struct act_load *l, int64_t account, int64_t user,
+		      const char *at, int effective, const char *channel, const char *next)
+{
+	char text[320];
+	int64_t id;
+	snprintf(text, sizeof text, "{\"account_id\": %lld, \"channel\": \"%s\", \"occurred_at\": "
+		 "\"%s\", \"effective\": %s, \"summary\": \"s\"%s%s%s}", (long long)account, channel, at,
+		 effective ? "true" : "false", next ? ", \"next_touch_on\": \"" : "", next ? next : "",
+		 next ? "\"" : "");
+	json_t *rec = checked(&kind_activity, CHECK_CREATE, text);
+	json_object_set_new(rec, "user_id", json_integer(user));
+	int rc = l->bulk ? store_import_insert(s, &kind_activity, rec, user, NULL, 0, &id, &l->e) :
+			   store_insert(s, &kind_activity, rec, user, &id, &l->e);
+	json_decref(rec);
+	return rc;
+}
+
+/* Before the load: a2's last touch on the 10th. The load: later ones in and out of order (the
+ * last touch moves over days that end at zero), an earlier one (the first touch moves back),
+ * one at the same instant as the last, one not effective, another user, a new account. */
+static int act_cb(struct store *s, void *arg)
+{
+	struct act_load *l = arg;
+	struct world *w = l->w;
+	int rc = 0;
+	if (l->before) {
+		rc = act_insert(s, l, w->a_r2, w->r2, "2026-03-10T09:00:00.000Z", 1, "phone", NULL);
+		return rc ? rc : act_insert(s, l, w->a_r2, w->r2, "2026-03-05T09:00:00.000Z", 1, "visit",
+					    "2026-04-01");
+	}
+	if (l->bulk)
+		rc = store_bulk_begin(s, &kind_activity, &l->e);
+	static const struct {
+		int who, eff;
+		const char *at, *channel, *next;
+	} rows[] = {
+		{ 0, 1, "2026-03-12T09:00:00.000Z", "phone", "2026-05-01" },
+		{ 0, 1, "2026-03-11T09:00:00.000Z", "wechat", NULL },
+		{ 0, 1, "2026-03-15T20:00:00.000Z", "visit", NULL },   /* the 16th in UTC+8 */
+		{ 0, 1, "2026-03-10T09:00:00.000Z", "phone", "2026-06-01" },
+		{ 0, 1, "2026-03-01T09:00:00.000Z", "email", NULL },
+		{ 0, 0, "2026-03-20T09:00:00.000Z", "phone", "2026-07-01" },
+		{ 1, 1, "2026-03-18T09:00:00.000Z", "phone", NULL },
+		{ 2, 1, "2026-02-01T09:00:00.000Z", "visit", NULL },
+		{ 2, 1, "2026-02-03T09:00:00.000Z", "visit", NULL },
+	};
+	for (size_t i = 0; !rc && i < sizeof rows / sizeof rows[0]; i++)
+		rc = act_insert(s, l, rows[i].who == 2 ? w->a_r3 : w->a_r2,
+				rows[i].who == 0 ? w->r2 : rows[i].who == 1 ? w->m1 : w->r3, rows[i].at,
+				rows[i].eff, rows[i].channel, rows[i].next);
+	if (!rc && l->bulk)
+		rc = store_bulk_end(s, &kind_activity, &l->e);
+	return !rc && l->bulk == 2 ? DM_ECONFLICT : rc;
+}
+
+/* Everything the activities' insert triggers write, every row (zeros too), one per line. */
+static char *touch_state_of(const char *path)
+{
+	static const char *const queries[] = {
+		"SELECT 'day', user_id, day, n, eff FROM agg_touch_day ORDER BY 2, 3",
+		"SELECT 'channel', user_id, day, channel, n FROM agg_touch_channel ORDER BY 2, 3, 4",
+		"SELECT 'pair', user_id, account_id, first_at, last_at FROM touch_pairs ORDER BY 2, 3",
+		"SELECT 'last', day, n FROM agg_touch_last ORDER BY 2",
+		"SELECT 'seg', owner_id, bucket, first_on, day, accounts, revenue, touches FROM "
+		"agg_segments ORDER BY 2, 3, 4, 5",
+		"SELECT 'account', id, touch_count, touched_at, latest_next_touch, latest_contact_ids "
+		"FROM accounts ORDER BY 2",
+	};
+	sqlite3 *db = NULL;
+	struct buf b = BUF_INIT(0);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	for (size_t q = 0; q < sizeof queries / sizeof queries[0]; q++) {
+		sqlite3_stmt *st = NULL;
+		assert_int_equal(sqlite3_prepare_v2(db, queries[q], -1, &st, NULL), SQLITE_OK);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			for (int c = 0; c < sqlite3_column_count(st); c++)
+				buf_printf(&b, "%s|", sqlite3_column_type(st, c) == SQLITE_NULL ? "NULL" :
+						      (const char *)sqlite3_column_text(st, c));
+			buf_printf(&b, "\n");
+		}
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return buf_detach(&b, NULL);
+}
+
+static void bulk_load_of_activities_keeps_their_tables(void **state)
+{
+	struct fx *f = *state, *g = NULL;
+	struct world w, w2;
+	static const char *const triggers[] = { "activities_touch_ai", "activities_segments_ai",
+						"activities_touch_agg_ai" };
+	assert_int_equal(setup((void **)&g), 0);   /* a second database: the same, row by row */
+	build_world(f->s, &w);
+	build_world(g->s, &w2);
+	struct act_load pre = { &w, 0, 1, { 0 } }, pre2 = { &w2, 0, 1, { 0 } };
+	assert_int_equal(store_write(f->s, act_cb, &pre, NULL), 0);
+	assert_int_equal(store_write(g->s, act_cb, &pre2, NULL), 0);
+	struct act_load bulk = { &w, 1, 0, { 0 } }, plain = { &w2, 0, 0, { 0 } };
+	assert_int_equal(store_write(f->s, act_cb, &bulk, NULL), 0);
+	assert_int_equal(store_write(g->s, act_cb, &plain, NULL), 0);
+	char *got = touch_state_of(f->path), *want = touch_state_of(g->path);
+	assert_non_null(strstr(want, "last|2026-03-12|0|"));   /* something at zero to compare */
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	for (size_t i = 0; i < sizeof triggers / sizeof triggers[0]; i++)
+		assert_int_equal(triggers_named(f, triggers[i]), 1);
+	/* a failed load changes nothing, triggers included; a second load after it */
+	struct act_load failed = { &w, 2, 0, { 0 } };
+	assert_int_equal(store_write(f->s, act_cb, &failed, NULL), DM_ECONFLICT);
+	for (size_t i = 0; i < sizeof triggers / sizeof triggers[0]; i++)
+		assert_int_equal(triggers_named(f, triggers[i]), 1);
+	got = touch_state_of(f->path);
+	want = touch_state_of(g->path);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	assert_int_equal(store_write(f->s, act_cb, &bulk, NULL), 0);
+	assert_int_equal(store_write(g->s, act_cb, &plain, NULL), 0);
+	got = touch_state_of(f->path);
+	want = touch_state_of(g->path);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	teardown((void **)&g);
+}
+
 static void duplicate_names(void **state)
 {
 	struct fx *f = *state;
@@ -1429,6 +1566,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(name_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(bulk_load_keeps_the_name_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(bulk_load_keeps_the_segment_sums, setup, teardown),
+		cmocka_unit_test_setup_teardown(bulk_load_of_activities_keeps_their_tables, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(duplicate_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(duplicate_username_names_the_right_user, setup, teardown),
 		cmocka_unit_test_setup_teardown(archived_rows_hidden, setup, teardown),
