@@ -21,6 +21,9 @@ void date_today(char out[DATE_STR_LEN]);
 
 /* Days since 1970-01-01 of a valid date "YYYY-MM-DD"; -1 when it is not one. */
 int date_to_days(const char *s, int64_t *days);
+/* Days since 1970-01-01 of the civil date y-m-d, and back (no range check). */
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d);
+void civil_from_days(int64_t days, int *y, unsigned *m, unsigned *d);
 void date_from_days(int64_t days, char out[DATE_STR_LEN]);
 /* Today in a fixed UTC offset (minutes), e.g. 480 for Asia/Shanghai. */
 void date_today_offset(int offset_min, char out[DATE_STR_LEN]);

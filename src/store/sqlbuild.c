@@ -1265,19 +1265,10 @@ struct cover {
 	int64_t cost;
 };
 
-static int64_t day_no(int y, int m, int d)
-{
-	char s[32];
-	int64_t t = 0;
-	snprintf(s, sizeof s, "%04d-%02d-%02d", y, m, d);
-	date_to_days(s, &t);
-	return t;
-}
-
 static int64_t first_of(int level, int64_t b)
 {
-	return level == LV_DAY ? b : level == LV_MONTH ? day_no((int)(b / 12), (int)(b % 12) + 1, 1) :
-	       day_no((int)b, 1, 1);
+	return level == LV_DAY ? b : level == LV_MONTH ?
+	       days_from_civil(b / 12, (unsigned)(b % 12) + 1, 1) : days_from_civil(b, 1, 1);
 }
 
 static int64_t last_of(int level, int64_t b)
@@ -1287,12 +1278,21 @@ static int64_t last_of(int level, int64_t b)
 
 static void ym_of(int64_t day, int64_t *month, int64_t *year)
 {
-	char s[DATE_STR_LEN];
-	int y = 0, m = 1;
-	date_from_days(day, s);
-	sscanf(s, "%4d-%2d", &y, &m);
+	int y;
+	unsigned m, d;
+	civil_from_days(day, &y, &m, &d);
 	*month = (int64_t)y * 12 + m - 1;
 	*year = y;
+}
+
+/* the bucket of level that holds day */
+static int64_t bucket_of(int level, int64_t day)
+{
+	int64_t m, y;
+	if (level == LV_DAY)
+		return day;
+	ym_of(day, &m, &y);
+	return level == LV_MONTH ? m : y;
 }
 
 static void cover_add(struct cover *c, int sign, int level, int64_t lo, int64_t hi, int64_t today)
@@ -1308,10 +1308,9 @@ static void cover_add(struct cover *c, int sign, int level, int64_t lo, int64_t 
 	c->t[c->n].lo = lo;
 	c->t[c->n].hi = hi;
 	c->n++;
-	int64_t rows = 0;
-	for (int64_t b = lo; b <= hi && first_of(level, b) <= today; b++)
-		rows++;
-	c->cost += 1 + rows;
+	/* buckets after today's start after today: free */
+	int64_t last = bucket_of(level, today), upto = hi < last ? hi : last;
+	c->cost += 1 + (upto >= lo ? upto - lo + 1 : 0);
 }
 
 static void cover_append(struct cover *c, const struct cover *o, int sign)
