@@ -1276,23 +1276,15 @@ static int64_t last_of(int level, int64_t b)
 	return level == LV_DAY ? b : first_of(level, b + 1) - 1;
 }
 
-static void ym_of(int64_t day, int64_t *month, int64_t *year)
-{
-	int y;
-	unsigned m, d;
-	civil_from_days(day, &y, &m, &d);
-	*month = (int64_t)y * 12 + m - 1;
-	*year = y;
-}
-
 /* the bucket of level that holds day */
 static int64_t bucket_of(int level, int64_t day)
 {
-	int64_t m, y;
+	int y;
+	unsigned m, d;
 	if (level == LV_DAY)
 		return day;
-	ym_of(day, &m, &y);
-	return level == LV_MONTH ? m : y;
+	civil_from_days(day, &y, &m, &d);
+	return level == LV_MONTH ? (int64_t)y * 12 + m - 1 : y;
 }
 
 static void cover_add(struct cover *c, int sign, int level, int64_t lo, int64_t hi, int64_t today)
@@ -1333,10 +1325,7 @@ static struct cover cover_range(int level, int64_t a, int64_t b, int64_t today)
 		return best;
 	}
 	best = cover_range(level - 1, a, b, today);   /* without this level's buckets */
-	int64_t fm, fy, lm, ly;
-	ym_of(a, &fm, &fy);
-	ym_of(b, &lm, &ly);
-	int64_t fb = level == LV_MONTH ? fm : fy, lb = level == LV_MONTH ? lm : ly;
+	int64_t fb = bucket_of(level, a), lb = bucket_of(level, b);
 	int64_t f0 = first_of(level, fb), l1 = last_of(level, lb);
 	/* the first bucket's days before a, the last one's after b: h (t) = 0 reads the period's
 	 * part of the bucket itself, 1 the whole bucket less the rest */
@@ -1383,7 +1372,7 @@ static void agg_period(struct qb *q, const struct an_params *p, const char *t, c
 	struct cover c = { .n = 0 };
 	date_today_offset(480, now);
 	if (!date_to_days(p->from_day, &from) && !date_to_days(p->to_day, &to) &&
-	    !date_to_days(now, &today) && to - from < 40 * 366)
+	    !date_to_days(now, &today))
 		c = cover_range(LV_YEAR, from, to, today);
 	if (!c.n) {   /* unparsable dates: the days themselves */
 		qb_sql(q, "(SELECT ");
