@@ -1163,6 +1163,29 @@ static int pg_reclaim_candidates(void *impl, json_t *protect, const char *touch_
 	return rows_run(impl, &q, items, e);
 }
 
+static int pg_agenda_candidates(void *impl, const struct viewer *v, int64_t owner,
+				const struct agenda_cut *cut, agenda_row_fn fn, void *arg,
+				struct dm_err *e)
+{
+	struct qb q;
+	PGresult *r = NULL;
+	qb_init(&q, SQL_PG);
+	sql_agenda_accounts(&q, v, owner, cut);
+	int rc = run(impl, &q, &r, e);
+	for (int i = 0; !rc && i < PQntuples(r); i++) {
+		struct agenda_row a = {
+			.id = int_at(r, i, 0),
+			.created_at = PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1),
+			.last_touch_at = PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2),
+			.latest_next_touch = PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3),
+			.open_opps = int_at(r, i, 4),
+		};
+		fn(arg, &a);
+	}
+	PQclear(r);
+	return rc;
+}
+
 static int pg_agenda_accounts(void *impl, const struct viewer *v, int64_t owner,
 			      const struct agenda_cut *cut, json_t **items, struct dm_err *e)
 {
@@ -1516,6 +1539,7 @@ const struct store_ops store_pg_ops = {
 	.owner_list = pg_owner_list,
 	.count_owned = pg_count_owned,
 	.reclaim_candidates = pg_reclaim_candidates,
+	.agenda_candidates = pg_agenda_candidates,
 	.agenda_accounts = pg_agenda_accounts,
 	.sweep_add = pg_sweep_add,
 	.sweep_done = pg_sweep_done,

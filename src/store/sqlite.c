@@ -1326,6 +1326,35 @@ static int sq_reclaim_candidates(void *impl, json_t *protect, const char *touch_
 	return rows_run(impl, &q, items, e);
 }
 
+static int sq_agenda_candidates(void *impl, const struct viewer *v, int64_t owner,
+				const struct agenda_cut *cut, agenda_row_fn fn, void *arg,
+				struct dm_err *e)
+{
+	struct qb q;
+	qb_init(&q, SQL_SQLITE);
+	sql_agenda_accounts(&q, v, owner, cut);
+	struct conn *c = conn_get(impl, e);
+	sqlite3_stmt *st = c ? qb_prepare(&q, c, e) : NULL;
+	int rc = st ? 0 : e->code, s;
+	if (st) {
+		while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+			struct agenda_row r = {
+				.id = sqlite3_column_int64(st, 0),
+				.created_at = (const char *)sqlite3_column_text(st, 1),
+				.last_touch_at = (const char *)sqlite3_column_text(st, 2),
+				.latest_next_touch = (const char *)sqlite3_column_text(st, 3),
+				.open_opps = sqlite3_column_int64(st, 4),
+			};
+			fn(arg, &r);
+		}
+		if (s != SQLITE_DONE)
+			rc = step_error(c, s, e);
+		stmt_done(st);
+	}
+	qb_release(&q);
+	return rc;
+}
+
 static int sq_agenda_accounts(void *impl, const struct viewer *v, int64_t owner,
 			      const struct agenda_cut *cut, json_t **items, struct dm_err *e)
 {
@@ -2261,6 +2290,7 @@ const struct store_ops store_sqlite_ops = {
 	.owner_list = sq_owner_list,
 	.count_owned = sq_count_owned,
 	.reclaim_candidates = sq_reclaim_candidates,
+	.agenda_candidates = sq_agenda_candidates,
 	.agenda_accounts = sq_agenda_accounts,
 	.sweep_add = sq_sweep_add,
 	.sweep_done = sq_sweep_done,

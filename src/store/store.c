@@ -299,6 +299,13 @@ int store_reclaim_candidates(struct store *s, json_t *protect, const char *touch
 	return s->ops->reclaim_candidates(s->impl, protect, touch_before, deal_before, items, e);
 }
 
+int store_agenda_candidates(struct store *s, const struct viewer *v, int64_t owner,
+			    const struct agenda_cut *cut, agenda_row_fn fn, void *arg,
+			    struct dm_err *e)
+{
+	return s->ops->agenda_candidates(s->impl, v, owner, cut, fn, arg, e);
+}
+
 int store_agenda_accounts(struct store *s, const struct viewer *v, int64_t owner,
 			  const struct agenda_cut *cut, json_t **items, struct dm_err *e)
 {

@@ -201,11 +201,24 @@ struct agenda_cut {
 	size_t nids;
 };
 #define AGENDA_IDS_MAX 200
-/* The live accounts owner owns and v sees that may be due or sleeping by cut, by id: a superset
- * the caller checks with its own rules, read from an index alone (migration 16). Each item: {id,
- * created_at, last_touch_at, latest_next_touch, open_opps}. With cut->ids set (cut-offs unused):
- * those of the ids that are owner's live accounts v sees, {id, name, latest_contact_ids (JSON
- * text or null)}, for the agenda's page. */
+/* One candidate of a rep's agenda as the index holds it. The text is the store's and valid
+ * during the callback only; last_touch_at and latest_next_touch may be NULL. */
+struct agenda_row {
+	int64_t id, open_opps;
+	const char *created_at, *last_touch_at, *latest_next_touch;
+};
+typedef void (*agenda_row_fn)(void *arg, const struct agenda_row *r);
+/* The live accounts owner owns and v sees that may be due or sleeping by cut (cut->ids unused):
+ * a superset the caller checks with its own rules, read from an index alone (migration 16), in
+ * no particular order, each handed to fn as C values (a rep of a large company has ≈ 1,400:
+ * built as JSON objects they were a fifth of the agenda's CPU). */
+int store_agenda_candidates(struct store *s, const struct viewer *v, int64_t owner,
+			    const struct agenda_cut *cut, agenda_row_fn fn, void *arg,
+			    struct dm_err *e);
+/* The agenda's page: those of cut->ids (at most AGENDA_IDS_MAX) that are owner's live accounts v
+ * sees, with their names and the contact their latest activity named first when it is still a
+ * live contact of that account. Each item: {id, name, contact_id, contact_name} (the last two
+ * null when none), in no particular order. */
 int store_agenda_accounts(struct store *s, const struct viewer *v, int64_t owner,
 			  const struct agenda_cut *cut, json_t **items, struct dm_err *e);
 

@@ -65,6 +65,9 @@ struct store_ops {
 	int (*count_owned)(void *impl, int64_t user, int64_t *n, struct dm_err *e);
 	int (*reclaim_candidates)(void *impl, json_t *protect, const char *touch_before,
 				  const char *deal_before, json_t **items, struct dm_err *e);
+	int (*agenda_candidates)(void *impl, const struct viewer *v, int64_t owner,
+				 const struct agenda_cut *cut, agenda_row_fn fn, void *arg,
+				 struct dm_err *e);
 	int (*agenda_accounts)(void *impl, const struct viewer *v, int64_t owner,
 			       const struct agenda_cut *cut, json_t **items, struct dm_err *e);
 	int (*sweep_add)(void *impl, const char *as_of, int64_t by, int64_t *id, struct dm_err *e);

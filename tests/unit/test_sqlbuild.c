@@ -190,8 +190,8 @@ static void analytics_names(void **state)
 }
 
 /* The agenda's candidates are decided from the covering index alone (named for SQLite, whose
- * planner took the non-covering accounts_owner with a bound owner); the page's names are a
- * second query over the page's ids. */
+ * planner took the non-covering accounts_owner with a bound owner); the page's names and latest
+ * contacts are a second query over the page's ids. */
 static void agenda_reads_an_index(void **state)
 {
 	(void)state;
@@ -214,8 +214,14 @@ static void agenda_reads_an_index(void **state)
 	cut.nids = 2;
 	qb_init(&q, SQL_SQLITE);
 	sql_agenda_accounts(&q, &v, 4, &cut);
-	assert_non_null(strstr(q.sql.data, "SELECT t.id, t.name, t.latest_contact_ids FROM accounts t"));
+	assert_non_null(strstr(q.sql.data, "SELECT t.id, t.name, c.id AS contact_id, c.name AS "
+					   "contact_name FROM accounts t LEFT JOIN contacts c ON c.id = "
+					   "json_extract(t.latest_contact_ids, '$[0]')"));
 	assert_non_null(strstr(q.sql.data, "t.id IN (?, ?)"));
+	qb_release(&q);
+	qb_init(&q, SQL_PG);
+	sql_agenda_accounts(&q, &v, 4, &cut);
+	assert_non_null(strstr(q.sql.data, "CAST(t.latest_contact_ids AS jsonb) ->> 0"));
 	qb_release(&q);
 }
 
