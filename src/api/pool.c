@@ -75,7 +75,7 @@ static int pool_h(struct http_req *rq, struct http_resp *rs)
 
 static const char *const agenda_query[] = {
 	"date:The agenda's day, YYYY-MM-DD (default today in Asia/Shanghai)",
-	"limit:Items of each list, 1-1000 (default 100; warnings at most 500): the most overdue "
+	"limit:Items of each list, 1-1000 (default 20; warnings at most 500): the most overdue "
 	"follow-ups, the longest quiet sleeping accounts; follow_ups_total and sleeping_total count "
 	"them all", NULL
 };

@@ -4,7 +4,8 @@ owns: each account read on its own (its next_touch_on and sleeping as presented)
 and the contact from the activities this test wrote. Many accounts with varied dates: no touch,
 touches back to 200 days, instants either side of a Shanghai midnight, planned next touches in
 the past and the future, a newer activity without a plan, ineffective touches, open and won
-opportunities, archived accounts and another rep's; checked for many agenda dates."""
+opportunities, archived accounts and another rep's; checked for many agenda dates, whole
+(limit=1000) and by the default page of 20."""
 
 import datetime
 import random
@@ -13,6 +14,7 @@ import unittest
 from harness import ApiTestCase, uniq
 
 SHANGHAI = datetime.timezone(datetime.timedelta(hours=8))
+DEFAULT_PAGE = 20   # the agenda's default limit (followup.h AGENDA_LIMIT_DEFAULT)
 
 
 def today():
@@ -98,20 +100,30 @@ class AgendaBruteForceTest(ApiTestCase):
     def test_agenda_equals_brute_force(self):
         self.build()
         rep = self.org.rep1
-        checked = set()
+        checked, paged = set(), set()
         for offset in (None, 0, 1, -1, 13, 14, 15, 29, 30, 31, 45, -30, -60, 120):
             date = (today() + datetime.timedelta(days=offset)).isoformat() if offset is not None else None
             r = rep.get("me/agenda", query={"date": date} if date else None)
             self.assertStatus(r, 200)
-            got = r.json
+            first = r.json
             if date is None:
-                date = got["date"]
+                date = first["date"]
                 self.assertEqual(date, today().isoformat())
+            # every item: the largest page
+            got = rep.get("me/agenda", query={"date": date, "limit": 1000}).json
             follow, sleeping = self.expected(date)
             self.assertEqual(got["follow_ups"], follow, "follow-ups on %s" % date)
             self.assertEqual(got["sleeping"], sleeping, "sleeping on %s" % date)
             self.assertEqual((got["follow_ups_total"], got["sleeping_total"]),
                              (len(follow), len(sleeping)))
+            # the default page is the first 20 of each list (a day's work list), same totals
+            self.assertEqual(first["follow_ups"], follow[:DEFAULT_PAGE], "default page on %s" % date)
+            self.assertEqual(first["sleeping"], sleeping[:DEFAULT_PAGE])
+            self.assertEqual(first["warnings"], got["warnings"][:DEFAULT_PAGE])
+            self.assertEqual((first["follow_ups_total"], first["sleeping_total"]),
+                             (len(follow), len(sleeping)))
+            paged.add((len(follow) > DEFAULT_PAGE, len(sleeping) > DEFAULT_PAGE,
+                       len(got["warnings"]) > DEFAULT_PAGE))
             # a page: the first items of each list, the same totals
             page = rep.get("me/agenda", query={"date": date, "limit": 7}).json
             self.assertEqual(page["follow_ups"], follow[:7])
@@ -124,8 +136,10 @@ class AgendaBruteForceTest(ApiTestCase):
             r = rep.get("me/agenda", query={"limit": bad})
             self.assertStatus(r, 400)
             self.assertEqual(r.json["error"]["field"], "limit")
-        # the dates cover an agenda with some and one with most of the accounts due
+        # the dates cover an agenda with some and one with most of the accounts due, and
+        # one whose every list is longer than the default page
         self.assertIn((True, True), checked)
+        self.assertIn((True, True, True), paged)
 
 
 if __name__ == "__main__":
