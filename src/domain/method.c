@@ -678,8 +678,9 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 	q.viewer = v;
 	present_ctx_init(&pc);
 	json_t *out = json_array();
-	/* one warning past the page tells whether there is a next: the rest need not be computed */
-	size_t enough = (size_t)(offset + limit) + 1;
+	/* one warning past the page tells whether there is a next (a caller without next, the
+	 * agenda, needs none): the rest need not be computed */
+	size_t enough = (size_t)(offset + limit) + (next != NULL);
 	/* Every listed opportunity computes its derived counts (quotes, stakeholders, its account:
 	 * random reads at full scale), and most have a warning or two: the first page holds as many
 	 * opportunities as warnings are wanted, later ones twice the one before, up to PAGE (500 at
