@@ -1106,9 +1106,10 @@ void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
 	if (cut->ids) {
 		qb_sql(q, "SELECT t.id, t.name, c.id AS contact_id, c.name AS contact_name FROM "
 			  "accounts t LEFT JOIN contacts c ON c.id = ");
+		/* the ids are positive integers (model.c check_id_list); as bigint, PostgreSQL
+		 * seeks the contact by its key */
 		qb_sql(q, q->dialect == SQL_PG ?
-			  "CASE WHEN jsonb_typeof(CAST(t.latest_contact_ids AS jsonb) -> 0) = 'number' "
-			  "THEN CAST(CAST(t.latest_contact_ids AS jsonb) ->> 0 AS numeric) END" :
+			  "CAST(CAST(t.latest_contact_ids AS jsonb) ->> 0 AS bigint)" :
 			  "json_extract(t.latest_contact_ids, '$[0]')");
 		qb_sql(q, " AND c.account_id = t.id AND c.archived_at IS NULL WHERE "
 			  "t.archived_at IS NULL AND t.owner_id = ");
