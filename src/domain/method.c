@@ -168,6 +168,17 @@ static json_t *opportunity_warnings(json_t *rec, const char *phase, struct prese
 	return w;
 }
 
+/* rec's warnings (only), set on rec as present_opportunity sets them. */
+static int opportunity_warnings_of(struct store *s, struct present_ctx *pc, json_t *rec,
+				   struct dm_err *e)
+{
+	if (!pc->stages && settings_stages(s, &pc->stages, e))
+		return e->code;
+	json_t *st = settings_stage(pc->stages, str_of(rec, "stage"));
+	json_object_set_new(rec, "warnings", opportunity_warnings(rec, str_of(st, "phase"), pc));
+	return 0;
+}
+
 static int present_opportunity(struct store *s, struct present_ctx *pc, json_t *rec,
 			       struct dm_err *e)
 {
@@ -696,7 +707,9 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 			json_t *w;
 			if (json_array_size(out) >= enough)
 				break;
-			if ((rc = method_present(s, v, &pc, &kind_opportunity, opp, e)))
+			/* the warnings alone: presenting the whole opportunity (weighted amount, the
+			 * assessment's worth and advice) was a sixth of a rep's agenda's warnings */
+			if ((rc = opportunity_warnings_of(s, &pc, opp, e)))
 				break;
 			json_array_foreach(json_object_get(opp, "warnings"), j, w) {
 				if (code && strcmp(code, str_of(w, "code")))
