@@ -497,12 +497,15 @@ static int reps(struct store *s, struct an_params *ap, json_t *out, struct dm_er
 
 /* ---- the entry point ----------------------------------------------------------------------------- */
 
+/* subtree: the report's queries read a team scope's subtree (resolved once for them); the
+ * funnel's read the team's own key, which holds its subtree's sums (migration 22) */
 static const struct {
 	const char *name;
 	int (*run)(struct store *s, struct an_params *ap, json_t *out, struct dm_err *e);
+	int subtree;
 } reports[] = {
-	{ "funnel", funnel }, { "forecast", forecast }, { "activity", activity },
-	{ "pool", pool }, { "segments", segments }, { "reps", reps },
+	{ "funnel", funnel, 0 }, { "forecast", forecast, 1 }, { "activity", activity, 1 },
+	{ "pool", pool, 1 }, { "segments", segments, 1 }, { "reps", reps, 1 },
 };
 
 int analytics_run(struct store *s, const struct viewer *v, const char *which,
@@ -523,7 +526,7 @@ int analytics_run(struct store *s, const struct viewer *v, const char *which,
 			return rc;
 		json_t *stages = NULL;
 		int64_t *teams = NULL;
-		if ((rc = resolve_teams(s, &ap, &teams, e)))
+		if (reports[i].subtree && (rc = resolve_teams(s, &ap, &teams, e)))
 			return rc;
 		struct an_rate *rates = stage_rates(s, &stages, &ap.nrates, e);
 		if (!rates) {
