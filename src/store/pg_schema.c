@@ -590,8 +590,8 @@ const char *const pg_migrations[] = {
 	READ_INDEXES,
 	/* 22: a team's funnel sums for its whole subtree under its key (schema_sql.h says why):
 	 * the tree's closure, the ancestors' rows filled from their subtrees' team rows, migration
-	 * 15's trigger functions over the owner's path instead of the owner's team, and the
-	 * triggers on teams */
+	 * 15's trigger functions over the owner's path instead of the owner's team (an update
+	 * moves only the tables whose columns changed), and the triggers on teams */
 	TEAM_PATHS_TABLE("bigint", "")
 	FUNNEL_TABLES(TREE_FILL)
 	"CREATE OR REPLACE FUNCTION dealmap_stage_history_funnel() RETURNS trigger LANGUAGE plpgsql"
@@ -611,10 +611,12 @@ const char *const pg_migrations[] = {
 	"  RETURN NULL; END $$;"
 	"CREATE OR REPLACE FUNCTION dealmap_opportunities_funnel() RETURNS trigger LANGUAGE plpgsql"
 	"  AS $$ BEGIN"
-	"  IF TG_OP = 'UPDATE' THEN "
-	AGG_OPEN22("OLD", "-1") AGG_CLOSED22("OLD", "-1") AGG_REACH22("OLD", "-1") " END IF; "
-	AGG_OPEN22("NEW", "1") AGG_CLOSED22("NEW", "1") AGG_REACH22("NEW", "1")
-	"  IF TG_OP = 'INSERT' THEN " AGG_STAYS22("NEW", "1") " END IF;"
+	"  IF TG_OP = 'INSERT' THEN " AGG_OPEN22("NEW", "1") AGG_CLOSED22("NEW", "1")
+	AGG_REACH22("NEW", "1") AGG_STAYS22("NEW", "1") " RETURN NULL; END IF;"
+	"  IF " OPEN_CHANGED " THEN " AGG_OPEN22("OLD", "-1") AGG_OPEN22("NEW", "1") " END IF;"
+	"  IF " CLOSED_CHANGED " THEN " AGG_CLOSED22("OLD", "-1") AGG_CLOSED22("NEW", "1")
+	" END IF;"
+	"  IF " REACH_CHANGED " THEN " AGG_REACH22("OLD", "-1") AGG_REACH22("NEW", "1") " END IF;"
 	"  RETURN NULL; END $$;"
 	"CREATE OR REPLACE FUNCTION dealmap_opportunities_stays() RETURNS trigger LANGUAGE plpgsql"
 	"  AS $$ BEGIN " AGG_STAYS22("OLD", "-1") AGG_STAYS22("NEW", "1") " RETURN NULL; END $$;"

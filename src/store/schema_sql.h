@@ -356,6 +356,22 @@
 #define AGG_CLOSED22(X, S) AGG_CLOSED_K(X, S, TREE_KEYS(X), "w.k", "")
 #define AGG_REACH22(X, S) AGG_REACH_K(X, S, TREE_KEYS(X), "w.k", "")
 #define AGG_STAYS22(X, S) AGG_STAYS_K(X, S, TREE_KEYS(X), "w.k", "")
+/* The columns each table's contribution of an opportunity depends on: migration 15's update
+ * trigger subtracted and added all three tables' contributions whenever any of them changed, so
+ * a stage move (stage, then reach by the history's trigger) wrote pairs of upserts that cancel
+ * out for every key (agg_reach's and its twins' at the stage change, agg_open's at the reach
+ * change); since keys are a path, each table's pair runs only when its own columns change. */
+#define OPEN_CHANGED \
+	"OLD.owner_id IS DISTINCT FROM NEW.owner_id OR OLD.stage IS DISTINCT FROM NEW.stage OR" \
+	"  OLD.amount IS DISTINCT FROM NEW.amount OR OLD.archived_at IS DISTINCT FROM" \
+	"  NEW.archived_at"
+#define CLOSED_CHANGED \
+	OPEN_CHANGED " OR OLD.created_at IS DISTINCT FROM NEW.created_at OR OLD.won_at IS" \
+	"  DISTINCT FROM NEW.won_at OR OLD.lost_at IS DISTINCT FROM NEW.lost_at"
+#define REACH_CHANGED \
+	"OLD.owner_id IS DISTINCT FROM NEW.owner_id OR OLD.archived_at IS DISTINCT FROM" \
+	"  NEW.archived_at OR OLD.created_at IS DISTINCT FROM NEW.created_at OR OLD.reach IS" \
+	"  DISTINCT FROM NEW.reach"
 /* M(table, key columns after the owner, sums negated, sums, sums summed, the upsert's
  * additions) for each of the four tables */
 #define FUNNEL_TABLES(M) \

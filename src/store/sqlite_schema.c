@@ -628,8 +628,8 @@ const char *const sqlite_migrations[] = {
 	READ_INDEXES,
 	/* 22: a team's funnel sums for its whole subtree under its key (schema_sql.h says why):
 	 * the tree's closure, the ancestors' rows filled from their subtrees' team rows, then
-	 * migration 15's triggers over the owner's path instead of the owner's team, and the
-	 * triggers on teams */
+	 * migration 15's triggers over the owner's path instead of the owner's team (the update's
+	 * split per table), and the triggers on teams */
 	TEAM_PATHS_TABLE("INTEGER", " WITHOUT ROWID")
 	FUNNEL_TABLES(TREE_FILL)
 	"DROP TRIGGER stage_history_funnel_ai;"
@@ -652,10 +652,15 @@ const char *const sqlite_migrations[] = {
 	"CREATE TRIGGER opportunities_funnel_ai AFTER INSERT ON opportunities BEGIN "
 	AGG_OPEN22("new", "1") AGG_CLOSED22("new", "1") AGG_REACH22("new", "1")
 	AGG_STAYS22("new", "1") " END;"
-	"CREATE TRIGGER opportunities_funnel_au AFTER UPDATE OF owner_id, stage, amount, archived_at,"
-	"  created_at, won_at, lost_at, reach ON opportunities WHEN " FUNNEL_CHANGED " BEGIN "
-	AGG_OPEN22("old", "-1") AGG_CLOSED22("old", "-1") AGG_REACH22("old", "-1")
-	AGG_OPEN22("new", "1") AGG_CLOSED22("new", "1") AGG_REACH22("new", "1") " END;"
+	"CREATE TRIGGER opportunities_open_au AFTER UPDATE OF owner_id, stage, amount, archived_at"
+	"  ON opportunities WHEN " OPEN_CHANGED " BEGIN " AGG_OPEN22("old", "-1")
+	AGG_OPEN22("new", "1") " END;"
+	"CREATE TRIGGER opportunities_closed_au AFTER UPDATE OF owner_id, stage, amount, archived_at,"
+	"  created_at, won_at, lost_at ON opportunities WHEN " CLOSED_CHANGED " BEGIN "
+	AGG_CLOSED22("old", "-1") AGG_CLOSED22("new", "1") " END;"
+	"CREATE TRIGGER opportunities_reach_au AFTER UPDATE OF owner_id, archived_at, created_at,"
+	"  reach ON opportunities WHEN " REACH_CHANGED " BEGIN " AGG_REACH22("old", "-1")
+	AGG_REACH22("new", "1") " END;"
 	"CREATE TRIGGER opportunities_stays_au AFTER UPDATE OF owner_id, archived_at ON opportunities"
 	"  WHEN old.owner_id IS NOT new.owner_id OR (old.archived_at IS NULL) <> (new.archived_at IS"
 	"  NULL) BEGIN " AGG_STAYS22("old", "-1") AGG_STAYS22("new", "1") " END;"
