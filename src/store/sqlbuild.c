@@ -971,11 +971,21 @@ void sql_set_archived(struct qb *q, const struct kind *k, int64_t id, int archiv
 	qb_int(q, id);
 }
 
+/* A manager's reach (vis_teams: their team, the teams they manage, all below) from the team's
+ * side: a team on the team's path (team_paths, migration 22) is theirs. The walk down the
+ * tree built two temporary tables per request: 10 % of a team funnel's CPU. */
 void sql_team_in_reach(struct qb *q, const struct viewer *v, int64_t team)
 {
 	qb_sql(q, "SELECT 1 AS ok FROM teams t WHERE t.archived_at IS NULL AND t.id = ");
 	qb_int(q, team);
-	if (v->role != ROLE_ADMIN) {
+	if (v->role == ROLE_MANAGER) {
+		qb_sql(q, " AND EXISTS (SELECT 1 FROM team_paths tp JOIN teams ta ON ta.id = "
+			  "tp.ancestor_id WHERE tp.team_id = t.id AND (ta.manager_id = ");
+		qb_int(q, v->user_id);
+		qb_sql(q, " OR ta.id = ");
+		qb_int(q, v->team_id);
+		qb_sql(q, "))");
+	} else if (v->role != ROLE_ADMIN) {
 		qb_sql(q, " AND t.id IN ");
 		vis_teams(q, v);
 	}
