@@ -141,24 +141,21 @@ static int check_params(const struct kv *p, size_t n, struct dm_err *e)
 	return 0;
 }
 
-/* The stages' win rates for the weighted queries: an array pointing into *stages (the settings'
- * stage list), which the caller frees after the queries. NULL with e set on failure. */
-static struct an_rate *stage_rates(struct store *s, json_t **stages, size_t *n, struct dm_err *e)
+/* The stages' win rates for the weighted queries (the settings' stages' keys and rates; the keys
+ * are static text). NULL with e set on failure; the caller frees the array. */
+static struct an_rate *stage_rates(struct store *s, size_t *n, struct dm_err *e)
 {
-	json_t *st;
-	size_t i;
+	struct stage_rate sr[16];
+	size_t m;
 	*n = 0;
-	if (settings_stages(s, stages, e))
+	if (settings_win_rates(s, sr, sizeof sr / sizeof sr[0], &m, e))
 		return NULL;
-	struct an_rate *r = xcalloc(json_array_size(*stages) + 1, sizeof *r);
-	json_array_foreach(*stages, i, st) {
-		const char *key = json_string_value(json_object_get(st, "key"));
-		if (!key)
-			continue;
-		r[*n].stage = key;
-		r[*n].rate = json_integer_value(json_object_get(st, "win_rate"));
-		(*n)++;
+	struct an_rate *r = xcalloc(m + 1, sizeof *r);
+	for (size_t i = 0; i < m; i++) {
+		r[i].stage = sr[i].key;
+		r[i].rate = sr[i].win_rate;
 	}
+	*n = m;
 	return r;
 }
 
@@ -497,12 +494,15 @@ static int reps(struct store *s, struct an_params *ap, json_t *out, struct dm_er
 
 /* ---- the entry point ----------------------------------------------------------------------------- */
 
+/* subtree: the report's queries read a team scope's subtree (resolved once for them); the
+ * funnel's read the team's own key, which holds its subtree's sums (migration 22) */
 static const struct {
 	const char *name;
 	int (*run)(struct store *s, struct an_params *ap, json_t *out, struct dm_err *e);
+	int subtree;
 } reports[] = {
-	{ "funnel", funnel }, { "forecast", forecast }, { "activity", activity },
-	{ "pool", pool }, { "segments", segments }, { "reps", reps },
+	{ "funnel", funnel, 0 }, { "forecast", forecast, 1 }, { "activity", activity, 1 },
+	{ "pool", pool, 1 }, { "segments", segments, 1 }, { "reps", reps, 1 },
 };
 
 int analytics_run(struct store *s, const struct viewer *v, const char *which,
@@ -521,11 +521,10 @@ int analytics_run(struct store *s, const struct viewer *v, const char *which,
 		if ((rc = check_params(params, n, e)) || (rc = parse_scope(s, v, scope, &ap, e)) ||
 		    (rc = parse_period(params, n, &ap, e)))
 			return rc;
-		json_t *stages = NULL;
 		int64_t *teams = NULL;
-		if ((rc = resolve_teams(s, &ap, &teams, e)))
+		if (reports[i].subtree && (rc = resolve_teams(s, &ap, &teams, e)))
 			return rc;
-		struct an_rate *rates = stage_rates(s, &stages, &ap.nrates, e);
+		struct an_rate *rates = stage_rates(s, &ap.nrates, e);
 		if (!rates) {
 			free(teams);
 			return e->code;
@@ -535,7 +534,6 @@ int analytics_run(struct store *s, const struct viewer *v, const char *which,
 		rc = reports[i].run(s, &ap, o, e);
 		free(rates);
 		free(teams);
-		json_decref(stages);
 		if (rc)
 			json_decref(o);
 		else

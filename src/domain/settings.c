@@ -66,6 +66,24 @@ int settings_stages(struct store *s, json_t **stages, struct dm_err *e)
 	return 0;
 }
 
+int settings_win_rates(struct store *s, struct stage_rate *out, size_t max, size_t *n,
+		       struct dm_err *e)
+{
+	json_t *over = NULL;
+	int rc = store_setting_get(s, "stages", &over, e);
+	*n = 0;
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < NSTAGES && *n < max; i++) {
+		/* settings_stages' overlay of win_rate: the admin's value as it is */
+		json_t *w = json_object_get(json_object_get(over, defaults[i].key), "win_rate");
+		out[*n].key = defaults[i].key;
+		out[(*n)++].win_rate = w ? json_integer_value(w) : defaults[i].win_rate;
+	}
+	json_decref(over);
+	return 0;
+}
+
 json_t *settings_stage(json_t *stages, const char *key)
 {
 	size_t i;

@@ -588,6 +588,47 @@ const char *const pg_migrations[] = {
 	"  RETURN NULL; END $$;",
 	/* 21: covering indexes of the quotes and the live orders (schema_sql.h) */
 	READ_INDEXES,
+	/* 22: a team's funnel sums for its whole subtree under its key (schema_sql.h says why):
+	 * the tree's closure, the ancestors' rows filled from their subtrees' team rows, migration
+	 * 15's trigger functions over the owner's path instead of the owner's team (an update
+	 * moves only the tables whose columns changed), and the triggers on teams */
+	TEAM_PATHS_TABLE("bigint", "")
+	FUNNEL_TABLES(TREE_FILL)
+	"CREATE OR REPLACE FUNCTION dealmap_stage_history_funnel() RETURNS trigger LANGUAGE plpgsql"
+	"  AS $$ BEGIN"
+	"  INSERT INTO agg_stays (owner_id, day, stage, n, stay_ms) SELECT w.k, " DAY8("NEW.at")
+	", p.to_stage, 1, " SPAN_MS("p.at", "NEW.at") " FROM stage_history p JOIN opportunities o ON"
+	"  o.id = NEW.opportunity_id CROSS JOIN " TREE_KEYS_OPP("NEW.opportunity_id") " WHERE p.id ="
+	"  (SELECT max(q.id) FROM stage_history q WHERE q.opportunity_id = NEW.opportunity_id AND"
+	"  q.id < NEW.id) AND o.archived_at IS NULL AND p.to_stage NOT IN ('won', 'lost')"
+	"  ON CONFLICT (owner_id, day, stage) DO UPDATE SET n = agg_stays.n + excluded.n, stay_ms ="
+	"  agg_stays.stay_ms + excluded.stay_ms;"
+	"  UPDATE opportunities SET reach = GREATEST(COALESCE(reach, 0), " RANK("NEW.to_stage") "),"
+	"  won_at = CASE WHEN NEW.to_stage = 'won' AND (won_at IS NULL OR NEW.at > won_at COLLATE"
+	"  \"C\") THEN NEW.at ELSE won_at END, lost_at = CASE WHEN NEW.to_stage = 'lost' AND"
+	"  (lost_at IS NULL OR NEW.at > lost_at COLLATE \"C\") THEN NEW.at ELSE lost_at END"
+	"  WHERE id = NEW.opportunity_id;"
+	"  RETURN NULL; END $$;"
+	"CREATE OR REPLACE FUNCTION dealmap_opportunities_funnel() RETURNS trigger LANGUAGE plpgsql"
+	"  AS $$ BEGIN"
+	"  IF TG_OP = 'INSERT' THEN " AGG_OPEN22("NEW", "1") AGG_CLOSED22("NEW", "1")
+	AGG_REACH22("NEW", "1") AGG_STAYS22("NEW", "1") " RETURN NULL; END IF;"
+	"  IF " OPEN_CHANGED " THEN " AGG_OPEN22("OLD", "-1") AGG_OPEN22("NEW", "1") " END IF;"
+	"  IF " CLOSED_CHANGED " THEN " AGG_CLOSED22("OLD", "-1") AGG_CLOSED22("NEW", "1")
+	" END IF;"
+	"  IF " REACH_CHANGED " THEN " AGG_REACH22("OLD", "-1") AGG_REACH22("NEW", "1") " END IF;"
+	"  RETURN NULL; END $$;"
+	"CREATE OR REPLACE FUNCTION dealmap_opportunities_stays() RETURNS trigger LANGUAGE plpgsql"
+	"  AS $$ BEGIN " AGG_STAYS22("OLD", "-1") AGG_STAYS22("NEW", "1") " RETURN NULL; END $$;"
+	"CREATE OR REPLACE FUNCTION dealmap_users_team_funnel() RETURNS trigger LANGUAGE plpgsql AS"
+	"  $$ BEGIN " FUNNEL_TABLES(TREE_MOVE_USER6) " RETURN NULL; END $$;"
+	"CREATE FUNCTION dealmap_teams_paths() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF TG_OP = 'INSERT' THEN " TEAM_PATHS_ADD " ELSE " FUNNEL_TABLES(TREE_MOVE_TEAM6)
+	TEAM_PATHS_MOVE " END IF; RETURN NULL; END $$;"
+	"CREATE TRIGGER teams_paths_ai AFTER INSERT ON teams FOR EACH ROW EXECUTE FUNCTION"
+	"  dealmap_teams_paths();"
+	"CREATE TRIGGER teams_tree_au AFTER UPDATE OF parent_id ON teams FOR EACH ROW WHEN"
+	"  (OLD.parent_id IS DISTINCT FROM NEW.parent_id) EXECUTE FUNCTION dealmap_teams_paths();",
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

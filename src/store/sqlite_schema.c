@@ -626,6 +626,49 @@ const char *const sqlite_migrations[] = {
 	TOUCH_DAY("new", "1") TOUCH_PAIRS_ADD20("new") " END;",
 	/* 21: covering indexes of the quotes and the live orders (schema_sql.h) */
 	READ_INDEXES,
+	/* 22: a team's funnel sums for its whole subtree under its key (schema_sql.h says why):
+	 * the tree's closure, the ancestors' rows filled from their subtrees' team rows, then
+	 * migration 15's triggers over the owner's path instead of the owner's team (the update's
+	 * split per table), and the triggers on teams */
+	TEAM_PATHS_TABLE("INTEGER", " WITHOUT ROWID")
+	FUNNEL_TABLES(TREE_FILL)
+	"DROP TRIGGER stage_history_funnel_ai;"
+	"DROP TRIGGER opportunities_funnel_ai;"
+	"DROP TRIGGER opportunities_funnel_au;"
+	"DROP TRIGGER opportunities_stays_au;"
+	"DROP TRIGGER users_team_funnel_au;"
+	"CREATE TRIGGER stage_history_funnel_ai AFTER INSERT ON stage_history BEGIN"
+	"  INSERT INTO agg_stays (owner_id, day, stage, n, stay_ms) SELECT w.k, " DAY8("new.at")
+	", p.to_stage, 1, " SPAN_MS("p.at", "new.at") " FROM stage_history p JOIN opportunities o ON"
+	"  o.id = new.opportunity_id CROSS JOIN " TREE_KEYS_OPP("new.opportunity_id") " WHERE p.id ="
+	"  (SELECT max(q.id) FROM stage_history q WHERE q.opportunity_id = new.opportunity_id AND"
+	"  q.id < new.id) AND o.archived_at IS NULL AND p.to_stage NOT IN ('won', 'lost')"
+	"  ON CONFLICT (owner_id, day, stage) DO UPDATE SET n = n + excluded.n, stay_ms = stay_ms +"
+	"  excluded.stay_ms;"
+	"  UPDATE opportunities SET reach = max(IFNULL(reach, 0), " RANK("new.to_stage") "),"
+	"  won_at = CASE WHEN new.to_stage = 'won' AND (won_at IS NULL OR new.at > won_at) THEN"
+	"  new.at ELSE won_at END, lost_at = CASE WHEN new.to_stage = 'lost' AND (lost_at IS NULL"
+	"  OR new.at > lost_at) THEN new.at ELSE lost_at END WHERE id = new.opportunity_id; END;"
+	"CREATE TRIGGER opportunities_funnel_ai AFTER INSERT ON opportunities BEGIN "
+	AGG_OPEN22("new", "1") AGG_CLOSED22("new", "1") AGG_REACH22("new", "1")
+	AGG_STAYS22("new", "1") " END;"
+	"CREATE TRIGGER opportunities_open_au AFTER UPDATE OF owner_id, stage, amount, archived_at"
+	"  ON opportunities WHEN " OPEN_CHANGED " BEGIN " AGG_OPEN22("old", "-1")
+	AGG_OPEN22("new", "1") " END;"
+	"CREATE TRIGGER opportunities_closed_au AFTER UPDATE OF owner_id, stage, amount, archived_at,"
+	"  created_at, won_at, lost_at ON opportunities WHEN " CLOSED_CHANGED " BEGIN "
+	AGG_CLOSED22("old", "-1") AGG_CLOSED22("new", "1") " END;"
+	"CREATE TRIGGER opportunities_reach_au AFTER UPDATE OF owner_id, archived_at, created_at,"
+	"  reach ON opportunities WHEN " REACH_CHANGED " BEGIN " AGG_REACH22("old", "-1")
+	AGG_REACH22("new", "1") " END;"
+	"CREATE TRIGGER opportunities_stays_au AFTER UPDATE OF owner_id, archived_at ON opportunities"
+	"  WHEN old.owner_id IS NOT new.owner_id OR (old.archived_at IS NULL) <> (new.archived_at IS"
+	"  NULL) BEGIN " AGG_STAYS22("old", "-1") AGG_STAYS22("new", "1") " END;"
+	"CREATE TRIGGER users_team_funnel_au AFTER UPDATE OF team_id ON users WHEN old.team_id IS"
+	"  NOT new.team_id BEGIN " FUNNEL_TABLES(TREE_MOVE_USER6) " END;"
+	"CREATE TRIGGER teams_paths_ai AFTER INSERT ON teams BEGIN " TEAM_PATHS_ADD " END;"
+	"CREATE TRIGGER teams_tree_au AFTER UPDATE OF parent_id ON teams WHEN old.parent_id IS NOT"
+	"  new.parent_id BEGIN " FUNNEL_TABLES(TREE_MOVE_TEAM6) TEAM_PATHS_MOVE " END;",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

@@ -83,15 +83,21 @@ def kept_and_recomputed(db):
     def rows(sql):   # as text, so both stores compare alike
         return sorted(tuple(str(v) for v in r) for r in db_rows(db, sql))
     team_of = {str(u): str(t) for u, t in db_rows(db, "SELECT id, team_id FROM users")}
+    parent_of = {str(t): str(p) for t, p in db_rows(db, "SELECT id, parent_id FROM teams")}
+
+    def path(team):   # the team and every team above it, from the teams' own parent_id
+        while team not in ("None", ""):
+            yield team
+            team = parent_of[team]
     out = {}
     for name, (kept, recomputed) in (PAIRS_PG if is_pg(db) else PAIRS).items():
         owners = rows(recomputed.format(o="COALESCE(owner_id, 0)"))
-        # the teams' rows (migration 15): the owners' sums by the owner's team now, key
-        # -1 - team id (key columns: the two after the owner; the rest are sums)
+        # the teams' rows (migrations 15, 22): the owners' sums under the key -1 - team id of
+        # the owner's team now and of every team above it (key columns: the two after the
+        # owner; the rest are sums)
         teams = {}
         for r in owners:
-            team = team_of.get(r[0], "None")
-            if team not in ("None", ""):
+            for team in path(team_of.get(r[0], "None")):
                 key = (str(-1 - int(team)),) + r[1:3]
                 teams[key] = [a + int(b) for a, b in zip(teams.get(key, [0] * (len(r) - 3)), r[3:])]
         want = sorted(owners + rows(recomputed.format(o="-1")) +
@@ -120,6 +126,16 @@ class FunnelAggregatesTest(ApiTestCase):
                     rows("SELECT owner_id, substr(day, 1, %d), %s, %s FROM agg_%s GROUP BY 1, 2, 3"
                          % (n, key, summed, table)),
                     "%s: agg_%s%s differs from agg_%s" % (label, table, sfx, table))
+        # the teams' tree closure (migration 22): each team with itself and every team above it
+        parent_of = dict(rows("SELECT id, parent_id FROM teams"))
+        want = []
+        for team in parent_of:
+            up = team
+            while up not in ("None", ""):
+                want.append((team, up))
+                up = parent_of[up]
+        self.assertEqual(rows("SELECT team_id, ancestor_id FROM team_paths"), sorted(want),
+                         "%s: team_paths differs from the teams' tree" % label)
         opps = int(db_rows(db, "SELECT count(*) FROM opportunities")[0][0])
         self.assertGreater(opps, 0)
         # each account's counts of live open and won opportunities (migration 16)
@@ -225,6 +241,41 @@ class FunnelAggregatesTest(ApiTestCase):
         self.assertEqual(moved["won"], {"count": 1, "amount": 5})
         self.assertStatus(self.admin.patch("users/%d" % rep2.id, {"team_id": branch}), 200)
         self.check_all("rep2 back")
+        self.assertEqual(funnel(region), before)
+
+        # the branch (rep1, rep2) moves under the sibling team: its sums leave the region's key
+        # and join the sibling's (migration 22); the region's funnel is its manager's, who owns
+        # nothing; the sibling's is the branch's (rep3 and other_mgr own nothing)
+        figures = ("stages", "open", "won", "lost", "conversion", "avg_days_in_stage", "avg_cycle_days")
+        top = org.teams["company"]
+        whole = funnel(top)
+        branch_alone = funnel(branch)
+        self.assertGreater(branch_alone["open"]["count"], 0)
+        self.assertStatus(self.admin.patch("teams/%d" % branch, {"parent_id": sibling}), 200)
+        self.check_all("branch under the sibling")
+        self.assertEqual(funnel(region)["open"], {"count": 0, "amount": 0, "weighted_amount": 0})
+        self.assertEqual(funnel(region)["won"]["count"], 0)
+        under = funnel(sibling)
+        for key in figures:
+            self.assertEqual(under[key], branch_alone[key], key)
+            self.assertEqual(funnel(top)[key], whole[key], key)
+        # a team created below the moved branch is below the sibling too; a rep moved into it
+        # counts for the new team, the branch, the sibling and the company
+        r = self.admin.post("teams", {"name": uniq("Sub"), "parent_id": branch})
+        self.assertStatus(r, 201)
+        sub = r.json["id"]
+        self.assertStatus(self.admin.patch("users/%d" % rep2.id, {"team_id": sub}), 200)
+        self.check_all("rep2 into a team below the moved branch")
+        self.assertEqual(funnel(sub)["won"], moved["won"])
+        self.assertEqual(funnel(sibling), under)
+        # the branch becomes a root of its own, then goes back under the region
+        self.assertStatus(self.admin.patch("teams/%d" % branch, {"parent_id": None}), 200)
+        self.check_all("branch at the root")
+        self.assertEqual(funnel(sibling)["open"], {"count": 0, "amount": 0, "weighted_amount": 0})
+        self.assertEqual(funnel(branch)["open"], branch_alone["open"])
+        self.assertStatus(self.admin.patch("teams/%d" % branch, {"parent_id": region}), 200)
+        self.assertStatus(self.admin.patch("users/%d" % rep2.id, {"team_id": branch}), 200)
+        self.check_all("branch back under the region")
         self.assertEqual(funnel(region), before)
 
 
