@@ -87,6 +87,13 @@ struct sq {
 		int64_t seg_from; /* accounts: the first not yet in agg_segments; activities: the
 				   * first of the load */
 	} bulk;
+	struct {                  /* writer thread only: deferred activity sums (defer_start) */
+		int ok;           /* the schema has activity_defer (migration 23) */
+		int batch;        /* inside run_batch's transaction: a flush before COMMIT is due */
+		int on;           /* a row of activity_defer is in: the insert triggers are quiet */
+		int64_t from;     /* the first activity whose sums are pending */
+		int hold;         /* a read that does not depend on them (sq_account_access) */
+	} defer;
 	struct import_row {       /* writer thread only: what store_import_insert reuses per row */
 		const struct kind *k;
 		const struct field *cols[64];   /* the kind's columns an import binds, in order */
@@ -230,10 +237,12 @@ static int step_simple(struct conn *c, const char *sql)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+static int defer_flush(struct sq *sq, struct dm_err *e);
+
 static struct conn *conn_get(struct sq *q, struct dm_err *e)
 {
 	if (tls_writing == q)
-		return q->wconn;
+		return defer_flush(q, e) ? NULL : q->wconn;
 	struct conn *c = pthread_getspecific(q->key);
 	if (!c) {
 		if (conn_open(q->path, &c, e))
@@ -250,11 +259,19 @@ static struct conn *conn_get(struct sq *q, struct dm_err *e)
 	return c;
 }
 
-static int in_write(struct sq *q, struct dm_err *e)
+static int in_writer(struct sq *q, struct dm_err *e)
 {
 	if (tls_writing != q)
 		return dm_fail(e, DM_EINTERNAL, NULL, "store write outside store_write");
 	return 0;
+}
+
+/* On the writer's thread, with the sums of the activities inserted so far in (defer_flush):
+ * every write but an activity's insert, and every read (conn_get), sees the tables as the
+ * triggers would have left them. */
+static int in_write(struct sq *q, struct dm_err *e)
+{
+	return in_writer(q, e) || defer_flush(q, e) ? e->code : 0;
 }
 
 static int bulk_flush(struct sq *sq, struct dm_err *e);
@@ -500,11 +517,13 @@ static int duplicate(struct conn *c, const struct kind *k, json_t *rec, const ch
 	return sql_duplicate(k, key || k == &kind_user ? find_holder(c, k, rec, key) : 0, e);
 }
 
+static int defer_start(struct sq *sq, struct dm_err *e);
+
 static int sq_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor, int64_t *id,
 		     struct dm_err *e)
 {
 	struct sq *sq = impl;
-	if (in_write(sq, e))
+	if (k == &kind_activity ? in_writer(sq, e) || defer_start(sq, e) : in_write(sq, e))
 		return e->code;
 	struct conn *c = sq->wconn;
 	char now[TIME_STR_LEN];
@@ -1254,11 +1273,19 @@ static int sq_team_list(void *impl, int64_t account, json_t **items, struct dm_e
 static int sq_account_access(void *impl, const struct viewer *v, int64_t account,
 			     struct account_access *out, struct dm_err *e)
 {
+	struct sq *sq = impl;
 	struct qb q;
 	json_t *rows = NULL;
+	/* an account's owner, team and archiving: no activity's sums change them, so the writer
+	 * reads them with its activities' sums still pending (the check of each new activity) */
+	int writer = tls_writing == sq;
 	qb_init(&q, SQL_SQLITE);
 	sql_account_access(&q, v, account);
+	if (writer)
+		sq->defer.hold = 1;
 	int rc = rows_run(impl, &q, &rows, e);
+	if (writer)
+		sq->defer.hold = 0;
 	account_access_of(rc ? NULL : rows, out);
 	json_decref(rows);
 	return rc;
@@ -1865,6 +1892,73 @@ static int exec_cached(struct conn *c, const char *sql)
 	return rc;
 }
 
+/* ---- deferred activity sums ------------------------------------------------------------------
+ *
+ * The three insert triggers of the activities (migrations 17, 18, 20) upsert about twenty rows
+ * an activity: the user's and the company's day and channel counts, the account's segment rows
+ * under its owner, team and company, its touch pairs and facts. Under POST /activities a batch
+ * of some thirty activities of one rep upserts the same day, channel and segment rows thirty
+ * times each. Inside a batch the writer instead inserts a row into activity_defer before the
+ * first activity, which quiets the triggers (migration 23), and does their work once for all
+ * the activities from that one on with the statements of a bulk load of activities
+ * (sqlite_bulk_activities: the same rows and sums as the triggers, test_97), before anything
+ * else reads or writes (in_write, conn_get: everything but an activity's insert and
+ * sq_account_access) and before the COMMIT. A job rolled back to its savepoint takes the state
+ * back to where it began (run_batch). */
+static int defer_start(struct sq *sq, struct dm_err *e)
+{
+	struct conn *c = sq->wconn;
+	if (sq->defer.on || !sq->defer.batch || sq->bulk.on)
+		return 0;
+	if (!sq->defer.ok) {
+		sqlite3_stmt *st = stmt_get(c, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND "
+					    "name = 'activity_defer'", e);
+		if (!st)
+			return e->code;
+		sq->defer.ok = sqlite3_step(st) == SQLITE_ROW;
+		stmt_done(st);
+		if (!sq->defer.ok)
+			return 0;   /* an older schema: the triggers do it all */
+	}
+	int64_t from = next_id(c, "SELECT IFNULL(max(id), 0) + 1 FROM activities");
+	sqlite3_stmt *st = stmt_get(c, "INSERT INTO activity_defer (first_id) VALUES (?)", e);
+	if (!st)
+		return e->code;
+	sqlite3_bind_int64(st, 1, from);
+	int rc = sqlite3_step(st);
+	stmt_done(st);
+	if (rc != SQLITE_DONE)
+		return step_error(c, rc, e);
+	sq->defer.on = 1;
+	sq->defer.from = from;
+	return 0;
+}
+
+/* The pending sums in, the triggers awake again; nothing when none are pending. */
+static int defer_flush(struct sq *sq, struct dm_err *e)
+{
+	struct conn *c = sq->wconn;
+	int rc = SQLITE_DONE;
+	if (!sq->defer.on || sq->defer.hold)
+		return 0;
+	for (const char *const *sql = sqlite_bulk_activities; rc == SQLITE_DONE && *sql; sql++) {
+		sqlite3_stmt *st = stmt_fixed(c, *sql, e);
+		if (!st)
+			return e->code;
+		sqlite3_bind_int64(st, 1, sq->defer.from);
+		rc = sqlite3_step(st);
+		stmt_done(st);
+	}
+	if (rc == SQLITE_DONE)
+		rc = step_simple(c, "DELETE FROM activity_defer");
+	else if (rc == SQLITE_OK)
+		rc = SQLITE_ERROR;
+	if (rc != SQLITE_OK && rc != SQLITE_DONE)
+		return step_error(c, rc, e);
+	sq->defer.on = 0;
+	return 0;
+}
+
 /* Fail a job the writer could not commit; a job that failed by itself keeps its own error. */
 static void job_fail(struct job *j, const char *why)
 {
@@ -1892,6 +1986,8 @@ static void run_batch(struct sq *sq, struct job *batch)
 	if ((rc = exec_cached(c, "BEGIN IMMEDIATE")) != SQLITE_OK)
 		why = c->failure ? c->failure : "the database cannot start a write; try again";
 	open_txn = !why;
+	sq->defer.batch = open_txn;
+	sq->defer.on = 0;
 	for (struct job *j = batch; j; j = j->next) {
 		if (why) {
 			job_fail(j, why);
@@ -1899,6 +1995,8 @@ static void run_batch(struct sq *sq, struct job *batch)
 		}
 		if (!alone)
 			exec_cached(c, "SAVEPOINT job");
+		int defer_on = sq->defer.on;   /* as the savepoint finds it */
+		int64_t defer_from = sq->defer.from;
 		tls_writing = sq;
 		j->rc = j->fn(sq->store, j->arg);
 		tls_writing = NULL;
@@ -1917,10 +2015,28 @@ static void run_batch(struct sq *sq, struct job *batch)
 			open_txn = 0;
 		} else if (j->rc) {
 			exec_cached(c, "ROLLBACK TO job");
+			sq->defer.on = defer_on;
+			sq->defer.from = defer_from;
 		}
 		if (!alone)
 			exec_cached(c, "RELEASE job");
 	}
+	if (!why && open_txn && sq->defer.on) {
+		struct dm_err fe;
+		tls_writing = sq;
+		rc = defer_flush(sq, &fe);
+		tls_writing = NULL;
+		if (rc) {
+			why = c->failure ? c->failure : "the write transaction was rolled back; try again";
+			if (!sqlite3_get_autocommit(c->db))
+				exec_simple(c, "ROLLBACK");
+			open_txn = 0;
+			for (struct job *j = batch; j; j = j->next)
+				job_fail(j, why);
+		}
+	}
+	sq->defer.batch = 0;
+	sq->defer.on = 0;
 	if (!why && open_txn && (rc = exec_cached(c, "COMMIT")) != SQLITE_OK) {
 		why = c->failure ? c->failure : "the database could not commit; try again";
 		if (!sqlite3_get_autocommit(c->db))

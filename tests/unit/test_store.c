@@ -19,6 +19,7 @@
 #include "base/text.h"
 #include "model/model.h"
 #include "store/store.h"
+#include "store/sqlite_schema.h"
 
 struct fx {
 	char dir[64];
@@ -1547,10 +1548,195 @@ static void checkpoints_keep_the_wal_bounded(void **state)
 	assert_int_equal(store_open(f->path, &f->s, &e), 0);
 }
 
+/* The set-wise statements of a bulk load of activities read the load's rows by id, each row's
+ * account by id, and nothing whole: SQLite, guessing that a quarter of 10M activities follow
+ * ?1, built a Bloom filter of a million accounts (a scan of the table, 0.3-0.6 s per load at
+ * full scale, whatever the load's size) for the segment sums. */
+static void bulk_activity_sums_scan_nothing_whole(void **state)
+{
+	struct fx *f = *state;
+	store_close(f->s);
+	f->s = NULL;
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	/* the full scale's sizes, as ANALYZE would have found them */
+	assert_int_equal(sqlite3_exec(db, "ANALYZE; DELETE FROM sqlite_stat1;"
+				      "INSERT INTO sqlite_stat1 VALUES"
+				      " ('accounts', 'accounts_owner_unwon', '874419 1749 87'),"
+				      " ('accounts', 'accounts_owner_agenda', '1000000 2000 49 1 1 1 1'),"
+				      " ('accounts', 'accounts_owner_touch_sort', '1000000 2000 1'),"
+				      " ('accounts', 'accounts_owner', '1000000 2000 1'),"
+				      " ('accounts', 'accounts_name_key', '1000000 1'),"
+				      " ('activities', 'activities_opportunity_quotes', '10021223 11 3 3'),"
+				      " ('activities', 'activities_touch_user', '9022707 18046 1 1 1 1'),"
+				      " ('activities', 'activities_account_latest', '10021223 11 1 1'),"
+				      " ('activities', 'activities_when', '10021223 2 1 1'),"
+				      " ('activities', 'activities_user', '10021223 20043 11 7 1'),"
+				      " ('activities', 'activities_account', '10021223 11 7 1');"
+				      "ANALYZE sqlite_schema;", NULL, NULL, NULL), SQLITE_OK);
+	for (const char *const *sql = sqlite_bulk_activities; *sql; sql++) {
+		char *q = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", *sql);
+		sqlite3_stmt *st = NULL;
+		assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+		sqlite3_bind_int64(st, 1, 9999000);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *detail = (const char *)sqlite3_column_text(st, 3);
+			if (strstr(detail, "BLOOM") || (strstr(detail, "SCAN ") &&
+			    (strstr(detail, "SCAN a") || strstr(detail, "SCAN t") ||
+			     strstr(detail, "SCAN accounts") || strstr(detail, "SCAN activities"))))
+				fail_msg("statement %d: %s", (int)(sql - sqlite_bulk_activities), detail);
+		}
+		sqlite3_finalize(st);
+		sqlite3_free(q);
+	}
+	sqlite3_close(db);
+	struct dm_err e;
+	assert_int_equal(store_open(f->path, &f->s, &e), 0);
+}
+
+/* ---- POST /activities' batches: their activities' sums deferred to the batch's end ---------- */
+
+struct defer_job {
+	struct world *w;
+	int n, i;      /* thread, job */
+	int64_t id;    /* the first activity it inserted */
+};
+
+/* Job i of thread n: one activity; or one, a read (the pending sums go in first), another; the
+ * same and then a failure (rolled back to the job's savepoint, or whole when alone). Each waits
+ * a little inside the writer, so that the other threads' jobs queue up into its batch. */
+static int defer_cb(struct store *s, void *arg)
+{
+	struct defer_job *j = arg;
+	struct world *w = j->w;
+	struct act_load l = { w, 0, 0, { 0 } };
+	const int64_t accounts[] = { w->a_r1, w->a_r1b, w->a_r2, w->a_m1, w->a_r3, w->a_m2, w->a_r4 };
+	const int64_t users[] = { w->r1, w->r1, w->r2, w->m1, w->r3, w->m2, w->r4 };
+	static const char *const channels[] = { "phone", "visit", "wechat" };
+	int k = (j->n * 3 + j->i) % 7, kind = j->i % 6, rc;
+	char at[40];
+	json_t *acc = NULL;
+	snprintf(at, sizeof at, "2026-03-%02dT%02d:00:00.000Z", 1 + (j->n * 13 + j->i * 7) % 28,
+		 (j->n + j->i * 5) % 24);
+	usleep(300);
+	rc = act_insert(s, &l, accounts[k], users[k], at, j->i % 5 != 0, channels[j->i % 3],
+			j->i % 4 == 0 ? "2026-05-01" : NULL);
+	if (rc || kind < 3)
+		return rc;
+	if ((rc = store_get(s, &kind_account, NULL, accounts[k], 0, &acc, &l.e)))
+		return rc;
+	json_decref(acc);
+	at[9] = '5';   /* the same day and hour in 2025: an earlier first touch */
+	if (kind != 5 && (rc = act_insert(s, &l, accounts[(k + 1) % 7], users[(k + 1) % 7], at, 1,
+					  "email", NULL)))
+		return rc;
+	return kind >= 4 ? DM_ECONFLICT : 0;
+}
+
+struct defer_thread {
+	struct store *s;
+	struct world *w;
+	int n, ok, failed;
+};
+
+static void *defer_main(void *arg)
+{
+	struct defer_thread *t = arg;
+	for (int i = 0; i < 24; i++) {
+		struct defer_job j = { t->w, t->n, i, 0 };
+		if (store_write(t->s, defer_cb, &j, NULL))
+			t->failed++;
+		else
+			t->ok++;
+	}
+	return NULL;
+}
+
+/* g: f's activities again, in f's order (ids and ties alike), each through the triggers */
+struct replay {
+	const char *from;
+	struct dm_err e;
+};
+
+static int replay_cb(struct store *s, void *arg)
+{
+	struct replay *r = arg;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+	assert_int_equal(sqlite3_open_v2(r->from, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT account_id, user_id, channel, occurred_at,"
+					    " effective, next_touch_on FROM activities ORDER BY id",
+					    -1, &st, NULL), SQLITE_OK);
+	while (!rc && sqlite3_step(st) == SQLITE_ROW) {
+		int64_t id;
+		char text[320];
+		const char *next = (const char *)sqlite3_column_text(st, 5);
+		snprintf(text, sizeof text, "{\"account_id\": %lld, \"channel\": \"%s\", "
+			 "\"occurred_at\": \"%s\", \"effective\": %s, \"summary\": \"s\"%s%s%s}",
+			 (long long)sqlite3_column_int64(st, 0), sqlite3_column_text(st, 2),
+			 sqlite3_column_text(st, 3), sqlite3_column_int(st, 4) ? "true" : "false",
+			 next ? ", \"next_touch_on\": \"" : "", next ? next : "", next ? "\"" : "");
+		json_t *rec = checked(&kind_activity, CHECK_CREATE, text);
+		json_object_set_new(rec, "user_id", json_integer(sqlite3_column_int64(st, 1)));
+		rc = store_import_insert(s, &kind_activity, rec, sqlite3_column_int64(st, 1), NULL, 0,
+					 &id, &r->e);
+		json_decref(rec);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+static void deferred_activity_sums_equal_the_triggers(void **state)
+{
+	struct fx *f = *state, *g = NULL;
+	struct world w, w2;
+	struct defer_thread t[6];
+	pthread_t th[6];
+	int ok = 0, failed = 0;
+	assert_int_equal(setup((void **)&g), 0);
+	build_world(f->s, &w);
+	build_world(g->s, &w2);
+	for (int i = 0; i < 6; i++) {
+		t[i] = (struct defer_thread){ f->s, &w, i, 0, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, defer_main, &t[i]), 0);
+	}
+	for (int i = 0; i < 6; i++) {
+		pthread_join(th[i], NULL);
+		ok += t[i].ok;
+		failed += t[i].failed;
+	}
+	assert_int_equal(ok + failed, 6 * 24);
+	assert_int_equal(failed, 6 * 8);
+	struct replay r = { f->path, { 0 } };
+	assert_int_equal(store_write(g->s, replay_cb, &r, NULL), 0);
+	/* every job's activities, none of the failed ones' */
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM activities),"
+					    " (SELECT count(*) FROM activity_defer)", -1, &st, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 6 * (12 + 4 * 2));
+	assert_int_equal(sqlite3_column_int(st, 1), 0);   /* nothing left pending */
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	char *got = touch_state_of(f->path), *want = touch_state_of(g->path);
+	assert_non_null(strstr(want, "seg|"));
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	teardown((void **)&g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(migrate_sets_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(deferred_activity_sums_equal_the_triggers, setup, teardown),
+		cmocka_unit_test_setup_teardown(bulk_activity_sums_scan_nothing_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_newer_than_binary, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_refuses_unreachable_postgres_and_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(insert_and_get, setup, teardown),
