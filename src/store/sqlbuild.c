@@ -122,6 +122,16 @@ void vis_owner(struct qb *q, const struct viewer *v, const char *col)
 	case ROLE_MANAGER:
 		buf_printf(&q->sql, "(%s = ", col);
 		qb_int(q, v->user_id);
+		if (q->point) {
+			/* One row: its owner's team looked up, instead of the set of every user
+			 * within reach built for the statement (100 reps of a department: 74 → 45
+			 * µs a GET by id at full scale, ≈ as a rep's). */
+			buf_printf(&q->sql, " OR EXISTS (SELECT 1 FROM users vu WHERE vu.id = %s AND "
+				   "vu.team_id IN ", col);
+			vis_teams(q, v);
+			qb_sql(q, "))");
+			return;
+		}
 		buf_printf(&q->sql, " OR %s IN ", col);
 		vis_team_users(q, v);
 		qb_sql(q, ")");
@@ -147,8 +157,12 @@ static void vis_account(struct qb *q, const struct viewer *v, const char *a)
 	snprintf(col, sizeof col, "%s.owner_id", a);
 	qb_sql(q, "(");
 	vis_owner(q, v, col);
-	buf_printf(&q->sql, " OR %s.id IN (SELECT vt.account_id FROM account_team vt WHERE "
-		   "vt.user_id = ", a);
+	if (q->point)   /* one row: its share looked up, not the set of the viewer's shares */
+		buf_printf(&q->sql, " OR EXISTS (SELECT 1 FROM account_team vt WHERE "
+			   "vt.account_id = %s.id AND vt.user_id = ", a);
+	else
+		buf_printf(&q->sql, " OR %s.id IN (SELECT vt.account_id FROM account_team vt WHERE "
+			   "vt.user_id = ", a);
 	qb_int(q, v->user_id);
 	qb_sql(q, ")");
 	if (v->role == ROLE_PARTNER) {
