@@ -14,8 +14,13 @@
 
 void qb_init(struct qb *q, enum sql_dialect d)
 {
-	memset(q, 0, sizeof *q);
+	/* Not the bound values' 10 KB (written before they are read): every read cleared them. */
+	memset(&q->sql, 0, sizeof q->sql);
 	q->dialect = d;
+	q->n = 0;
+	q->values_only = 0;
+	q->point = 0;
+	q->nowned = 0;
 }
 
 void qb_release(struct qb *q)
