@@ -60,9 +60,17 @@ int jsontext_append(struct buf *b, const json_t *v)
 	case JSON_FALSE: return buf_append(b, "false", 5);
 	case JSON_STRING: return append_string(b, json_string_value(v), json_string_length(v));
 	case JSON_REAL: return append_real(b, v);
-	case JSON_INTEGER:
-		snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return buf_puts(b, num);
+	case JSON_INTEGER: {   /* as "%" JSON_INTEGER_FORMAT, without snprintf */
+		json_int_t n = json_integer_value(v);
+		unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+		char *p = num + sizeof num;
+		do
+			*--p = (char)('0' + u % 10);
+		while ((u /= 10));
+		if (n < 0)
+			*--p = '-';
+		return buf_append(b, p, (size_t)(num + sizeof num - p));
+	}
 	case JSON_ARRAY:
 		if (buf_append(b, "[", 1))
 			return -1;
