@@ -336,33 +336,70 @@ static int exec_run(struct sq *sq, struct qb *q, struct dm_err *e)
 }
 
 /* The JSON columns' commonest texts without jansson's parser (its lexer and buffers for each):
- * "[]" (an account's installed base, its latest contacts) and an array of small non-negative
- * integers ("[12868]": the latest activity's contacts). NULL for any other text. */
+ * arrays, nested at most twice, of non-negative integers of up to 15 digits and strings without
+ * escapes — an account's installed base (mostly "[]"), its latest contacts ("[12868]"), its
+ * orders ([["product","2025-03-01"],...]). json_quick answers NULL for any other text, and
+ * wherever jansson would refuse one (leading zeros, control characters, invalid UTF-8), so that
+ * json_loads answers those as before. */
+static json_t *quick_value(const char *t, size_t n, size_t *i, int depth)
+{
+	if (*i >= n)
+		return NULL;
+	if (t[*i] == '[') {
+		if (depth >= 2)
+			return NULL;
+		json_t *a = json_array();
+		if (++*i < n && t[*i] == ']') {
+			++*i;
+			return a;
+		}
+		for (;;) {
+			json_t *v = quick_value(t, n, i, depth + 1);
+			if (!v)
+				break;
+			json_array_append_new(a, v);
+			if (*i < n && t[*i] == ',') {
+				++*i;
+				continue;
+			}
+			if (*i < n && t[*i] == ']') {
+				++*i;
+				return a;
+			}
+			break;
+		}
+		json_decref(a);
+		return NULL;
+	}
+	if (t[*i] == '"') {
+		size_t from = ++*i;
+		for (; *i < n && t[*i] != '"'; ++*i)
+			if (t[*i] == '\\' || (unsigned char)t[*i] < 0x20)
+				return NULL;
+		if (*i >= n)
+			return NULL;
+		return json_stringn(t + from, (*i)++ - from);   /* NULL when not UTF-8 */
+	}
+	json_int_t v = 0;
+	size_t from = *i;
+	while (*i < n && t[*i] >= '0' && t[*i] <= '9' && *i - from < 15)
+		v = v * 10 + (t[(*i)++] - '0');
+	if (*i == from || (*i - from > 1 && t[from] == '0'))
+		return NULL;
+	return json_integer(v);   /* what follows must be ',' or ']': the array checks */
+}
+
 static json_t *json_quick(const char *t, size_t n)
 {
-	if (n < 2 || t[0] != '[' || t[n - 1] != ']')
+	size_t i = 0;
+	if (!n || t[0] != '[')
 		return NULL;
-	if (n == 2)
-		return json_array();
-	json_t *a = json_array();
-	size_t i = 1;
-	for (;;) {
-		json_int_t v = 0;
-		size_t d = 0;
-		while (i < n - 1 && t[i] >= '0' && t[i] <= '9' && d < 15) {
-			v = v * 10 + (t[i++] - '0');
-			d++;
-		}
-		/* a number with digits, no leading zero (jansson refuses "01"), then ',' or the end */
-		if (!d || (d > 1 && t[i - d] == '0') || (t[i] != ',' && i != n - 1)) {
-			json_decref(a);
-			return NULL;
-		}
-		json_array_append_new(a, json_integer(v));
-		if (i == n - 1)
-			return a;
-		i++;   /* the comma */
+	json_t *v = quick_value(t, n, &i, 0);
+	if (v && i != n) {
+		json_decref(v);
+		v = NULL;
 	}
+	return v;
 }
 
 static json_t *column_value(sqlite3_stmt *st, int col, const struct field *f)
