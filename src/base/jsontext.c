@@ -6,13 +6,37 @@
 #include <string.h>
 #include "banned.h"
 
+/* buf_append for the small pieces: a copy when they fit (the answer's buffer grows by doubling,
+ * so they nearly always do), buf_append otherwise. */
+static inline int put(struct buf *b, const char *p, size_t n)
+{
+	if (!b->cap && b->len + n < b->alloc) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return buf_append(b, p, n);
+}
+
 static int append_string(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t from = 0;
-	if (buf_append(b, "\"", 1))
+	size_t from = 0, i = 0;
+	while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
+		i++;
+	if (i == n && !b->cap && b->len + n + 2 < b->alloc) {   /* nothing to escape: one copy */
+		char *d = b->data + b->len;
+		d[0] = '"';
+		memcpy(d + 1, s, n);
+		d[n + 1] = '"';
+		d[n + 2] = '\0';
+		b->len += n + 2;
+		return 0;
+	}
+	if (put(b, "\"", 1))
 		return -1;
-	for (size_t i = 0; i < n; i++) {
+	for (; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		char esc[7] = { '\\', 0, 0, 0, 0, 0, 0 };
 		size_t len = 2;
@@ -31,11 +55,11 @@ static int append_string(struct buf *b, const char *s, size_t n)
 			esc[5] = hex[c & 15];
 			len = 6;
 		}
-		if (buf_append(b, s + from, i - from) || buf_append(b, esc, len))
+		if (put(b, s + from, i - from) || put(b, esc, len))
 			return -1;
 		from = i + 1;
 	}
-	return buf_append(b, s + from, n - from) || buf_append(b, "\"", 1) ? -1 : 0;
+	return put(b, s + from, n - from) || put(b, "\"", 1) ? -1 : 0;
 }
 
 /* Reals: jansson's own text (its shortest round-trip form). */
@@ -55,32 +79,40 @@ int jsontext_append(struct buf *b, const json_t *v)
 	size_t i;
 	int first = 1;
 	switch (json_typeof(v)) {
-	case JSON_NULL: return buf_append(b, "null", 4);
-	case JSON_TRUE: return buf_append(b, "true", 4);
-	case JSON_FALSE: return buf_append(b, "false", 5);
+	case JSON_NULL: return put(b, "null", 4);
+	case JSON_TRUE: return put(b, "true", 4);
+	case JSON_FALSE: return put(b, "false", 5);
 	case JSON_STRING: return append_string(b, json_string_value(v), json_string_length(v));
 	case JSON_REAL: return append_real(b, v);
-	case JSON_INTEGER:
-		snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return buf_puts(b, num);
+	case JSON_INTEGER: {   /* as "%" JSON_INTEGER_FORMAT, without snprintf */
+		json_int_t n = json_integer_value(v);
+		unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+		char *p = num + sizeof num;
+		do
+			*--p = (char)('0' + u % 10);
+		while ((u /= 10));
+		if (n < 0)
+			*--p = '-';
+		return put(b, p, (size_t)(num + sizeof num - p));
+	}
 	case JSON_ARRAY:
-		if (buf_append(b, "[", 1))
+		if (put(b, "[", 1))
 			return -1;
 		json_array_foreach((json_t *)v, i, item) {
-			if ((i && buf_append(b, ",", 1)) || jsontext_append(b, item))
+			if ((i && put(b, ",", 1)) || jsontext_append(b, item))
 				return -1;
 		}
-		return buf_append(b, "]", 1);
+		return put(b, "]", 1);
 	case JSON_OBJECT:
-		if (buf_append(b, "{", 1))
+		if (put(b, "{", 1))
 			return -1;
 		json_object_foreach((json_t *)v, key, item) {
-			if ((!first && buf_append(b, ",", 1)) || append_string(b, key, strlen(key)) ||
-			    buf_append(b, ":", 1) || jsontext_append(b, item))
+			if ((!first && put(b, ",", 1)) || append_string(b, key, strlen(key)) ||
+			    put(b, ":", 1) || jsontext_append(b, item))
 				return -1;
 			first = 0;
 		}
-		return buf_append(b, "}", 1);
+		return put(b, "}", 1);
 	}
 	return -1;
 }

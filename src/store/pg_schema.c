@@ -633,6 +633,11 @@ const char *const pg_migrations[] = {
 	 * (sqlite_schema.c); each PostgreSQL transaction is one job, whose triggers run as
 	 * before. */
 	"SELECT 1;",
+	/* 24: SQLite's sign-in generation (auth_gen). PostgreSQL keeps the session lookup
+	 * uncached: several servers share the database, and knowing that no other server ended a
+	 * session would take a read of the database per request anyway (the lookup's own cost: a
+	 * round trip), or LISTEN/NOTIFY with its lost-connection cases. Nothing to do. */
+	"SELECT 1",
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

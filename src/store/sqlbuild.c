@@ -14,8 +14,13 @@
 
 void qb_init(struct qb *q, enum sql_dialect d)
 {
-	memset(q, 0, sizeof *q);
+	/* Not the bound values' 10 KB (written before they are read): every read cleared them. */
+	memset(&q->sql, 0, sizeof q->sql);
 	q->dialect = d;
+	q->n = 0;
+	q->values_only = 0;
+	q->point = 0;
+	q->nowned = 0;
 }
 
 void qb_release(struct qb *q)
@@ -122,6 +127,21 @@ void vis_owner(struct qb *q, const struct viewer *v, const char *col)
 	case ROLE_MANAGER:
 		buf_printf(&q->sql, "(%s = ", col);
 		qb_int(q, v->user_id);
+		if (q->point) {
+			/* One row: from its owner's team up the tree to a team the manager manages
+			 * or belongs to, instead of the set of every user within reach (100 reps of
+			 * a department) or of every team below the manager (11), built for the
+			 * statement: 75-80 → 47 µs a manager's GET by id at full scale. */
+			buf_printf(&q->sql, " OR EXISTS (WITH RECURSIVE vup(id) AS (SELECT vu.team_id "
+				   "FROM users vu WHERE vu.id = %s UNION SELECT vp.parent_id FROM teams "
+				   "vp JOIN vup ON vp.id = vup.id WHERE vp.parent_id IS NOT NULL) SELECT 1 "
+				   "FROM vup JOIN teams vm ON vm.id = vup.id WHERE vm.manager_id = ", col);
+			qb_int(q, v->user_id);
+			qb_sql(q, " OR vm.id = ");
+			qb_int(q, v->team_id);
+			qb_sql(q, "))");
+			return;
+		}
 		buf_printf(&q->sql, " OR %s IN ", col);
 		vis_team_users(q, v);
 		qb_sql(q, ")");
@@ -147,8 +167,12 @@ static void vis_account(struct qb *q, const struct viewer *v, const char *a)
 	snprintf(col, sizeof col, "%s.owner_id", a);
 	qb_sql(q, "(");
 	vis_owner(q, v, col);
-	buf_printf(&q->sql, " OR %s.id IN (SELECT vt.account_id FROM account_team vt WHERE "
-		   "vt.user_id = ", a);
+	if (q->point)   /* one row: its share looked up, not the set of the viewer's shares */
+		buf_printf(&q->sql, " OR EXISTS (SELECT 1 FROM account_team vt WHERE "
+			   "vt.account_id = %s.id AND vt.user_id = ", a);
+	else
+		buf_printf(&q->sql, " OR %s.id IN (SELECT vt.account_id FROM account_team vt WHERE "
+			   "vt.user_id = ", a);
 	qb_int(q, v->user_id);
 	qb_sql(q, ")");
 	if (v->role == ROLE_PARTNER) {

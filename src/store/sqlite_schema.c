@@ -696,6 +696,25 @@ const char *const sqlite_migrations[] = {
 	"CREATE TRIGGER activities_touch_agg_ai AFTER INSERT ON activities"
 	"  WHEN NOT EXISTS (SELECT 1 FROM activity_defer) BEGIN "
 	TOUCH_DAY("new", "1") TOUCH_PAIRS_ADD20("new") " END;",
+	/* 24: the sign-in state's generation, for the server's session cache (sqlite.c,
+	 * sq_session_get): a new random value (so no two states share one, even across a restored
+	 * copy) set in the writing transaction by every change that can end a session or
+	 * change what it grants — any update or delete of a user (role, team, active, archived,
+	 * password), a session deleted (sign-out, expiry, a user's sessions ended) or changed other
+	 * than by its activity moving forward. Triggers, so that the command line (`dealmap user`,
+	 * import, sweep), another process on the same file, bumps it too. */
+	"CREATE TABLE auth_gen (id INTEGER PRIMARY KEY CHECK (id = 1), gen INTEGER NOT NULL);"
+	"INSERT INTO auth_gen (id, gen) VALUES (1, random());"
+	"CREATE TRIGGER auth_gen_users_au AFTER UPDATE ON users BEGIN"
+	"  UPDATE auth_gen SET gen = random() WHERE id = 1; END;"
+	"CREATE TRIGGER auth_gen_users_ad AFTER DELETE ON users BEGIN"
+	"  UPDATE auth_gen SET gen = random() WHERE id = 1; END;"
+	"CREATE TRIGGER auth_gen_sessions_ad AFTER DELETE ON sessions BEGIN"
+	"  UPDATE auth_gen SET gen = random() WHERE id = 1; END;"
+	"CREATE TRIGGER auth_gen_sessions_au AFTER UPDATE ON sessions WHEN NOT ("
+	"  new.seen_ms >= old.seen_ms AND new.token_hash IS old.token_hash AND new.user_id IS"
+	"  old.user_id AND new.csrf IS old.csrf AND new.created_ms IS old.created_ms) BEGIN"
+	"  UPDATE auth_gen SET gen = random() WHERE id = 1; END;",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];

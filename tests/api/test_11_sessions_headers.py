@@ -44,6 +44,57 @@ class SessionHeaderTest(ApiTestCase):
             con.close()
         self.assertGreater(n, 0, "no session to age")
 
+    def write_db(self, sql):
+        """One write to the server's database from another process's connection, as the command
+        line (`dealmap user`, import, sweep) writes beside a running server."""
+        if is_pg(self.server.db):
+            psql(self.server.db, sql)
+            return
+        con = sqlite3.connect(self.server.db, timeout=30)
+        try:
+            with con:
+                con.execute(sql)
+        finally:
+            con.close()
+
+    # -- what the server knows of a session is never older than the database (its session
+    # cache, sqlite.c: each change below must take effect at the next request, whoever wrote it)
+    def test_changes_from_another_process_take_effect_at_once(self):
+        c = self.user_client()
+        for _ in range(3):   # the session read, then served again
+            r = c.get("users?limit=100")
+            self.assertStatus(r, 200)
+            self.assertGreater(len(r.json["items"]), 1, "a rep reads the directory")
+        self.write_db("UPDATE users SET role = 'partner' WHERE id = %d" % c.id)
+        r = c.get("users?limit=100")
+        self.assertStatus(r, 200)
+        self.assertEqual([u["id"] for u in r.json["items"]], [c.id],
+                         "a partner sees only themselves: the old role was served")
+        self.write_db("UPDATE users SET role = 'rep' WHERE id = %d" % c.id)
+        self.assertGreater(len(c.get("users?limit=100").json["items"]), 1)
+        self.write_db("UPDATE users SET active = 0 WHERE id = %d" % c.id)
+        self.assertError(c.get("me"), 401, "unauthorized")
+
+        c = self.user_client()
+        other = self.server.login(c.user["username"], PW)
+        for _ in range(2):
+            self.assertStatus(c.get("me"), 200)
+            self.assertStatus(other.get("me"), 200)
+        # only its activity moved back: idle for 31 minutes
+        self.write_db("UPDATE sessions SET seen_ms = %d WHERE user_id = %d"
+                      % (int(time.time() * 1000) - 31 * MIN, c.id))
+        self.assertError(c.get("me"), 401, "unauthorized")
+        self.assertError(other.get("me"), 401, "unauthorized")
+
+        c = self.user_client()
+        other = self.server.login(c.user["username"], PW)
+        for _ in range(2):
+            self.assertStatus(c.get("me"), 200)
+            self.assertStatus(other.get("me"), 200)
+        self.write_db("DELETE FROM sessions WHERE user_id = %d" % c.id)   # signed out elsewhere
+        self.assertError(c.get("me"), 401, "unauthorized")
+        self.assertError(other.get("me"), 401, "unauthorized")
+
     # -- timeouts
     def test_idle_timeout(self):
         c = self.user_client()
