@@ -501,7 +501,8 @@ static int create_tx(struct store *s, void *arg)
 	if (!rc && c->pw_hash)
 		rc = store_cred_set(s, c->id, c->pw_hash, c->e);
 	/* The stored record is read back after the commit, on the caller's thread (rec_create_in):
-	 * the writer thread, which every write waits for, does less. */
+	 * the writer thread, which every write waits for, does less. (An activity's is built from
+	 * the values inserted, above.) */
 	json_decref(next);
 	return rc;
 }
