@@ -638,6 +638,36 @@ int model_is_selected(const struct field *f)
 	return !(f->flags & (FF_WRITEONLY | FF_COMPUTED));
 }
 
+json_t *model_record_inserted(const struct kind *k, json_t *rec, int64_t id, const char *at)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < k->nfields; i++) {
+		const struct field *f = &k->fields[i];
+		json_t *v;
+		if (!model_is_selected(f))
+			continue;
+		if (!model_is_column(f)) {
+			json_decref(o);
+			return NULL;
+		}
+		if (!strcmp(f->name, "id"))
+			v = json_integer(id);
+		else if (!strcmp(f->name, "created_at") || !strcmp(f->name, "updated_at"))
+			v = json_string(at);
+		else if (!strcmp(f->name, "version"))
+			v = json_integer(1);
+		else if (!strcmp(f->name, "archived_at") || !(v = json_object_get(rec, f->name)))
+			v = json_null();
+		else if (f->type == FT_BOOL)   /* stored as 0/1, read back as a boolean */
+			v = json_boolean(json_is_true(v));
+		else
+			v = json_is_object(v) || json_is_array(v) ? json_deep_copy(v) : json_incref(v);
+		/* the field's name: static, valid UTF-8 */
+		json_object_set_new_nocheck(o, f->name, v);
+	}
+	return o;
+}
+
 /* ---- validation ---------------------------------------------------------------------------- */
 
 static int check_value(const struct field *f, json_t *v, struct dm_err *e)

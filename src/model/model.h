@@ -114,5 +114,11 @@ int model_check(const struct kind *k, json_t *body, enum check_mode mode, json_t
 int model_is_column(const struct field *f);
 /* 1 when the store reads the field (a column or a store-derived value). */
 int model_is_selected(const struct field *f);
+/* The record store_get would read back right after store_insert_at(k, rec, …, at) gave id,
+ * built from the values inserted: the system fields stamped, each column rec's value (a copy)
+ * or null. NULL when k selects a derived field (the store computes it). Only for kinds whose
+ * inserted row no trigger changes and whose read-only columns absent from rec default to
+ * null (activities). */
+json_t *model_record_inserted(const struct kind *k, json_t *rec, int64_t id, const char *at);
 
 #endif

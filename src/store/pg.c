@@ -556,13 +556,16 @@ static void audit_cte(struct qb *q, const struct kind *k, int64_t actor, const c
 /* The INSERT and its audit rows in one statement; no row back: a unique value is taken (ON
  * CONFLICT DO NOTHING), answered as DM_EDUPLICATE with the holder. */
 static int insert_audited(struct pg *pg, const struct kind *k, json_t *rec, int64_t actor,
-			  int import, int64_t *id, struct dm_err *e)
+			  int import, const char *at, int64_t *id, struct dm_err *e)
 {
 	char now[TIME_STR_LEN];
 	char *key = name_key_of(k, rec);
 	struct qb q;
 	PGresult *r = NULL;
-	time_format(time_now_ms(), now);
+	if (at)
+		snprintf(now, sizeof now, "%s", at);
+	else
+		time_format(time_now_ms(), now);
 	qb_init(&q, SQL_PG);
 	qb_sql(&q, "WITH r AS (");
 	if (import) {
@@ -590,10 +593,10 @@ static int insert_audited(struct pg *pg, const struct kind *k, json_t *rec, int6
 	return rc;
 }
 
-static int pg_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor, int64_t *id,
-		     struct dm_err *e)
+static int pg_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor,
+		     const char *at, int64_t *id, struct dm_err *e)
 {
-	return insert_audited(impl, k, rec, actor, 0, id, e);
+	return insert_audited(impl, k, rec, actor, 0, at, id, e);
 }
 
 /* Run a write that may break a unique index under a savepoint, so the transaction survives to
@@ -1250,7 +1253,7 @@ static int pg_analytics(void *impl, const char *name, const struct an_params *p,
 static int pg_import_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor,
 			    const char *audit, size_t audit_len, int64_t *id, struct dm_err *e)
 {
-	return insert_audited(impl, k, rec, actor, 1, id, e);
+	return insert_audited(impl, k, rec, actor, 1, NULL, id, e);
 }
 
 /* pg_dump's directory (PATH first, then pg_config --bindir's Debian place). NULL when none. */

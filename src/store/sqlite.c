@@ -689,8 +689,8 @@ static int duplicate(struct conn *c, const struct kind *k, json_t *rec, const ch
 
 static int defer_start(struct sq *sq, struct dm_err *e);
 
-static int sq_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor, int64_t *id,
-		     struct dm_err *e)
+static int sq_insert(void *impl, const struct kind *k, json_t *rec, int64_t actor,
+		     const char *at, int64_t *id, struct dm_err *e)
 {
 	struct sq *sq = impl;
 	if (k == &kind_activity ? in_writer(sq, e) || defer_start(sq, e) : in_write(sq, e))
@@ -700,7 +700,10 @@ static int sq_insert(void *impl, const struct kind *k, json_t *rec, int64_t acto
 	char *key = name_key_of(k, rec);
 	struct qb q;
 	int rc;
-	time_format(time_now_ms(), now);
+	if (at)
+		snprintf(now, sizeof now, "%s", at);
+	else
+		time_format(time_now_ms(), now);
 	qb_init(&q, SQL_SQLITE);
 	sql_insert(&q, k, rec, now, key);
 	rc = qb_exec(&q, c, e);

@@ -104,7 +104,13 @@ int store_list(struct store *s, const struct store_query *q, json_t **items, str
 int store_insert(struct store *s, const struct kind *k, json_t *rec, int64_t actor,
 		 int64_t *id, struct dm_err *e)
 {
-	return s->ops->insert(s->impl, k, rec, actor, id, e);
+	return s->ops->insert(s->impl, k, rec, actor, NULL, id, e);
+}
+
+int store_insert_at(struct store *s, const struct kind *k, json_t *rec, int64_t actor,
+		    const char *at, int64_t *id, struct dm_err *e)
+{
+	return s->ops->insert(s->impl, k, rec, actor, at, id, e);
 }
 
 int store_update(struct store *s, const struct kind *k, int64_t id, json_t *changes,

@@ -99,6 +99,11 @@ int store_list(struct store *s, const struct store_query *q, json_t **items, str
  * name, with e->existing_id set to the other record's id. */
 int store_insert(struct store *s, const struct kind *k, json_t *rec, int64_t actor,
 		 int64_t *id, struct dm_err *e);
+/* store_insert with created_at and updated_at the time at (time_format's form) instead of the
+ * store's clock, so the caller knows the stored record without reading it back
+ * (model_record_inserted). */
+int store_insert_at(struct store *s, const struct kind *k, json_t *rec, int64_t actor,
+		    const char *at, int64_t *id, struct dm_err *e);
 /* Inside store_write only. Set the fields of changes that differ from the stored record, bump
  * version and updated_at, audit each change. *changed tells whether anything did change. */
 int store_update(struct store *s, const struct kind *k, int64_t id, json_t *changes,

@@ -48,6 +48,33 @@ class ActivitiesTest(ApiTestCase):
         self.assertStatus(g, 200)
         self.assertEqual(g.json, a)
 
+    def test_created_answer_is_the_stored_record_byte_for_byte(self):
+        """POST's answer is built from the values inserted, not read back: it must be the very
+        bytes GET answers for the new record (field order, types, defaults, escapes, times)."""
+        rep, mgr, admin = self.org.rep1, self.org.mgr, self.admin
+        acc = self.acc["id"]
+        c1 = self.contact(rep, acc)
+        opp = self.opportunity(rep, acc)
+        bodies = [
+            {"account_id": acc, "channel": "phone"},
+            {"account_id": acc, "channel": "wechat", "contact_ids": [], "opportunity_id": None,
+             "summary": None, "next_touch_on": None, "effective": True},
+            {"account_id": acc, "channel": "visit", "contact_ids": [c1["id"]],
+             "opportunity_id": opp["id"], "occurred_at": "2026-10-01T17:30:00.5+08:00",
+             "effective": False, "next_touch_on": "2026-10-15",
+             "summary": "上门拜访 \"quoted\" back\\slash\nline\ttab \u0001 😀 </script>"},
+            {"account_id": acc, "channel": "other", "occurred_at": "2026-01-02T03:04:05Z",
+             "summary": ""},
+        ]
+        for who in (rep, mgr, admin):
+            for body in bodies:
+                r = who.post("activities", body)
+                self.assertStatus(r, 201, body)
+                g = who.get("activities/%d" % r.json["id"])
+                self.assertStatus(g, 200)
+                self.assertEqual(r.body, g.body, body)
+                self.assertEqual(r.header("ETag"), g.header("ETag"))
+
     def test_defaults_and_every_channel(self):
         for ch in CHANNELS:
             r = self.org.rep1.post("activities", {"account_id": self.acc["id"], "channel": ch,
