@@ -34,6 +34,15 @@ static void tune(void)
 {
 	mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
 	mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
+	/* No fastbins. A list of 50 accounts builds and frees thousands of small jansson blocks,
+	 * and each row's object grows its hash table to 1 KB: glibc serves a request of that size
+	 * (past tcache's seven blocks) only after malloc_consolidate has merged every free
+	 * fastbin chunk, once per row, 7 % of the list's CPU (perf). Without fastbins a small
+	 * free beyond tcache's seven coalesces at once and nothing waits to be consolidated:
+	 * rep's list of 50 at full scale ≈ 8 % less CPU a request (BENCHMARKS.md, fix 31).
+	 * A larger tcache (glibc.malloc.tcache_count, a tunable mallopt cannot set) measured no
+	 * better. */
+	mallopt(M_MXFAST, 0);
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	/* Statement journals stay in memory. With the default (spill to a temporary file past 64
 	 * KiB), once one statement of a transaction spilled, every later statement's journal went

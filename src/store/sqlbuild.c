@@ -424,7 +424,7 @@ const char *qb_keep(struct qb *q, char *s)
 }
 
 /* s as one FTS5 string ("..." with inner quotes doubled): a substring, not query syntax. */
-static char *fts_phrase(const char *s)
+char *sql_fts_phrase(const char *s)
 {
 	struct buf b = BUF_INIT(0);
 	buf_puts(&b, "\"");
@@ -452,8 +452,10 @@ static char *like_pattern(const char *s)
  * finds the candidates of 2+ character queries, and instr keeps the answer exactly the
  * substring's (the index folds case). PostgreSQL: pg_trgm's GIN index serves LIKE for 3+
  * characters; shorter queries have no trigram to look up and scan name_key with strpos (as
- * correct, only slower). Other kinds scan. */
-static void name_search(struct qb *q, const struct kind *k, const char *sub)
+ * correct, only slower). Other kinds scan. fts, when given, is the one character pair of sub
+ * SQLite looks up instead of the phrase of all of them (sq_list chose it): a superset of the
+ * phrase's rows, which instr narrows to the same answer. */
+static void name_search(struct qb *q, const struct kind *k, const char *sub, const char *fts)
 {
 	int indexed = k == &kind_account && utf8_chars(sub) >= (q->dialect == SQL_PG ? 3 : 2);
 	if (q->dialect == SQL_PG) {
@@ -470,7 +472,7 @@ static void name_search(struct qb *q, const struct kind *k, const char *sub)
 	if (indexed) {
 		qb_sql(q, " AND t.id IN (SELECT rowid FROM accounts_name_fts WHERE "
 			  "accounts_name_fts MATCH ");
-		qb_text(q, qb_keep(q, fts_phrase(sub)));
+		qb_text(q, qb_keep(q, sql_fts_phrase(fts ? fts : sub)));
 		qb_sql(q, ")");
 	}
 	qb_sql(q, " AND instr(t.name_key, ");
@@ -523,7 +525,7 @@ void sql_list(struct qb *q, const struct store_query *sqy)
 		}
 	}
 	if (sqy->name_sub)
-		name_search(q, k, sqy->name_sub);
+		name_search(q, k, sqy->name_sub, sqy->name_fts);
 	if (sqy->updated_since) {
 		qb_sql(q, " AND t.updated_at >= ");
 		qb_text(q, sqy->updated_since);

@@ -62,6 +62,8 @@ void select_list(struct qb *q, const struct kind *k);
 /* The whole list query of sqy: the page's ids first (filters, visibility, name search, keyset
  * cursor, order, limit), then the columns of those rows only, in the same order. */
 void sql_list(struct qb *q, const struct store_query *sqy);
+/* s as one FTS5 string ("..." with inner quotes doubled): a substring, not query syntax. */
+char *sql_fts_phrase(const char *s);
 /* INSERT of rec into k's table with the stamps (now) and name key (NULL when k has none);
  * PostgreSQL: ... ON CONFLICT DO NOTHING RETURNING id, so a taken unique value returns no row
  * instead of aborting the transaction. */

@@ -85,6 +85,8 @@ struct store_query {
 	struct store_filter filters[16];
 	int nfilters;
 	const char *name_sub;         /* substring of the name key, already normalised; NULL = none */
+	const char *name_fts;         /* SQLite's own (sq_list): the one character pair of name_sub
+					 the account name index looks up instead of all of them */
 	const char *updated_since;    /* RFC 3339 UTC ms string; NULL = none */
 	int archived;                 /* 0 = live only, 1 = archived only */
 	int pool;                     /* accounts: the public pool (owner_id null) instead of the

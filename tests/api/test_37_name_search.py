@@ -101,5 +101,25 @@ class NameSearchTest(ApiTestCase):
         self.assertTrue(self.index_agrees(rep, [self.tag + "导入", "改名", "导入00", "贸易",
                                                 self.tag, "单建", "失败", "公司"]))
 
+    def test_rare_pair_among_common_ones(self):
+        """A query whose first pairs are in many names and a later one in few: SQLite looks up
+        the rare pair alone (sqlite.c name_rare_pair) and instr keeps the answer exactly the
+        substring's, among names that hold the rare pair elsewhere."""
+        rep, t = self.org.rep1, self.tag
+        self.import_names(["南京%s甲乙%03d号公司" % (t, i) for i in range(70)] +
+                          ["Many %s-abc %03d" % (t, i) for i in range(70)])
+        hit = rep.post("accounts", {"name": "南京%s甲乙丙丁公司" % t}).json
+        near = [rep.post("accounts", {"name": n % t}).json for n in
+                ("乙丙丁%s南京甲", "南京%s甲丙乙丙丁", "Few %s-abXY abcXY")]
+        self.assertEqual(self.ids(rep, t + "甲乙丙"), [hit["id"]])
+        self.assertEqual(self.ids(rep, t[-3:] + "甲乙丙丁"), [hit["id"]])
+        self.assertEqual(self.ids(rep, "乙丙丁"), sorted([hit["id"], near[0]["id"], near[1]["id"]]))
+        self.assertEqual(self.ids(rep, t + "-abcXY"), [])
+        self.assertEqual(self.ids(rep, "abcXY"), [near[2]["id"]])
+        self.assertEqual(self.ids(self.org.rep2, t + "甲乙丙"), [])
+        self.assertTrue(self.index_agrees(rep, [t + "甲乙丙", "甲乙丙丁", "乙丙", "丙丁公",
+                                                t + "-abc", "-abXY", "bcXY", t + "甲乙00"]))
+
+
 if __name__ == "__main__":
     unittest.main()
