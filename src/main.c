@@ -39,7 +39,7 @@ static void tune(void)
 	 * (past tcache's seven blocks) only after malloc_consolidate has merged every free
 	 * fastbin chunk, once per row, 7 % of the list's CPU (perf). Without fastbins a small
 	 * free beyond tcache's seven coalesces at once and nothing waits to be consolidated:
-	 * rep's list of 50 at full scale ≈ 8 % less CPU a request (BENCHMARKS.md, fix 31).
+	 * rep's list of 50 at full scale ≈ 8 % less CPU a request (BENCHMARKS.md, fix 32).
 	 * A larger tcache (glibc.malloc.tcache_count, a tunable mallopt cannot set) measured no
 	 * better. */
 	mallopt(M_MXFAST, 0);
