@@ -236,6 +236,57 @@ class VisibilityTest(ApiTestCase):
         self.assertStatus(self.admin.patch("teams/%d" % ext["id"], {"manager_id": None}), 200)
         self.assertError(self.org.other_mgr.get(url), 404)
 
+    def test_moving_a_team_moves_a_managers_reach_everywhere_at_once(self):
+        # A team with a team below it, and a rep of the lower one with a record of each kind
+        # and a quota on the upper team, moved under another manager's team, to the top and
+        # back: every read of a manager (GET by id, the lists, the name search) follows the
+        # tree as it is now (the reach is read from the tree's closure, team_paths).
+        o = self.org
+        moved = self.admin.post("teams", {"name": uniq("Moved"), "parent_id": o.teams["branch"]}).json
+        below = self.admin.post("teams", {"name": uniq("MovedSub"), "parent_id": moved["id"]}).json
+        u = "deep" + uniq("d").replace("-", "")
+        r = self.admin.post("users", {"username": u, "role": "rep", "password": PW, "team_id": below["id"]})
+        self.assertStatus(r, 201)
+        uid = r.json["id"]
+        tree = self._tree(self.server.login(u, PW), "%s deep %s account" % (self.tag, u))
+        r = self.admin.post("quotas", {"team_id": moved["id"], "period": "2026-Q4", "amount": 4242})
+        self.assertStatus(r, 201)
+        tree["quotas"] = r.json
+        name = tree["accounts"]["name"]
+
+        def reach(client, who, sees):
+            for kind, rec in tree.items():
+                r = client.get("%s/%d" % (kind, rec["id"]))
+                if sees:
+                    self.assertStatus(r, 200, "%s GET %s" % (who, kind))
+                else:
+                    self.assertError(r, 404, "not_found", msg="%s GET %s" % (who, kind))
+                listed = rec["id"] in self.ids(client.list_all(kind))
+                self.assertEqual(listed, sees, "%s lists %s" % (who, kind))
+            listed = self.ids(client.list_all("accounts", {"owner_id": uid, "sort": "-last_touch_at"}))
+            self.assertEqual(tree["accounts"]["id"] in listed, sees, "%s: the owner's list" % who)
+            found = self.ids(client.list_all("accounts", {"name": name}))
+            self.assertEqual(tree["accounts"]["id"] in found, sees, "%s: the name search" % who)
+
+        def move(parent):
+            self.assertStatus(self.admin.patch("teams/%d" % moved["id"], {"parent_id": parent}), 200)
+
+        reach(o.mgr, "mgr", True)
+        reach(o.top, "top", True)
+        reach(o.other_mgr, "other_mgr", False)
+        move(o.teams["sibling"])
+        reach(o.mgr, "mgr after the move", False)
+        reach(o.other_mgr, "other_mgr after the move", True)
+        reach(o.top, "top after the move", True)
+        move(None)
+        reach(o.mgr, "mgr, moved to the top", False)
+        reach(o.other_mgr, "other_mgr, moved to the top", False)
+        reach(o.top, "top, moved to the top", False)
+        move(o.teams["region"])
+        reach(o.mgr, "mgr, moved back", True)
+        reach(o.other_mgr, "other_mgr, moved back", False)
+        reach(o.top, "top, moved back", True)
+
     def test_partner_sees_no_accounts(self):
         u = "partner" + uniq("p").replace("-", "")
         self.assertStatus(self.admin.post("users", {"username": u, "role": "partner", "password": PW}), 201)
