@@ -196,3 +196,30 @@ test('phone width (390 px): My day, logging a follow-up and the account page fit
   assert.ok(btn.x >= 0 && btn.x + btn.width <= 390, 'the follow-up button is on screen');
   await ctx.close();
 });
+
+test('My day: the first 20 follow-ups of many, then more on request', async () => {
+  const { ctx, page } = await newPage();
+  await signIn(page, server.base, 'li');
+  const tag = Date.now();
+  const past = new Date(Date.now() - 30 * 86400e3).toISOString();
+  for (let i = 0; i < 25; i++) {
+    const acc = (await apiCall(page, 'POST', '/accounts', { name: '逾期测试客户' + tag + '-' + i, industry: '印刷包装' })).body;
+    const act = await apiCall(page, 'POST', '/activities', { account_id: acc.id, channel: 'visit', occurred_at: past,
+      summary: '上门拜访', next_touch_on: '2026-01-01' });
+    assert.equal(act.status, 201, JSON.stringify(act.body));
+  }
+  const agenda = await apiGet(page, '/me/agenda');
+  assert.ok(agenda.follow_ups_total >= 25, 'li has the 25 overdue accounts and more');
+  assert.equal(agenda.follow_ups.length, 20, 'the default page is 20');
+
+  await page.goto(server.base + '/');
+  await page.waitForSelector('[data-test=more-follow-ups]');
+  const count = () => page.evaluate(() => document.querySelectorAll('[data-test=overdue] .list-row, [data-test=due] .list-row').length);
+  assert.equal(await count(), 20);
+  assert.match(await page.textContent('[data-test=more-follow-ups]'), new RegExp('共 ' + agenda.follow_ups_total + ' 条待跟进'));
+  await page.click('[data-test=show-more-follow-ups]');
+  const want = Math.min(100, agenda.follow_ups_total);
+  await page.waitForFunction((n) => document.querySelectorAll('[data-test=overdue] .list-row, [data-test=due] .list-row').length === n, want);
+  if (agenda.follow_ups_total <= 100) assert.equal(await page.locator('[data-test=more-follow-ups]').count(), 0, 'all shown: no more to ask for');
+  await ctx.close();
+});

@@ -51,7 +51,7 @@ export default {
     title: 'My day', greeting: 'Good day, {name}', reason: { planned: 'as planned', cadence: 'by cadence' }, overdue: 'Overdue follow-ups', due: 'Due today', warnings: 'Warnings on my deals',
     sleeping: 'My sleeping accounts', myAccounts: 'My accounts, least recently touched first', logFollowUp: 'Log follow-up',
     agendaMissing: 'The agenda (due and overdue follow-ups) arrives with a coming server update; meanwhile your accounts are listed by last touch.',
-    noOverdue: 'No overdue follow-ups. Well done.', noWarnings: 'No warnings on your deals.', noSleeping: 'No sleeping accounts.', moreFollowUps: 'The {shown} most overdue of {total} follow-ups are shown.', moreSleeping: 'The {shown} longest quiet of {total} sleeping accounts are shown.',
+    noOverdue: 'No overdue follow-ups. Well done.', noWarnings: 'No warnings on your deals.', noSleeping: 'No sleeping accounts.', showMore: 'Show more', moreFollowUps: 'The {shown} most overdue of {total} follow-ups are shown.', moreSleeping: 'The {shown} longest quiet of {total} sleeping accounts are shown.',
     lastTouch: 'Last touch', nextTouch: 'Next follow-up', reason: 'Reason', touches: 'Touches', neverTouched: 'Never',
   },
   followup: {

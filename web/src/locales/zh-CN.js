@@ -51,7 +51,7 @@ export default {
     title: '我的一天', greeting: '{name}，您好', reason: { planned: '按计划', cadence: '按跟进节奏' }, overdue: '逾期跟进', due: '今日待跟进', warnings: '我的商机预警',
     sleeping: '我的沉睡客户', myAccounts: '我的客户（最久未跟进在前）', logFollowUp: '写跟进',
     agendaMissing: '待办日程（到期和逾期跟进）将随服务器下一次更新上线；目前按最近跟进时间列出您的客户。',
-    noOverdue: '没有逾期跟进，做得好！', noWarnings: '您的商机暂无预警。', noSleeping: '没有沉睡客户。', moreFollowUps: '共 {total} 条待跟进，显示逾期最久的 {shown} 条。', moreSleeping: '共 {total} 个沉睡客户，显示沉寂最久的 {shown} 个。',
+    noOverdue: '没有逾期跟进，做得好！', noWarnings: '您的商机暂无预警。', noSleeping: '没有沉睡客户。', showMore: '显示更多', moreFollowUps: '共 {total} 条待跟进，显示逾期最久的 {shown} 条。', moreSleeping: '共 {total} 个沉睡客户，显示沉寂最久的 {shown} 个。',
     lastTouch: '最近跟进', nextTouch: '下次跟进', reason: '原因', touches: '跟进次数', neverTouched: '从未跟进',
   },
   followup: {
