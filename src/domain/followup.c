@@ -297,7 +297,9 @@ static void sort_first(void *base, size_t n, size_t size, size_t k,
 			}
 		}
 	}
-	qsort(base, k < n ? k : n, size, cmp);
+	size_t m = k < n ? k : n;
+	if (m > 1)   /* base is NULL for an empty list: qsort's pointer must not be (UBSan) */
+		qsort(base, m, size, cmp);
 }
 
 /* followup_present_account's rules (next_touch_on, is_sleeping) on one candidate, in days: the
