@@ -1439,39 +1439,76 @@ static void agg_period(struct qb *q, const struct an_params *p, const char *t, c
 		       const char *neg)
 {
 	static const char *const sfx[] = { "", "_m", "_y" }, *const col[] = { "day", "month", "year" };
+	struct an_range r[16];
+	int n = sql_funnel_ranges(p, r, (int)(sizeof r / sizeof r[0]));
+	qb_sql(q, "(");
+	for (int i = 0; i < n; i++) {
+		int lv = r[i].level;
+		buf_printf(&q->sql, "%sSELECT %s FROM %s%s x WHERE ", i ? " UNION ALL " : "",
+			   r[i].sign < 0 ? neg : cols, t, sfx[lv]);
+		scope_tree(q, p, "x.owner_id");
+		buf_printf(&q->sql, " AND x.%s >= ", col[lv]);
+		qb_text(q, qb_keep(q, xstrdup(r[i].lo)));
+		buf_printf(&q->sql, " AND x.%s <= ", col[lv]);
+		qb_text(q, qb_keep(q, xstrdup(r[i].hi)));
+	}
+	qb_sql(q, ") a");
+}
+
+int64_t sql_funnel_key(const struct an_params *p)
+{
+	switch (p->scope) {
+	case SCOPE_COMPANY:
+		return -1;
+	case SCOPE_TEAM:
+		return -1 - p->team_id;
+	case SCOPE_ME:
+		break;
+	}
+	return p->user_id;
+}
+
+int sql_funnel_ranges(const struct an_params *p, struct an_range *out, int max)
+{
 	int64_t from, to, today;
 	char now[DATE_STR_LEN];
 	struct cover c = { .n = 0 };
+	int n = 0;
 	date_today_offset(480, now);
 	if (!date_to_days(p->from_day, &from) && !date_to_days(p->to_day, &to) &&
 	    !date_to_days(now, &today))
 		c = cover_range(LV_YEAR, from, to, today);
-	if (!c.n) {   /* unparsable dates: the days themselves */
-		qb_sql(q, "(SELECT ");
-		buf_printf(&q->sql, "%s FROM %s x WHERE ", cols, t);
-		scope_tree(q, p, "x.owner_id");
-		period_days(q, p, "x.day");
-		qb_sql(q, ") a");
-		return;
+	if (!c.n) {   /* unparsable dates: the days themselves (agg_period) */
+		if (max < 1)
+			return 0;
+		out[0].sign = 1;
+		out[0].level = LV_DAY;
+		snprintf(out[0].lo, sizeof out[0].lo, "%s", p->from_day);
+		snprintf(out[0].hi, sizeof out[0].hi, "%s", p->to_day);
+		return 1;
 	}
-	qb_sql(q, "(");
-	for (int i = 0; i < c.n; i++) {
+	for (int i = 0; i < c.n && n < max; i++, n++) {
 		int lv = c.t[i].level;
-		char lo[DATE_STR_LEN], hi[DATE_STR_LEN];
-		date_from_days(first_of(lv, c.t[i].lo), lo);
-		date_from_days(first_of(lv, c.t[i].hi), hi);
-		lo[lv == LV_DAY ? 10 : lv == LV_MONTH ? 7 : 4] = '\0';
-		hi[lv == LV_DAY ? 10 : lv == LV_MONTH ? 7 : 4] = '\0';
-		buf_printf(&q->sql, "%sSELECT %s FROM %s%s x WHERE ", i ? " UNION ALL " : "",
-			   c.t[i].sign < 0 ? neg : cols, t, sfx[lv]);
-		scope_tree(q, p, "x.owner_id");
-		buf_printf(&q->sql, " AND x.%s >= ", col[lv]);
-		qb_text(q, qb_keep(q, xstrdup(lo)));
-		buf_printf(&q->sql, " AND x.%s <= ", col[lv]);
-		qb_text(q, qb_keep(q, xstrdup(hi)));
+		size_t len = lv == LV_DAY ? 10 : lv == LV_MONTH ? 7 : 4;
+		out[n].sign = c.t[i].sign;
+		out[n].level = lv;
+		date_from_days(first_of(lv, c.t[i].lo), out[n].lo);
+		date_from_days(first_of(lv, c.t[i].hi), out[n].hi);
+		out[n].lo[len] = out[n].hi[len] = '\0';
 	}
-	qb_sql(q, ") a");
+	return n;
 }
+
+const char sql_funnel_open[] = "SELECT stage, cents, n, amount FROM agg_open WHERE owner_id = ?1";
+
+#define FUNNEL_RANGE(sfx, col)                                                                  \
+	"SELECT 0, stage, n, amount, cycle_ms FROM agg_closed" sfx " WHERE owner_id = ?1 AND "   \
+	col " >= ?2 AND " col " <= ?3 UNION ALL SELECT 1, rank, n, 0, 0 FROM agg_reach" sfx      \
+	" WHERE owner_id = ?1 AND " col " >= ?2 AND " col " <= ?3 UNION ALL SELECT 2, stage, n, " \
+	"stay_ms, 0 FROM agg_stays" sfx " WHERE owner_id = ?1 AND " col " >= ?2 AND " col " <= ?3"
+const char *const sql_funnel_range[3] = {
+	FUNNEL_RANGE("", "day"), FUNNEL_RANGE("_m", "month"), FUNNEL_RANGE("_y", "year"),
+};
 
 /* funnel_open: {stage, count, amount, weighted_amount} of open opportunities, now */
 static void an_funnel_open(struct qb *q, const struct an_params *p)
