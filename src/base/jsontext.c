@@ -66,13 +66,10 @@ static int append_string(struct buf *b, const char *s, size_t n)
 /* Reals as jansson 2.14 writes them (dump.c, jsonp_dtostr at its default precision): "%.17g",
  * ".0" appended when that has neither a point nor an exponent, and the exponent's '+' and
  * leading zeros dropped; non-finite values are not JSON (jansson refuses them too). */
-int jsontext_real(struct buf *b, double d)
+static int real_text(double d, char t[40])
 {
-	char t[40];
-	if (!isfinite(d))
-		return -1;
-	int n = snprintf(t, sizeof t, "%.17g", d);
-	if (n < 0 || (size_t)n >= sizeof t - 3)
+	int n = snprintf(t, 40, "%.17g", d);
+	if (n < 0 || n >= 40 - 3)
 		return -1;
 	char *ex = memchr(t, 'e', (size_t)n);
 	if (!ex && !memchr(t, '.', (size_t)n)) {
@@ -89,6 +86,37 @@ int jsontext_real(struct buf *b, double d)
 			from++;
 		memmove(to, from, (size_t)(t + n - from) + 1);
 		n -= (int)(from - to);
+	}
+	return n;
+}
+
+/* printf's "%.17g" is exact, and slow: ≈ 0.6 µs a real, 13 reals a funnel (a fifth of its CPU
+ * once the answer was text). Each thread keeps the text of the reals it wrote last, by their
+ * bits: a report asked again (a dashboard, the same team's funnel) writes the same figures. */
+#define REAL_MEMO 64
+static __thread struct {
+	uint64_t bits;
+	unsigned char len;   /* 0: empty */
+	char t[27];
+} real_memo[REAL_MEMO];
+
+int jsontext_real(struct buf *b, double d)
+{
+	uint64_t bits;
+	if (!isfinite(d))
+		return -1;
+	memcpy(&bits, &d, sizeof bits);
+	unsigned slot = (unsigned)((bits * 0x9E3779B97F4A7C15ULL) >> 58) % REAL_MEMO;
+	if (real_memo[slot].len && real_memo[slot].bits == bits)
+		return put(b, real_memo[slot].t, real_memo[slot].len);
+	char t[40];
+	int n = real_text(d, t);
+	if (n < 0)
+		return -1;
+	if (n < (int)sizeof real_memo[0].t) {
+		real_memo[slot].bits = bits;
+		real_memo[slot].len = (unsigned char)n;
+		memcpy(real_memo[slot].t, t, (size_t)n);
 	}
 	return put(b, t, (size_t)n);
 }

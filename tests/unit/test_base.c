@@ -488,9 +488,12 @@ static void same_as_jansson_real(double d)
 	json_t *v = json_real(d);
 	char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 	assert_non_null(want);
-	assert_int_equal(jsontext_real(&b, d), 0);
-	if (strcmp(b.data, want))
-		fail_msg("%.17g: jsontext_real wrote %s, jansson %s", d, b.data, want);
+	for (int again = 0; again < 2; again++) {   /* the second from the thread's memo */
+		buf_reset(&b);
+		assert_int_equal(jsontext_real(&b, d), 0);
+		if (strcmp(b.data ? b.data : "", want))
+			fail_msg("%.17g: jsontext_real wrote %s, jansson %s", d, b.data, want);
+	}
 	free(want);
 	buf_release(&b);
 	json_decref(v);
@@ -524,7 +527,8 @@ static void jsontext_matches_jansson(void **state)
 }
 
 /* jsontext_real and jsontext_int (the funnel's answer written without a tree) against jansson's
- * text of the same value: the reals the reports write (ratios of 4 decimals, days of 2), whole
+ * text of the same value, each real written twice (once formatted, once from the memo of the
+ * reals a thread wrote last, where thousands of values share 64 slots): the reals the reports write (ratios of 4 decimals, days of 2), whole
  * numbers (".0"), exponents both ways (jansson drops the '+' and the leading zeros), and random
  * bit patterns. */
 static void jsontext_numbers_match_jansson(void **state)
