@@ -7,12 +7,17 @@ static int report_h(struct http_req *rq, struct http_resp *rs)
 {
 	struct kv params[HTTP_MAX_PARAMS];
 	size_t n = api_params(rq, params);
-	json_t *out;
-	int rc = analytics_run(api_store(rq), api_viewer(rq), rq->route_data, params, n, &out,
-			       &rq->err);
-	if (!rc)
-		http_set_json(rs, 200, out);
-	return rc;
+	struct buf out = BUF_INIT(0);
+	int rc = analytics_text(api_store(rq), api_viewer(rq), rq->route_data, params, n, &out,
+				&rq->err);
+	if (rc) {
+		buf_release(&out);
+		return rc;
+	}
+	rs->status = 200;
+	rs->content_type = "application/json; charset=utf-8";
+	rs->body = buf_detach(&out, &rs->body_len);
+	return 0;
 }
 
 static const char *const query[] = {

@@ -311,6 +311,15 @@ static int route_match(const char *pattern, const char *path, int64_t ids[HTTP_M
 {
 	int nid = 0;
 	while (*pattern && *path) {
+		/* a plain character first: strncmp per character of every route's pattern was 7 % of
+		 * a funnel request's CPU (fix 38) */
+		if (*pattern != '{') {
+			if (*pattern != *path)
+				return 0;
+			pattern++;
+			path++;
+			continue;
+		}
 		if (!strncmp(pattern, "{key}", 5)) {
 			size_t n = 0;
 			while ((*path >= 'a' && *path <= 'z') || (*path >= '0' && *path <= '9') ||
@@ -325,26 +334,19 @@ static int route_match(const char *pattern, const char *path, int64_t ids[HTTP_M
 			pattern += 5;
 			continue;
 		}
-		if (*pattern == '{') {
-			const char *close = strchr(pattern, '}');
-			int64_t v = 0;
-			int digits = 0;
-			while (*path >= '0' && *path <= '9') {
-				if (v > (INT64_MAX - 9) / 10)
-					return 0;
-				v = v * 10 + (*path++ - '0');
-				digits++;
-			}
-			if (!digits || v < 1 || nid == HTTP_MAX_PATH_IDS || !close)
+		const char *close = strchr(pattern, '}');   /* an {id} */
+		int64_t v = 0;
+		int digits = 0;
+		while (*path >= '0' && *path <= '9') {
+			if (v > (INT64_MAX - 9) / 10)
 				return 0;
-			ids[nid++] = v;
-			pattern = close + 1;
-			continue;
+			v = v * 10 + (*path++ - '0');
+			digits++;
 		}
-		if (*pattern != *path)
+		if (!digits || v < 1 || nid == HTTP_MAX_PATH_IDS || !close)
 			return 0;
-		pattern++;
-		path++;
+		ids[nid++] = v;
+		pattern = close + 1;
 	}
 	return !*pattern && (!*path || (path[0] == '/' && !path[1]));
 }

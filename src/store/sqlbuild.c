@@ -89,18 +89,32 @@ void qb_id_or_null(struct qb *q, int64_t id)
 
 /* ---- visibility: SQL fragments that restrict rows to what the viewer may see ---------------- */
 
-/* The teams within a manager's reach: their team, the teams they manage, and every team below
- * those, read from the tree's closure (team_paths, migration 22: a team with itself and each team
- * above it) as the teams whose path holds one of the first two. The recursive walk down the tree
- * this replaces built its temporary tables for every statement (fix 33). */
+/* A manager's reach, the one predicate its three forms share: "a team on the path is one the
+ * manager manages or belongs to". Appends the join of the tree's closure (team_paths, migration
+ * 22: a team with itself and each team above it) to the team at the path's upper end, kept to
+ * those teams:
+ *     team_paths p JOIN teams m ON m.id = p.ancestor_id AND (m.manager_id = ? OR m.id = ?)
+ * so that p.team_id is a team within reach (their team, the teams they manage, every team below
+ * those). The set form selects p.team_id (reach_teams); the point forms tie p.team_id to one team
+ * (one row's owner's team, vis_owner; a report's team, sql_team_in_reach). The recursive walks
+ * down and up the tree this replaced built temporary tables for every statement (fix 33). */
+static void reach_paths(struct qb *q, const struct viewer *v, const char *p, const char *m)
+{
+	buf_printf(&q->sql, "team_paths %s JOIN teams %s ON %s.id = %s.ancestor_id AND (%s.manager_id "
+		   "= ", p, m, m, p, m);
+	qb_int(q, v->user_id);
+	buf_printf(&q->sql, " OR %s.id = ", m);
+	qb_int(q, v->team_id);
+	qb_sql(q, ")");
+}
+
+/* The teams within a manager's reach as a set (a team may appear more than once: the set is
+ * read by IN). */
 static void reach_teams(struct qb *q, const struct viewer *v)
 {
-	qb_sql(q, "(SELECT vp.team_id FROM team_paths vp WHERE vp.ancestor_id IN (SELECT vr.id FROM "
-		  "teams vr WHERE vr.manager_id = ");
-	qb_int(q, v->user_id);
-	qb_sql(q, " OR vr.id = ");
-	qb_int(q, v->team_id);
-	qb_sql(q, "))");
+	qb_sql(q, "(SELECT vp.team_id FROM ");
+	reach_paths(q, v, "vp", "vr");
+	qb_sql(q, ")");
 }
 
 /* Users whose records a manager sees: members of the teams within their reach. */
@@ -137,13 +151,10 @@ void vis_owner(struct qb *q, const struct viewer *v, const char *col)
 			 * above it) holds a team the manager manages or belongs to; a few rows by
 			 * key, instead of the set of every user within reach (100 reps of a
 			 * department) built for the statement, or the walk up the tree. */
-			buf_printf(&q->sql, " OR EXISTS (SELECT 1 FROM users vu JOIN team_paths vp ON "
-				   "vp.team_id = vu.team_id JOIN teams vm ON vm.id = vp.ancestor_id "
-				   "WHERE vu.id = %s AND (vm.manager_id = ", col);
-			qb_int(q, v->user_id);
-			qb_sql(q, " OR vm.id = ");
-			qb_int(q, v->team_id);
-			qb_sql(q, ")))");
+			qb_sql(q, " OR EXISTS (SELECT 1 FROM ");
+			reach_paths(q, v, "vp", "vm");
+			buf_printf(&q->sql, " JOIN users vu ON vu.team_id = vp.team_id WHERE vu.id = %s))",
+				   col);
 			return;
 		}
 		buf_printf(&q->sql, " OR %s IN ", col);
@@ -1009,12 +1020,9 @@ void sql_team_in_reach(struct qb *q, const struct viewer *v, int64_t team)
 	qb_sql(q, "SELECT 1 AS ok FROM teams t WHERE t.archived_at IS NULL AND t.id = ");
 	qb_int(q, team);
 	if (v->role == ROLE_MANAGER) {
-		qb_sql(q, " AND EXISTS (SELECT 1 FROM team_paths tp JOIN teams ta ON ta.id = "
-			  "tp.ancestor_id WHERE tp.team_id = t.id AND (ta.manager_id = ");
-		qb_int(q, v->user_id);
-		qb_sql(q, " OR ta.id = ");
-		qb_int(q, v->team_id);
-		qb_sql(q, "))");
+		qb_sql(q, " AND EXISTS (SELECT 1 FROM ");
+		reach_paths(q, v, "tp", "ta");
+		qb_sql(q, " WHERE tp.team_id = t.id)");
 	} else if (v->role != ROLE_ADMIN) {
 		qb_sql(q, " AND t.id IN ");
 		vis_teams(q, v);
@@ -1431,39 +1439,76 @@ static void agg_period(struct qb *q, const struct an_params *p, const char *t, c
 		       const char *neg)
 {
 	static const char *const sfx[] = { "", "_m", "_y" }, *const col[] = { "day", "month", "year" };
+	struct an_range r[16];
+	int n = sql_funnel_ranges(p, r, (int)(sizeof r / sizeof r[0]));
+	qb_sql(q, "(");
+	for (int i = 0; i < n; i++) {
+		int lv = r[i].level;
+		buf_printf(&q->sql, "%sSELECT %s FROM %s%s x WHERE ", i ? " UNION ALL " : "",
+			   r[i].sign < 0 ? neg : cols, t, sfx[lv]);
+		scope_tree(q, p, "x.owner_id");
+		buf_printf(&q->sql, " AND x.%s >= ", col[lv]);
+		qb_text(q, qb_keep(q, xstrdup(r[i].lo)));
+		buf_printf(&q->sql, " AND x.%s <= ", col[lv]);
+		qb_text(q, qb_keep(q, xstrdup(r[i].hi)));
+	}
+	qb_sql(q, ") a");
+}
+
+int64_t sql_funnel_key(const struct an_params *p)
+{
+	switch (p->scope) {
+	case SCOPE_COMPANY:
+		return -1;
+	case SCOPE_TEAM:
+		return -1 - p->team_id;
+	case SCOPE_ME:
+		break;
+	}
+	return p->user_id;
+}
+
+int sql_funnel_ranges(const struct an_params *p, struct an_range *out, int max)
+{
 	int64_t from, to, today;
 	char now[DATE_STR_LEN];
 	struct cover c = { .n = 0 };
+	int n = 0;
 	date_today_offset(480, now);
 	if (!date_to_days(p->from_day, &from) && !date_to_days(p->to_day, &to) &&
 	    !date_to_days(now, &today))
 		c = cover_range(LV_YEAR, from, to, today);
-	if (!c.n) {   /* unparsable dates: the days themselves */
-		qb_sql(q, "(SELECT ");
-		buf_printf(&q->sql, "%s FROM %s x WHERE ", cols, t);
-		scope_tree(q, p, "x.owner_id");
-		period_days(q, p, "x.day");
-		qb_sql(q, ") a");
-		return;
+	if (!c.n) {   /* unparsable dates: the days themselves (agg_period) */
+		if (max < 1)
+			return 0;
+		out[0].sign = 1;
+		out[0].level = LV_DAY;
+		snprintf(out[0].lo, sizeof out[0].lo, "%s", p->from_day);
+		snprintf(out[0].hi, sizeof out[0].hi, "%s", p->to_day);
+		return 1;
 	}
-	qb_sql(q, "(");
-	for (int i = 0; i < c.n; i++) {
+	for (int i = 0; i < c.n && n < max; i++, n++) {
 		int lv = c.t[i].level;
-		char lo[DATE_STR_LEN], hi[DATE_STR_LEN];
-		date_from_days(first_of(lv, c.t[i].lo), lo);
-		date_from_days(first_of(lv, c.t[i].hi), hi);
-		lo[lv == LV_DAY ? 10 : lv == LV_MONTH ? 7 : 4] = '\0';
-		hi[lv == LV_DAY ? 10 : lv == LV_MONTH ? 7 : 4] = '\0';
-		buf_printf(&q->sql, "%sSELECT %s FROM %s%s x WHERE ", i ? " UNION ALL " : "",
-			   c.t[i].sign < 0 ? neg : cols, t, sfx[lv]);
-		scope_tree(q, p, "x.owner_id");
-		buf_printf(&q->sql, " AND x.%s >= ", col[lv]);
-		qb_text(q, qb_keep(q, xstrdup(lo)));
-		buf_printf(&q->sql, " AND x.%s <= ", col[lv]);
-		qb_text(q, qb_keep(q, xstrdup(hi)));
+		size_t len = lv == LV_DAY ? 10 : lv == LV_MONTH ? 7 : 4;
+		out[n].sign = c.t[i].sign;
+		out[n].level = lv;
+		date_from_days(first_of(lv, c.t[i].lo), out[n].lo);
+		date_from_days(first_of(lv, c.t[i].hi), out[n].hi);
+		out[n].lo[len] = out[n].hi[len] = '\0';
 	}
-	qb_sql(q, ") a");
+	return n;
 }
+
+const char sql_funnel_open[] = "SELECT stage, cents, n, amount FROM agg_open WHERE owner_id = ?1";
+
+#define FUNNEL_RANGE(sfx, col)                                                                  \
+	"SELECT 0, stage, n, amount, cycle_ms FROM agg_closed" sfx " WHERE owner_id = ?1 AND "   \
+	col " >= ?2 AND " col " <= ?3 UNION ALL SELECT 1, rank, n, 0, 0 FROM agg_reach" sfx      \
+	" WHERE owner_id = ?1 AND " col " >= ?2 AND " col " <= ?3 UNION ALL SELECT 2, stage, n, " \
+	"stay_ms, 0 FROM agg_stays" sfx " WHERE owner_id = ?1 AND " col " >= ?2 AND " col " <= ?3"
+const char *const sql_funnel_range[3] = {
+	FUNNEL_RANGE("", "day"), FUNNEL_RANGE("_m", "month"), FUNNEL_RANGE("_y", "year"),
+};
 
 /* funnel_open: {stage, count, amount, weighted_amount} of open opportunities, now */
 static void an_funnel_open(struct qb *q, const struct an_params *p)

@@ -87,6 +87,25 @@ void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
 /* The named analytics query; DM_EINVAL (e filled) for an unknown name. */
 int sql_analytics(struct qb *q, const char *name, const struct an_params *p, struct dm_err *e);
 
+/* The funnel as statements of fixed text (SQLite: store_funnel), the same rows the named funnel
+ * queries sum. The scope's one key of the funnel's tables (the owner, the company's -1, a team's
+ * -1 - id). */
+int64_t sql_funnel_key(const struct an_params *p);
+/* The period as signed ranges of days, months or years of those tables (the cover the named
+ * queries read: sqlbuild.c cover_range), lo and hi as the tables' text; the count (at most max;
+ * 7 at most are needed). */
+struct an_range {
+	int sign;      /* +1 or -1 */
+	int level;     /* 0 day, 1 month, 2 year: the table and its twins agg_x, agg_x_m, agg_x_y */
+	char lo[11], hi[11];
+};
+int sql_funnel_ranges(const struct an_params *p, struct an_range *out, int max);
+/* The open sums of key ?1: (stage, cents, n, amount) of agg_open. */
+extern const char sql_funnel_open[];
+/* The period sums of key ?1 over [?2, ?3] at a level: (0, stage, n, amount, cycle_ms) of
+ * agg_closed, (1, rank, n, 0, 0) of agg_reach, (2, stage, n, stay_ms, 0) of agg_stays. */
+extern const char *const sql_funnel_range[3];
+
 /* SELECT id of the live record holding rec's unique value (users: username; others: key). */
 void sql_holder(struct qb *q, const struct kind *k, json_t *rec, const char *key);
 /* Fill e with the DM_EDUPLICATE answer for kind k (other: the holder's id, or 0). */

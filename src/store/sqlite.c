@@ -2176,13 +2176,152 @@ static int sq_team_in_reach(void *impl, const struct viewer *v, int64_t team, in
 			    struct dm_err *e)
 {
 	struct qb q;
-	json_t *rows = NULL;
+	struct conn *c = conn_get(impl, e);
+	int rc = 0;
+	*yes = 0;
+	if (!c)
+		return e->code;
 	qb_init(&q, SQL_SQLITE);
 	sql_team_in_reach(&q, v, team);
-	int rc = rows_run(impl, &q, &rows, e);
-	*yes = !rc && json_array_size(rows) > 0;
-	json_decref(rows);
+	sqlite3_stmt *st = qb_prepare(&q, c, e);
+	if (!st) {
+		rc = e->code;
+	} else {
+		int s = sqlite3_step(st);
+		if (s == SQLITE_ROW)
+			*yes = 1;
+		else if (s != SQLITE_DONE)
+			rc = step_error(c, s, e);
+		stmt_done(st);
+	}
+	qb_release(&q);
 	return rc;
+}
+
+/* ---- the funnel: statements of fixed text, the rows summed in C ------------------------------
+ * What the four named funnel queries compute (sqlbuild.c an_funnel_open ...), without their text
+ * built per request (the period's dates and the rates formatted, the text hashed to find its
+ * statement), their GROUP BY's sorter over a UNION ALL, and a JSON object per row: agg_open's
+ * rows of the key, then one statement per range of the period's cover reading the three period
+ * tables at once; the signed sums per stage and rank here. */
+
+static int funnel_stage(const unsigned char *t)
+{
+	for (int k = 0; t && k < FUNNEL_STAGES; k++)
+		if (!strcmp((const char *)t, store_funnel_stages[k]))
+			return k;
+	return -1;
+}
+
+/* SQLite's integer sum() fails on overflow ("integer overflow"): so does this */
+static void add_to(int64_t *sum, int64_t v, int *overflow)
+{
+	if (__builtin_add_overflow(*sum, v, sum))
+		*overflow = 1;
+}
+
+/* the rate of stage t as rate_of's CASE reads it: the first of p's rates for the stage, or 0 */
+static int64_t funnel_rate(const struct an_params *p, const char *t)
+{
+	for (size_t i = 0; i < p->nrates; i++)
+		if (p->rates[i].stage && !strcmp(p->rates[i].stage, t))
+			return p->rates[i].rate;
+	return 0;
+}
+
+static int sq_funnel(void *impl, const struct an_params *p, struct funnel_sums *out,
+		     struct dm_err *e)
+{
+	struct conn *c = conn_get(impl, e);
+	struct an_range r[16];
+	int64_t key = sql_funnel_key(p), cyc[2] = { 0, 0 }, stay[FUNNEL_STAGES] = { 0 };
+	int overflow = 0, s = SQLITE_DONE;
+	if (!c)
+		return e->code;
+	int nr = sql_funnel_ranges(p, r, (int)(sizeof r / sizeof r[0]));
+	sqlite3_stmt *st = stmt_fixed(c, sql_funnel_open, e);
+	if (!st)
+		return e->code;
+	sqlite3_bind_int64(st, 1, key);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		int k = funnel_stage((const unsigned char *)t);
+		if (k < 0)
+			continue;
+		int64_t cents = sqlite3_column_int64(st, 1), n = sqlite3_column_int64(st, 2),
+			amount = sqlite3_column_int64(st, 3), rate = funnel_rate(p, t), w = 0, x = 0;
+		/* agg_weighted: (amount - n cents) / 100 x rate + n x ((cents x rate + 50) / 100) */
+		if (__builtin_mul_overflow(n, cents, &x) || __builtin_sub_overflow(amount, x, &x) ||
+		    __builtin_mul_overflow(x / 100, rate, &w) ||
+		    __builtin_mul_overflow(cents, rate, &x) || __builtin_add_overflow(x, 50, &x) ||
+		    __builtin_mul_overflow(n, x / 100, &x) || __builtin_add_overflow(w, x, &w))
+			overflow = 1;
+		add_to(&out->open[k].count, n, &overflow);
+		add_to(&out->open[k].amount, amount, &overflow);
+		add_to(&out->open[k].weighted, w, &overflow);
+	}
+	stmt_done(st);
+	for (int i = 0; s == SQLITE_DONE && i < nr; i++) {
+		if (!(st = stmt_fixed(c, sql_funnel_range[r[i].level], e)))
+			return e->code;
+		sqlite3_bind_int64(st, 1, key);
+		sqlite3_bind_text(st, 2, r[i].lo, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, r[i].hi, -1, SQLITE_STATIC);
+		int64_t sign = r[i].sign;
+		while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+			int64_t n = sign * sqlite3_column_int64(st, 2),
+				a = sign * sqlite3_column_int64(st, 3);
+			switch (sqlite3_column_int(st, 0)) {
+			case 0: {   /* agg_closed: stage won|lost, n, amount, cycle_ms */
+				const char *t = (const char *)sqlite3_column_text(st, 1);
+				int won = t && !strcmp(t, "won");
+				if (!won && !(t && !strcmp(t, "lost")))
+					break;
+				struct funnel_closed *fc = won ? &out->won : &out->lost;
+				add_to(&fc->count, n, &overflow);
+				add_to(&fc->amount, a, &overflow);
+				add_to(&cyc[!won], sign * sqlite3_column_int64(st, 4), &overflow);
+				break;
+			}
+			case 1: {   /* agg_reach: rank, n */
+				int64_t rank = sqlite3_column_int64(st, 1);
+				if (rank >= 0)
+					add_to(&out->reach[rank < 7 ? rank : 7], n, &overflow);
+				break;
+			}
+			case 2: {   /* agg_stays: stage, n, stay_ms */
+				int k = funnel_stage(sqlite3_column_text(st, 1));
+				if (k >= 0) {
+					add_to(&out->stays[k].stays, n, &overflow);
+					add_to(&stay[k], a, &overflow);
+				}
+				break;
+			}
+			}
+		}
+		stmt_done(st);
+	}
+	if (s != SQLITE_DONE)
+		return step_error(c, s, e);
+	if (overflow)
+		return dm_fail(e, DM_EINTERNAL, NULL, "the funnel's sums overflow");
+	/* HAVING sum(n) <> 0: a stage whose count sums to 0 is not in the queries' answer; the
+	 * averages as SQLite computes sum(ms) / 86400000.0 / sum(n) */
+	for (int k = 0; k < FUNNEL_STAGES; k++) {
+		if (!out->open[k].count)
+			out->open[k].amount = out->open[k].weighted = 0;
+		if ((out->stays[k].has_avg = out->stays[k].stays != 0))
+			out->stays[k].avg_days = (double)stay[k] / 86400000.0 /
+						 (double)out->stays[k].stays;
+	}
+	struct funnel_closed *fc[2] = { &out->won, &out->lost };
+	for (int w = 0; w < 2; w++) {
+		if (!fc[w]->count)
+			fc[w]->amount = 0;
+		if ((fc[w]->has_cycle = fc[w]->count != 0))
+			fc[w]->avg_cycle_days = (double)cyc[w] / 86400000.0 / (double)fc[w]->count;
+	}
+	return 0;
 }
 
 /* ---- the writer thread: group commit ---------------------------------------------------------- */
@@ -2713,6 +2852,7 @@ const struct store_ops store_sqlite_ops = {
 	.throttle_clear = sq_throttle_clear,
 	.team_in_reach = sq_team_in_reach,
 	.analytics = sq_analytics,
+	.funnel = sq_funnel,
 	.setting_get = sq_setting_get,
 	.setting_put = sq_setting_put,
 	.stage_add = sq_stage_add,

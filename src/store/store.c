@@ -372,3 +372,79 @@ int store_analytics(struct store *s, const char *name, const struct an_params *p
 {
 	return s->ops->analytics(s->impl, name, p, rows, e);
 }
+
+const char *const store_funnel_stages[FUNNEL_STAGES + 1] = { "interest", "brewing", "design",
+							      "compare", "commit", "use", NULL };
+
+static json_t *row_for(json_t *rows, const char *key, const char *value)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r) {
+		const char *v = json_string_value(json_object_get(r, key));
+		if (v && !strcmp(v, value))
+			return r;
+	}
+	return NULL;
+}
+
+static int64_t int_of(json_t *o, const char *k)
+{
+	return json_integer_value(json_object_get(o, k));
+}
+
+static void closed_of(json_t *rows, const char *stage, struct funnel_closed *c)
+{
+	json_t *r = row_for(rows, "stage", stage), *avg = json_object_get(r, "avg_cycle_days");
+	c->count = int_of(r, "count");
+	c->amount = int_of(r, "amount");
+	c->has_cycle = json_is_number(avg);
+	c->avg_cycle_days = json_number_value(avg);
+}
+
+/* The funnel from its four named queries' rows (PostgreSQL) */
+static int funnel_by_queries(struct store *s, const struct an_params *p, struct funnel_sums *out,
+			     struct dm_err *e)
+{
+	json_t *open = NULL, *closed = NULL, *reach = NULL, *days = NULL, *r;
+	size_t i;
+	int rc;
+	if ((rc = store_analytics(s, "funnel_open", p, &open, e)) ||
+	    (rc = store_analytics(s, "funnel_closed", p, &closed, e)) ||
+	    (rc = store_analytics(s, "funnel_reach", p, &reach, e)) ||
+	    (rc = store_analytics(s, "stage_days", p, &days, e)))
+		goto out;
+	for (int k = 0; k < FUNNEL_STAGES; k++) {
+		r = row_for(open, "stage", store_funnel_stages[k]);
+		out->open[k].count = int_of(r, "count");
+		out->open[k].amount = int_of(r, "amount");
+		out->open[k].weighted = int_of(r, "weighted_amount");
+		r = row_for(days, "stage", store_funnel_stages[k]);
+		json_t *avg = json_object_get(r, "avg_days");
+		out->stays[k].stays = int_of(r, "stays");
+		out->stays[k].has_avg = json_is_number(avg);
+		out->stays[k].avg_days = json_number_value(avg);
+	}
+	closed_of(closed, "won", &out->won);
+	closed_of(closed, "lost", &out->lost);
+	json_array_foreach(reach, i, r) {
+		int64_t rank = int_of(r, "rank");
+		if (rank >= 0)
+			out->reach[rank < 7 ? rank : 7] += int_of(r, "n");
+	}
+out:
+	json_decref(open);
+	json_decref(closed);
+	json_decref(reach);
+	json_decref(days);
+	return rc;
+}
+
+int store_funnel(struct store *s, const struct an_params *p, struct funnel_sums *out,
+		 struct dm_err *e)
+{
+	memset(out, 0, sizeof *out);
+	if (s->ops->funnel)
+		return s->ops->funnel(s->impl, p, out, e);
+	return funnel_by_queries(s, p, out, e);
+}

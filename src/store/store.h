@@ -261,6 +261,30 @@ struct an_params {
 	char cutoff[TIME_STR_LEN_];      /* an instant the query needs (sleeping since...) */
 };
 
+/* The funnel's sums, as C values: what its four named queries (funnel_open, funnel_closed,
+ * funnel_reach, stage_days; sqlbuild.c) answer. A stage those leave out (its count sums to 0)
+ * is zeros here, its averages absent (has_* 0). */
+#define FUNNEL_STAGES 6   /* the open stages, in order: store_funnel_stages */
+extern const char *const store_funnel_stages[FUNNEL_STAGES + 1];   /* NULL-terminated */
+struct funnel_closed {
+	int64_t count, amount;
+	int has_cycle;
+	double avg_cycle_days;   /* the summed cycle in days / count, unrounded */
+};
+struct funnel_sums {
+	struct { int64_t count, amount, weighted; } open[FUNNEL_STAGES];   /* open now */
+	struct funnel_closed won, lost;                       /* closed in the period */
+	int64_t reach[8];   /* created in the period, by the furthest rank reached (0 only lost,
+			     * 1 interest .. 6 use, 7 won; a rank above 7 counts as 7) */
+	struct { int64_t stays; int has_avg; double avg_days; } stays[FUNNEL_STAGES];
+				/* stays in each stage that ended in the period */
+};
+/* Fill out for the scope and period of p. SQLite reads its statements prepared once with bound
+ * values and sums the rows in C; a backend without its own (PostgreSQL) runs the four named
+ * queries. */
+int store_funnel(struct store *s, const struct an_params *p, struct funnel_sums *out,
+		 struct dm_err *e);
+
 /* Run the named aggregate query; rows as objects keyed by column. Names and columns are
  * documented in sqlite_analytics.c beside each query. DM_EINVAL for an unknown name. */
 int store_analytics(struct store *s, const char *name, const struct an_params *p, json_t **rows,

@@ -76,6 +76,9 @@ struct store_ops {
 			     struct dm_err *e);
 	int (*analytics)(void *impl, const char *name, const struct an_params *p, json_t **rows,
 			 struct dm_err *e);
+	/* NULL: store_funnel runs the named queries */
+	int (*funnel)(void *impl, const struct an_params *p, struct funnel_sums *out,
+		      struct dm_err *e);
 	int (*throttle_get)(void *impl, const char *key, int64_t *fails, int64_t *since_ms,
 			    struct dm_err *e);
 	int (*throttle_fail)(void *impl, const char *key, int64_t now_ms, int64_t window_ms,

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -481,6 +482,23 @@ static void same_as_jansson(json_t *v)
 	json_decref(v);
 }
 
+static void same_as_jansson_real(double d)
+{
+	struct buf b = BUF_INIT(0);
+	json_t *v = json_real(d);
+	char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	assert_non_null(want);
+	for (int again = 0; again < 2; again++) {   /* the second from the thread's memo */
+		buf_reset(&b);
+		assert_int_equal(jsontext_real(&b, d), 0);
+		if (strcmp(b.data ? b.data : "", want))
+			fail_msg("%.17g: jsontext_real wrote %s, jansson %s", d, b.data, want);
+	}
+	free(want);
+	buf_release(&b);
+	json_decref(v);
+}
+
 static void jsontext_matches_jansson(void **state)
 {
 	static const char *const texts[] = {
@@ -505,6 +523,46 @@ static void jsontext_matches_jansson(void **state)
 	assert_int_equal(jsontext_append(&b, v), -1);
 	assert_true(b.len <= 8);
 	json_decref(v);
+	buf_release(&b);
+}
+
+/* jsontext_real and jsontext_int (the funnel's answer written without a tree) against jansson's
+ * text of the same value, each real written twice (once formatted, once from the memo of the
+ * reals a thread wrote last, where thousands of values share 64 slots): the reals the reports write (ratios of 4 decimals, days of 2), whole
+ * numbers (".0"), exponents both ways (jansson drops the '+' and the leading zeros), and random
+ * bit patterns. */
+static void jsontext_numbers_match_jansson(void **state)
+{
+	static const double reals[] = {
+		0.0, -0.0, 1.0, -1.0, 21.0, 0.5327, 0.8739, 0.4984, 19.72, 111.62, 16.92, 1e-4, 1e-5,
+		1.5e-7, 123456789012345678.0, 1e16, 1e17, 1e21, -2.5e-300, 1e300, 4.9e-324, 0.1, 1.0 / 3,
+		9007199254740993.0, 100.0, 1e5,
+	};
+	for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++)
+		same_as_jansson_real(reals[i]);
+	for (int i = 0; i <= 10000; i++)   /* every ratio of four decimals */
+		same_as_jansson_real(round((double)i / 10000.0 * 10000.0) / 10000.0);
+	uint64_t x = 88172645463325252ULL;
+	for (int i = 0; i < 20000; i++) {
+		double d;
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		memcpy(&d, &x, sizeof d);
+		if (isfinite(d))
+			same_as_jansson_real(d);
+	}
+	struct buf b = BUF_INIT(0);
+	assert_int_equal(jsontext_real(&b, NAN), -1);
+	assert_int_equal(jsontext_real(&b, INFINITY), -1);
+	static const int64_t ints[] = { 0, 7, -7, 1234567890123, INT64_MAX, INT64_MIN };
+	for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+		json_t *v = json_integer(ints[i]);
+		char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+		buf_reset(&b);
+		assert_int_equal(jsontext_int(&b, ints[i]), 0);
+		assert_string_equal(b.data, want);
+		free(want);
+		json_decref(v);
+	}
 	buf_release(&b);
 }
 
@@ -536,6 +594,7 @@ int main(void)
 		cmocka_unit_test(dates),
 		cmocka_unit_test(errors_record_detail),
 		cmocka_unit_test(jsontext_matches_jansson),
+		cmocka_unit_test(jsontext_numbers_match_jansson),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "base/text.h"
+#include "base/timeutil.h"
 #include "model/model.h"
 #include "store/store.h"
 #include "store/sqlite_schema.h"
@@ -1731,6 +1732,213 @@ static void deferred_activity_sums_equal_the_triggers(void **state)
 	teardown((void **)&g);
 }
 
+/* ---- the funnel's sums (store_funnel: fixed statements, summed in C) -------------------------- */
+
+static uint64_t fx_rand(uint64_t *x)
+{
+	*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+	return *x;
+}
+
+static json_t *row_of(json_t *rows, const char *key, const char *value)
+{
+	size_t i;
+	json_t *r;
+	json_array_foreach(rows, i, r) {
+		const char *v = json_string_value(json_object_get(r, key));
+		if (v && !strcmp(v, value))
+			return r;
+	}
+	return NULL;
+}
+
+static int64_t int_in(json_t *r, const char *k)
+{
+	return json_integer_value(json_object_get(r, k));
+}
+
+/* what the four named queries answer, read as the funnel reads them */
+static void funnel_by_named_queries(struct store *s, const struct an_params *p,
+				    struct funnel_sums *out)
+{
+	static const char *const names[] = { "funnel_open", "funnel_closed", "funnel_reach",
+					     "stage_days" };
+	json_t *rows[4], *r;
+	struct dm_err e;
+	size_t i;
+	memset(out, 0, sizeof *out);
+	for (int q = 0; q < 4; q++)
+		assert_int_equal(store_analytics(s, names[q], p, &rows[q], &e), 0);
+	for (int k = 0; k < FUNNEL_STAGES; k++) {
+		r = row_of(rows[0], "stage", store_funnel_stages[k]);
+		out->open[k].count = int_in(r, "count");
+		out->open[k].amount = int_in(r, "amount");
+		out->open[k].weighted = int_in(r, "weighted_amount");
+		r = row_of(rows[3], "stage", store_funnel_stages[k]);
+		out->stays[k].stays = int_in(r, "stays");
+		out->stays[k].has_avg = json_is_real(json_object_get(r, "avg_days"));
+		out->stays[k].avg_days = json_real_value(json_object_get(r, "avg_days"));
+	}
+	struct funnel_closed *c[2] = { &out->won, &out->lost };
+	for (int w = 0; w < 2; w++) {
+		r = row_of(rows[1], "stage", w ? "lost" : "won");
+		c[w]->count = int_in(r, "count");
+		c[w]->amount = int_in(r, "amount");
+		c[w]->has_cycle = json_is_real(json_object_get(r, "avg_cycle_days"));
+		c[w]->avg_cycle_days = json_real_value(json_object_get(r, "avg_cycle_days"));
+	}
+	json_array_foreach(rows[2], i, r) {
+		int64_t rank = int_in(r, "rank");
+		if (rank >= 0)
+			out->reach[rank < 7 ? rank : 7] += int_in(r, "n");
+	}
+	for (int q = 0; q < 4; q++)
+		json_decref(rows[q]);
+}
+
+static void funnel_sums_equal(const struct funnel_sums *a, const struct funnel_sums *b,
+			      const char *label)
+{
+	int same = 1;
+	for (int k = 0; k < FUNNEL_STAGES; k++)
+		same &= a->open[k].count == b->open[k].count && a->open[k].amount ==
+			b->open[k].amount && a->open[k].weighted == b->open[k].weighted &&
+			a->stays[k].stays == b->stays[k].stays && a->stays[k].has_avg ==
+			b->stays[k].has_avg && a->stays[k].avg_days == b->stays[k].avg_days;
+	const struct funnel_closed *ca[2] = { &a->won, &a->lost }, *cb[2] = { &b->won, &b->lost };
+	for (int w = 0; w < 2; w++)
+		same &= ca[w]->count == cb[w]->count && ca[w]->amount == cb[w]->amount &&
+			ca[w]->has_cycle == cb[w]->has_cycle &&
+			ca[w]->avg_cycle_days == cb[w]->avg_cycle_days;
+	for (int r = 0; r < 8; r++)
+		same &= a->reach[r] == b->reach[r];
+	if (!same)
+		fail_msg("%s: store_funnel differs from the named queries", label);
+}
+
+/* store_funnel's SQLite path (statements of fixed text, one per range of the period's cover,
+ * the signed rows summed in C) answers what the four named queries answer, for random rows of
+ * the funnel's tables: keys of the company, a team and users; stages the funnel does not show;
+ * ranks above 7; cents buckets weighted by rates (none, all, a stage given twice); counts that
+ * cancel out (HAVING sum(n) <> 0 leaves such a stage out, amounts and all); days from two years
+ * ago to after today (the cover's ranges less the free buckets after today); periods of a day,
+ * across months and years, whole years, and this year so far. */
+static void funnel_sums_equal_the_named_queries(void **state)
+{
+	static const char *const stages[] = { "interest", "brewing", "design", "compare", "commit",
+					       "use", "won", "lost", "other" };
+	static const int64_t keys[] = { -1, -3, 5, 7 };
+	struct fx *f = *state;
+	sqlite3 *db = NULL;
+	uint64_t x = 0x9E3779B97F4A7C15ULL;
+	char today_s[DATE_STR_LEN], d[DATE_STR_LEN], sql[512];
+	int64_t today;
+	date_today_offset(480, today_s);
+	assert_int_equal(date_to_days(today_s, &today), 0);
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+	for (size_t ki = 0; ki < sizeof keys / sizeof keys[0]; ki++) {
+		long long key = (long long)keys[ki];
+		for (int i = 0; i < 40; i++) {
+			static const int cents[] = { 0, 1, 37, 49, 50, 99 };
+			int64_t n = (int64_t)(fx_rand(&x) % 9) - 3;
+			int c = cents[fx_rand(&x) % 6];
+			snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO agg_open (owner_id, stage, cents, "
+				 "n, amount) VALUES (%lld, '%s', %d, %lld, %lld)", key,
+				 stages[fx_rand(&x) % 9], c, (long long)n,
+				 (long long)(n * (int64_t)(fx_rand(&x) % 100000) * 100 + n * c));
+			assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		}
+		/* a stage whose counts cancel out, its amounts not */
+		snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO agg_open (owner_id, stage, cents, n, "
+			 "amount) VALUES (%lld, 'design', 3, 2, 70003), (%lld, 'design', 4, -2, -10)",
+			 key, key);
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		for (int i = 0; i < 400; i++) {
+			int64_t day = today - 800 + (int64_t)(fx_rand(&x) % 900);
+			int64_t n = (int64_t)(fx_rand(&x) % 5) + (i % 7 == 0 ? -4 : 1);
+			date_from_days(day, d);
+			snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO agg_closed (owner_id, day, stage, "
+				 "n, amount, cycle_ms) VALUES (%lld, '%s', '%s', %lld, %lld, %lld)", key,
+				 d, stages[6 + fx_rand(&x) % 3], (long long)n,
+				 (long long)(fx_rand(&x) % 10000000), (long long)(fx_rand(&x) % 900000000000));
+			assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+			snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO agg_reach (owner_id, day, rank, n) "
+				 "VALUES (%lld, '%s', %d, %lld)", key, d, (int)(fx_rand(&x) % 10),
+				 (long long)n);
+			assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+			snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO agg_stays (owner_id, day, stage, n, "
+				 "stay_ms) VALUES (%lld, '%s', '%s', %lld, %lld)", key, d,
+				 stages[i % 3 ? fx_rand(&x) % 6 : fx_rand(&x) % 9], (long long)n,
+				 (long long)(fx_rand(&x) % 90000000000));
+			assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+			/* and the same counts taken away the next day: periods holding both days see
+			 * them cancel out */
+			if (i % 5 == 0) {
+				date_from_days(day + 1, d);
+				snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO agg_closed (owner_id, day, "
+					 "stage, n, amount, cycle_ms) VALUES (%lld, '%s', 'lost', %lld, 5, "
+					 "7); INSERT OR IGNORE INTO agg_stays (owner_id, day, stage, n, "
+					 "stay_ms) VALUES (%lld, '%s', 'brewing', %lld, 11)", key, d,
+					 (long long)-n, key, d, (long long)-n);
+				assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+			}
+		}
+	}
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	struct an_rate all[] = { { "interest", 5 }, { "brewing", 10 }, { "design", 20 },
+				 { "compare", 30 }, { "commit", 50 }, { "use", 80 }, { "won", 100 },
+				 { "lost", 0 } };
+	struct an_rate twice[] = { { "design", 33 }, { "use", 7 }, { "design", 90 } };
+	struct { struct an_rate *r; size_t n; } rates[] = { { all, 8 }, { NULL, 0 }, { twice, 3 } };
+	int64_t periods[80][2];
+	int np = 0;
+	int y;
+	unsigned m, dd;
+	civil_from_days(today, &y, &m, &dd);
+	periods[np][0] = days_from_civil(y, 1, 1), periods[np++][1] = today;   /* the default */
+	periods[np][0] = days_from_civil(y, 1, 1), periods[np++][1] = days_from_civil(y, 12, 31);
+	periods[np][0] = days_from_civil(y - 1, 1, 1), periods[np++][1] = days_from_civil(y - 1, 12, 31);
+	periods[np][0] = days_from_civil(y - 1, m, 1), periods[np++][1] = today + 40;
+	periods[np][0] = today, periods[np++][1] = today;
+	periods[np][0] = today - 700, periods[np++][1] = today + 90;
+	while (np < 80) {
+		int64_t from = today - 850 + (int64_t)(fx_rand(&x) % 960);
+		int64_t len = np % 3 ? (int64_t)(fx_rand(&x) % 500) : (int64_t)(fx_rand(&x) % 40);
+		periods[np][0] = from, periods[np++][1] = from + len;
+	}
+	for (int i = 0; i < np; i++) {
+		for (size_t ki = 0; ki < sizeof keys / sizeof keys[0]; ki++) {
+			struct an_params p;
+			struct funnel_sums got, want;
+			struct dm_err e;
+			char label[160];
+			memset(&p, 0, sizeof p);
+			if (keys[ki] == -1) {
+				p.scope = SCOPE_COMPANY;
+			} else if (keys[ki] < 0) {
+				p.scope = SCOPE_TEAM;
+				p.team_id = -1 - keys[ki];
+			} else {
+				p.scope = SCOPE_ME;
+				p.user_id = keys[ki];
+			}
+			date_from_days(periods[i][0], p.from_day);
+			date_from_days(periods[i][1], p.to_day);
+			p.rates = rates[(size_t)i % 3].r;
+			p.nrates = rates[(size_t)i % 3].n;
+			snprintf(label, sizeof label, "key %lld, %s..%s, rates %d", (long long)keys[ki],
+				 p.from_day, p.to_day, i % 3);
+			assert_int_equal(store_funnel(f->s, &p, &got, &e), 0);
+			funnel_by_named_queries(f->s, &p, &want);
+			funnel_sums_equal(&got, &want, label);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1760,6 +1968,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(update_versions_and_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(checkpoints_keep_the_wal_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(funnel_sums_equal_the_named_queries, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
