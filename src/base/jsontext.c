@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "text.h"
 #include "banned.h"
 
 /* buf_append for the small pieces: a copy when they fit (the answer's buffer grows by doubling,
@@ -62,6 +63,24 @@ static int append_string(struct buf *b, const char *s, size_t n)
 	return put(b, s + from, n - from) || put(b, "\"", 1) ? -1 : 0;
 }
 
+int jsontext_string(struct buf *b, const char *s, size_t n)
+{
+	return append_string(b, s, n);
+}
+
+int jsontext_int(struct buf *b, long long n)
+{
+	char num[32];
+	unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+	char *p = num + sizeof num;
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10));
+	if (n < 0)
+		*--p = '-';
+	return put(b, p, (size_t)(num + sizeof num - p));
+}
+
 /* Reals: jansson's own text (its shortest round-trip form). */
 static int append_real(struct buf *b, const json_t *v)
 {
@@ -73,7 +92,6 @@ static int append_real(struct buf *b, const json_t *v)
 
 int jsontext_append(struct buf *b, const json_t *v)
 {
-	char num[32];
 	const char *key;
 	json_t *item;
 	size_t i;
@@ -84,17 +102,8 @@ int jsontext_append(struct buf *b, const json_t *v)
 	case JSON_FALSE: return put(b, "false", 5);
 	case JSON_STRING: return append_string(b, json_string_value(v), json_string_length(v));
 	case JSON_REAL: return append_real(b, v);
-	case JSON_INTEGER: {   /* as "%" JSON_INTEGER_FORMAT, without snprintf */
-		json_int_t n = json_integer_value(v);
-		unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
-		char *p = num + sizeof num;
-		do
-			*--p = (char)('0' + u % 10);
-		while ((u /= 10));
-		if (n < 0)
-			*--p = '-';
-		return put(b, p, (size_t)(num + sizeof num - p));
-	}
+	case JSON_INTEGER:   /* as "%" JSON_INTEGER_FORMAT, without snprintf */
+		return jsontext_int(b, (long long)json_integer_value(v));
 	case JSON_ARRAY:
 		if (put(b, "[", 1))
 			return -1;
@@ -115,4 +124,97 @@ int jsontext_append(struct buf *b, const json_t *v)
 		return put(b, "}", 1);
 	}
 	return -1;
+}
+
+/* The JSON columns' commonest texts without jansson's parser (its lexer and buffers for each):
+ * an account's installed base (mostly "[]"), its latest contacts ("[12868]"), its orders
+ * ([["product","2025-03-01"],...]). quick_value answers NULL (build) or -1 for any other text,
+ * and wherever jansson would refuse one (leading zeros, control characters, invalid UTF-8), so
+ * that json_loads answers those as before. Without build it only checks (a NULL-free 0/1). */
+static json_t *quick_value(const char *t, size_t n, size_t *i, int depth, int build, int *ok)
+{
+	*ok = 0;
+	if (*i >= n)
+		return NULL;
+	if (t[*i] == '[') {
+		if (depth >= 2)
+			return NULL;
+		json_t *a = build ? json_array() : NULL;
+		if (++*i < n && t[*i] == ']') {
+			++*i;
+			*ok = 1;
+			return a;
+		}
+		for (;;) {
+			int vok;
+			json_t *v = quick_value(t, n, i, depth + 1, build, &vok);
+			if (!vok)
+				break;
+			if (build)
+				json_array_append_new(a, v);
+			if (*i < n && t[*i] == ',') {
+				++*i;
+				continue;
+			}
+			if (*i < n && t[*i] == ']') {
+				++*i;
+				*ok = 1;
+				return a;
+			}
+			break;
+		}
+		json_decref(a);
+		return NULL;
+	}
+	if (t[*i] == '"') {
+		size_t from = ++*i;
+		for (; *i < n && t[*i] != '"'; ++*i)
+			if (t[*i] == '\\' || (unsigned char)t[*i] < 0x20)
+				return NULL;
+		if (*i >= n)
+			return NULL;
+		size_t len = (*i)++ - from;
+		if (!build) {
+			*ok = text_utf8_valid(t + from, len);
+			return NULL;
+		}
+		json_t *s = json_stringn(t + from, len);   /* NULL when not UTF-8 */
+		*ok = s != NULL;
+		return s;
+	}
+	json_int_t v = 0;
+	size_t from = *i;
+	while (*i < n && t[*i] >= '0' && t[*i] <= '9' && *i - from < 15)
+		v = v * 10 + (t[(*i)++] - '0');
+	if (*i == from || (*i - from > 1 && t[from] == '0'))
+		return NULL;
+	*ok = 1;
+	return build ? json_integer(v) : NULL;   /* what follows must be ',' or ']': the array checks */
+}
+
+int jsontext_quick(const char *t, size_t n)
+{
+	size_t i = 0;
+	int ok;
+	if (!n || t[0] != '[')
+		return 0;
+	quick_value(t, n, &i, 0, 0, &ok);
+	return ok && i == n;
+}
+
+json_t *jsontext_column(const char *t, size_t n)
+{
+	size_t i = 0;
+	int ok = 0;
+	json_t *v = NULL;
+	if (n && t[0] == '[') {
+		v = quick_value(t, n, &i, 0, 1, &ok);
+		if (v && i != n) {
+			json_decref(v);
+			v = NULL;
+		}
+	}
+	if (!v)
+		v = json_loads(t, JSON_DECODE_ANY, NULL);
+	return v ? v : json_null();
 }

@@ -11,5 +11,20 @@
  * every object and array with snprintf and hashes it. Returns 0, or -1 when b's cap would be
  * exceeded or v is not JSON jansson would write (b then holds a partial text). */
 int jsontext_append(struct buf *b, const json_t *v);
+/* Append the string s (n bytes, valid UTF-8) as jsontext_append writes a JSON string. */
+int jsontext_string(struct buf *b, const char *s, size_t n);
+/* Append n as jsontext_append writes an integer. */
+int jsontext_int(struct buf *b, long long n);
+
+/* The value of a stored JSON column's text t (n bytes, NUL-terminated), as the stores read it:
+ * the commonest texts (see jsontext_quick) without jansson's parser, anything else through
+ * json_loads; json null when neither accepts it. New reference. */
+json_t *jsontext_column(const char *t, size_t n);
+/* 1 when t (n bytes) is one of those commonest texts, which jsontext_column builds without
+ * jansson: an array, nested at most twice, of non-negative integers of up to 15 digits
+ * without leading zeros and of strings of valid UTF-8 without escapes or control characters,
+ * written compactly. Such a text is its value's compact JSON text byte for byte (what
+ * jsontext_append writes of jsontext_column(t, n)), so a writer may copy it as it is. */
+int jsontext_quick(const char *t, size_t n);
 
 #endif

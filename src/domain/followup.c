@@ -1,8 +1,12 @@
 /* followup.c — touches, cadence, sleeping accounts, segments, repurchase, agenda. */
 #include "followup.h"
 #include "../base/buf.h"
+#include "../base/jsontext.h"
+#include "../base/text.h"
 #include "../base/timeutil.h"
 #include "../base/xmalloc.h"
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../base/banned.h"
@@ -116,27 +120,24 @@ static int is_sleeping(const struct rules *r, int64_t today, const char *since)
 	return today - local_day(since) > r->sleeping_after_days;
 }
 
-int followup_present_account(struct store *s, struct present_ctx *pc, json_t *rec,
-			     struct dm_err *e)
+int followup_account_derive(struct store *s, struct present_ctx *pc,
+			    const struct account_facts *f, struct account_derived *d,
+			    struct dm_err *e)
 {
-	char next[DATE_STR_LEN];
 	int64_t today;
+	memset(d, 0, sizeof *d);
 	if (rules_of(s, pc, e))
 		return e->code;
 	date_to_days(pc->today, &today);
-	const char *last = json_string_value(json_object_get(rec, "last_touch_at"));
-	const char *since = last ? last : json_string_value(json_object_get(rec, "created_at"));
-	next_touch_on(&pc->rules, since, json_string_value(json_object_get(rec, "_latest_next_touch")),
-		      int_of(rec, "_open_opps"), next);
-	json_object_set_new(rec, "next_touch_on", json_string(next));
-	json_object_set_new(rec, "sleeping", json_boolean(is_sleeping(&pc->rules, today, since)));
+	const char *since = f->last_touch_at ? f->last_touch_at : f->created_at;
+	next_touch_on(&pc->rules, since, f->latest_next_touch, f->open_opps, d->next_touch_on);
+	d->sleeping = is_sleeping(&pc->rules, today, since);
 	/* the segment from the account's order facts; the orders themselves come only when a
 	 * product may have the three a forecast needs (sqlbuild.c) */
-	json_t *orders = json_object_get(rec, "_orders");
-	json_object_set_new(rec, "segment", json_string(followup_segment(
-		int_of(rec, "_order_count"), json_string_value(json_object_get(rec, "_first_order_on")),
-		today)));
-	json_t *rp = followup_repurchase(orders, today), *warnings = json_array(), *r;
+	d->segment = followup_segment(f->order_count, f->first_order_on, today);
+	if (!json_array_size(f->orders))
+		return 0;   /* no forecast, no warning: both empty */
+	json_t *rp = followup_repurchase(f->orders, today), *warnings = json_array(), *r;
 	size_t i;
 	json_array_foreach(rp, i, r) {
 		if (!json_is_true(json_object_get(r, "overdue")))
@@ -149,10 +150,215 @@ int followup_present_account(struct store *s, struct present_ctx *pc, json_t *re
 							  "message", msg, "product",
 							  json_object_get(r, "product")));
 	}
-	if (json_array_size(warnings))
+	d->decline = json_array_size(warnings) > 0;
+	d->repurchase = rp;
+	d->warnings = warnings;
+	return 0;
+}
+
+void followup_account_derived_release(struct account_derived *d)
+{
+	json_decref(d->repurchase);
+	json_decref(d->warnings);
+	d->repurchase = d->warnings = NULL;
+}
+
+int followup_present_account(struct store *s, struct present_ctx *pc, json_t *rec,
+			     struct dm_err *e)
+{
+	struct account_derived d;
+	const struct account_facts f = {
+		.created_at = json_string_value(json_object_get(rec, "created_at")),
+		.last_touch_at = json_string_value(json_object_get(rec, "last_touch_at")),
+		.latest_next_touch = json_string_value(json_object_get(rec, "_latest_next_touch")),
+		.first_order_on = json_string_value(json_object_get(rec, "_first_order_on")),
+		.open_opps = int_of(rec, "_open_opps"),
+		.order_count = int_of(rec, "_order_count"),
+		.orders = json_object_get(rec, "_orders"),
+	};
+	if (followup_account_derive(s, pc, &f, &d, e))
+		return e->code;
+	json_object_set_new(rec, "next_touch_on", json_string(d.next_touch_on));
+	json_object_set_new(rec, "sleeping", json_boolean(d.sleeping));
+	json_object_set_new(rec, "segment", json_string(d.segment));
+	if (d.decline)
 		json_object_set_new(rec, "lifecycle", json_string("decline"));
-	json_object_set_new(rec, "repurchase", rp);
-	json_object_set_new(rec, "warnings", warnings);
+	json_object_set_new(rec, "repurchase", d.repurchase ? d.repurchase : json_array());
+	json_object_set_new(rec, "warnings", d.warnings ? d.warnings : json_array());
+	return 0;
+}
+
+/* ---- an account of a list as text ----------------------------------------------------------------- */
+
+/* The columns of the facts among kind_account's selected fields (store_row's order). */
+void followup_account_text_init(struct account_text *at)
+{
+	static const char *const names[AT_NFACTS] = {
+		"id", "created_at", "last_touch_at", "lifecycle", "_latest_next_touch",
+		"_first_order_on", "_open_opps", "_order_count", "_orders",
+	};
+	size_t col = 0;
+	memset(at, 0, sizeof *at);
+	for (int i = 0; i < AT_NFACTS; i++)
+		at->col[i] = -1;
+	for (size_t i = 0; i < kind_account.nfields; i++) {
+		const struct field *f = &kind_account.fields[i];
+		if (!model_is_selected(f))
+			continue;
+		for (int j = 0; j < AT_NFACTS; j++)
+			if (!strcmp(f->name, names[j]))
+				at->col[j] = (int)col;
+		col++;
+	}
+	at->ncols = col;
+}
+
+/* The text of a string column as json_string would hold it: json_string reads up to the first
+ * NUL and refuses text that is not UTF-8 (the record then lacks the field: *len = SIZE_MAX). */
+static size_t string_len(const struct store_value *v)
+{
+	if (text_utf8_valid(v->s, v->n))
+		return v->n;
+	size_t n = strlen(v->s);
+	return n < v->n && text_utf8_valid(v->s, n) ? n : SIZE_MAX;
+}
+
+static const char *fact_text(const struct account_text *at, const struct store_row *r, int fact)
+{
+	int c = at->col[fact];
+	if (c < 0 || (size_t)c >= r->n || r->v[c].null || string_len(&r->v[c]) == SIZE_MAX)
+		return NULL;
+	return r->v[c].s;
+}
+
+static int64_t fact_int(const struct account_text *at, const struct store_row *r, int fact)
+{
+	int c = at->col[fact];
+	return c < 0 || (size_t)c >= r->n || r->v[c].null ? 0 : r->v[c].i;
+}
+
+static int put_json(struct buf *b, const json_t *v)
+{
+	if (jsontext_append(b, v) == 0)
+		return 0;
+	char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	int rc = t ? buf_puts(b, t) : -1;
+	free(t);
+	return rc;
+}
+
+/* The key of a field, quoted, and its colon. */
+static void put_key(struct buf *b, const char *name, int *first)
+{
+	if (!*first)
+		buf_append(b, ",", 1);
+	*first = 0;
+	jsontext_string(b, name, strlen(name));
+	buf_append(b, ":", 1);
+}
+
+int followup_account_text(struct store *s, struct present_ctx *pc, const struct account_text *at,
+			  const struct store_row *r, struct buf *b, const struct field *want,
+			  json_t **want_value, struct dm_err *e)
+{
+	struct account_derived d;
+	json_t *orders = NULL;
+	int c = at->col[AT_ORDERS];
+	if (r->n != at->ncols)
+		return dm_fail(e, DM_EINTERNAL, NULL, "an account row of %zu columns", r->n);
+	if (c >= 0 && !r->v[c].null)
+		orders = jsontext_column(r->v[c].s, r->v[c].n);
+	const struct account_facts f = {
+		.created_at = fact_text(at, r, AT_CREATED_AT),
+		.last_touch_at = fact_text(at, r, AT_LAST_TOUCH_AT),
+		.latest_next_touch = fact_text(at, r, AT_LATEST_NEXT_TOUCH),
+		.first_order_on = fact_text(at, r, AT_FIRST_ORDER_ON),
+		.open_opps = fact_int(at, r, AT_OPEN_OPPS),
+		.order_count = fact_int(at, r, AT_ORDER_COUNT),
+		.orders = orders,
+	};
+	int rc = followup_account_derive(s, pc, &f, &d, e);
+	json_decref(orders);
+	if (rc)
+		return rc;
+	/* method_present's record: the selected fields in the kind's order but the internal ones,
+	 * lifecycle as presented, then the computed ones in the order followup_present_account
+	 * adds them */
+	int first = 1;
+	size_t col = 0;
+	buf_append(b, "{", 1);
+	for (size_t i = 0; i < kind_account.nfields; i++) {
+		const struct field *fd = &kind_account.fields[i];
+		if (!model_is_selected(fd))
+			continue;
+		const struct store_value *v = &r->v[col];
+		int is_lifecycle = (int)col == at->col[AT_LIFECYCLE];
+		col++;
+		json_t *wv = NULL;
+		if (fd->flags & FF_INTERNAL)
+			continue;
+		if (is_lifecycle && d.decline) {
+			put_key(b, fd->name, &first);
+			buf_append(b, "\"decline\"", 9);
+			if (fd == want)
+				wv = json_string("decline");
+		} else if (v->null) {
+			put_key(b, fd->name, &first);
+			buf_append(b, "null", 4);
+			if (fd == want)
+				wv = json_null();
+		} else if (fd->type == FT_INT || fd->type == FT_REF) {
+			put_key(b, fd->name, &first);
+			jsontext_int(b, (long long)v->i);
+			if (fd == want)
+				wv = json_integer(v->i);
+		} else if (fd->type == FT_BOOL) {
+			put_key(b, fd->name, &first);
+			if (v->i)
+				buf_append(b, "true", 4);
+			else
+				buf_append(b, "false", 5);
+			if (fd == want)
+				wv = json_boolean(v->i);
+		} else if (fd->type == FT_JSON) {
+			put_key(b, fd->name, &first);
+			if (jsontext_quick(v->s, v->n)) {
+				buf_append(b, v->s, v->n);   /* its own compact text */
+			} else {
+				json_t *x = jsontext_column(v->s, v->n);
+				put_json(b, x);
+				json_decref(x);
+			}
+		} else {
+			size_t n = string_len(v);
+			if (n == SIZE_MAX)
+				continue;   /* json_string refused it: no such field */
+			put_key(b, fd->name, &first);
+			jsontext_string(b, v->s, n);
+			if (fd == want)
+				wv = json_stringn(v->s, n);
+		}
+		if (wv)
+			*want_value = wv;
+	}
+	put_key(b, "next_touch_on", &first);
+	jsontext_string(b, d.next_touch_on, strlen(d.next_touch_on));
+	put_key(b, "sleeping", &first);
+	buf_puts(b, d.sleeping ? "true" : "false");
+	put_key(b, "segment", &first);
+	jsontext_string(b, d.segment, strlen(d.segment));
+	put_key(b, "repurchase", &first);
+	if (d.repurchase)
+		put_json(b, d.repurchase);
+	else
+		buf_append(b, "[]", 2);
+	put_key(b, "warnings", &first);
+	if (d.warnings)
+		put_json(b, d.warnings);
+	else
+		buf_append(b, "[]", 2);
+	buf_append(b, "}", 1);
+	followup_account_derived_release(&d);
 	return 0;
 }
 
