@@ -7,18 +7,7 @@
 #include "text.h"
 #include "banned.h"
 
-/* buf_append for the small pieces: a copy when they fit (the answer's buffer grows by doubling,
- * so they nearly always do), buf_append otherwise. */
-static inline int put(struct buf *b, const char *p, size_t n)
-{
-	if (!b->cap && b->len + n < b->alloc) {
-		memcpy(b->data + b->len, p, n);
-		b->len += n;
-		b->data[b->len] = '\0';
-		return 0;
-	}
-	return buf_append(b, p, n);
-}
+#define put buf_put
 
 static int append_string(struct buf *b, const char *s, size_t n)
 {

@@ -247,14 +247,17 @@ static int put_json(struct buf *b, const json_t *v)
 	return rc;
 }
 
-/* The key of a field, quoted, and its colon. */
+/* The key of a field, quoted, and its colon: the fields' names are ASCII with nothing to
+ * escape (model.c), so "name": as they are. */
 static void put_key(struct buf *b, const char *name, int *first)
 {
 	if (!*first)
-		buf_append(b, ",", 1);
+		buf_put(b, ",\"", 2);
+	else
+		buf_put(b, "\"", 1);
 	*first = 0;
-	jsontext_string(b, name, strlen(name));
-	buf_append(b, ":", 1);
+	buf_put(b, name, strlen(name));
+	buf_put(b, "\":", 2);
 }
 
 int followup_account_text(struct store *s, struct present_ctx *pc, const struct account_text *at,
@@ -286,7 +289,7 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 	 * adds them */
 	int first = 1;
 	size_t col = 0;
-	buf_append(b, "{", 1);
+	buf_put(b, "{", 1);
 	for (size_t i = 0; i < kind_account.nfields; i++) {
 		const struct field *fd = &kind_account.fields[i];
 		if (!model_is_selected(fd))
@@ -299,12 +302,12 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 			continue;
 		if (is_lifecycle && d.decline) {
 			put_key(b, fd->name, &first);
-			buf_append(b, "\"decline\"", 9);
+			buf_put(b, "\"decline\"", 9);
 			if (fd == want)
 				wv = json_string("decline");
 		} else if (v->null) {
 			put_key(b, fd->name, &first);
-			buf_append(b, "null", 4);
+			buf_put(b, "null", 4);
 			if (fd == want)
 				wv = json_null();
 		} else if (fd->type == FT_INT || fd->type == FT_REF) {
@@ -315,15 +318,15 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 		} else if (fd->type == FT_BOOL) {
 			put_key(b, fd->name, &first);
 			if (v->i)
-				buf_append(b, "true", 4);
+				buf_put(b, "true", 4);
 			else
-				buf_append(b, "false", 5);
+				buf_put(b, "false", 5);
 			if (fd == want)
 				wv = json_boolean(v->i);
 		} else if (fd->type == FT_JSON) {
 			put_key(b, fd->name, &first);
 			if (jsontext_quick(v->s, v->n)) {
-				buf_append(b, v->s, v->n);   /* its own compact text */
+				buf_put(b, v->s, v->n);   /* its own compact text */
 			} else {
 				json_t *x = jsontext_column(v->s, v->n);
 				put_json(b, x);
@@ -344,20 +347,23 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 	put_key(b, "next_touch_on", &first);
 	jsontext_string(b, d.next_touch_on, strlen(d.next_touch_on));
 	put_key(b, "sleeping", &first);
-	buf_puts(b, d.sleeping ? "true" : "false");
+	if (d.sleeping)
+		buf_put(b, "true", 4);
+	else
+		buf_put(b, "false", 5);
 	put_key(b, "segment", &first);
 	jsontext_string(b, d.segment, strlen(d.segment));
 	put_key(b, "repurchase", &first);
 	if (d.repurchase)
 		put_json(b, d.repurchase);
 	else
-		buf_append(b, "[]", 2);
+		buf_put(b, "[]", 2);
 	put_key(b, "warnings", &first);
 	if (d.warnings)
 		put_json(b, d.warnings);
 	else
-		buf_append(b, "[]", 2);
-	buf_append(b, "}", 1);
+		buf_put(b, "[]", 2);
+	buf_put(b, "}", 1);
 	followup_account_derived_release(&d);
 	return 0;
 }

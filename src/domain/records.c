@@ -1028,7 +1028,7 @@ static int list_text_row(void *arg, const struct store_row *r)
 		return 1;
 	}
 	if (lt->n)
-		buf_append(lt->out, ",", 1);
+		buf_put(lt->out, ",", 1);
 	int last = lt->n == lt->limit - 1;
 	int rc = followup_account_text(lt->s, &lt->pc, &lt->at, r, lt->out, last ? lt->sort : NULL,
 				       &sv, lt->e);
@@ -1077,6 +1077,7 @@ int rec_list_text(struct store *s, const struct kind *k, const struct viewer *v,
 	followup_account_text_init(&lt.at);
 	lp.q.limit = lt.limit + 1;   /* one more tells whether there is a next page */
 	size_t from = out->len;
+	buf_reserve(out, (size_t)lt.limit * 1024 + 64);   /* ≈ 700 bytes an account */
 	buf_append(out, "[", 1);
 	rc = store_list_rows(s, &lp.q, list_text_row, &lt, e);
 	if (rc > 0)

@@ -607,18 +607,19 @@ static int list_run(struct sq *sq, const struct store_query *sqy, json_t **items
 			struct store_value *v = &row->v[col];
 			if (!model_is_selected(f))
 				continue;
-			v->null = sqlite3_column_type(st, (int)col) == SQLITE_NULL;
 			v->i = 0;
 			v->s = NULL;
 			v->n = 0;
-			if (v->null) {
-			} else if (f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL) {
-				v->i = sqlite3_column_int64(st, (int)col);
+			if (f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL) {
+				v->null = sqlite3_column_type(st, (int)col) == SQLITE_NULL;
+				if (!v->null)
+					v->i = sqlite3_column_int64(st, (int)col);
 			} else {
+				/* NULL for SQL NULL (or out of memory) */
 				v->s = (const char *)sqlite3_column_text(st, (int)col);
-				v->n = (size_t)sqlite3_column_bytes(st, (int)col);
-				if (!v->s)
-					v->null = 1;   /* out of memory: what json_string(NULL) left */
+				v->null = !v->s;
+				if (v->s)
+					v->n = (size_t)sqlite3_column_bytes(st, (int)col);
 			}
 			col++;
 		}
