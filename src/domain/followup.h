@@ -16,20 +16,42 @@
 int followup_present_account(struct store *s, struct present_ctx *pc, json_t *rec,
 			     struct dm_err *e);
 
+/* One order of an account as the repurchase forecast reads it: its product (product_len bytes;
+ * NULL when it is no string, compared as "") and its date's text (on_len bytes, NULL none). */
+struct order_fact {
+	const char *product, *on;
+	size_t product_len, on_len;
+};
+/* A product's forecast (pointing into the order facts it came from). */
+struct repurchase_item {
+	const char *product;
+	size_t product_len;
+	int64_t orders, median;
+	char last_on[DATE_STR_LEN], expected_on[DATE_STR_LEN];
+	int overdue;
+};
+/* Pure: the forecast of the n orders o (sorted by product then date) as of today: the items
+ * written to out (room for n), their number returned. */
+size_t followup_repurchase_facts(const struct order_fact *o, size_t n, int64_t today,
+				 struct repurchase_item *out);
+
 /* The facts of an account the rules present it from (its fields and internal fields: any may
  * be NULL or 0), and what they derive: the one place of those rules, for the record as an
  * object (followup_present_account) and as text (followup_account_text). */
 struct account_facts {
 	const char *created_at, *last_touch_at, *latest_next_touch, *first_order_on;
 	int64_t open_opps, order_count;
-	json_t *orders;               /* [[product, date], ...] or NULL */
+	const struct order_fact *orders;   /* the _orders, in their order */
+	size_t norders;
 };
 struct account_derived {
 	char next_touch_on[DATE_STR_LEN];
 	int sleeping;
 	const char *segment;
-	json_t *repurchase, *warnings;   /* owned; NULL = empty */
-	int decline;                     /* lifecycle answers decline */
+	struct repurchase_item *items;   /* owned: the repurchase forecast */
+	size_t nitems;
+	int decline;                     /* a repurchase is overdue: lifecycle answers decline, and
+					  * each overdue item is a warning */
 };
 int followup_account_derive(struct store *s, struct present_ctx *pc,
 			    const struct account_facts *f, struct account_derived *d,
