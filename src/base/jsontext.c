@@ -57,6 +57,60 @@ int jsontext_string(struct buf *b, const char *s, size_t n)
 	return append_string(b, s, n);
 }
 
+/* The length of the valid UTF-8 sequence of more than one byte at s (n bytes left), 0 when
+ * there is none: what text_utf8_valid accepts (no overlong forms, no surrogates, nothing past
+ * U+10FFFF), which is what jansson accepts. */
+static inline size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+	size_t len;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+		len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+	else if (c >= 0xF0 && c <= 0xF4)
+		len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+	else
+		return 0;
+	if (len > n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t k = 2; k < len; k++)
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+	return len;
+}
+
+int jsontext_string_checked(struct buf *b, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	int esc = 0;
+	while (i < n) {
+		unsigned char c = s[i];
+		if (c < 0x80) {
+			if (!c)
+				return 1;
+			esc |= c < 0x20 || c == '"' || c == '\\';
+			i++;
+			continue;
+		}
+		size_t len = utf8_seq(s + i, n - i);
+		if (!len)
+			return 1;
+		i += len;
+	}
+	if (!esc && !b->cap && b->len + n + 2 < b->alloc) {   /* nothing to escape: one copy */
+		char *d = b->data + b->len;
+		d[0] = '"';
+		memcpy(d + 1, str, n);
+		d[n + 1] = '"';
+		d[n + 2] = '\0';
+		b->len += n + 2;
+		return 0;
+	}
+	return append_string(b, str, n) ? -1 : 0;
+}
+
 int jsontext_int(struct buf *b, long long n)
 {
 	char num[32];

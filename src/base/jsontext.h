@@ -13,6 +13,9 @@
 int jsontext_append(struct buf *b, const json_t *v);
 /* Append the string s (n bytes, valid UTF-8) as jsontext_append writes a JSON string. */
 int jsontext_string(struct buf *b, const char *s, size_t n);
+/* jsontext_string of s (n bytes) when it is valid UTF-8 without a NUL (text_utf8_valid), in
+ * one pass over it; 1 (nothing appended) when it is not. */
+int jsontext_string_checked(struct buf *b, const char *s, size_t n);
 /* Append n as jsontext_append writes an integer. */
 int jsontext_int(struct buf *b, long long n);
 

@@ -397,6 +397,12 @@ no:
 	return NULL;
 }
 
+/* The bytes put_key wrote for name. */
+static size_t keylen(const char *name, int first)
+{
+	return strlen(name) + 3 + !first;
+}
+
 int followup_account_text(struct store *s, struct present_ctx *pc, const struct account_text *at,
 			  const struct store_row *r, struct buf *b, const struct field *want,
 			  json_t **want_value, struct dm_err *e)
@@ -442,6 +448,7 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 		int is_lifecycle = (int)col == at->col[AT_LIFECYCLE];
 		col++;
 		json_t *wv = NULL;
+		int first_was = first;
 		if (fd->flags & FF_INTERNAL)
 			continue;
 		if (is_lifecycle && d.decline) {
@@ -477,11 +484,18 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 				json_decref(x);
 			}
 		} else {
-			size_t n = string_len(v);
-			if (n == SIZE_MAX)
-				continue;   /* json_string refused it: no such field */
 			put_key(b, fd->name, &first);
-			jsontext_string(b, v->s, n);
+			size_t mark = b->len, n = v->n;
+			if (jsontext_string_checked(b, v->s, n)) {
+				n = string_len(v);   /* not UTF-8, or a NUL: as json_string reads it */
+				if (n == SIZE_MAX) {
+					b->len = mark - keylen(fd->name, first_was);
+					b->data[b->len] = '\0';
+					first = first_was;
+					continue;   /* json_string refused it: no such field */
+				}
+				jsontext_string(b, v->s, n);
+			}
 			if (fd == want)
 				wv = json_stringn(v->s, n);
 		}
