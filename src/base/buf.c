@@ -25,6 +25,15 @@ int buf_append(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 
+void buf_reserve(struct buf *b, size_t n)
+{
+	if (!b->cap && b->len + n + 1 > b->alloc) {
+		b->data = xrealloc(b->data, b->len + n + 1);
+		b->alloc = b->len + n + 1;
+		b->data[b->len] = '\0';
+	}
+}
+
 int buf_puts(struct buf *b, const char *s)
 {
 	return buf_append(b, s, strlen(s));

@@ -15,6 +15,19 @@ struct buf {
 /* Append n bytes. Returns 0, or -1 when the cap would be exceeded (buffer unchanged). */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_puts(struct buf *b, const char *s);
+/* buf_append for small pieces written many times (an answer's text): a copy when they fit. */
+static inline int buf_put(struct buf *b, const char *p, size_t n)
+{
+	if (!b->cap && b->len + n < b->alloc) {
+		__builtin_memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return buf_append(b, p, n);
+}
+/* Make room for n more bytes (an uncapped buffer: no copy until it holds len + n). */
+void buf_reserve(struct buf *b, size_t n);
 int buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Take ownership of the bytes (NUL-terminated, never NULL); the buffer is left empty. */
 char *buf_detach(struct buf *b, size_t *len);

@@ -5,20 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "text.h"
 #include "banned.h"
 
-/* buf_append for the small pieces: a copy when they fit (the answer's buffer grows by doubling,
- * so they nearly always do), buf_append otherwise. */
-static inline int put(struct buf *b, const char *p, size_t n)
-{
-	if (!b->cap && b->len + n < b->alloc) {
-		memcpy(b->data + b->len, p, n);
-		b->len += n;
-		b->data[b->len] = '\0';
-		return 0;
-	}
-	return buf_append(b, p, n);
-}
+#define put buf_put
 
 static int append_string(struct buf *b, const char *s, size_t n)
 {
@@ -61,6 +51,78 @@ static int append_string(struct buf *b, const char *s, size_t n)
 		from = i + 1;
 	}
 	return put(b, s + from, n - from) || put(b, "\"", 1) ? -1 : 0;
+}
+
+int jsontext_string(struct buf *b, const char *s, size_t n)
+{
+	return append_string(b, s, n);
+}
+
+/* The length of the valid UTF-8 sequence of more than one byte at s (n bytes left), 0 when
+ * there is none: what text_utf8_valid accepts (no overlong forms, no surrogates, nothing past
+ * U+10FFFF), which is what jansson accepts. */
+static inline size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+	size_t len;
+	if (c >= 0xC2 && c <= 0xDF)
+		len = 2;
+	else if (c >= 0xE0 && c <= 0xEF)
+		len = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+	else if (c >= 0xF0 && c <= 0xF4)
+		len = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+	else
+		return 0;
+	if (len > n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t k = 2; k < len; k++)
+		if ((s[k] & 0xC0) != 0x80)
+			return 0;
+	return len;
+}
+
+int jsontext_string_checked(struct buf *b, const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	int esc = 0;
+	while (i < n) {
+		unsigned char c = s[i];
+		if (c < 0x80) {
+			if (!c)
+				return 1;
+			esc |= c < 0x20 || c == '"' || c == '\\';
+			i++;
+			continue;
+		}
+		size_t len = utf8_seq(s + i, n - i);
+		if (!len)
+			return 1;
+		i += len;
+	}
+	if (!esc && !b->cap && b->len + n + 2 < b->alloc) {   /* nothing to escape: one copy */
+		char *d = b->data + b->len;
+		d[0] = '"';
+		memcpy(d + 1, str, n);
+		d[n + 1] = '"';
+		d[n + 2] = '\0';
+		b->len += n + 2;
+		return 0;
+	}
+	return append_string(b, str, n) ? -1 : 0;
+}
+
+int jsontext_int(struct buf *b, long long n)
+{
+	char num[32];
+	unsigned long long u = n < 0 ? 0ULL - (unsigned long long)n : (unsigned long long)n;
+	char *p = num + sizeof num;
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10));
+	if (n < 0)
+		*--p = '-';
+	return put(b, p, (size_t)(num + sizeof num - p));
 }
 
 /* Reals as jansson 2.14 writes them (dump.c, jsonp_dtostr at its default precision): "%.17g",
@@ -121,24 +183,6 @@ int jsontext_real(struct buf *b, double d)
 	return put(b, t, (size_t)n);
 }
 
-int jsontext_int(struct buf *b, int64_t v)
-{
-	char num[24];
-	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
-	char *p = num + sizeof num;
-	do
-		*--p = (char)('0' + u % 10);
-	while ((u /= 10));
-	if (v < 0)
-		*--p = '-';
-	return put(b, p, (size_t)(num + sizeof num - p));
-}
-
-int jsontext_string(struct buf *b, const char *s)
-{
-	return append_string(b, s, strlen(s));
-}
-
 int jsontext_raw(struct buf *b, const char *s)
 {
 	return put(b, s, strlen(s));
@@ -156,7 +200,8 @@ int jsontext_append(struct buf *b, const json_t *v)
 	case JSON_FALSE: return put(b, "false", 5);
 	case JSON_STRING: return append_string(b, json_string_value(v), json_string_length(v));
 	case JSON_REAL: return jsontext_real(b, json_real_value(v));
-	case JSON_INTEGER: return jsontext_int(b, json_integer_value(v));   /* "%" JSON_INTEGER_FORMAT */
+	case JSON_INTEGER:   /* as "%" JSON_INTEGER_FORMAT, without snprintf */
+		return jsontext_int(b, (long long)json_integer_value(v));
 	case JSON_ARRAY:
 		if (put(b, "[", 1))
 			return -1;
@@ -177,4 +222,97 @@ int jsontext_append(struct buf *b, const json_t *v)
 		return put(b, "}", 1);
 	}
 	return -1;
+}
+
+/* The JSON columns' commonest texts without jansson's parser (its lexer and buffers for each):
+ * an account's installed base (mostly "[]"), its latest contacts ("[12868]"), its orders
+ * ([["product","2025-03-01"],...]). quick_value answers NULL (build) or -1 for any other text,
+ * and wherever jansson would refuse one (leading zeros, control characters, invalid UTF-8), so
+ * that json_loads answers those as before. Without build it only checks (a NULL-free 0/1). */
+static json_t *quick_value(const char *t, size_t n, size_t *i, int depth, int build, int *ok)
+{
+	*ok = 0;
+	if (*i >= n)
+		return NULL;
+	if (t[*i] == '[') {
+		if (depth >= 2)
+			return NULL;
+		json_t *a = build ? json_array() : NULL;
+		if (++*i < n && t[*i] == ']') {
+			++*i;
+			*ok = 1;
+			return a;
+		}
+		for (;;) {
+			int vok;
+			json_t *v = quick_value(t, n, i, depth + 1, build, &vok);
+			if (!vok)
+				break;
+			if (build)
+				json_array_append_new(a, v);
+			if (*i < n && t[*i] == ',') {
+				++*i;
+				continue;
+			}
+			if (*i < n && t[*i] == ']') {
+				++*i;
+				*ok = 1;
+				return a;
+			}
+			break;
+		}
+		json_decref(a);
+		return NULL;
+	}
+	if (t[*i] == '"') {
+		size_t from = ++*i;
+		for (; *i < n && t[*i] != '"'; ++*i)
+			if (t[*i] == '\\' || (unsigned char)t[*i] < 0x20)
+				return NULL;
+		if (*i >= n)
+			return NULL;
+		size_t len = (*i)++ - from;
+		if (!build) {
+			*ok = text_utf8_valid(t + from, len);
+			return NULL;
+		}
+		json_t *s = json_stringn(t + from, len);   /* NULL when not UTF-8 */
+		*ok = s != NULL;
+		return s;
+	}
+	json_int_t v = 0;
+	size_t from = *i;
+	while (*i < n && t[*i] >= '0' && t[*i] <= '9' && *i - from < 15)
+		v = v * 10 + (t[(*i)++] - '0');
+	if (*i == from || (*i - from > 1 && t[from] == '0'))
+		return NULL;
+	*ok = 1;
+	return build ? json_integer(v) : NULL;   /* what follows must be ',' or ']': the array checks */
+}
+
+int jsontext_quick(const char *t, size_t n)
+{
+	size_t i = 0;
+	int ok;
+	if (!n || t[0] != '[')
+		return 0;
+	quick_value(t, n, &i, 0, 0, &ok);
+	return ok && i == n;
+}
+
+json_t *jsontext_column(const char *t, size_t n)
+{
+	size_t i = 0;
+	int ok = 0;
+	json_t *v = NULL;
+	if (n && t[0] == '[') {
+		v = quick_value(t, n, &i, 0, 1, &ok);
+		if (v && i != n) {
+			json_decref(v);
+			v = NULL;
+		}
+	}
+	if (!v)
+		v = json_loads(t, JSON_DECODE_ANY, NULL);
+	return v ? v : json_null();
 }

@@ -16,6 +16,12 @@
 #define TZ_MS (8LL * 3600 * 1000)   /* periods, days, weeks and months are those of UTC+8 */
 #define MAX_SPAN_DAYS 3700
 
+/* A NUL-terminated string as a JSON string (stage names, days, the scope as asked). */
+static int jsontext_str(struct buf *b, const char *s)
+{
+	return jsontext_string(b, s, strlen(s));
+}
+
 static int64_t int_of(json_t *o, const char *k)
 {
 	return json_integer_value(json_object_get(o, k));
@@ -194,7 +200,7 @@ static int funnel_text(struct store *s, const struct an_params *ap, struct buf *
 		ta += f.open[i].amount;
 		tw += f.open[i].weighted;
 		jsontext_raw(b, i ? ",{\"stage\":" : "{\"stage\":");
-		jsontext_string(b, store_funnel_stages[i]);
+		jsontext_str(b, store_funnel_stages[i]);
 		put_int(b, ",\"count\":", f.open[i].count);
 		put_int(b, ",\"amount\":", f.open[i].amount);
 		put_int(b, ",\"weighted_amount\":", f.open[i].weighted);
@@ -217,9 +223,9 @@ static int funnel_text(struct store *s, const struct an_params *ap, struct buf *
 	jsontext_raw(b, ",\"conversion\":[");
 	for (int k = 1; k <= 6; k++) {
 		jsontext_raw(b, k > 1 ? ",{\"from\":" : "{\"from\":");
-		jsontext_string(b, store_funnel_stages[k - 1]);
+		jsontext_str(b, store_funnel_stages[k - 1]);
 		jsontext_raw(b, ",\"to\":");
-		jsontext_string(b, k < 6 ? store_funnel_stages[k] : "won");
+		jsontext_str(b, k < 6 ? store_funnel_stages[k] : "won");
 		put_int(b, ",\"reached_from\":", reached[k]);
 		put_int(b, ",\"reached_to\":", reached[k + 1]);
 		jsontext_raw(b, ",\"rate\":");
@@ -229,7 +235,7 @@ static int funnel_text(struct store *s, const struct an_params *ap, struct buf *
 	jsontext_raw(b, "],\"avg_days_in_stage\":[");
 	for (int i = 0; i < FUNNEL_STAGES; i++) {
 		jsontext_raw(b, i ? ",{\"stage\":" : "{\"stage\":");
-		jsontext_string(b, store_funnel_stages[i]);
+		jsontext_str(b, store_funnel_stages[i]);
 		put_int(b, ",\"stays\":", f.stays[i].stays);
 		jsontext_raw(b, ",\"avg_days\":");
 		put_days2(b, f.stays[i].has_avg, f.stays[i].avg_days);
@@ -555,11 +561,11 @@ int analytics_text(struct store *s, const struct viewer *v, const char *which,
 		ap.rates = rates;
 		if (!reports[i].run) {   /* the funnel: {"scope", "from", "to", then its figures} */
 			jsontext_raw(out, "{\"scope\":");
-			jsontext_string(out, scope ? scope : "me");
+			jsontext_str(out, scope ? scope : "me");
 			jsontext_raw(out, ",\"from\":");
-			jsontext_string(out, ap.from_day);
+			jsontext_str(out, ap.from_day);
 			jsontext_raw(out, ",\"to\":");
-			jsontext_string(out, ap.to_day);
+			jsontext_str(out, ap.to_day);
 			if (!(rc = funnel_text(s, &ap, out, e)))
 				jsontext_raw(out, "}");
 		} else {

@@ -1,8 +1,12 @@
 /* followup.c — touches, cadence, sleeping accounts, segments, repurchase, agenda. */
 #include "followup.h"
 #include "../base/buf.h"
+#include "../base/jsontext.h"
+#include "../base/text.h"
 #include "../base/timeutil.h"
 #include "../base/xmalloc.h"
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../base/banned.h"
@@ -50,35 +54,91 @@ static int64_t median(int64_t *v, size_t n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2] + 1) / 2;
 }
 
-json_t *followup_repurchase(json_t *orders, int64_t today)
+/* The day of a date text of len bytes (day_of's rule: its first 10 characters). */
+static int64_t day_of_n(const char *s, size_t len)
 {
-	json_t *out = json_array();
-	size_t n = json_array_size(orders), i = 0;
+	char d[DATE_STR_LEN];
+	int64_t days;
+	if (!s || len < 10)
+		return -1;
+	memcpy(d, s, 10);
+	d[10] = '\0';
+	return date_to_days(d, &days) ? -1 : days;
+}
+
+static int same_product(const struct order_fact *a, const struct order_fact *b)
+{
+	return a->product_len == b->product_len && !memcmp(a->product, b->product, a->product_len);
+}
+
+size_t followup_repurchase_facts(const struct order_fact *o, size_t n, int64_t today,
+				 struct repurchase_item *out)
+{
+	size_t i = 0, nout = 0;
 	int64_t *days = xcalloc(n + 1, sizeof *days);
 	while (i < n) {
-		const char *product = json_string_value(json_array_get(json_array_get(orders, i), 0));
 		size_t j = i, k = 0;
-		for (; j < n && !strcmp(json_string_value(json_array_get(json_array_get(orders, j), 0)) ?: "",
-					product ?: ""); j++)
-			days[k++] = day_of(json_string_value(json_array_get(json_array_get(orders, j), 1)));
-		if (k >= 3) {
+		for (; j < n && same_product(&o[j], &o[i]); j++)
+			days[k++] = day_of_n(o[j].on, o[j].on_len);
+		if (k >= 3 && o[i].product) {   /* a product that is no string: no item (json_pack) */
 			int64_t *gaps = xcalloc(k, sizeof *gaps);
 			for (size_t g = 1; g < k; g++)
 				gaps[g - 1] = days[g] - days[g - 1];
 			int64_t med = median(gaps, k - 1), expected = days[k - 1] + med;
-			char last_on[DATE_STR_LEN], exp_on[DATE_STR_LEN];
-			date_from_days(days[k - 1], last_on);
-			date_from_days(expected, exp_on);
+			struct repurchase_item *r = &out[nout++];
+			r->product = o[i].product;
+			r->product_len = o[i].product_len;
+			r->orders = (int64_t)k;
+			r->median = med;
+			date_from_days(days[k - 1], r->last_on);
+			date_from_days(expected, r->expected_on);
 			/* overdue by more than half the usual interval */
-			int overdue = (today - expected) * 2 > med;
-			json_array_append_new(out, json_pack("{s:s,s:I,s:I,s:s,s:s,s:b}", "product", product,
-				"orders", (json_int_t)k, "median_interval_days", (json_int_t)med, "last_on",
-				last_on, "expected_on", exp_on, "overdue", overdue));
+			r->overdue = (today - expected) * 2 > med;
 			free(gaps);
 		}
 		i = j;
 	}
 	free(days);
+	return nout;
+}
+
+/* The order facts of [[product, date], ...] as jansson holds them: a product or date that is
+ * no string is NULL (compared as ""), strings compared up to a NUL as strcmp would. */
+static struct order_fact *order_facts_of(json_t *orders, size_t *n)
+{
+	*n = json_array_size(orders);
+	struct order_fact *o = xcalloc(*n + 1, sizeof *o);
+	for (size_t i = 0; i < *n; i++) {
+		json_t *e = json_array_get(orders, i);
+		const char *p = json_string_value(json_array_get(e, 0));
+		const char *on = json_string_value(json_array_get(e, 1));
+		o[i].product = p;
+		o[i].product_len = p ? strlen(p) : 0;
+		o[i].on = on;
+		o[i].on_len = on ? strlen(on) : 0;
+	}
+	return o;
+}
+
+static json_t *repurchase_json(const struct repurchase_item *r)
+{
+	return json_pack("{s:s%,s:I,s:I,s:s,s:s,s:b}", "product", r->product, r->product_len,
+			 "orders", (json_int_t)r->orders, "median_interval_days",
+			 (json_int_t)r->median, "last_on", r->last_on, "expected_on",
+			 r->expected_on, "overdue", r->overdue);
+}
+
+json_t *followup_repurchase(json_t *orders, int64_t today)
+{
+	size_t n;
+	struct order_fact *o = order_facts_of(orders, &n);
+	struct repurchase_item *items = xcalloc(n + 1, sizeof *items);
+	size_t m = followup_repurchase_facts(o, n, today, items);
+	json_t *out = json_array();
+	for (size_t i = 0; i < m; i++)
+		json_array_append_new(out, repurchase_json(&items[i]));
+	free(items);
+	free(o);
 	return out;
 }
 
@@ -116,43 +176,383 @@ static int is_sleeping(const struct rules *r, int64_t today, const char *since)
 	return today - local_day(since) > r->sleeping_after_days;
 }
 
-int followup_present_account(struct store *s, struct present_ctx *pc, json_t *rec,
-			     struct dm_err *e)
+/* An overdue forecast's warning message, as the warning says it: NULL when it is not valid
+ * UTF-8 (cut at 299 bytes inside a character), which json_pack refused: no warning then. */
+static const char *overdue_message(const struct repurchase_item *r, char msg[300])
 {
-	char next[DATE_STR_LEN];
+	snprintf(msg, 300, "%.*s was expected to be reordered by %s.", (int)r->product_len,
+		 r->product, r->expected_on);
+	return text_utf8_valid(msg, strlen(msg)) ? msg : NULL;
+}
+
+int followup_account_derive(struct store *s, struct present_ctx *pc,
+			    const struct account_facts *f, struct account_derived *d,
+			    struct dm_err *e)
+{
 	int64_t today;
+	memset(d, 0, sizeof *d);
 	if (rules_of(s, pc, e))
 		return e->code;
 	date_to_days(pc->today, &today);
-	const char *last = json_string_value(json_object_get(rec, "last_touch_at"));
-	const char *since = last ? last : json_string_value(json_object_get(rec, "created_at"));
-	next_touch_on(&pc->rules, since, json_string_value(json_object_get(rec, "_latest_next_touch")),
-		      int_of(rec, "_open_opps"), next);
-	json_object_set_new(rec, "next_touch_on", json_string(next));
-	json_object_set_new(rec, "sleeping", json_boolean(is_sleeping(&pc->rules, today, since)));
+	const char *since = f->last_touch_at ? f->last_touch_at : f->created_at;
+	next_touch_on(&pc->rules, since, f->latest_next_touch, f->open_opps, d->next_touch_on);
+	d->sleeping = is_sleeping(&pc->rules, today, since);
 	/* the segment from the account's order facts; the orders themselves come only when a
 	 * product may have the three a forecast needs (sqlbuild.c) */
-	json_t *orders = json_object_get(rec, "_orders");
-	json_object_set_new(rec, "segment", json_string(followup_segment(
-		int_of(rec, "_order_count"), json_string_value(json_object_get(rec, "_first_order_on")),
-		today)));
-	json_t *rp = followup_repurchase(orders, today), *warnings = json_array(), *r;
-	size_t i;
-	json_array_foreach(rp, i, r) {
-		if (!json_is_true(json_object_get(r, "overdue")))
-			continue;
+	d->segment = followup_segment(f->order_count, f->first_order_on, today);
+	if (f->norders < 3)
+		return 0;   /* no forecast, no warning */
+	d->items = xcalloc(f->norders, sizeof *d->items);
+	d->nitems = followup_repurchase_facts(f->orders, f->norders, today, d->items);
+	for (size_t i = 0; i < d->nitems; i++) {
 		char msg[300];
-		snprintf(msg, sizeof msg, "%s was expected to be reordered by %s.",
-			 json_string_value(json_object_get(r, "product")),
-			 json_string_value(json_object_get(r, "expected_on")));
-		json_array_append_new(warnings, json_pack("{s:s,s:s,s:O}", "code", "repurchase_overdue",
-							  "message", msg, "product",
-							  json_object_get(r, "product")));
+		if (d->items[i].overdue && overdue_message(&d->items[i], msg))
+			d->decline = 1;
 	}
-	if (json_array_size(warnings))
+	return 0;
+}
+
+void followup_account_derived_release(struct account_derived *d)
+{
+	free(d->items);
+	d->items = NULL;
+	d->nitems = 0;
+}
+
+int followup_present_account(struct store *s, struct present_ctx *pc, json_t *rec,
+			     struct dm_err *e)
+{
+	struct account_derived d;
+	size_t n;
+	struct order_fact *o = order_facts_of(json_object_get(rec, "_orders"), &n);
+	const struct account_facts f = {
+		.created_at = json_string_value(json_object_get(rec, "created_at")),
+		.last_touch_at = json_string_value(json_object_get(rec, "last_touch_at")),
+		.latest_next_touch = json_string_value(json_object_get(rec, "_latest_next_touch")),
+		.first_order_on = json_string_value(json_object_get(rec, "_first_order_on")),
+		.open_opps = int_of(rec, "_open_opps"),
+		.order_count = int_of(rec, "_order_count"),
+		.orders = o,
+		.norders = n,
+	};
+	int rc = followup_account_derive(s, pc, &f, &d, e);
+	if (rc) {
+		free(o);
+		return rc;
+	}
+	json_t *rp = json_array(), *warnings = json_array();
+	for (size_t i = 0; i < d.nitems; i++) {
+		json_t *r = repurchase_json(&d.items[i]);
+		char msg[300];
+		const char *m = d.items[i].overdue ? overdue_message(&d.items[i], msg) : NULL;
+		if (m)
+			json_array_append_new(warnings, json_pack("{s:s,s:s,s:O}", "code",
+								  "repurchase_overdue", "message", m,
+								  "product", json_object_get(r, "product")));
+		json_array_append_new(rp, r);
+	}
+	json_object_set_new(rec, "next_touch_on", json_string(d.next_touch_on));
+	json_object_set_new(rec, "sleeping", json_boolean(d.sleeping));
+	json_object_set_new(rec, "segment", json_string(d.segment));
+	if (d.decline)
 		json_object_set_new(rec, "lifecycle", json_string("decline"));
 	json_object_set_new(rec, "repurchase", rp);
 	json_object_set_new(rec, "warnings", warnings);
+	followup_account_derived_release(&d);
+	free(o);
+	return 0;
+}
+
+/* ---- an account of a list as text ----------------------------------------------------------------- */
+
+/* The columns of the facts among kind_account's selected fields (store_row's order). */
+void followup_account_text_init(struct account_text *at)
+{
+	static const char *const names[AT_NFACTS] = {
+		"id", "created_at", "last_touch_at", "lifecycle", "_latest_next_touch",
+		"_first_order_on", "_open_opps", "_order_count", "_orders",
+	};
+	size_t col = 0;
+	memset(at, 0, sizeof *at);
+	for (int i = 0; i < AT_NFACTS; i++)
+		at->col[i] = -1;
+	for (size_t i = 0; i < kind_account.nfields; i++) {
+		const struct field *f = &kind_account.fields[i];
+		if (!model_is_selected(f))
+			continue;
+		for (int j = 0; j < AT_NFACTS; j++)
+			if (!strcmp(f->name, names[j]))
+				at->col[j] = (int)col;
+		col++;
+	}
+	at->ncols = col;
+}
+
+/* The text of a string column as json_string would hold it: json_string reads up to the first
+ * NUL and refuses text that is not UTF-8 (the record then lacks the field: *len = SIZE_MAX). */
+static size_t string_len(const struct store_value *v)
+{
+	if (text_utf8_valid(v->s, v->n))
+		return v->n;
+	size_t n = strlen(v->s);
+	return n < v->n && text_utf8_valid(v->s, n) ? n : SIZE_MAX;
+}
+
+static const char *fact_text(const struct account_text *at, const struct store_row *r, int fact)
+{
+	int c = at->col[fact];
+	if (c < 0 || (size_t)c >= r->n || r->v[c].null || string_len(&r->v[c]) == SIZE_MAX)
+		return NULL;
+	return r->v[c].s;
+}
+
+static int64_t fact_int(const struct account_text *at, const struct store_row *r, int fact)
+{
+	int c = at->col[fact];
+	return c < 0 || (size_t)c >= r->n || r->v[c].null ? 0 : r->v[c].i;
+}
+
+static int put_json(struct buf *b, const json_t *v)
+{
+	if (jsontext_append(b, v) == 0)
+		return 0;
+	char *t = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	int rc = t ? buf_puts(b, t) : -1;
+	free(t);
+	return rc;
+}
+
+/* The key of a field, quoted, and its colon: the fields' names are ASCII with nothing to
+ * escape (model.c), so "name": as they are. */
+static void put_key(struct buf *b, const char *name, int *first)
+{
+	if (!*first)
+		buf_put(b, ",\"", 2);
+	else
+		buf_put(b, "\"", 1);
+	*first = 0;
+	buf_put(b, name, strlen(name));
+	buf_put(b, "\":", 2);
+}
+
+#define PUT_LIT(b, lit) buf_put((b), (lit), sizeof(lit) - 1)
+
+/* The orders' text when it is [["product","date"],...] as SQLite's json_group_array writes it
+ * and jsontext_quick reads it (strings of valid UTF-8 without escapes): the facts point into
+ * the text. NULL for anything else (then read as store_list reads it). "[]" is no facts. */
+static struct order_fact *orders_quick(const char *t, size_t n, size_t *count)
+{
+	size_t i = 1, cap = 0, k = 0;
+	struct order_fact *o = NULL;
+	*count = 0;
+	if (n < 2 || t[0] != '[')
+		return NULL;
+	if (n == 2 && t[1] == ']')
+		return xcalloc(1, sizeof *o);
+	for (;;) {
+		const char *str[2];
+		size_t len[2];
+		if (i >= n || t[i++] != '[')
+			goto no;
+		for (int f = 0; f < 2; f++) {
+			if (f && (i >= n || t[i++] != ','))
+				goto no;
+			if (i >= n || t[i++] != '"')
+				goto no;
+			size_t from = i;
+			while (i < n && t[i] != '"') {
+				if (t[i] == '\\' || (unsigned char)t[i] < 0x20)
+					goto no;
+				i++;
+			}
+			if (i >= n || !text_utf8_valid(t + from, i - from))
+				goto no;
+			str[f] = t + from;
+			len[f] = i - from;
+			i++;
+		}
+		if (i >= n || t[i++] != ']')
+			goto no;
+		if (k == cap) {
+			cap = cap ? cap * 2 : 8;
+			o = xrealloc(o, cap * sizeof *o);
+		}
+		o[k].product = str[0];
+		o[k].product_len = len[0];
+		o[k].on = str[1];
+		o[k].on_len = len[1];
+		k++;
+		if (i < n && t[i] == ',') {
+			i++;
+			continue;
+		}
+		if (i + 1 == n && t[i] == ']')
+			break;
+		goto no;
+	}
+	*count = k;
+	return o;
+no:
+	free(o);
+	return NULL;
+}
+
+/* The bytes put_key wrote for name. */
+static size_t keylen(const char *name, int first)
+{
+	return strlen(name) + 3 + !first;
+}
+
+int followup_account_text(struct store *s, struct present_ctx *pc, const struct account_text *at,
+			  const struct store_row *r, struct buf *b, const struct field *want,
+			  json_t **want_value, struct dm_err *e)
+{
+	struct account_derived d;
+	struct order_fact *orders = NULL;
+	json_t *held = NULL;
+	size_t norders = 0;
+	int c = at->col[AT_ORDERS];
+	if (r->n != at->ncols)
+		return dm_fail(e, DM_EINTERNAL, NULL, "an account row of %zu columns", r->n);
+	if (c >= 0 && !r->v[c].null && !(orders = orders_quick(r->v[c].s, r->v[c].n, &norders))) {
+		held = jsontext_column(r->v[c].s, r->v[c].n);   /* as store_list reads it */
+		orders = order_facts_of(held, &norders);   /* pointing into held */
+	}
+	const struct account_facts f = {
+		.created_at = fact_text(at, r, AT_CREATED_AT),
+		.last_touch_at = fact_text(at, r, AT_LAST_TOUCH_AT),
+		.latest_next_touch = fact_text(at, r, AT_LATEST_NEXT_TOUCH),
+		.first_order_on = fact_text(at, r, AT_FIRST_ORDER_ON),
+		.open_opps = fact_int(at, r, AT_OPEN_OPPS),
+		.order_count = fact_int(at, r, AT_ORDER_COUNT),
+		.orders = orders,
+		.norders = norders,
+	};
+	int rc = followup_account_derive(s, pc, &f, &d, e);
+	if (rc) {
+		free(orders);
+		json_decref(held);
+		return rc;
+	}
+	/* method_present's record: the selected fields in the kind's order but the internal ones,
+	 * lifecycle as presented, then the computed ones in the order followup_present_account
+	 * adds them */
+	int first = 1;
+	size_t col = 0;
+	PUT_LIT(b, "{");
+	for (size_t i = 0; i < kind_account.nfields; i++) {
+		const struct field *fd = &kind_account.fields[i];
+		if (!model_is_selected(fd))
+			continue;
+		const struct store_value *v = &r->v[col];
+		int is_lifecycle = (int)col == at->col[AT_LIFECYCLE];
+		col++;
+		json_t *wv = NULL;
+		int first_was = first;
+		if (fd->flags & FF_INTERNAL)
+			continue;
+		if (is_lifecycle && d.decline) {
+			put_key(b, fd->name, &first);
+			PUT_LIT(b, "\"decline\"");
+			if (fd == want)
+				wv = json_string("decline");
+		} else if (v->null) {
+			put_key(b, fd->name, &first);
+			PUT_LIT(b, "null");
+			if (fd == want)
+				wv = json_null();
+		} else if (fd->type == FT_INT || fd->type == FT_REF) {
+			put_key(b, fd->name, &first);
+			jsontext_int(b, (long long)v->i);
+			if (fd == want)
+				wv = json_integer(v->i);
+		} else if (fd->type == FT_BOOL) {
+			put_key(b, fd->name, &first);
+			if (v->i)
+				PUT_LIT(b, "true");
+			else
+				PUT_LIT(b, "false");
+			if (fd == want)
+				wv = json_boolean(v->i);
+		} else if (fd->type == FT_JSON) {
+			put_key(b, fd->name, &first);
+			if (jsontext_quick(v->s, v->n)) {
+				buf_put(b, v->s, v->n);   /* its own compact text */
+			} else {
+				json_t *x = jsontext_column(v->s, v->n);
+				put_json(b, x);
+				json_decref(x);
+			}
+		} else {
+			put_key(b, fd->name, &first);
+			size_t mark = b->len, n = v->n;
+			if (jsontext_string_checked(b, v->s, n)) {
+				n = string_len(v);   /* not UTF-8, or a NUL: as json_string reads it */
+				if (n == SIZE_MAX) {
+					b->len = mark - keylen(fd->name, first_was);
+					b->data[b->len] = '\0';
+					first = first_was;
+					continue;   /* json_string refused it: no such field */
+				}
+				jsontext_string(b, v->s, n);
+			}
+			if (fd == want)
+				wv = json_stringn(v->s, n);
+		}
+		if (wv)
+			*want_value = wv;
+	}
+	put_key(b, "next_touch_on", &first);
+	jsontext_string(b, d.next_touch_on, strlen(d.next_touch_on));
+	put_key(b, "sleeping", &first);
+	if (d.sleeping)
+		PUT_LIT(b, "true");
+	else
+		PUT_LIT(b, "false");
+	put_key(b, "segment", &first);
+	jsontext_string(b, d.segment, strlen(d.segment));
+	put_key(b, "repurchase", &first);
+	PUT_LIT(b, "[");
+	for (size_t i = 0; i < d.nitems; i++) {
+		const struct repurchase_item *it = &d.items[i];
+		if (i)
+			PUT_LIT(b, ",");
+		PUT_LIT(b, "{\"product\":");
+		jsontext_string(b, it->product, it->product_len);
+		PUT_LIT(b, ",\"orders\":");
+		jsontext_int(b, (long long)it->orders);
+		PUT_LIT(b, ",\"median_interval_days\":");
+		jsontext_int(b, (long long)it->median);
+		PUT_LIT(b, ",\"last_on\":");
+		jsontext_string(b, it->last_on, strlen(it->last_on));
+		PUT_LIT(b, ",\"expected_on\":");
+		jsontext_string(b, it->expected_on, strlen(it->expected_on));
+		if (it->overdue)
+			PUT_LIT(b, ",\"overdue\":true}");
+		else
+			PUT_LIT(b, ",\"overdue\":false}");
+	}
+	PUT_LIT(b, "]");
+	put_key(b, "warnings", &first);
+	PUT_LIT(b, "[");
+	int nw = 0;
+	for (size_t i = 0; i < d.nitems; i++) {
+		char msg[300];
+		const char *m = d.items[i].overdue ? overdue_message(&d.items[i], msg) : NULL;
+		if (!m)
+			continue;
+		if (nw++)
+			PUT_LIT(b, ",");
+		PUT_LIT(b, "{\"code\":\"repurchase_overdue\",\"message\":");
+		jsontext_string(b, m, strlen(m));
+		PUT_LIT(b, ",\"product\":");
+		jsontext_string(b, d.items[i].product, d.items[i].product_len);
+		PUT_LIT(b, "}");
+	}
+	PUT_LIT(b, "]}");
+	followup_account_derived_release(&d);
+	free(orders);
+	json_decref(held);
 	return 0;
 }
 

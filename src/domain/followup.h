@@ -6,6 +6,8 @@
 #include <jansson.h>
 #include "method.h"
 #include "settings.h"
+#include "../base/buf.h"
+#include "../base/timeutil.h"
 
 #define AGENDA_TZ_MINUTES 480   /* Asia/Shanghai, UTC+8 all year: "today" of the agenda */
 
@@ -13,6 +15,66 @@
  * a repurchase is overdue. */
 int followup_present_account(struct store *s, struct present_ctx *pc, json_t *rec,
 			     struct dm_err *e);
+
+/* One order of an account as the repurchase forecast reads it: its product (product_len bytes;
+ * NULL when it is no string, compared as "") and its date's text (on_len bytes, NULL none). */
+struct order_fact {
+	const char *product, *on;
+	size_t product_len, on_len;
+};
+/* A product's forecast (pointing into the order facts it came from). */
+struct repurchase_item {
+	const char *product;
+	size_t product_len;
+	int64_t orders, median;
+	char last_on[DATE_STR_LEN], expected_on[DATE_STR_LEN];
+	int overdue;
+};
+/* Pure: the forecast of the n orders o (sorted by product then date) as of today: the items
+ * written to out (room for n), their number returned. */
+size_t followup_repurchase_facts(const struct order_fact *o, size_t n, int64_t today,
+				 struct repurchase_item *out);
+
+/* The facts of an account the rules present it from (its fields and internal fields: any may
+ * be NULL or 0), and what they derive: the one place of those rules, for the record as an
+ * object (followup_present_account) and as text (followup_account_text). */
+struct account_facts {
+	const char *created_at, *last_touch_at, *latest_next_touch, *first_order_on;
+	int64_t open_opps, order_count;
+	const struct order_fact *orders;   /* the _orders, in their order */
+	size_t norders;
+};
+struct account_derived {
+	char next_touch_on[DATE_STR_LEN];
+	int sleeping;
+	const char *segment;
+	struct repurchase_item *items;   /* owned: the repurchase forecast */
+	size_t nitems;
+	int decline;                     /* a repurchase is overdue: lifecycle answers decline, and
+					  * each overdue item is a warning */
+};
+int followup_account_derive(struct store *s, struct present_ctx *pc,
+			    const struct account_facts *f, struct account_derived *d,
+			    struct dm_err *e);
+void followup_account_derived_release(struct account_derived *d);
+
+/* An account of a list written as text from the store's row (store_list_rows): byte for byte
+ * what jsontext_append writes of the record store_list reads and method_present presents, at a
+ * fraction of its cost (no jansson object per row). at: kind_account's layout, made once per
+ * list by followup_account_text_init. When want is a field, *want_value receives its value as
+ * presented (new reference; for the list's cursor). */
+enum {
+	AT_ID, AT_CREATED_AT, AT_LAST_TOUCH_AT, AT_LIFECYCLE, AT_LATEST_NEXT_TOUCH,
+	AT_FIRST_ORDER_ON, AT_OPEN_OPPS, AT_ORDER_COUNT, AT_ORDERS, AT_NFACTS
+};
+struct account_text {
+	int col[AT_NFACTS];   /* each fact's index in store_row, -1 when not selected */
+	size_t ncols;
+};
+void followup_account_text_init(struct account_text *at);
+int followup_account_text(struct store *s, struct present_ctx *pc, const struct account_text *at,
+			  const struct store_row *r, struct buf *b, const struct field *want,
+			  json_t **want_value, struct dm_err *e);
 /* Pure: the repurchase forecast of [[product, date], ...] sorted by product then date, as of
  * today (days since the epoch). New reference. */
 json_t *followup_repurchase(json_t *orders, int64_t today);

@@ -2,6 +2,7 @@
 #include "records.h"
 #include "auth.h"
 #include "method.h"
+#include "followup.h"
 #include "leads.h"
 #include "../base/text.h"
 #include "../base/timeutil.h"
@@ -1000,6 +1001,98 @@ static int list_worker(struct store *s, const struct kind *k, const struct viewe
 		const struct field *sf = lp.q.sort ? lp.q.sort : model_field(k, "id");
 		*next = cursor_encode(sf, lp.q.desc, json_array_get(*items, (size_t)limit - 1));
 	}
+out:
+	list_parse_release(&lp);
+	return rc;
+}
+
+/* ---- a list as text ---------------------------------------------------------------------------- */
+
+struct list_text {
+	struct store *s;
+	struct present_ctx pc;
+	struct account_text at;
+	struct buf *out;
+	int limit, n, more;
+	const struct field *sort;
+	json_t *last;            /* the page's last item's sort value and id, for the cursor */
+	struct dm_err *e;
+};
+
+static int list_text_row(void *arg, const struct store_row *r)
+{
+	struct list_text *lt = arg;
+	json_t *sv = NULL;
+	if (lt->n == lt->limit) {
+		lt->more = 1;   /* the one more that tells there is a next page */
+		return 1;
+	}
+	if (lt->n)
+		buf_put(lt->out, ",", 1);
+	int last = lt->n == lt->limit - 1;
+	int rc = followup_account_text(lt->s, &lt->pc, &lt->at, r, lt->out, last ? lt->sort : NULL,
+				       &sv, lt->e);
+	if (rc) {
+		json_decref(sv);
+		return rc;
+	}
+	if (last) {
+		int c = lt->at.col[AT_ID];
+		lt->last = json_object();
+		json_object_set_new(lt->last, "id", json_integer(c >= 0 ? r->v[c].i : 0));
+		if (sv && strcmp(lt->sort->name, "id"))
+			json_object_set_new(lt->last, lt->sort->name, sv);
+		else
+			json_decref(sv);
+	}
+	lt->n++;
+	return 0;
+}
+
+int rec_list_text(struct store *s, const struct kind *k, const struct viewer *v,
+		  const struct kv *params, size_t nparams, int pool, struct buf *out, char **next,
+		  int *done, struct dm_err *e)
+{
+	struct list_parse lp;
+	struct list_text lt;
+	int rc;
+	*next = NULL;
+	*done = 0;
+	/* accounts only: their presentation depends on the row alone, not on the viewer; on
+	 * PostgreSQL (no store_list_rows) the tree path */
+	if (k != &kind_account || !store_has_list_rows(s))
+		return 0;
+	*done = 1;
+	memset(&lp, 0, sizeof lp);
+	memset(&lt, 0, sizeof lt);
+	if ((rc = parse_list(k, v, params, nparams, &lp, e)))
+		goto out;
+	lp.q.pool = pool;
+	lt.s = s;
+	lt.out = out;
+	lt.limit = lp.q.limit;
+	lt.sort = lp.q.sort ? lp.q.sort : model_field(k, "id");
+	lt.e = e;
+	present_ctx_init(&lt.pc);
+	followup_account_text_init(&lt.at);
+	lp.q.limit = lt.limit + 1;   /* one more tells whether there is a next page */
+	size_t from = out->len;
+	buf_reserve(out, (size_t)lt.limit * 1024 + 64);   /* ≈ 700 bytes an account */
+	buf_append(out, "[", 1);
+	rc = store_list_rows(s, &lp.q, list_text_row, &lt, e);
+	if (rc > 0)
+		rc = 0;   /* stopped at the one more */
+	present_ctx_release(&lt.pc);
+	if (rc) {
+		out->len = from;
+		if (out->data)
+			out->data[from] = '\0';
+	} else {
+		buf_append(out, "]", 1);
+		if (lt.more && lt.last)
+			*next = cursor_encode(lt.sort, lp.q.desc, lt.last);
+	}
+	json_decref(lt.last);
 out:
 	list_parse_release(&lp);
 	return rc;

@@ -5,6 +5,7 @@
 #define DM_RECORDS_H
 #include <jansson.h>
 #include <stddef.h>
+#include "../base/buf.h"
 #include "../base/err.h"
 #include "../model/model.h"
 #include "../store/store.h"
@@ -49,6 +50,15 @@ int rec_restore(struct store *s, const struct kind *k, const struct viewer *v, i
 int rec_list(struct store *s, const struct kind *k, const struct viewer *v,
 	     const struct kv *params, size_t nparams, json_t **items, char **next,
 	     struct dm_err *e);
+
+/* rec_list (pool: rec_list_pool's list) written as the text of its items' array, appended to
+ * out, for the lists whose records the rules write straight from the store's rows (accounts, on
+ * a store with store_list_rows): the same bytes jsontext_append writes of rec_list's items, and
+ * the same *next. *done = 0 (nothing written, nothing checked) for any other list: call
+ * rec_list. */
+int rec_list_text(struct store *s, const struct kind *k, const struct viewer *v,
+		  const struct kv *params, size_t nparams, int pool, struct buf *out, char **next,
+		  int *done, struct dm_err *e);
 
 /* The public pool: accounts without an owner, paged and filtered like rec_list. */
 int rec_list_pool(struct store *s, const struct viewer *v, const struct kv *params,

@@ -119,6 +119,19 @@ void http_set_json(struct http_resp *rs, int status, json_t *json)
 	rs->json = json;
 }
 
+#define JSON_CONTENT_TYPE "application/json; charset=utf-8"
+
+void http_set_json_text(struct http_resp *rs, int status, char *text, size_t len)
+{
+	json_decref(rs->json);
+	rs->json = NULL;
+	free(rs->body);
+	rs->status = status;
+	rs->body = text;
+	rs->body_len = len;
+	rs->content_type = JSON_CONTENT_TYPE;
+}
+
 void http_add_header(struct http_resp *rs, const char *name, const char *value)
 {
 	if (rs->nheaders == HTTP_MAX_HEADERS_OUT)
@@ -198,7 +211,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct http_resp *
 		size_t len;
 		char *s = json_text(rs->json, &len);
 		r = MHD_create_response_from_buffer(len, s, MHD_RESPMEM_MUST_FREE);
-		ctype = "application/json; charset=utf-8";
+		ctype = JSON_CONTENT_TYPE;
 	}
 	if (ctype)
 		MHD_add_response_header(r, "Content-Type", ctype);

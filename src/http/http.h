@@ -111,6 +111,9 @@ int http_json_body(struct http_req *rq, json_t **out);
 
 /* Response helpers: each takes ownership of what it is given. */
 void http_set_json(struct http_resp *rs, int status, json_t *json);
+/* A JSON answer written as text already (takes text, len bytes, malloc'd): sent as
+ * http_set_json sends its value's text, with the same Content-Type. */
+void http_set_json_text(struct http_resp *rs, int status, char *text, size_t len);
 void http_add_header(struct http_resp *rs, const char *name, const char *value);
 int http_status_of(enum dm_code code);
 

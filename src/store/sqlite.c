@@ -352,73 +352,6 @@ static int exec_run(struct sq *sq, struct qb *q, struct dm_err *e)
 	return rc;
 }
 
-/* The JSON columns' commonest texts without jansson's parser (its lexer and buffers for each):
- * arrays, nested at most twice, of non-negative integers of up to 15 digits and strings without
- * escapes — an account's installed base (mostly "[]"), its latest contacts ("[12868]"), its
- * orders ([["product","2025-03-01"],...]). json_quick answers NULL for any other text, and
- * wherever jansson would refuse one (leading zeros, control characters, invalid UTF-8), so that
- * json_loads answers those as before. */
-static json_t *quick_value(const char *t, size_t n, size_t *i, int depth)
-{
-	if (*i >= n)
-		return NULL;
-	if (t[*i] == '[') {
-		if (depth >= 2)
-			return NULL;
-		json_t *a = json_array();
-		if (++*i < n && t[*i] == ']') {
-			++*i;
-			return a;
-		}
-		for (;;) {
-			json_t *v = quick_value(t, n, i, depth + 1);
-			if (!v)
-				break;
-			json_array_append_new(a, v);
-			if (*i < n && t[*i] == ',') {
-				++*i;
-				continue;
-			}
-			if (*i < n && t[*i] == ']') {
-				++*i;
-				return a;
-			}
-			break;
-		}
-		json_decref(a);
-		return NULL;
-	}
-	if (t[*i] == '"') {
-		size_t from = ++*i;
-		for (; *i < n && t[*i] != '"'; ++*i)
-			if (t[*i] == '\\' || (unsigned char)t[*i] < 0x20)
-				return NULL;
-		if (*i >= n)
-			return NULL;
-		return json_stringn(t + from, (*i)++ - from);   /* NULL when not UTF-8 */
-	}
-	json_int_t v = 0;
-	size_t from = *i;
-	while (*i < n && t[*i] >= '0' && t[*i] <= '9' && *i - from < 15)
-		v = v * 10 + (t[(*i)++] - '0');
-	if (*i == from || (*i - from > 1 && t[from] == '0'))
-		return NULL;
-	return json_integer(v);   /* what follows must be ',' or ']': the array checks */
-}
-
-static json_t *json_quick(const char *t, size_t n)
-{
-	size_t i = 0;
-	if (!n || t[0] != '[')
-		return NULL;
-	json_t *v = quick_value(t, n, &i, 0);
-	if (v && i != n) {
-		json_decref(v);
-		v = NULL;
-	}
-	return v;
-}
-
 static json_t *column_value(sqlite3_stmt *st, int col, const struct field *f)
 {
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
@@ -431,10 +364,7 @@ static json_t *column_value(sqlite3_stmt *st, int col, const struct field *f)
 		return json_boolean(sqlite3_column_int64(st, col));
 	case FT_JSON: {
 		const char *t = (const char *)sqlite3_column_text(st, col);
-		json_t *v = json_quick(t, (size_t)sqlite3_column_bytes(st, col));
-		if (!v)
-			v = json_loads(t, JSON_DECODE_ANY, NULL);
-		return v ? v : json_null();
+		return jsontext_column(t, (size_t)sqlite3_column_bytes(st, col));
 	}
 	default:
 		return json_string((const char *)sqlite3_column_text(st, col));
@@ -637,16 +567,18 @@ static char *name_rare_pair(struct conn *c, const char *sub)
 	return pair;
 }
 
-static int sq_list(void *impl, const struct store_query *sqy, json_t **items, struct dm_err *e)
+/* The list's statement (sq_list, sq_list_rows): the name's rare pair chosen first. */
+static int list_run(struct sq *sq, const struct store_query *sqy, json_t **items,
+		    store_row_fn fn, void *arg, struct dm_err *e)
 {
-	struct sq *sq = impl;
 	const struct kind *k = sqy->kind;
 	struct conn *c = conn_get(sq, e);
 	struct qb q;
 	struct store_query named;
 	char *pair = NULL;
 	int rc = 0;
-	*items = NULL;
+	if (items)
+		*items = NULL;
 	if (!c)
 		return e->code;
 	if (k == &kind_account && sqy->name_sub && (pair = name_rare_pair(c, sqy->name_sub))) {
@@ -661,14 +593,46 @@ static int sq_list(void *impl, const struct store_query *sqy, json_t **items, st
 		rc = e->code;
 		goto out;
 	}
-	json_t *arr = json_array();
+	json_t *arr = items ? json_array() : NULL;
+	struct store_row *row = fn ? xmalloc(sizeof *row) : NULL;
 	int s;
-	while ((s = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(arr, row_to_record(st, k));
-	if (s != SQLITE_DONE) {
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		if (arr) {
+			json_array_append_new(arr, row_to_record(st, k));
+			continue;
+		}
+		size_t col = 0;
+		for (size_t i = 0; i < k->nfields && col < STORE_ROW_MAX; i++) {
+			const struct field *f = &k->fields[i];
+			struct store_value *v = &row->v[col];
+			if (!model_is_selected(f))
+				continue;
+			v->i = 0;
+			v->s = NULL;
+			v->n = 0;
+			if (f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL) {
+				v->null = sqlite3_column_type(st, (int)col) == SQLITE_NULL;
+				if (!v->null)
+					v->i = sqlite3_column_int64(st, (int)col);
+			} else {
+				/* NULL for SQL NULL (or out of memory) */
+				v->s = (const char *)sqlite3_column_text(st, (int)col);
+				v->null = !v->s;
+				if (v->s)
+					v->n = (size_t)sqlite3_column_bytes(st, (int)col);
+			}
+			col++;
+		}
+		row->n = col;
+		if ((rc = fn(arg, row)))
+			break;
+	}
+	free(row);
+	if (rc) {
+	} else if (s != SQLITE_DONE) {
 		json_decref(arr);
 		rc = step_error(c, s, e);
-	} else {
+	} else if (items) {
 		*items = arr;
 	}
 	stmt_done(st);
@@ -676,6 +640,17 @@ out:
 	qb_release(&q);
 	free(pair);
 	return rc;
+}
+
+static int sq_list(void *impl, const struct store_query *sqy, json_t **items, struct dm_err *e)
+{
+	return list_run(impl, sqy, items, NULL, NULL, e);
+}
+
+static int sq_list_rows(void *impl, const struct store_query *sqy, store_row_fn fn, void *arg,
+			struct dm_err *e)
+{
+	return list_run(impl, sqy, NULL, fn, arg, e);
 }
 
 static int audit_row(struct conn *c, const struct kind *k, int64_t id, int64_t actor,
@@ -2830,6 +2805,7 @@ const struct store_ops store_sqlite_ops = {
 	.snapshot = sq_snapshot,
 	.get = sq_get,
 	.list = sq_list,
+	.list_rows = sq_list_rows,
 	.insert = sq_insert,
 	.update = sq_update,
 	.set_archived = sq_set_archived,

@@ -101,6 +101,19 @@ int store_list(struct store *s, const struct store_query *q, json_t **items, str
 	return s->ops->list(s->impl, q, items, e);
 }
 
+int store_has_list_rows(struct store *s)
+{
+	return s->ops->list_rows != NULL;
+}
+
+int store_list_rows(struct store *s, const struct store_query *q, store_row_fn fn, void *arg,
+		    struct dm_err *e)
+{
+	if (!s->ops->list_rows)
+		return dm_fail(e, DM_EINTERNAL, NULL, "this store has no list_rows");
+	return s->ops->list_rows(s->impl, q, fn, arg, e);
+}
+
 int store_insert(struct store *s, const struct kind *k, json_t *rec, int64_t actor,
 		 int64_t *id, struct dm_err *e)
 {

@@ -96,6 +96,32 @@ struct store_query {
 /* The page of records (a new array, at most q->limit). */
 int store_list(struct store *s, const struct store_query *q, json_t **items, struct dm_err *e);
 
+/* One row of a list as the store read it, for callers that write it as text rather than build
+ * it as a jansson object (the list of accounts: ≈ 80 allocations a row as objects). v[i] is the
+ * value of the kind's i-th selected field (model_is_selected, in the kind's order), as
+ * store_list would have set it: null, else for FT_INT, FT_REF and FT_BOOL the integer i, for
+ * the others the stored text s of n bytes (NUL-terminated; FT_JSON: the JSON text as stored,
+ * which jsontext_column reads as store_list does). Valid during the callback only. */
+#define STORE_ROW_MAX 48
+struct store_value {
+	int null;
+	int64_t i;
+	const char *s;
+	size_t n;
+};
+struct store_row {
+	size_t n;
+	struct store_value v[STORE_ROW_MAX];
+};
+/* Return 0 to go on, non-zero to stop (store_list_rows then answers it). */
+typedef int (*store_row_fn)(void *arg, const struct store_row *r);
+/* 1 when the store has store_list_rows (SQLite; PostgreSQL keeps store_list: its rows arrive as
+ * text already converted by libpq and the list's cost there is the server round trip). */
+int store_has_list_rows(struct store *s);
+/* store_list's rows, the same ones in the same order, each handed to fn as C values. */
+int store_list_rows(struct store *s, const struct store_query *q, store_row_fn fn, void *arg,
+		    struct dm_err *e);
+
 /* Inside store_write only. Insert rec (fields of model_check for the kind), stamping
  * id/created_at/updated_at/version, auditing every set field. DM_EDUPLICATE for a taken unique
  * name, with e->existing_id set to the other record's id. */

@@ -566,6 +566,64 @@ static void jsontext_numbers_match_jansson(void **state)
 	buf_release(&b);
 }
 
+/* jsontext_string_checked: accepts what text_utf8_valid accepts, and writes what jsontext_string
+ * writes; jsontext_quick: the texts jsontext_column reads without jansson are their own text. */
+static void jsontext_checked_string_and_quick(void **state)
+{
+	(void)state;
+	unsigned char s[6];
+	unsigned seed = 12345;
+	/* every lead byte with every second byte, then random tails; and random short strings */
+	for (int round = 0; round < 300000; round++) {
+		size_t n;
+		if (round < 65536) {
+			s[0] = (unsigned char)(round >> 8);
+			s[1] = (unsigned char)round;
+			seed = seed * 1103515245u + 12345u;
+			s[2] = (unsigned char)(seed >> 16);
+			s[3] = (unsigned char)(seed >> 8);
+			n = 2 + (seed >> 28) % 3;
+		} else {
+			seed = seed * 1103515245u + 12345u;
+			n = 1 + (seed >> 24) % 6;
+			for (size_t i = 0; i < n; i++) {
+				seed = seed * 1103515245u + 12345u;
+				s[i] = (unsigned char)(seed >> 16);
+				if (seed & 0x100)
+					s[i] = (unsigned char)("\"\\\x01 a\x7f\xe4\xb8\xad"[(seed >> 9) % 9]);
+			}
+		}
+		struct buf a = BUF_INIT(0), b = BUF_INIT(0);
+		int ok = text_utf8_valid((const char *)s, n);
+		int rc = jsontext_string_checked(&a, (const char *)s, n);
+		if (rc != !ok)
+			fail_msg("round %d: checked %d, text_utf8_valid %d", round, rc, ok);
+		if (ok) {
+			assert_int_equal(jsontext_string(&b, (const char *)s, n), 0);
+			assert_string_equal(a.data, b.data);
+		} else {
+			assert_true(a.len == 0);
+		}
+		buf_release(&a);
+		buf_release(&b);
+	}
+	static const char *const quick[] = { "[]", "[1,2,3]", "[[\"p\",\"2025-01-01\"],[\"中\",\"x\"]]",
+					     "[\"a\",[1,2]]", "[0]", "[123456789012345]" };
+	static const char *const slow[] = { "[ 1]", "[01]", "[\"a\\\"\"]", "[[[1]]]", "[1,]", "{}",
+					    "[\"\x01\"]", "[\"\xe4\xb8\"]", "[1234567890123456]", "" };
+	for (size_t i = 0; i < sizeof quick / sizeof quick[0]; i++) {
+		struct buf b = BUF_INIT(0);
+		assert_true(jsontext_quick(quick[i], strlen(quick[i])));
+		json_t *v = jsontext_column(quick[i], strlen(quick[i]));
+		assert_int_equal(jsontext_append(&b, v), 0);
+		assert_string_equal(b.data, quick[i]);
+		json_decref(v);
+		buf_release(&b);
+	}
+	for (size_t i = 0; i < sizeof slow / sizeof slow[0]; i++)
+		assert_false(jsontext_quick(slow[i], strlen(slow[i])));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +653,7 @@ int main(void)
 		cmocka_unit_test(errors_record_detail),
 		cmocka_unit_test(jsontext_matches_jansson),
 		cmocka_unit_test(jsontext_numbers_match_jansson),
+		cmocka_unit_test(jsontext_checked_string_and_quick),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
