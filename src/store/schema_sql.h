@@ -426,4 +426,20 @@
 #define TREE_MOVE_USER6(T, C, NEG, POS, SUMMED, SETV) TREE_MOVE_USER(T, C, NEG, POS, SETV)
 #define TREE_MOVE_TEAM6(T, C, NEG, POS, SUMMED, SETV) TREE_MOVE_TEAM(T, C, NEG, POS, SETV)
 
+/* Migration 26: one index of the activities by account instead of two (issue 9: POST
+ * /activities). activities_account (account_id, effective, occurred_at: the touch facts' counts,
+ * a pair's first and last touch, the segment rows' touches, the lists by account, the foreign
+ * key) and activities_account_latest (account_id, occurred_at, id, live only: an account's
+ * latest activity) each took an entry per new activity on a random page of its own (the
+ * account's), and the commit wrote both pages. One index in the latter's order, with effective
+ * and archived_at after it, serves both: the latest activity is the first live entry of the
+ * account's range read backwards, a count or first/last touch reads the range (an account's
+ * few activities) without the table. It holds archived activities too (the lists' and the
+ * foreign key's). */
+#define ACCOUNT_INDEX26 \
+	"DROP INDEX activities_account;" \
+	"DROP INDEX activities_account_latest;" \
+	"CREATE INDEX activities_account_at ON activities(account_id, occurred_at, id, effective," \
+	"  archived_at);"
+
 #endif

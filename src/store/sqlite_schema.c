@@ -715,6 +715,11 @@ const char *const sqlite_migrations[] = {
 	"  new.seen_ms >= old.seen_ms AND new.token_hash IS old.token_hash AND new.user_id IS"
 	"  old.user_id AND new.csrf IS old.csrf AND new.created_ms IS old.created_ms) BEGIN"
 	"  UPDATE auth_gen SET gen = random() WHERE id = 1; END;",
+	/* 25: another branch's number (issue 9); nothing here on this one */
+	"",
+	/* 26 (issue 9: POST /activities): one index of the activities by account instead of two
+	 * (schema_sql.h, ACCOUNT_INDEX26) */
+	ACCOUNT_INDEX26,
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
