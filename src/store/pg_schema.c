@@ -640,8 +640,10 @@ const char *const pg_migrations[] = {
 	"SELECT 1;",
 	/* 25: another branch's number (issue 9); nothing here on this one */
 	"SELECT 1;",
-	/* 26: one index of the activities by account instead of two (schema_sql.h) */
-	ACCOUNT_INDEX26,
+	/* 26: one index of the activities by account instead of two, one by user instead of two
+	 * (schema_sql.h) */
+	ACTIVITY_INDEXES26
+	"ANALYZE activities;",
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];
