@@ -637,7 +637,13 @@ const char *const pg_migrations[] = {
 	 * uncached: several servers share the database, and knowing that no other server ended a
 	 * session would take a read of the database per request anyway (the lookup's own cost: a
 	 * round trip), or LISTEN/NOTIFY with its lost-connection cases. Nothing to do. */
-	"SELECT 1",
+	"SELECT 1;",
+	/* 25: another branch's number (issue 9); nothing here on this one */
+	"SELECT 1;",
+	/* 26: one index of the activities by account instead of two, one by user instead of two
+	 * (schema_sql.h) */
+	ACTIVITY_INDEXES26
+	"ANALYZE activities;",
 };
 
 const int pg_migration_count = sizeof pg_migrations / sizeof pg_migrations[0];

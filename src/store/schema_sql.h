@@ -426,4 +426,31 @@
 #define TREE_MOVE_USER6(T, C, NEG, POS, SUMMED, SETV) TREE_MOVE_USER(T, C, NEG, POS, SETV)
 #define TREE_MOVE_TEAM6(T, C, NEG, POS, SUMMED, SETV) TREE_MOVE_TEAM(T, C, NEG, POS, SETV)
 
+/* Migration 26: one index of the activities by account instead of two, and one by user
+ * instead of two (issue 9: POST /activities). Each new activity took an entry in four indexes
+ * keyed by its account or its user:
+ * - activities_account (account_id, effective, occurred_at: the touch facts' counts, a pair's
+ *   first and last touch, the segment rows' touches, the lists by account, the foreign key) and
+ *   activities_account_latest (account_id, occurred_at, id, live only: an account's latest
+ *   activity), each on a random page of its own (the account's), which the commit wrote;
+ * - activities_user (user_id, account_id, effective, occurred_at: the sweep's last touch by the
+ *   owner, the lists by user), on a random page of the user's range, and activities_touch_user
+ *   (user_id, occurred_at, account_id, effective, archived_at, live effective only: the
+ *   accounts a scope's users touched in a period), at the end of the user's range.
+ * Now one by account in the latter's order with effective, archived_at and user_id after it:
+ * the latest activity is the first live entry of the account's range read backwards; a count,
+ * a first or last touch, the owner's last touch (the sweep) read the range (an account's few
+ * activities) without the table. And one by user in activities_touch_user's order, every
+ * activity in it: a new activity's entry goes at the end of its user's range, where the
+ * batch's others go. Both hold archived activities too (the lists', the foreign key's). */
+#define ACTIVITY_INDEXES26 \
+	"DROP INDEX activities_account;" \
+	"DROP INDEX activities_account_latest;" \
+	"DROP INDEX activities_user;" \
+	"DROP INDEX activities_touch_user;" \
+	"CREATE INDEX activities_account_at ON activities(account_id, occurred_at, id, effective," \
+	"  archived_at, user_id);" \
+	"CREATE INDEX activities_user_at ON activities(user_id, occurred_at, account_id, effective," \
+	"  archived_at);"
+
 #endif

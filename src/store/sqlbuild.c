@@ -1146,7 +1146,12 @@ void sql_reclaim(struct qb *q, json_t *protect, const char *touch_before, const 
 		   "%s(COALESCE(assigned_at, ''), COALESCE(last_owner_touch, '')) < ", latest);
 	qb_text(q, touch_before);
 	qb_sql(q, " THEN 'no_follow_up' ELSE 'no_deal' END AS why FROM (SELECT a.id, a.owner_id, "
-		  "a.assigned_at, (SELECT max(x.occurred_at) FROM activities x WHERE x.account_id = "
+		  "a.assigned_at, (SELECT max(x.occurred_at) FROM activities x");
+	/* the account's few activities, never the owner's range (migration 26; a planner
+	 * without the indexes' sizes chose the latter) */
+	if (q->dialect == SQL_SQLITE)
+		qb_sql(q, " INDEXED BY activities_account_at");
+	qb_sql(q, " WHERE x.account_id = "
 		  "a.id AND x.user_id = a.owner_id AND x.effective = 1 AND x.archived_at IS NULL) AS "
 		  "last_owner_touch, (SELECT max(h.at) FROM stage_history h JOIN opportunities o ON "
 		  "o.id = h.opportunity_id WHERE o.account_id = a.id AND h.to_stage = 'won') AS "
@@ -1637,7 +1642,7 @@ static void an_touches_week(struct qb *q, const struct an_params *p)
 }
 
 /* the accounts of the live effective activities in [from, to) whose user_id satisfies who:
- * a range of the partial covering index activities_touch_user per user */
+ * a range of the covering index activities_user_at per user (migration 26) */
 static void touched_in(struct qb *q, const struct an_params *p, const char *who)
 {
 	qb_sql(q, "SELECT x.account_id FROM activities x WHERE x.effective = 1 AND x.archived_at IS "

@@ -1569,11 +1569,9 @@ static void bulk_activity_sums_scan_nothing_whole(void **state)
 				      " ('accounts', 'accounts_owner', '1000000 2000 1'),"
 				      " ('accounts', 'accounts_name_key', '1000000 1'),"
 				      " ('activities', 'activities_opportunity_quotes', '10021223 11 3 3'),"
-				      " ('activities', 'activities_touch_user', '9022707 18046 1 1 1 1'),"
-				      " ('activities', 'activities_account_latest', '10021223 11 1 1'),"
+				      " ('activities', 'activities_account_at', '10021223 11 1 1 1 1 1'),"
 				      " ('activities', 'activities_when', '10021223 2 1 1'),"
-				      " ('activities', 'activities_user', '10021223 20043 11 7 1'),"
-				      " ('activities', 'activities_account', '10021223 11 7 1');"
+				      " ('activities', 'activities_user_at', '10021223 20043 1 1 1 1');"
 				      "ANALYZE sqlite_schema;", NULL, NULL, NULL), SQLITE_OK);
 	for (const char *const *sql = sqlite_bulk_activities; *sql; sql++) {
 		char *q = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", *sql);
@@ -1589,6 +1587,87 @@ static void bulk_activity_sums_scan_nothing_whole(void **state)
 		}
 		sqlite3_finalize(st);
 		sqlite3_free(q);
+	}
+	sqlite3_close(db);
+	struct dm_err e;
+	assert_int_equal(store_open(f->path, &f->s, &e), 0);
+}
+
+/* The plan of one statement on db, its lines joined by " | " into out. */
+static void plan_of(sqlite3 *db, const char *sql, char *out, size_t size)
+{
+	char *q = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql);
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, q, -1, &st, NULL), SQLITE_OK);
+	size_t n = 0;
+	out[0] = '\0';
+	while (sqlite3_step(st) == SQLITE_ROW && n + 1 < size)
+		n += (size_t)snprintf(out + n, size - n, "%s | ",
+				      (const char *)sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+	sqlite3_free(q);
+}
+
+/* Migration 26: a new activity takes one index entry under its account, not two (each on a
+ * random page the commit writes), and one under its user, not two; the one by account serves
+ * what both did: an account's latest live activity in index order (no sort), its touch count
+ * and last touch, a pair's first and last touch, the owner's last touch (the sweep), read from
+ * the index alone; the one by user the accounts a user touched in a period; at the full
+ * scale's sizes. */
+static void activities_one_index_by_account(void **state)
+{
+	struct fx *f = *state;
+	store_close(f->s);
+	f->s = NULL;
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	/* one index led by each column */
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT i.name, count(*) FROM"
+					    " pragma_index_list('activities') l JOIN"
+					    " pragma_index_info(l.name) i ON i.seqno = 0 GROUP BY 1",
+					    -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (sqlite3_column_int(st, 1) != 1)
+			fail_msg("%d indexes of the activities begin with %s",
+				 sqlite3_column_int(st, 1), (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	assert_int_equal(sqlite3_exec(db, "ANALYZE; DELETE FROM sqlite_stat1;"
+				      "INSERT INTO sqlite_stat1 VALUES"
+				      " ('activities', 'activities_opportunity_quotes', '10021223 11 3 3'),"
+				      " ('activities', 'activities_account_at', '10021223 11 1 1 1 1 1'),"
+				      " ('activities', 'activities_when', '10021223 2 1 1'),"
+				      " ('activities', 'activities_user_at', '10021223 20043 1 1 1 1');"
+				      "ANALYZE sqlite_schema;", NULL, NULL, NULL), SQLITE_OK);
+	static const struct {
+		const char *sql, *want;
+	} q[] = {
+		{ "SELECT la.next_touch_on, la.contact_ids FROM activities la WHERE la.account_id = 7"
+		  " AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1",
+		  "SEARCH la USING INDEX activities_account_at (account_id=?) | " },
+		{ "SELECT count(*) FROM activities da WHERE da.account_id = 7 AND da.effective = 1"
+		  " AND da.archived_at IS NULL",
+		  "SEARCH da USING COVERING INDEX activities_account_at (account_id=?) | " },
+		{ "SELECT max(da.occurred_at) FROM activities da WHERE da.account_id = 7 AND"
+		  " da.effective = 1 AND da.archived_at IS NULL",
+		  "SEARCH da USING COVERING INDEX activities_account_at (account_id=?) | " },
+		{ "SELECT min(x.occurred_at), max(x.occurred_at) FROM activities x WHERE x.account_id"
+		  " = 7 AND x.effective = 1 AND x.archived_at IS NULL GROUP BY x.account_id",
+		  "SEARCH x USING COVERING INDEX activities_account_at (account_id=?) | " },
+		{ "SELECT x.account_id FROM activities x WHERE x.effective = 1 AND x.archived_at IS"
+		  " NULL AND x.user_id = 3 AND x.occurred_at >= '2026-01-01' AND x.occurred_at <"
+		  " '2026-02-01'",
+		  "SEARCH x USING COVERING INDEX activities_user_at (user_id=? AND occurred_at>? AND"
+		  " occurred_at<?) | " },
+		{ "SELECT max(x.occurred_at) FROM activities x WHERE x.account_id = 7 AND x.user_id ="
+		  " 3 AND x.effective = 1 AND x.archived_at IS NULL",
+		  "SEARCH x USING COVERING INDEX activities_account_at (account_id=?) | " },
+	};
+	char plan[1024];
+	for (size_t i = 0; i < sizeof q / sizeof q[0]; i++) {
+		plan_of(db, q[i].sql, plan, sizeof plan);
+		if (strcmp(plan, q[i].want))
+			fail_msg("%s:\n  plan %s\n  want %s", q[i].sql, plan, q[i].want);
 	}
 	sqlite3_close(db);
 	struct dm_err e;
@@ -1945,6 +2024,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(migrate_sets_version, setup, teardown),
 		cmocka_unit_test_setup_teardown(deferred_activity_sums_equal_the_triggers, setup, teardown),
 		cmocka_unit_test_setup_teardown(bulk_activity_sums_scan_nothing_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(activities_one_index_by_account, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_newer_than_binary, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_refuses_unreachable_postgres_and_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(insert_and_get, setup, teardown),
