@@ -454,8 +454,8 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 		if (is_lifecycle && d.decline) {
 			put_key(b, fd->name, &first);
 			PUT_LIT(b, "\"decline\"");
-			if (fd == want)
-				wv = json_string("decline");
+			if (fd == want)   /* the cursor compares the stored lifecycle */
+				wv = v->null ? json_null() : json_stringn(v->s, v->n);
 		} else if (v->null) {
 			put_key(b, fd->name, &first);
 			PUT_LIT(b, "null");

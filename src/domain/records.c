@@ -819,10 +819,12 @@ static json_t *filter_value(const struct field *f, const char *s)
 	}
 }
 
-static char *cursor_encode(const struct field *sort, int desc, json_t *last)
+/* The cursor after the page's last record: its stored sort value (as the store compares it:
+ * the stored lifecycle, not the "decline" the rules may show) and its id. */
+static char *cursor_encode(const struct field *sort, int desc, json_t *value, int64_t id)
 {
-	json_t *c = json_pack("[s,b,O,I]", sort->name, desc, json_object_get(last, sort->name),
-			      (json_int_t)int_of(last, "id"));
+	json_t *c = json_pack("[s,b,O,I]", sort->name, desc, value ? value : json_null(),
+			      (json_int_t)id);
 	char *raw = json_dumps(c, JSON_COMPACT);
 	json_decref(c);
 	size_t n = sodium_base64_ENCODED_LEN(strlen(raw), sodium_base64_VARIANT_URLSAFE_NO_PADDING);
@@ -982,6 +984,11 @@ static int list_worker(struct store *s, const struct kind *k, const struct viewe
 	lp.q.limit = limit + 1;   /* one more tells whether there is a next page */
 	if ((rc = store_list(s, &lp.q, items, e)))
 		goto out;
+	const struct field *sf = lp.q.sort ? lp.q.sort : model_field(k, "id");
+	json_t *last = json_array_size(*items) > (size_t)limit ?
+		json_array_get(*items, (size_t)limit - 1) : NULL;
+	json_t *last_value = last ? json_incref(json_object_get(last, sf->name)) : NULL;
+	int64_t last_id = last ? int_of(last, "id") : 0;
 	struct present_ctx pc;
 	present_ctx_init(&pc);
 	size_t i;
@@ -992,15 +999,16 @@ static int list_worker(struct store *s, const struct kind *k, const struct viewe
 	}
 	present_ctx_release(&pc);
 	if (rc) {
+		json_decref(last_value);
 		json_decref(*items);
 		*items = NULL;
 		goto out;
 	}
-	if (json_array_size(*items) > (size_t)limit) {
+	if (last) {
 		json_array_remove(*items, (size_t)limit);
-		const struct field *sf = lp.q.sort ? lp.q.sort : model_field(k, "id");
-		*next = cursor_encode(sf, lp.q.desc, json_array_get(*items, (size_t)limit - 1));
+		*next = cursor_encode(sf, lp.q.desc, last_value, last_id);
 	}
+	json_decref(last_value);
 out:
 	list_parse_release(&lp);
 	return rc;
@@ -1090,7 +1098,8 @@ int rec_list_text(struct store *s, const struct kind *k, const struct viewer *v,
 	} else {
 		buf_append(out, "]", 1);
 		if (lt.more && lt.last)
-			*next = cursor_encode(lt.sort, lp.q.desc, lt.last);
+			*next = cursor_encode(lt.sort, lp.q.desc, json_object_get(lt.last, lt.sort->name),
+					      int_of(lt.last, "id"));
 	}
 	json_decref(lt.last);
 out:

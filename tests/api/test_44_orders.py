@@ -229,6 +229,25 @@ class OrdersTest(ApiTestCase):
         items = rep.list_all("accounts", {"name": acc["name"]})
         self.assertEqual([i["lifecycle"] for i in items], ["grow"])
 
+    def test_paging_by_lifecycle_follows_the_stored_lifecycle(self):
+        """An account shown as decline is sorted, and its cursor compares, by the lifecycle it
+        has stored: pages of one by lifecycle, either way, give every account exactly once."""
+        rep = self.org.rep2
+        tag = uniq("Cycle")
+        ids = set()
+        for i, (lc, late) in enumerate([("grow", True), ("grow", False), ("acquire", False),
+                                        ("mature", True), ("mature", False), ("lost", False)]):
+            acc = self.account(rep, name="%s %d" % (tag, i), lifecycle=lc)
+            ids.add(acc["id"])
+            if late:
+                self.orders_on(rep, acc["id"], [("Film", 92), ("Film", 72), ("Film", 52), ("Film", 32)])
+                self.assertEqual(self.get_acc(acc, rep)["lifecycle"], "decline")
+        for sort in ("lifecycle", "-lifecycle"):
+            for limit in (1, 2):
+                seen = [i["id"] for i in rep.list_all("accounts", {"name": tag, "sort": sort},
+                                                      limit=limit, max_pages=20)]
+                self.assertEqual(sorted(seen), sorted(ids), "sort=%s limit=%d" % (sort, limit))
+
     def test_overdue_needs_more_than_half_the_interval(self):
         rep = self.org.rep1
         # median 20: 8 days late is not overdue, 12 days late is

@@ -1024,10 +1024,6 @@ static int same_list(struct fx *f, const struct viewer *v, const struct kv *para
 		pages++;
 		if (rc1 || !cursor)
 			break;
-		/* a cursor of sort=lifecycle holds the presented lifecycle (decline), not the stored
-		 * one: such a list can page in a circle, on both paths alike (a bug of its own) */
-		if (n > 1 && strstr(p[1].value, "lifecycle") && pages >= 12)
-			break;
 		if (pages > 40)
 			fail_msg("%s: more than 40 pages (sort %s, limit %s)", what,
 				 n > 1 ? p[1].value : "id", p[0].value);
