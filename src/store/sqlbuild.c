@@ -1171,7 +1171,7 @@ void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
 	qb_sql(q, "SELECT t.id, t.created_at, t.touched_at AS last_touch_at, t.latest_next_touch, "
 		  "t.open_opps FROM accounts t");
 	if (q->dialect == SQL_SQLITE)
-		qb_sql(q, " INDEXED BY accounts_owner_agenda");
+		qb_sql(q, " INDEXED BY accounts_owner_due");
 	qb_sql(q, " WHERE t.archived_at IS NULL AND t.owner_id = ");
 	qb_int(q, owner);
 	qb_sql(q, " AND (t.latest_next_touch < ");
@@ -1183,6 +1183,35 @@ void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
 	qb_text(q, cut->due_before);
 	qb_sql(q, ")) AND ");
 	vis_account(q, v, "t");
+}
+
+/* The agenda's ranges read accounts_owner_due (migration 25; SQLite only) by its keys: the
+ * class by equality, the key (or, for the planned ones' quiet, the last touch) by range. */
+void sql_agenda_range(struct qb *q, const struct viewer *v, int64_t owner,
+		      const struct agenda_range *r, int count)
+{
+	const char *key = r->part == AGENDA_QUIET_PLANNED ? "COALESCE(t.touched_at, t.created_at)" :
+							     AGENDA_KEY("t.");
+	if (count)
+		qb_sql(q, "SELECT count(*)");
+	else
+		buf_printf(&q->sql, "SELECT t.id, %s, COALESCE(t.touched_at, t.created_at), "
+			   "t.touched_at IS NOT NULL", AGENDA_KEY("t."));
+	qb_sql(q, " FROM accounts t INDEXED BY accounts_owner_due WHERE t.archived_at IS NULL AND "
+		  "t.owner_id = ");
+	qb_int(q, owner);
+	qb_sql(q, " AND " AGENDA_CLASS("t.") " = ");
+	qb_int(q, r->part == AGENDA_QUIET_PLANNED ? AGENDA_PLANNED : (int64_t)r->part);
+	if (r->lo) {
+		buf_printf(&q->sql, " AND %s >= ", key);
+		qb_text(q, r->lo);
+	}
+	buf_printf(&q->sql, " AND %s < ", key);
+	qb_text(q, r->hi);
+	qb_sql(q, " AND ");
+	vis_account(q, v, "t");
+	if (!count && r->part != AGENDA_QUIET_PLANNED)
+		qb_sql(q, " ORDER BY " AGENDA_KEY("t.") ", t.id");
 }
 
 /* ---- analytics: named aggregate queries --------------------------------------------------------
