@@ -359,11 +359,16 @@ void field_expr(struct qb *q, const struct kind *k, const struct field *f)
 
 void select_list(struct qb *q, const struct kind *k)
 {
+	select_only(q, k, NULL);
+}
+
+void select_only(struct qb *q, const struct kind *k, const char *const *only)
+{
 	int first = 1;
 	qb_sql(q, "SELECT ");
 	for (size_t i = 0; i < k->nfields; i++) {
 		const struct field *f = &k->fields[i];
-		if (!model_is_selected(f))
+		if (!model_query_selects(f, only))
 			continue;
 		if (!first)
 			qb_sql(q, ", ");
@@ -507,7 +512,7 @@ void sql_list(struct qb *q, const struct store_query *sqy)
 	const struct kind *k = sqy->kind;
 	/* The page's ids first, then its columns: a store would otherwise compute every selected
 	 * column (the derived ones are subqueries) of every candidate row before sorting them. */
-	select_list(q, k);
+	select_only(q, k, sqy->only);
 	buf_printf(&q->sql, " WHERE t.id IN (SELECT t.id FROM %s t", k->plural);
 	qb_sql(q, sqy->archived ? " WHERE t.archived_at IS NOT NULL AND "
 				: " WHERE t.archived_at IS NULL AND ");

@@ -59,6 +59,8 @@ void vis_clause(struct qb *q, const struct kind *k, const struct viewer *v);
 void field_expr(struct qb *q, const struct kind *k, const struct field *f);
 /* "SELECT <every selected field of k, in field order> FROM <table> t" */
 void select_list(struct qb *q, const struct kind *k);
+/* select_list of the fields model_query_selects(f, only) keeps. */
+void select_only(struct qb *q, const struct kind *k, const char *const *only);
 /* The whole list query of sqy: the page's ids first (filters, visibility, name search, keyset
  * cursor, order, limit), then the columns of those rows only, in the same order. */
 void sql_list(struct qb *q, const struct store_query *sqy);

@@ -441,18 +441,23 @@ static json_t *column_value(sqlite3_stmt *st, int col, const struct field *f)
 	}
 }
 
-static json_t *row_to_record(sqlite3_stmt *st, const struct kind *k)
+static json_t *row_only(sqlite3_stmt *st, const struct kind *k, const char *const *only)
 {
 	json_t *o = json_object();
 	int col = 0;
 	for (size_t i = 0; i < k->nfields; i++) {
 		const struct field *f = &k->fields[i];
-		if (!model_is_selected(f))
+		if (!model_query_selects(f, only))
 			continue;
 		/* the field's name: static, valid UTF-8 */
 		json_object_set_new_nocheck(o, f->name, column_value(st, col++, f));
 	}
 	return o;
+}
+
+static json_t *row_to_record(sqlite3_stmt *st, const struct kind *k)
+{
+	return row_only(st, k, NULL);
 }
 
 /* ---- records -------------------------------------------------------------------------------- */
@@ -664,7 +669,7 @@ static int sq_list(void *impl, const struct store_query *sqy, json_t **items, st
 	json_t *arr = json_array();
 	int s;
 	while ((s = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(arr, row_to_record(st, k));
+		json_array_append_new(arr, row_only(st, k, sqy->only));
 	if (s != SQLITE_DONE) {
 		json_decref(arr);
 		rc = step_error(c, s, e);

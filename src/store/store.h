@@ -91,6 +91,8 @@ struct store_query {
 	int archived;                 /* 0 = live only, 1 = archived only */
 	int pool;                     /* accounts: the public pool (owner_id null) instead of the
 					 viewer's own reach; partners see none */
+	const char *const *only;      /* NULL-terminated names: each row holds these fields only
+					 (NULL = every selected field; model_query_selects) */
 };
 
 /* The page of records (a new array, at most q->limit). */
