@@ -549,10 +549,17 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 		{ AGENDA_IDLE, NULL, sleep },
 		{ AGENDA_QUIET_PLANNED, NULL, sleep },
 	};
+	/* the planned ones' quiet is a filter, not a range: walked whole once, counted here */
 	int64_t counts[6];
-	int rc = store_agenda_count(s, v, v->user_id, ranges, 6, counts, e);
+	int rc = store_agenda_count(s, v, v->user_id, ranges, 5, counts, e);
 	if (rc)
 		return rc;
+	struct quiet_walk planned = { .a = a, .want = SIZE_MAX };
+	if ((rc = store_agenda_walk(s, v, v->user_id, &ranges[5], quiet_step, &planned, e)))
+		return rc;
+	counts[5] = (int64_t)planned.got;
+	if (!limit)   /* nothing of them on the page */
+		a->nquiet = 0;
 	*due_total = counts[0] + counts[1] + counts[2];
 	*quiet_total = counts[3] + counts[4] + counts[5];
 	for (int i = 0; i < 3 && !rc && limit; i++) {
@@ -563,10 +570,10 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 							  r->cadence_idle_days };
 		rc = store_agenda_walk(s, v, v->user_id, &ranges[i], due_step, &w, e);
 	}
-	for (int i = 3; i < 6 && !rc && limit; i++) {
+	for (int i = 3; i < 5 && !rc && limit; i++) {
 		if (!counts[i])
 			continue;
-		struct quiet_walk w = { .a = a, .want = i == 5 ? SIZE_MAX : limit };
+		struct quiet_walk w = { .a = a, .want = limit };
 		rc = store_agenda_walk(s, v, v->user_id, &ranges[i], quiet_step, &w, e);
 	}
 	for (size_t i = 0; i < a->nquiet; i++)
