@@ -549,13 +549,17 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 		{ AGENDA_IDLE, NULL, sleep },
 		{ AGENDA_QUIET_PLANNED, NULL, sleep },
 	};
-	/* the planned ones' quiet is a filter, not a range: walked whole once, counted here */
+	/* the planned ones' quiet is a filter, not a range: walked whole once (when there is a
+	 * planned account at all: a seek in the counts' statement), counted here */
+	const struct agenda_range counted[6] = { ranges[0], ranges[1], ranges[2], ranges[3],
+		ranges[4], { AGENDA_PLANNED | AGENDA_ANY, NULL, "~" } };
 	int64_t counts[6];
-	int rc = store_agenda_count(s, v, v->user_id, ranges, 5, counts, e);
+	int rc = store_agenda_count(s, v, v->user_id, counted, 6, counts, e);
 	if (rc)
 		return rc;
 	struct quiet_walk planned = { .a = a, .want = SIZE_MAX };
-	if ((rc = store_agenda_walk(s, v, v->user_id, &ranges[5], quiet_step, &planned, e)))
+	if (counts[5] &&
+	    (rc = store_agenda_walk(s, v, v->user_id, &ranges[5], quiet_step, &planned, e)))
 		return rc;
 	counts[5] = (int64_t)planned.got;
 	if (!limit)   /* nothing of them on the page */

@@ -1195,9 +1195,17 @@ void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
 void sql_agenda_range(struct qb *q, const struct viewer *v, int64_t owner,
 		      const struct agenda_range *r, int count)
 {
+	struct agenda_range one = *r;
+	if (one.part & AGENDA_ANY) {
+		one.part &= ~AGENDA_ANY;
+		count = 2;
+	}
+	r = &one;
 	const char *key = r->part == AGENDA_QUIET_PLANNED ? "COALESCE(t.touched_at, t.created_at)" :
 							     AGENDA_KEY("t.");
-	if (count)
+	if (count == 2)
+		qb_sql(q, "SELECT 1");
+	else if (count)
 		qb_sql(q, "SELECT count(*)");
 	else
 		buf_printf(&q->sql, "SELECT t.id, %s, COALESCE(t.touched_at, t.created_at), "
@@ -1217,6 +1225,8 @@ void sql_agenda_range(struct qb *q, const struct viewer *v, int64_t owner,
 	vis_account(q, v, "t");
 	if (!count && r->part != AGENDA_QUIET_PLANNED)
 		qb_sql(q, " ORDER BY " AGENDA_KEY("t.") ", t.id");
+	if (count == 2)
+		qb_sql(q, " LIMIT 1");
 }
 
 /* ---- analytics: named aggregate queries --------------------------------------------------------

@@ -92,8 +92,9 @@ void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
 #define AGENDA_CLASS(T) "(CASE WHEN " T "latest_next_touch IS NOT NULL THEN 0 WHEN " T \
 	"open_opps > 0 THEN 1 ELSE 2 END)"
 #define AGENDA_KEY(T) "COALESCE(" T "latest_next_touch, " T "touched_at, " T "created_at)"
-/* One range of a rep's agenda (store_agenda_count, store_agenda_walk): count(*) when count,
- * else id, key, since and whether touched, in the key's order then id's. */
+/* One range of a rep's agenda (store_agenda_count, store_agenda_walk): count(*) when count is
+ * 1, 1 when any (none: no row) when 2, else id, key, since and whether touched, in the key's
+ * order then id's. */
 void sql_agenda_range(struct qb *q, const struct viewer *v, int64_t owner,
 		      const struct agenda_range *r, int count);
 /* The named analytics query; DM_EINVAL (e filled) for an unknown name. */

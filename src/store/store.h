@@ -230,7 +230,8 @@ int store_agenda_candidates(struct store *s, const struct viewer *v, int64_t own
  * planned date, else the last touch, else the creation) is in [lo, hi) (lo NULL: no lower
  * bound), walked in the key's order then the id's; or AGENDA_QUIET_PLANNED: the planned ones
  * whose last touch (else creation) is in [lo, hi), in no order. */
-enum agenda_part { AGENDA_PLANNED, AGENDA_OPEN, AGENDA_IDLE, AGENDA_QUIET_PLANNED };
+enum agenda_part { AGENDA_PLANNED, AGENDA_OPEN, AGENDA_IDLE, AGENDA_QUIET_PLANNED,
+		   AGENDA_ANY = 0x100 /* or'ed with a part: whether it has any (store_agenda_count) */ };
 struct agenda_range {
 	enum agenda_part part;
 	const char *lo, *hi;
@@ -243,7 +244,8 @@ typedef int (*agenda_key_fn)(void *arg, int64_t id, const char *key, const char 
 /* 1 when the store answers store_agenda_count and store_agenda_walk (SQLite); 0: the caller
  * reads store_agenda_candidates instead (PostgreSQL). */
 int store_agenda_ranges(struct store *s);
-/* counts[i]: how many accounts of owner that v sees are in r[i], for i < n. */
+/* counts[i]: how many accounts of owner that v sees are in r[i], for i < n; for an r[i] of
+ * AGENDA_ANY, 1 when there is one and 0 when none (a seek, not a count). */
 int store_agenda_count(struct store *s, const struct viewer *v, int64_t owner,
 		       const struct agenda_range *r, size_t n, int64_t *counts, struct dm_err *e);
 /* The accounts of owner that v sees in r, handed to fn in order until it answers nonzero. */
