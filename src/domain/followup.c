@@ -554,7 +554,13 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 	const struct agenda_range counted[6] = { ranges[0], ranges[1], ranges[2], ranges[3],
 		ranges[4], { AGENDA_PLANNED | AGENDA_ANY, NULL, "~" } };
 	int64_t counts[6];
-	int rc = store_agenda_count(s, v, v->user_id, counted, 6, counts, e);
+	const struct agenda_range any = { AGENDA_ANY, NULL, NULL };
+	int rc = store_agenda_count(s, v, v->user_id, &any, 1, counts, e);
+	if (rc || !counts[0]) {   /* no account: nothing due, nothing sleeping */
+		*due_total = *quiet_total = 0;
+		return rc;
+	}
+	rc = store_agenda_count(s, v, v->user_id, counted, 6, counts, e);
 	if (rc)
 		return rc;
 	struct quiet_walk planned = { .a = a, .want = SIZE_MAX };

@@ -1195,6 +1195,17 @@ void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
 void sql_agenda_range(struct qb *q, const struct viewer *v, int64_t owner,
 		      const struct agenda_range *r, int count)
 {
+	if (r->part == AGENDA_ANY) {
+		/* whether owner has a live account at all: no visibility, as it answers nothing
+		 * but whether the agenda's ranges (which apply it) are worth reading; one seek,
+		 * where the ranges' statement costs a manager who owns no account a quarter more
+		 * than main's one scan */
+		qb_sql(q, "SELECT 1 FROM accounts t INDEXED BY accounts_owner_due WHERE "
+			  "t.archived_at IS NULL AND t.owner_id = ");
+		qb_int(q, owner);
+		qb_sql(q, " LIMIT 1");
+		return;
+	}
 	struct agenda_range one = *r;
 	if (one.part & AGENDA_ANY) {
 		one.part &= ~AGENDA_ANY;

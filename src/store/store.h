@@ -245,7 +245,9 @@ typedef int (*agenda_key_fn)(void *arg, int64_t id, const char *key, const char 
  * reads store_agenda_candidates instead (PostgreSQL). */
 int store_agenda_ranges(struct store *s);
 /* counts[i]: how many accounts of owner that v sees are in r[i], for i < n; for an r[i] of
- * AGENDA_ANY, 1 when there is one and 0 when none (a seek, not a count). */
+ * part | AGENDA_ANY, 1 when there is one and 0 when none (a seek, not a count); of AGENDA_ANY
+ * alone, whether owner has a live account at all, seen or not (the agenda reads nothing
+ * more when none). */
 int store_agenda_count(struct store *s, const struct viewer *v, int64_t owner,
 		       const struct agenda_range *r, size_t n, int64_t *counts, struct dm_err *e);
 /* The accounts of owner that v sees in r, handed to fn in order until it answers nonzero. */
