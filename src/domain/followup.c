@@ -844,6 +844,153 @@ static int agenda_candidates(struct store *s, const struct viewer *v, struct age
 	return rc;
 }
 
+/* ---- the agenda by ranges (SQLite: store_agenda_ranges) ----
+ * Within a class of accounts_owner_due the due day is the key's day plus a constant (the
+ * cadence of the class; none for a plan), so the due accounts are a range of each class's key
+ * and the sleeping ones a range of the last touch: counted by the store, and only each range's
+ * first entries read. The page is the same as agenda_take's over every candidate: each class's
+ * first `limit` by (due day, id) hold the page's, and sort_first merges them. */
+
+/* A class's due accounts in key order: a plan's key is its date (the index's order is the due
+ * day's, then the id's); a cadence's is an instant, whose order is the day's but not the id's
+ * within a day, so the walk reads on to the end of the day of its `want`-th. */
+struct due_walk {
+	struct agenda_scan *a;
+	int planned;
+	int64_t cadence, last_day;
+	size_t want, got;
+};
+
+static int due_step(void *arg, int64_t id, const char *key, const char *since, int touched)
+{
+	struct due_walk *w = arg;
+	struct agenda_scan *a = w->a;
+	int64_t next_day;
+	(void)since;
+	(void)touched;
+	if (w->got >= w->want && w->planned)
+		return 1;
+	if (w->planned) {
+		if (date_to_days(key, &next_day))
+			return 0;   /* never stored (model.c checks a date): agenda_take skips it too */
+	} else {
+		next_day = local_day(key) + w->cadence;
+	}
+	if (w->got >= w->want && next_day > w->last_day)
+		return 1;
+	if (a->ndue == a->adue) {
+		a->adue = a->adue ? a->adue * 2 : 64;
+		a->due = xrealloc(a->due, a->adue * sizeof *a->due);
+	}
+	struct due_account *d = &a->due[a->ndue++];
+	memset(d, 0, sizeof *d);
+	d->id = id;
+	d->overdue = a->day - next_day;
+	d->next_day = next_day;
+	d->planned = w->planned;
+	if (w->planned) {
+		size_t len = strnlen(key, DATE_STR_LEN - 1);
+		memcpy(d->next, key, len);
+	}
+	if (++w->got == w->want)
+		w->last_day = next_day;
+	return 0;
+}
+
+/* Sleeping accounts in the order of their last touch (else creation), then id: the first
+ * `want` (all, for the planned ones, which come in no order). */
+struct quiet_walk {
+	struct agenda_scan *a;
+	size_t want, got;
+};
+
+static int quiet_step(void *arg, int64_t id, const char *key, const char *since, int touched)
+{
+	struct quiet_walk *w = arg;
+	struct agenda_scan *a = w->a;
+	(void)key;
+	if (w->got >= w->want)
+		return 1;
+	if (a->nquiet == a->aquiet) {
+		a->aquiet = a->aquiet ? a->aquiet * 2 : 64;
+		a->quiet = xrealloc(a->quiet, a->aquiet * sizeof *a->quiet);
+	}
+	struct quiet_account *q = &a->quiet[a->nquiet++];
+	q->id = id;
+	q->off = a->text.len;
+	q->touched = touched;
+	since = since ? since : "";
+	buf_append(&a->text, since, strlen(since) + 1);
+	w->got++;
+	return 0;
+}
+
+static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agenda_scan *a,
+			    size_t limit, int64_t *due_total, int64_t *quiet_total,
+			    struct dm_err *e)
+{
+	const struct rules *r = a->r;
+	char planned_hi[DATE_STR_LEN + 1], open_lo[TIME_STR_LEN], open_hi[TIME_STR_LEN];
+	char idle_lo[TIME_STR_LEN], idle_hi[TIME_STR_LEN], sleep[TIME_STR_LEN];
+	/* a plan is due on its date or after it: keys up to the date, which "~" follows */
+	snprintf(planned_hi, sizeof planned_hi, "%s~", a->date);
+	/* a cadence's due day d = since's day + cadence, within [first_day, day] */
+	day_start(a->first_day - r->cadence_open_days, open_lo);
+	day_start(a->day - r->cadence_open_days + 1, open_hi);
+	day_start(a->first_day - r->cadence_idle_days, idle_lo);
+	day_start(a->day - r->cadence_idle_days + 1, idle_hi);
+	/* sleeping: today - since's day > sleeping_after_days */
+	day_start(a->today - r->sleeping_after_days, sleep);
+	const struct agenda_range ranges[6] = {
+		{ AGENDA_PLANNED, NULL, planned_hi },
+		{ AGENDA_OPEN, open_lo, open_hi },
+		{ AGENDA_IDLE, idle_lo, idle_hi },
+		{ AGENDA_OPEN, NULL, sleep },
+		{ AGENDA_IDLE, NULL, sleep },
+		{ AGENDA_QUIET_PLANNED, NULL, sleep },
+	};
+	/* the planned ones' quiet is a filter, not a range: walked whole once (when there is a
+	 * planned account at all: a seek in the counts' statement), counted here */
+	const struct agenda_range counted[6] = { ranges[0], ranges[1], ranges[2], ranges[3],
+		ranges[4], { AGENDA_PLANNED | AGENDA_ANY, NULL, "~" } };
+	int64_t counts[6];
+	const struct agenda_range any = { AGENDA_ANY, NULL, NULL };
+	int rc = store_agenda_count(s, v, v->user_id, &any, 1, counts, e);
+	if (rc || !counts[0]) {   /* no account: nothing due, nothing sleeping */
+		*due_total = *quiet_total = 0;
+		return rc;
+	}
+	rc = store_agenda_count(s, v, v->user_id, counted, 6, counts, e);
+	if (rc)
+		return rc;
+	struct quiet_walk planned = { .a = a, .want = SIZE_MAX };
+	if (counts[5] &&
+	    (rc = store_agenda_walk(s, v, v->user_id, &ranges[5], quiet_step, &planned, e)))
+		return rc;
+	counts[5] = (int64_t)planned.got;
+	if (!limit)   /* nothing of them on the page */
+		a->nquiet = 0;
+	*due_total = counts[0] + counts[1] + counts[2];
+	*quiet_total = counts[3] + counts[4] + counts[5];
+	for (int i = 0; i < 3 && !rc && limit; i++) {
+		if (!counts[i])
+			continue;
+		struct due_walk w = { .a = a, .planned = i == 0, .want = limit,
+				      .cadence = i == 1 ? r->cadence_open_days :
+							  r->cadence_idle_days };
+		rc = store_agenda_walk(s, v, v->user_id, &ranges[i], due_step, &w, e);
+	}
+	for (int i = 3; i < 5 && !rc && limit; i++) {
+		if (!counts[i])
+			continue;
+		struct quiet_walk w = { .a = a, .want = limit };
+		rc = store_agenda_walk(s, v, v->user_id, &ranges[i], quiet_step, &w, e);
+	}
+	for (size_t i = 0; i < a->nquiet; i++)
+		a->quiet[i].since = a->text.data + a->quiet[i].off;
+	return rc;
+}
+
 int followup_agenda(struct store *s, const struct viewer *v, const char *date, size_t limit,
 		    json_t **out, struct dm_err *e)
 {
@@ -881,7 +1028,16 @@ int followup_agenda(struct store *s, const struct viewer *v, const char *date, s
 	a.today = today;
 	date_to_days("0001-01-01", &a.first_day);
 	int rc = settings_rules(s, &r, e);
-	if (!rc)
+	/* the ranges compare the date as text: only a date written as the store writes it, and
+	 * not the last one (agenda_candidates' cut for plans, its next day, wraps to year 0000
+	 * there, so that only sleeping plans are due: kept as it answers) */
+	char canonical[DATE_STR_LEN], last[DATE_STR_LEN];
+	date_from_days(day, canonical);
+	date_from_days(day + 1, last);
+	int64_t due_total = -1, quiet_total = -1;
+	if (!rc && store_agenda_ranges(s) && !strcmp(canonical, date) && strcmp(last, date) > 0)
+		rc = agenda_by_ranges(s, v, &a, limit, &due_total, &quiet_total, e);
+	else if (!rc)
 		rc = agenda_candidates(s, v, &a, e);
 	if (!rc)
 		rc = method_warnings(s, v, mine, 2, &warnings, NULL, e);
@@ -908,8 +1064,10 @@ int followup_agenda(struct store *s, const struct viewer *v, const char *date, s
 			"last_touch_at", q->touched ? json_string(q->since) : json_null()));
 	}
 	*out = json_pack("{s:s,s:o,s:I,s:O,s:o,s:I}", "date", date, "follow_ups", follow,
-			 "follow_ups_total", (json_int_t)a.ndue, "warnings", warnings, "sleeping",
-			 sleeping, "sleeping_total", (json_int_t)a.nquiet);
+			 "follow_ups_total", (json_int_t)(due_total >= 0 ? due_total :
+							  (int64_t)a.ndue), "warnings", warnings,
+			 "sleeping", sleeping, "sleeping_total",
+			 (json_int_t)(quiet_total >= 0 ? quiet_total : (int64_t)a.nquiet));
 out:
 	json_decref(warnings);
 	json_decref(rows);

@@ -638,6 +638,18 @@ int model_is_selected(const struct field *f)
 	return !(f->flags & (FF_WRITEONLY | FF_COMPUTED));
 }
 
+int model_query_selects(const struct field *f, const char *const *only)
+{
+	if (!model_is_selected(f))
+		return 0;
+	if (!only)
+		return 1;
+	for (; *only; only++)
+		if (!strcmp(*only, f->name))
+			return 1;
+	return 0;
+}
+
 json_t *model_record_inserted(const struct kind *k, json_t *rec, int64_t id, const char *at)
 {
 	json_t *o = json_object();

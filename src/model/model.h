@@ -114,6 +114,8 @@ int model_check(const struct kind *k, json_t *body, enum check_mode mode, json_t
 int model_is_column(const struct field *f);
 /* 1 when the store reads the field (a column or a store-derived value). */
 int model_is_selected(const struct field *f);
+/* model_is_selected, and named in only (a NULL-terminated list; NULL = every field). */
+int model_query_selects(const struct field *f, const char *const *only);
 /* The record store_get would read back right after store_insert_at(k, rec, …, at) gave id,
  * built from the values inserted: the system fields stamped, each column rec's value (a copy)
  * or null. NULL when k selects a derived field (the store computes it). Only for kinds whose

@@ -414,16 +414,21 @@ static json_t *field_json(PGresult *r, int row, int col, const struct field *f)
 	}
 }
 
-static json_t *row_record(PGresult *r, int row, const struct kind *k)
+static json_t *row_only(PGresult *r, int row, const struct kind *k, const char *const *only)
 {
 	json_t *o = json_object();
 	int col = 0;
 	for (size_t i = 0; i < k->nfields; i++) {
 		const struct field *f = &k->fields[i];
-		if (model_is_selected(f))
+		if (model_query_selects(f, only))
 			json_object_set_new(o, f->name, field_json(r, row, col++, f));
 	}
 	return o;
+}
+
+static json_t *row_record(PGresult *r, int row, const struct kind *k)
+{
+	return row_only(r, row, k, NULL);
 }
 
 /* ---- records ------------------------------------------------------------------------------ */
@@ -463,7 +468,7 @@ static int pg_list(void *impl, const struct store_query *sqy, json_t **items, st
 	if (!rc) {
 		*items = json_array();
 		for (int i = 0; i < PQntuples(r); i++)
-			json_array_append_new(*items, row_record(r, i, sqy->kind));
+			json_array_append_new(*items, row_only(r, i, sqy->kind, sqy->only));
 	}
 	PQclear(r);
 	return rc;

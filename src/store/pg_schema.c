@@ -637,8 +637,10 @@ const char *const pg_migrations[] = {
 	 * uncached: several servers share the database, and knowing that no other server ended a
 	 * session would take a read of the database per request anyway (the lookup's own cost: a
 	 * round trip), or LISTEN/NOTIFY with its lost-connection cases. Nothing to do. */
-	"SELECT 1;",
-	/* 25: another branch's number (issue 9); nothing here on this one */
+	"SELECT 1",
+	/* 25: nothing here. SQLite reads a rep's agenda by ranges of accounts_owner_due
+	 * (sqlite_schema.c); PostgreSQL keeps migration 16's accounts_owner_agenda and decides each
+	 * of the owner's candidates (followup.c), the same answers. */
 	"SELECT 1;",
 	/* 26: one index of the activities by account instead of two, one by user instead of two
 	 * (schema_sql.h) */

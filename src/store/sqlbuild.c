@@ -370,11 +370,16 @@ void field_expr(struct qb *q, const struct kind *k, const struct field *f)
 
 static void select_cols(struct qb *q, const struct kind *k)
 {
+	select_only(q, k, NULL);
+}
+
+void select_only(struct qb *q, const struct kind *k, const char *const *only)
+{
 	int first = 1;
 	qb_sql(q, "SELECT ");
 	for (size_t i = 0; i < k->nfields; i++) {
 		const struct field *f = &k->fields[i];
-		if (!model_is_selected(f))
+		if (!model_query_selects(f, only))
 			continue;
 		if (!first)
 			qb_sql(q, ", ");
@@ -530,13 +535,12 @@ void sql_list(struct qb *q, const struct store_query *sqy)
 	 * quarter of the list's statement). PostgreSQL: sorted again (its planner may reorder a
 	 * join). */
 	int sqlite = q->dialect == SQL_SQLITE;
-	if (sqlite) {
-		select_cols(q, k);
+	select_only(q, k, sqy->only);
+	if (sqlite)
 		buf_printf(&q->sql, " FROM (SELECT t.id FROM %s t", k->plural);
-	} else {
-		select_list(q, k);
-		buf_printf(&q->sql, " WHERE t.id IN (SELECT t.id FROM %s t", k->plural);
-	}
+	else
+		buf_printf(&q->sql, " FROM %s t WHERE t.id IN (SELECT t.id FROM %s t", k->plural,
+			   k->plural);
 	qb_sql(q, sqy->archived ? " WHERE t.archived_at IS NOT NULL AND "
 				: " WHERE t.archived_at IS NULL AND ");
 	if (sqy->pool)   /* the public pool: every internal user sees it; partners do not */
@@ -1205,7 +1209,7 @@ void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
 	qb_sql(q, "SELECT t.id, t.created_at, t.touched_at AS last_touch_at, t.latest_next_touch, "
 		  "t.open_opps FROM accounts t");
 	if (q->dialect == SQL_SQLITE)
-		qb_sql(q, " INDEXED BY accounts_owner_agenda");
+		qb_sql(q, " INDEXED BY accounts_owner_due");
 	qb_sql(q, " WHERE t.archived_at IS NULL AND t.owner_id = ");
 	qb_int(q, owner);
 	qb_sql(q, " AND (t.latest_next_touch < ");
@@ -1217,6 +1221,56 @@ void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
 	qb_text(q, cut->due_before);
 	qb_sql(q, ")) AND ");
 	vis_account(q, v, "t");
+}
+
+/* The agenda's ranges read accounts_owner_due (migration 25; SQLite only) by its keys: the
+ * class by equality, the key (or, for the planned ones' quiet, the last touch) by range. */
+void sql_agenda_range(struct qb *q, const struct viewer *v, int64_t owner,
+		      const struct agenda_range *r, int count)
+{
+	if (r->part == AGENDA_ANY) {
+		/* whether owner has a live account at all: no visibility, as it answers nothing
+		 * but whether the agenda's ranges (which apply it) are worth reading; one seek,
+		 * where the ranges' statement costs a manager who owns no account a quarter more
+		 * than main's one scan */
+		qb_sql(q, "SELECT 1 FROM accounts t INDEXED BY accounts_owner_due WHERE "
+			  "t.archived_at IS NULL AND t.owner_id = ");
+		qb_int(q, owner);
+		qb_sql(q, " LIMIT 1");
+		return;
+	}
+	struct agenda_range one = *r;
+	if (one.part & AGENDA_ANY) {
+		one.part &= ~AGENDA_ANY;
+		count = 2;
+	}
+	r = &one;
+	const char *key = r->part == AGENDA_QUIET_PLANNED ? "COALESCE(t.touched_at, t.created_at)" :
+							     AGENDA_KEY("t.");
+	if (count == 2)
+		qb_sql(q, "SELECT 1");
+	else if (count)
+		qb_sql(q, "SELECT count(*)");
+	else
+		buf_printf(&q->sql, "SELECT t.id, %s, COALESCE(t.touched_at, t.created_at), "
+			   "t.touched_at IS NOT NULL", AGENDA_KEY("t."));
+	qb_sql(q, " FROM accounts t INDEXED BY accounts_owner_due WHERE t.archived_at IS NULL AND "
+		  "t.owner_id = ");
+	qb_int(q, owner);
+	qb_sql(q, " AND " AGENDA_CLASS("t.") " = ");
+	qb_int(q, r->part == AGENDA_QUIET_PLANNED ? AGENDA_PLANNED : (int64_t)r->part);
+	if (r->lo) {
+		buf_printf(&q->sql, " AND %s >= ", key);
+		qb_text(q, r->lo);
+	}
+	buf_printf(&q->sql, " AND %s < ", key);
+	qb_text(q, r->hi);
+	qb_sql(q, " AND ");
+	vis_account(q, v, "t");
+	if (!count && r->part != AGENDA_QUIET_PLANNED)
+		qb_sql(q, " ORDER BY " AGENDA_KEY("t.") ", t.id");
+	if (count == 2)
+		qb_sql(q, " LIMIT 1");
 }
 
 /* ---- analytics: named aggregate queries --------------------------------------------------------

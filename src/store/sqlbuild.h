@@ -59,6 +59,8 @@ void vis_clause(struct qb *q, const struct kind *k, const struct viewer *v);
 void field_expr(struct qb *q, const struct kind *k, const struct field *f);
 /* "SELECT <every selected field of k, in field order> FROM <table> t" */
 void select_list(struct qb *q, const struct kind *k);
+/* select_list of the fields model_query_selects(f, only) keeps. */
+void select_only(struct qb *q, const struct kind *k, const char *const *only);
 /* The whole list query of sqy: the page's ids first (filters, visibility, name search, keyset
  * cursor, order, limit), then the columns of those rows only, in the same order. */
 void sql_list(struct qb *q, const struct store_query *sqy);
@@ -84,6 +86,17 @@ void sql_reclaim(struct qb *q, json_t *protect, const char *touch_before,
 /* The agenda's candidate accounts of owner (store_agenda_accounts). */
 void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
 			 const struct agenda_cut *cut);
+/* Migration 25's accounts_owner_due (SQLite): an account's agenda class and the key its due
+ * day follows from (sqlite_schema.c says how), over the columns of alias T ("" or "t."). The
+ * index and the queries must spell them alike for SQLite to match them. */
+#define AGENDA_CLASS(T) "(CASE WHEN " T "latest_next_touch IS NOT NULL THEN 0 WHEN " T \
+	"open_opps > 0 THEN 1 ELSE 2 END)"
+#define AGENDA_KEY(T) "COALESCE(" T "latest_next_touch, " T "touched_at, " T "created_at)"
+/* One range of a rep's agenda (store_agenda_count, store_agenda_walk): count(*) when count is
+ * 1, 1 when any (none: no row) when 2, else id, key, since and whether touched, in the key's
+ * order then id's. */
+void sql_agenda_range(struct qb *q, const struct viewer *v, int64_t owner,
+		      const struct agenda_range *r, int count);
 /* The named analytics query; DM_EINVAL (e filled) for an unknown name. */
 int sql_analytics(struct qb *q, const char *name, const struct an_params *p, struct dm_err *e);
 

@@ -371,18 +371,23 @@ static json_t *column_value(sqlite3_stmt *st, int col, const struct field *f)
 	}
 }
 
-static json_t *row_to_record(sqlite3_stmt *st, const struct kind *k)
+static json_t *row_only(sqlite3_stmt *st, const struct kind *k, const char *const *only)
 {
 	json_t *o = json_object();
 	int col = 0;
 	for (size_t i = 0; i < k->nfields; i++) {
 		const struct field *f = &k->fields[i];
-		if (!model_is_selected(f))
+		if (!model_query_selects(f, only))
 			continue;
 		/* the field's name: static, valid UTF-8 */
 		json_object_set_new_nocheck(o, f->name, column_value(st, col++, f));
 	}
 	return o;
+}
+
+static json_t *row_to_record(sqlite3_stmt *st, const struct kind *k)
+{
+	return row_only(st, k, NULL);
 }
 
 /* ---- records -------------------------------------------------------------------------------- */
@@ -598,7 +603,7 @@ static int list_run(struct sq *sq, const struct store_query *sqy, json_t **items
 	int s;
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		if (arr) {
-			json_array_append_new(arr, row_to_record(st, k));
+			json_array_append_new(arr, row_only(st, k, sqy->only));
 			continue;
 		}
 		size_t col = 0;
@@ -1669,6 +1674,62 @@ static int sq_agenda_candidates(void *impl, const struct viewer *v, int64_t owne
 				.open_opps = sqlite3_column_int64(st, 4),
 			};
 			fn(arg, &r);
+		}
+		if (s != SQLITE_DONE)
+			rc = step_error(c, s, e);
+		stmt_done(st);
+	}
+	qb_release(&q);
+	return rc;
+}
+
+static int sq_agenda_count(void *impl, const struct viewer *v, int64_t owner,
+			   const struct agenda_range *r, size_t n, int64_t *counts,
+			   struct dm_err *e)
+{
+	struct qb q;
+	qb_init(&q, SQL_SQLITE);
+	qb_sql(&q, "SELECT ");
+	for (size_t i = 0; i < n; i++) {
+		qb_sql(&q, i ? ", (" : "(");
+		sql_agenda_range(&q, v, owner, &r[i], 1);
+		qb_sql(&q, ")");
+	}
+	struct conn *c = conn_get(impl, e);
+	sqlite3_stmt *st = c ? qb_prepare(&q, c, e) : NULL;
+	int rc = st ? 0 : e->code, s;
+	if (st) {
+		if ((s = sqlite3_step(st)) == SQLITE_ROW) {
+			for (size_t i = 0; i < n; i++)
+				counts[i] = sqlite3_column_int64(st, (int)i);
+		} else {
+			rc = step_error(c, s == SQLITE_DONE ? SQLITE_INTERNAL : s, e);
+		}
+		stmt_done(st);
+	}
+	qb_release(&q);
+	return rc;
+}
+
+static int sq_agenda_walk(void *impl, const struct viewer *v, int64_t owner,
+			  const struct agenda_range *r, agenda_key_fn fn, void *arg,
+			  struct dm_err *e)
+{
+	struct qb q;
+	qb_init(&q, SQL_SQLITE);
+	sql_agenda_range(&q, v, owner, r, 0);
+	struct conn *c = conn_get(impl, e);
+	sqlite3_stmt *st = c ? qb_prepare(&q, c, e) : NULL;
+	int rc = st ? 0 : e->code, s;
+	if (st) {
+		while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+			if (fn(arg, sqlite3_column_int64(st, 0),
+			       (const char *)sqlite3_column_text(st, 1),
+			       (const char *)sqlite3_column_text(st, 2),
+			       sqlite3_column_int(st, 3))) {
+				s = SQLITE_DONE;
+				break;
+			}
 		}
 		if (s != SQLITE_DONE)
 			rc = step_error(c, s, e);
@@ -2847,6 +2908,8 @@ const struct store_ops store_sqlite_ops = {
 	.reclaim_candidates = sq_reclaim_candidates,
 	.agenda_candidates = sq_agenda_candidates,
 	.agenda_accounts = sq_agenda_accounts,
+	.agenda_count = sq_agenda_count,
+	.agenda_walk = sq_agenda_walk,
 	.sweep_add = sq_sweep_add,
 	.sweep_done = sq_sweep_done,
 	.import_insert = sq_import_insert,

@@ -2,6 +2,7 @@
  * add the next. Migration N sets PRAGMA user_version = N. */
 #include "sqlite_schema.h"
 #include "schema_sql.h"
+#include "sqlbuild.h"
 #include <stddef.h>
 
 #define LIVE "id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, " \
@@ -715,8 +716,23 @@ const char *const sqlite_migrations[] = {
 	"  new.seen_ms >= old.seen_ms AND new.token_hash IS old.token_hash AND new.user_id IS"
 	"  old.user_id AND new.csrf IS old.csrf AND new.created_ms IS old.created_ms) BEGIN"
 	"  UPDATE auth_gen SET gen = random() WHERE id = 1; END;",
-	/* 25: another branch's number (issue 9); nothing here on this one */
-	"",
+	/* 25: a rep's agenda in ranges (issue 9; followup.c agenda_by_ranges, sqlbuild.c
+	 * sql_agenda_range). Replaces migration 16's accounts_owner_agenda, so each write moves
+	 * one entry of it as before. Its keys after the owner: the account's class (0 a planned
+	 * next touch, 1 none and an open opportunity, 2 none and no open opportunity) and the
+	 * date the class's due day follows from, as text (the planned date; else the last touch,
+	 * else the creation). Within a class the due day is that key's day plus one constant (the
+	 * class's cadence, none for a plan), so the accounts due on a day are one range of each
+	 * class, counted, and their page is each class's first entries in order; the sleeping
+	 * accounts are a range of classes 1 and 2 and a filter of class 0's (the planned).
+	 * Nothing depends on the settings, so a change of the cadences moves no entry. The id
+	 * after the key keeps a range in (key, id) order without a sort of equal keys; the plain
+	 * columns after it make it covering for SQLite 3.40 (which reads the row for any column
+	 * an indexed expression names unless the index also holds it). */
+	"DROP INDEX accounts_owner_agenda;"
+	"CREATE INDEX accounts_owner_due ON accounts(owner_id, " AGENDA_CLASS("") ", "
+	AGENDA_KEY("") ", id, touched_at, created_at, latest_next_touch, open_opps, archived_at)"
+	"  WHERE archived_at IS NULL;",
 	/* 26 (issue 9: POST /activities): one index of the activities by account instead of two,
 	 * one by user instead of two (schema_sql.h), and their sizes for the planner (≈ 9 s at full
 	 * scale): without them it read the sweep's last touch by the owner from the user's range

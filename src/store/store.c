@@ -325,6 +325,24 @@ int store_agenda_candidates(struct store *s, const struct viewer *v, int64_t own
 	return s->ops->agenda_candidates(s->impl, v, owner, cut, fn, arg, e);
 }
 
+int store_agenda_ranges(struct store *s)
+{
+	return s->ops->agenda_count && s->ops->agenda_walk;
+}
+
+int store_agenda_count(struct store *s, const struct viewer *v, int64_t owner,
+		       const struct agenda_range *r, size_t n, int64_t *counts, struct dm_err *e)
+{
+	return s->ops->agenda_count(s->impl, v, owner, r, n, counts, e);
+}
+
+int store_agenda_walk(struct store *s, const struct viewer *v, int64_t owner,
+		      const struct agenda_range *r, agenda_key_fn fn, void *arg,
+		      struct dm_err *e)
+{
+	return s->ops->agenda_walk(s->impl, v, owner, r, fn, arg, e);
+}
+
 int store_agenda_accounts(struct store *s, const struct viewer *v, int64_t owner,
 			  const struct agenda_cut *cut, json_t **items, struct dm_err *e)
 {

@@ -91,6 +91,8 @@ struct store_query {
 	int archived;                 /* 0 = live only, 1 = archived only */
 	int pool;                     /* accounts: the public pool (owner_id null) instead of the
 					 viewer's own reach; partners see none */
+	const char *const *only;      /* NULL-terminated names: each row holds these fields only
+					 (NULL = every selected field; model_query_selects) */
 };
 
 /* The page of records (a new array, at most q->limit). */
@@ -248,6 +250,36 @@ typedef void (*agenda_row_fn)(void *arg, const struct agenda_row *r);
 int store_agenda_candidates(struct store *s, const struct viewer *v, int64_t owner,
 			    const struct agenda_cut *cut, agenda_row_fn fn, void *arg,
 			    struct dm_err *e);
+/* The agenda by ranges of an index (SQLite, migration 25: accounts_owner_due). A part of the
+ * owner's live accounts: those of one class (AGENDA_PLANNED: with a planned next touch;
+ * AGENDA_OPEN: without, with an open opportunity; AGENDA_IDLE: the others) whose key (the
+ * planned date, else the last touch, else the creation) is in [lo, hi) (lo NULL: no lower
+ * bound), walked in the key's order then the id's; or AGENDA_QUIET_PLANNED: the planned ones
+ * whose last touch (else creation) is in [lo, hi), in no order. */
+enum agenda_part { AGENDA_PLANNED, AGENDA_OPEN, AGENDA_IDLE, AGENDA_QUIET_PLANNED,
+		   AGENDA_ANY = 0x100 /* or'ed with a part: whether it has any (store_agenda_count) */ };
+struct agenda_range {
+	enum agenda_part part;
+	const char *lo, *hi;
+};
+/* One account of a range: key as above (for AGENDA_QUIET_PLANNED, since), since its last touch
+ * or else its creation; touched when it has a last touch. Text valid during the call only.
+ * Nonzero ends the walk. */
+typedef int (*agenda_key_fn)(void *arg, int64_t id, const char *key, const char *since,
+			     int touched);
+/* 1 when the store answers store_agenda_count and store_agenda_walk (SQLite); 0: the caller
+ * reads store_agenda_candidates instead (PostgreSQL). */
+int store_agenda_ranges(struct store *s);
+/* counts[i]: how many accounts of owner that v sees are in r[i], for i < n; for an r[i] of
+ * part | AGENDA_ANY, 1 when there is one and 0 when none (a seek, not a count); of AGENDA_ANY
+ * alone, whether owner has a live account at all, seen or not (the agenda reads nothing
+ * more when none). */
+int store_agenda_count(struct store *s, const struct viewer *v, int64_t owner,
+		       const struct agenda_range *r, size_t n, int64_t *counts, struct dm_err *e);
+/* The accounts of owner that v sees in r, handed to fn in order until it answers nonzero. */
+int store_agenda_walk(struct store *s, const struct viewer *v, int64_t owner,
+		      const struct agenda_range *r, agenda_key_fn fn, void *arg,
+		      struct dm_err *e);
 /* The agenda's page: those of cut->ids (at most AGENDA_IDS_MAX) that are owner's live accounts v
  * sees, with their names and the contact their latest activity named first when it is still a
  * live contact of that account. Each item: {id, name, contact_id, contact_name} (the last two

@@ -73,6 +73,13 @@ struct store_ops {
 				 struct dm_err *e);
 	int (*agenda_accounts)(void *impl, const struct viewer *v, int64_t owner,
 			       const struct agenda_cut *cut, json_t **items, struct dm_err *e);
+	/* NULL when the store has no agenda ranges (store_agenda_ranges) */
+	int (*agenda_count)(void *impl, const struct viewer *v, int64_t owner,
+			    const struct agenda_range *r, size_t n, int64_t *counts,
+			    struct dm_err *e);
+	int (*agenda_walk)(void *impl, const struct viewer *v, int64_t owner,
+			   const struct agenda_range *r, agenda_key_fn fn, void *arg,
+			   struct dm_err *e);
 	int (*sweep_add)(void *impl, const char *as_of, int64_t by, int64_t *id, struct dm_err *e);
 	int (*sweep_done)(void *impl, int64_t id, int64_t moved, struct dm_err *e);
 	int (*team_in_reach)(void *impl, const struct viewer *v, int64_t team, int *yes,

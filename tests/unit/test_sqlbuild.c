@@ -225,7 +225,7 @@ static void agenda_reads_an_index(void **state)
 	struct qb q;
 	qb_init(&q, SQL_SQLITE);
 	sql_agenda_accounts(&q, &v, 4, &cut);
-	assert_non_null(strstr(q.sql.data, "FROM accounts t INDEXED BY accounts_owner_agenda WHERE"));
+	assert_non_null(strstr(q.sql.data, "FROM accounts t INDEXED BY accounts_owner_due WHERE"));
 	assert_null(strstr(q.sql.data, "t.name"));
 	assert_null(strstr(q.sql.data, "opportunities"));
 	qb_release(&q);
@@ -242,6 +242,23 @@ static void agenda_reads_an_index(void **state)
 					   "contact_name FROM accounts t LEFT JOIN contacts c ON c.id = "
 					   "json_extract(t.latest_contact_ids, '$[0]')"));
 	assert_non_null(strstr(q.sql.data, "t.id IN (?, ?)"));
+	qb_release(&q);
+	/* the ranges (migration 25) name the index and spell its expressions as it does */
+	struct agenda_range r = { AGENDA_OPEN, "2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z" };
+	qb_init(&q, SQL_SQLITE);
+	sql_agenda_range(&q, &v, 4, &r, 0);
+	assert_non_null(strstr(q.sql.data, "FROM accounts t INDEXED BY accounts_owner_due WHERE"));
+	assert_non_null(strstr(q.sql.data, " AND " AGENDA_CLASS("t.") " = ? AND " AGENDA_KEY("t.")
+					   " >= ? AND " AGENDA_KEY("t.") " < ?"));
+	assert_non_null(strstr(q.sql.data, " ORDER BY " AGENDA_KEY("t.") ", t.id"));
+	qb_release(&q);
+	r.part = AGENDA_PLANNED | AGENDA_ANY;
+	r.lo = NULL;
+	qb_init(&q, SQL_SQLITE);
+	sql_agenda_range(&q, &v, 4, &r, 1);
+	assert_true(!strncmp(q.sql.data, "SELECT 1 FROM", 13));
+	assert_non_null(strstr(q.sql.data, " LIMIT 1"));
+	assert_null(strstr(q.sql.data, " >= ?"));
 	qb_release(&q);
 	qb_init(&q, SQL_PG);
 	sql_agenda_accounts(&q, &v, 4, &cut);
