@@ -830,11 +830,16 @@ static void day_start(int64_t day, char out[TIME_STR_LEN])
 static int agenda_candidates(struct store *s, const struct viewer *v, struct agenda_scan *a,
 			     struct dm_err *e)
 {
-	char planned[DATE_STR_LEN], due[TIME_STR_LEN], sleep[TIME_STR_LEN];
+	char planned[DATE_STR_LEN + 1], due[TIME_STR_LEN], sleep[TIME_STR_LEN];
 	const struct rules *r = a->r;
 	int cadence = r->cadence_open_days < r->cadence_idle_days ? r->cadence_open_days :
 								      r->cadence_idle_days;
-	date_from_days(a->day + 1, planned);
+	int64_t last_day;
+	date_to_days("9999-12-31", &last_day);
+	if (a->day < last_day)
+		date_from_days(a->day + 1, planned);
+	else   /* the last date there is: its next day would be written as year 0000 */
+		memcpy(planned, "9999-12-31~", sizeof planned);
 	day_start(a->day - cadence + 2, due);
 	day_start(a->today - r->sleeping_after_days + 1, sleep);
 	struct agenda_cut cut = { .planned_before = planned, .due_before = due, .sleep_before = sleep };
@@ -1028,14 +1033,11 @@ int followup_agenda(struct store *s, const struct viewer *v, const char *date, s
 	a.today = today;
 	date_to_days("0001-01-01", &a.first_day);
 	int rc = settings_rules(s, &r, e);
-	/* the ranges compare the date as text: only a date written as the store writes it, and
-	 * not the last one (agenda_candidates' cut for plans, its next day, wraps to year 0000
-	 * there, so that only sleeping plans are due: kept as it answers) */
-	char canonical[DATE_STR_LEN], last[DATE_STR_LEN];
+	/* the ranges compare the date as text: only a date written as the store writes it */
+	char canonical[DATE_STR_LEN];
 	date_from_days(day, canonical);
-	date_from_days(day + 1, last);
 	int64_t due_total = -1, quiet_total = -1;
-	if (!rc && store_agenda_ranges(s) && !strcmp(canonical, date) && strcmp(last, date) > 0)
+	if (!rc && store_agenda_ranges(s) && !strcmp(canonical, date))
 		rc = agenda_by_ranges(s, v, &a, limit, &due_total, &quiet_total, e);
 	else if (!rc)
 		rc = agenda_candidates(s, v, &a, e);

@@ -263,6 +263,18 @@ class AgendaBruteForceTest(ApiTestCase):
             self.assertEqual((page["follow_ups_total"], page["sleeping_total"]),
                              (len(follow), len(sleeping)))
             checked.add((len(follow) > 0, len(follow) < 80))
+        # the last date there is: every account is due (the cut for plans, the next day,
+        # was written as year 0000 there, and the planned accounts were left out)
+        date = "9999-12-31"
+        follow, sleeping = self.expected(date)
+        for limit in (1000, 7):
+            got = rep.get("me/agenda", query={"date": date, "limit": limit}).json
+            self.assertEqual(got["follow_ups"], follow[:limit], "follow-ups on %s" % date)
+            self.assertEqual(got["sleeping"], sleeping[:limit], "sleeping on %s" % date)
+            self.assertEqual((got["follow_ups_total"], got["sleeping_total"]),
+                             (len(follow), len(sleeping)))
+        self.assertEqual(len(follow), len([1 for rec in self.accounts.values()
+                                           if rec["mine"] and not rec.get("archived")]))
         for bad in ("0", "1001", "ten", ""):
             r = rep.get("me/agenda", query={"limit": bad})
             self.assertStatus(r, 400)
