@@ -10,21 +10,29 @@
 
 #define put buf_put
 
+/* s (n bytes, nothing in it to escape) as a JSON string in one copy when it fits the buffer's
+ * room; 0 (nothing written) when it does not. */
+static inline int quoted_copy(struct buf *b, const char *s, size_t n)
+{
+	if (b->cap || b->len + n + 2 >= b->alloc)
+		return 0;
+	char *d = b->data + b->len;
+	d[0] = '"';
+	memcpy(d + 1, s, n);
+	d[n + 1] = '"';
+	d[n + 2] = '\0';
+	b->len += n + 2;
+	return 1;
+}
+
 static int append_string(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t from = 0, i = 0;
 	while (i < n && (unsigned char)s[i] >= 0x20 && s[i] != '"' && s[i] != '\\')
 		i++;
-	if (i == n && !b->cap && b->len + n + 2 < b->alloc) {   /* nothing to escape: one copy */
-		char *d = b->data + b->len;
-		d[0] = '"';
-		memcpy(d + 1, s, n);
-		d[n + 1] = '"';
-		d[n + 2] = '\0';
-		b->len += n + 2;
+	if (i == n && quoted_copy(b, s, n))   /* nothing to escape */
 		return 0;
-	}
 	if (put(b, "\"", 1))
 		return -1;
 	for (; i < n; i++) {
@@ -100,15 +108,8 @@ int jsontext_string_checked(struct buf *b, const char *str, size_t n)
 			return 1;
 		i += len;
 	}
-	if (!esc && !b->cap && b->len + n + 2 < b->alloc) {   /* nothing to escape: one copy */
-		char *d = b->data + b->len;
-		d[0] = '"';
-		memcpy(d + 1, str, n);
-		d[n + 1] = '"';
-		d[n + 2] = '\0';
-		b->len += n + 2;
+	if (!esc && quoted_copy(b, str, n))
 		return 0;
-	}
 	return append_string(b, str, n) ? -1 : 0;
 }
 
