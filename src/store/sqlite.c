@@ -1263,6 +1263,29 @@ static int rows_run(void *impl, struct qb *q, json_t **items, struct dm_err *e)
 	return rc;
 }
 
+/* Run a read statement on this thread's connection, handing each row to row as it comes (a
+ * nonzero return stops the walk), and release q: for answers read as C values, not JSON. */
+static int rows_each(void *impl, struct qb *q, int (*row)(void *arg, sqlite3_stmt *st),
+		     void *arg, struct dm_err *e)
+{
+	struct conn *c = conn_get(impl, e);
+	sqlite3_stmt *st = c ? qb_prepare(q, c, e) : NULL;
+	int rc = st ? 0 : e->code, s;
+	if (st) {
+		while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+			if (row(arg, st)) {
+				s = SQLITE_DONE;
+				break;
+			}
+		}
+		if (s != SQLITE_DONE)
+			rc = step_error(c, s, e);
+		stmt_done(st);
+	}
+	qb_release(q);
+	return rc;
+}
+
 /* ---- sign-in throttling ---------------------------------------------------------------------- */
 
 static int sq_throttle_get(void *impl, const char *key, int64_t *fails, int64_t *since_ms,
@@ -1654,33 +1677,46 @@ static int sq_reclaim_candidates(void *impl, json_t *protect, const char *touch_
 	return rows_run(impl, &q, items, e);
 }
 
+struct agenda_rows {
+	agenda_row_fn fn;
+	agenda_key_fn key_fn;
+	void *arg;
+	int64_t *counts;
+	size_t n;
+};
+
+static int agenda_row_of(void *arg, sqlite3_stmt *st)
+{
+	struct agenda_rows *a = arg;
+	struct agenda_row r = {
+		.id = sqlite3_column_int64(st, 0),
+		.created_at = (const char *)sqlite3_column_text(st, 1),
+		.last_touch_at = (const char *)sqlite3_column_text(st, 2),
+		.latest_next_touch = (const char *)sqlite3_column_text(st, 3),
+		.open_opps = sqlite3_column_int64(st, 4),
+	};
+	a->fn(a->arg, &r);
+	return 0;
+}
+
 static int sq_agenda_candidates(void *impl, const struct viewer *v, int64_t owner,
 				const struct agenda_cut *cut, agenda_row_fn fn, void *arg,
 				struct dm_err *e)
 {
 	struct qb q;
+	struct agenda_rows a = { .fn = fn, .arg = arg };
 	qb_init(&q, SQL_SQLITE);
 	sql_agenda_accounts(&q, v, owner, cut);
-	struct conn *c = conn_get(impl, e);
-	sqlite3_stmt *st = c ? qb_prepare(&q, c, e) : NULL;
-	int rc = st ? 0 : e->code, s;
-	if (st) {
-		while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-			struct agenda_row r = {
-				.id = sqlite3_column_int64(st, 0),
-				.created_at = (const char *)sqlite3_column_text(st, 1),
-				.last_touch_at = (const char *)sqlite3_column_text(st, 2),
-				.latest_next_touch = (const char *)sqlite3_column_text(st, 3),
-				.open_opps = sqlite3_column_int64(st, 4),
-			};
-			fn(arg, &r);
-		}
-		if (s != SQLITE_DONE)
-			rc = step_error(c, s, e);
-		stmt_done(st);
-	}
-	qb_release(&q);
-	return rc;
+	return rows_each(impl, &q, agenda_row_of, &a, e);
+}
+
+static int agenda_counts_of(void *arg, sqlite3_stmt *st)
+{
+	struct agenda_rows *a = arg;
+	for (size_t i = 0; i < a->n; i++)
+		a->counts[i] = sqlite3_column_int64(st, (int)i);
+	a->n = 0;   /* read */
+	return 1;
 }
 
 static int sq_agenda_count(void *impl, const struct viewer *v, int64_t owner,
@@ -1688,6 +1724,7 @@ static int sq_agenda_count(void *impl, const struct viewer *v, int64_t owner,
 			   struct dm_err *e)
 {
 	struct qb q;
+	struct agenda_rows a = { .counts = counts, .n = n };
 	qb_init(&q, SQL_SQLITE);
 	qb_sql(&q, "SELECT ");
 	for (size_t i = 0; i < n; i++) {
@@ -1695,20 +1732,19 @@ static int sq_agenda_count(void *impl, const struct viewer *v, int64_t owner,
 		sql_agenda_range(&q, v, owner, &r[i], 1);
 		qb_sql(&q, ")");
 	}
-	struct conn *c = conn_get(impl, e);
-	sqlite3_stmt *st = c ? qb_prepare(&q, c, e) : NULL;
-	int rc = st ? 0 : e->code, s;
-	if (st) {
-		if ((s = sqlite3_step(st)) == SQLITE_ROW) {
-			for (size_t i = 0; i < n; i++)
-				counts[i] = sqlite3_column_int64(st, (int)i);
-		} else {
-			rc = step_error(c, s == SQLITE_DONE ? SQLITE_INTERNAL : s, e);
-		}
-		stmt_done(st);
+	int rc = rows_each(impl, &q, agenda_counts_of, &a, e);
+	if (!rc && a.n) {   /* a SELECT without FROM answers one row: none is the database's fault */
+		log_error("sqlite: the agenda's counts answered no row");
+		rc = dm_fail(e, DM_EINTERNAL, NULL, "database error");
 	}
-	qb_release(&q);
 	return rc;
+}
+
+static int agenda_key_of(void *arg, sqlite3_stmt *st)
+{
+	struct agenda_rows *a = arg;
+	return a->key_fn(a->arg, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+			 (const char *)sqlite3_column_text(st, 2), sqlite3_column_int(st, 3));
 }
 
 static int sq_agenda_walk(void *impl, const struct viewer *v, int64_t owner,
@@ -1716,27 +1752,10 @@ static int sq_agenda_walk(void *impl, const struct viewer *v, int64_t owner,
 			  struct dm_err *e)
 {
 	struct qb q;
+	struct agenda_rows a = { .key_fn = fn, .arg = arg };
 	qb_init(&q, SQL_SQLITE);
 	sql_agenda_range(&q, v, owner, r, 0);
-	struct conn *c = conn_get(impl, e);
-	sqlite3_stmt *st = c ? qb_prepare(&q, c, e) : NULL;
-	int rc = st ? 0 : e->code, s;
-	if (st) {
-		while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-			if (fn(arg, sqlite3_column_int64(st, 0),
-			       (const char *)sqlite3_column_text(st, 1),
-			       (const char *)sqlite3_column_text(st, 2),
-			       sqlite3_column_int(st, 3))) {
-				s = SQLITE_DONE;
-				break;
-			}
-		}
-		if (s != SQLITE_DONE)
-			rc = step_error(c, s, e);
-		stmt_done(st);
-	}
-	qb_release(&q);
-	return rc;
+	return rows_each(impl, &q, agenda_key_of, &a, e);
 }
 
 static int sq_agenda_accounts(void *impl, const struct viewer *v, int64_t owner,
