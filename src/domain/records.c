@@ -1023,7 +1023,9 @@ struct list_text {
 	struct buf *out;
 	int limit, n, more;
 	const struct field *sort;
-	json_t *last;            /* the page's last item's sort value and id, for the cursor */
+	int has_last;            /* the page's last item: its sort value and id, for the cursor */
+	json_t *last_value;
+	int64_t last_id;
 	struct dm_err *e;
 };
 
@@ -1046,12 +1048,14 @@ static int list_text_row(void *arg, const struct store_row *r)
 	}
 	if (last) {
 		int c = lt->at.col[AT_ID];
-		lt->last = json_object();
-		json_object_set_new(lt->last, "id", json_integer(c >= 0 ? r->v[c].i : 0));
-		if (sv && strcmp(lt->sort->name, "id"))
-			json_object_set_new(lt->last, lt->sort->name, sv);
-		else
+		lt->has_last = 1;
+		lt->last_id = c >= 0 ? r->v[c].i : 0;
+		if (strcmp(lt->sort->name, "id")) {
+			lt->last_value = sv;
+		} else {
 			json_decref(sv);
+			lt->last_value = json_integer(lt->last_id);
+		}
 	}
 	lt->n++;
 	return 0;
@@ -1097,11 +1101,10 @@ int rec_list_text(struct store *s, const struct kind *k, const struct viewer *v,
 			out->data[from] = '\0';
 	} else {
 		buf_append(out, "]", 1);
-		if (lt.more && lt.last)
-			*next = cursor_encode(lt.sort, lp.q.desc, json_object_get(lt.last, lt.sort->name),
-					      int_of(lt.last, "id"));
+		if (lt.more && lt.has_last)
+			*next = cursor_encode(lt.sort, lp.q.desc, lt.last_value, lt.last_id);
 	}
-	json_decref(lt.last);
+	json_decref(lt.last_value);
 out:
 	list_parse_release(&lp);
 	return rc;
