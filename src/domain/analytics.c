@@ -200,7 +200,7 @@ static int funnel_text(struct store *s, const struct an_params *ap, struct buf *
 		ta += f.open[i].amount;
 		tw += f.open[i].weighted;
 		jsontext_raw(b, i ? ",{\"stage\":" : "{\"stage\":");
-		jsontext_str(b, store_funnel_stages[i]);
+		jsontext_str(b, model_stages[i]);
 		put_int(b, ",\"count\":", f.open[i].count);
 		put_int(b, ",\"amount\":", f.open[i].amount);
 		put_int(b, ",\"weighted_amount\":", f.open[i].weighted);
@@ -223,9 +223,9 @@ static int funnel_text(struct store *s, const struct an_params *ap, struct buf *
 	jsontext_raw(b, ",\"conversion\":[");
 	for (int k = 1; k <= 6; k++) {
 		jsontext_raw(b, k > 1 ? ",{\"from\":" : "{\"from\":");
-		jsontext_str(b, store_funnel_stages[k - 1]);
+		jsontext_str(b, model_stages[k - 1]);
 		jsontext_raw(b, ",\"to\":");
-		jsontext_str(b, k < 6 ? store_funnel_stages[k] : "won");
+		jsontext_str(b, model_stages[k]);
 		put_int(b, ",\"reached_from\":", reached[k]);
 		put_int(b, ",\"reached_to\":", reached[k + 1]);
 		jsontext_raw(b, ",\"rate\":");
@@ -235,7 +235,7 @@ static int funnel_text(struct store *s, const struct an_params *ap, struct buf *
 	jsontext_raw(b, "],\"avg_days_in_stage\":[");
 	for (int i = 0; i < FUNNEL_STAGES; i++) {
 		jsontext_raw(b, i ? ",{\"stage\":" : "{\"stage\":");
-		jsontext_str(b, store_funnel_stages[i]);
+		jsontext_str(b, model_stages[i]);
 		put_int(b, ",\"stays\":", f.stays[i].stays);
 		jsontext_raw(b, ",\"avg_days\":");
 		put_days2(b, f.stays[i].has_avg, f.stays[i].avg_days);

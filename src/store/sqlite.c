@@ -2263,7 +2263,7 @@ static int sq_team_in_reach(void *impl, const struct viewer *v, int64_t team, in
 static int funnel_stage(const unsigned char *t)
 {
 	for (int k = 0; t && k < FUNNEL_STAGES; k++)
-		if (!strcmp((const char *)t, store_funnel_stages[k]))
+		if (!strcmp((const char *)t, model_stages[k]))
 			return k;
 	return -1;
 }

@@ -404,9 +404,6 @@ int store_analytics(struct store *s, const char *name, const struct an_params *p
 	return s->ops->analytics(s->impl, name, p, rows, e);
 }
 
-const char *const store_funnel_stages[FUNNEL_STAGES + 1] = { "interest", "brewing", "design",
-							      "compare", "commit", "use", NULL };
-
 static json_t *row_for(json_t *rows, const char *key, const char *value)
 {
 	size_t i;
@@ -446,11 +443,11 @@ static int funnel_by_queries(struct store *s, const struct an_params *p, struct 
 	    (rc = store_analytics(s, "stage_days", p, &days, e)))
 		goto out;
 	for (int k = 0; k < FUNNEL_STAGES; k++) {
-		r = row_for(open, "stage", store_funnel_stages[k]);
+		r = row_for(open, "stage", model_stages[k]);
 		out->open[k].count = int_of(r, "count");
 		out->open[k].amount = int_of(r, "amount");
 		out->open[k].weighted = int_of(r, "weighted_amount");
-		r = row_for(days, "stage", store_funnel_stages[k]);
+		r = row_for(days, "stage", model_stages[k]);
 		json_t *avg = json_object_get(r, "avg_days");
 		out->stays[k].stays = int_of(r, "stays");
 		out->stays[k].has_avg = json_is_number(avg);

@@ -322,8 +322,7 @@ struct an_params {
 /* The funnel's sums, as C values: what its four named queries (funnel_open, funnel_closed,
  * funnel_reach, stage_days; sqlbuild.c) answer. A stage those leave out (its count sums to 0)
  * is zeros here, its averages absent (has_* 0). */
-#define FUNNEL_STAGES 6   /* the open stages, in order: store_funnel_stages */
-extern const char *const store_funnel_stages[FUNNEL_STAGES + 1];   /* NULL-terminated */
+#define FUNNEL_STAGES 6   /* the open stages, in order: model_stages' first six (then won, lost) */
 struct funnel_closed {
 	int64_t count, amount;
 	int has_cycle;

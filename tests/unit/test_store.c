@@ -1849,11 +1849,11 @@ static void funnel_by_named_queries(struct store *s, const struct an_params *p,
 	for (int q = 0; q < 4; q++)
 		assert_int_equal(store_analytics(s, names[q], p, &rows[q], &e), 0);
 	for (int k = 0; k < FUNNEL_STAGES; k++) {
-		r = row_of(rows[0], "stage", store_funnel_stages[k]);
+		r = row_of(rows[0], "stage", model_stages[k]);
 		out->open[k].count = int_in(r, "count");
 		out->open[k].amount = int_in(r, "amount");
 		out->open[k].weighted = int_in(r, "weighted_amount");
-		r = row_of(rows[3], "stage", store_funnel_stages[k]);
+		r = row_of(rows[3], "stage", model_stages[k]);
 		out->stays[k].stays = int_in(r, "stays");
 		out->stays[k].has_avg = json_is_real(json_object_get(r, "avg_days"));
 		out->stays[k].avg_days = json_real_value(json_object_get(r, "avg_days"));
