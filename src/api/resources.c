@@ -70,10 +70,35 @@ static int create_h(struct http_req *rq, struct http_resp *rs)
 	return rc;
 }
 
+/* The record's answer written as text where the rules can (rec_get_text: accounts), the same
+ * bytes and ETag api_record gives. */
+static int get_text_h(struct http_req *rq, struct http_resp *rs, int *done)
+{
+	struct buf b = BUF_INIT(0);
+	int64_t version;
+	int rc = rec_get_text(api_store(rq), kind_of(rq), api_viewer(rq), rq->ids[0], &b, &version,
+			      done, &rq->err);
+	if (rc || !*done) {
+		buf_release(&b);
+		return rc;
+	}
+	char etag[32];
+	snprintf(etag, sizeof etag, "\"%lld\"", (long long)version);
+	http_add_header(rs, "ETag", etag);
+	size_t len;
+	char *text = buf_detach(&b, &len);
+	http_set_json_text(rs, 200, text, len);
+	return 0;
+}
+
 static int get_h(struct http_req *rq, struct http_resp *rs)
 {
 	json_t *rec;
-	int rc = rec_get(api_store(rq), kind_of(rq), api_viewer(rq), rq->ids[0], &rec, &rq->err);
+	int done;
+	int rc = get_text_h(rq, rs, &done);
+	if (done)
+		return rc;
+	rc = rec_get(api_store(rq), kind_of(rq), api_viewer(rq), rq->ids[0], &rec, &rq->err);
 	if (!rc)
 		api_record(rs, 200, rec);
 	return rc;

@@ -717,6 +717,52 @@ int rec_get(struct store *s, const struct kind *k, const struct viewer *v, int64
 	return rc ? rc : present(s, k, v, rec, out, e);
 }
 
+/* ---- a record as text ------------------------------------------------------------------------ */
+
+struct get_text {
+	struct store *s;
+	struct buf *out;
+	json_t *version;
+	struct dm_err *e;
+};
+
+static int get_text_row(void *arg, const struct store_row *r)
+{
+	struct get_text *gt = arg;
+	struct present_ctx pc;
+	struct account_text at;
+	present_ctx_init(&pc);
+	followup_account_text_init(&at);
+	int rc = followup_account_text(gt->s, &pc, &at, r, gt->out,
+				       model_field(&kind_account, "version"), &gt->version, gt->e);
+	present_ctx_release(&pc);
+	return rc;
+}
+
+int rec_get_text(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
+		 struct buf *out, int64_t *version, int *done, struct dm_err *e)
+{
+	/* accounts only, as rec_list_text */
+	*done = 0;
+	*version = 0;
+	if (k != &kind_account || !store_has_list_rows(s))
+		return 0;
+	*done = 1;
+	struct get_text gt = { s, out, NULL, e };
+	size_t from = out->len;
+	buf_reserve(out, 1024);
+	int rc = store_get_row(s, k, v, id, v->role == ROLE_ADMIN, get_text_row, &gt, e);
+	if (rc) {
+		out->len = from;
+		if (out->data)
+			out->data[from] = '\0';
+	} else {
+		*version = json_integer_value(gt.version);
+	}
+	json_decref(gt.version);
+	return rc;
+}
+
 int rec_update(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
 	       json_t *body, int64_t if_match, json_t **out, struct dm_err *e)
 {

@@ -36,6 +36,11 @@ int rec_visible(struct store *s, const struct kind *k, const struct viewer *v, i
 		struct dm_err *e);
 int rec_get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
 	    json_t **out, struct dm_err *e);
+/* rec_get's record written as text where the rules can (accounts on a store with
+ * store_get_row; *done = 0 otherwise, and nothing is done): the same bytes jsontext_append
+ * writes of rec_get's record, appended to out; *version its version (the ETag). */
+int rec_get_text(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
+		 struct buf *out, int64_t *version, int *done, struct dm_err *e);
 /* if_match < 0: no precondition; otherwise DM_ESTALE unless it equals the current version. */
 int rec_update(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
 	       json_t *body, int64_t if_match, json_t **out, struct dm_err *e);

@@ -487,15 +487,45 @@ static const struct get_memo *get_memo(const struct kind *k, const struct viewer
 	return state == 1 ? m : NULL;
 }
 
-static int sq_get(void *impl, const struct kind *k, const struct viewer *v, int64_t id,
-		  int include_archived, json_t **rec, struct dm_err *e)
+/* The row's values as store_row_fn wants them: the kind's selected fields, in its order. */
+static void row_values(sqlite3_stmt *st, const struct kind *k, struct store_row *row)
 {
-	struct sq *sq = impl;
+	size_t col = 0;
+	for (size_t i = 0; i < k->nfields && col < STORE_ROW_MAX; i++) {
+		const struct field *f = &k->fields[i];
+		struct store_value *v = &row->v[col];
+		if (!model_is_selected(f))
+			continue;
+		v->i = 0;
+		v->s = NULL;
+		v->n = 0;
+		if (f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL) {
+			v->null = sqlite3_column_type(st, (int)col) == SQLITE_NULL;
+			if (!v->null)
+				v->i = sqlite3_column_int64(st, (int)col);
+		} else {
+			/* NULL for SQL NULL (or out of memory) */
+			v->s = (const char *)sqlite3_column_text(st, (int)col);
+			v->null = !v->s;
+			if (v->s)
+				v->n = (size_t)sqlite3_column_bytes(st, (int)col);
+		}
+		col++;
+	}
+	row->n = col;
+}
+
+/* A record by id (sq_get, sq_get_row): as an object (rec) or handed to fn. */
+static int get_run(struct sq *sq, const struct kind *k, const struct viewer *v, int64_t id,
+		   int include_archived, json_t **rec, store_row_fn fn, void *arg,
+		   struct dm_err *e)
+{
 	struct conn *c = conn_get(sq, e);
 	struct qb q;
 	int rc = 0, built = 0;
 	sqlite3_stmt *st;
-	*rec = NULL;
+	if (rec)
+		*rec = NULL;
 	if (!c)
 		return e->code;
 	const struct get_memo *m = get_memo(k, v, include_archived);
@@ -514,17 +544,34 @@ static int sq_get(void *impl, const struct kind *k, const struct viewer *v, int6
 		goto out;
 	}
 	int s = sqlite3_step(st);
-	if (s == SQLITE_ROW)
+	if (s == SQLITE_ROW && rec) {
 		*rec = row_to_record(st, k);
-	else if (s == SQLITE_DONE)
+	} else if (s == SQLITE_ROW) {
+		struct store_row row;
+		row_values(st, k, &row);
+		rc = fn(arg, &row);
+	} else if (s == SQLITE_DONE) {
 		rc = dm_fail(e, DM_ENOTFOUND, NULL, "%s %lld not found", k->name, (long long)id);
-	else
+	} else {
 		rc = step_error(c, s, e);
+	}
 	stmt_done(st);
 out:
 	if (built)
 		qb_release(&q);
 	return rc;
+}
+
+static int sq_get(void *impl, const struct kind *k, const struct viewer *v, int64_t id,
+		  int include_archived, json_t **rec, struct dm_err *e)
+{
+	return get_run(impl, k, v, id, include_archived, rec, NULL, NULL, e);
+}
+
+static int sq_get_row(void *impl, const struct kind *k, const struct viewer *v, int64_t id,
+		      int include_archived, store_row_fn fn, void *arg, struct dm_err *e)
+{
+	return get_run(impl, k, v, id, include_archived, NULL, fn, arg, e);
 }
 
 /* The one character pair of an account name search to look up (sqlbuild.c name_search). The
@@ -606,29 +653,7 @@ static int list_run(struct sq *sq, const struct store_query *sqy, json_t **items
 			json_array_append_new(arr, row_only(st, k, sqy->only));
 			continue;
 		}
-		size_t col = 0;
-		for (size_t i = 0; i < k->nfields && col < STORE_ROW_MAX; i++) {
-			const struct field *f = &k->fields[i];
-			struct store_value *v = &row->v[col];
-			if (!model_is_selected(f))
-				continue;
-			v->i = 0;
-			v->s = NULL;
-			v->n = 0;
-			if (f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL) {
-				v->null = sqlite3_column_type(st, (int)col) == SQLITE_NULL;
-				if (!v->null)
-					v->i = sqlite3_column_int64(st, (int)col);
-			} else {
-				/* NULL for SQL NULL (or out of memory) */
-				v->s = (const char *)sqlite3_column_text(st, (int)col);
-				v->null = !v->s;
-				if (v->s)
-					v->n = (size_t)sqlite3_column_bytes(st, (int)col);
-			}
-			col++;
-		}
-		row->n = col;
+		row_values(st, k, row);
 		if ((rc = fn(arg, row)))
 			break;
 	}
@@ -2886,6 +2911,7 @@ const struct store_ops store_sqlite_ops = {
 	.get = sq_get,
 	.list = sq_list,
 	.list_rows = sq_list_rows,
+	.get_row = sq_get_row,
 	.insert = sq_insert,
 	.update = sq_update,
 	.set_archived = sq_set_archived,

@@ -103,7 +103,7 @@ int store_list(struct store *s, const struct store_query *q, json_t **items, str
 
 int store_has_list_rows(struct store *s)
 {
-	return s->ops->list_rows != NULL;
+	return s->ops->list_rows != NULL && s->ops->get_row != NULL;
 }
 
 int store_list_rows(struct store *s, const struct store_query *q, store_row_fn fn, void *arg,
@@ -112,6 +112,14 @@ int store_list_rows(struct store *s, const struct store_query *q, store_row_fn f
 	if (!s->ops->list_rows)
 		return dm_fail(e, DM_EINTERNAL, NULL, "this store has no list_rows");
 	return s->ops->list_rows(s->impl, q, fn, arg, e);
+}
+
+int store_get_row(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
+		  int include_archived, store_row_fn fn, void *arg, struct dm_err *e)
+{
+	if (!s->ops->get_row)
+		return dm_fail(e, DM_EINTERNAL, NULL, "this store has no get_row");
+	return s->ops->get_row(s->impl, k, v, id, include_archived, fn, arg, e);
 }
 
 int store_insert(struct store *s, const struct kind *k, json_t *rec, int64_t actor,

@@ -117,12 +117,18 @@ struct store_row {
 };
 /* Return 0 to go on, non-zero to stop (store_list_rows then answers it). */
 typedef int (*store_row_fn)(void *arg, const struct store_row *r);
-/* 1 when the store has store_list_rows (SQLite; PostgreSQL keeps store_list: its rows arrive as
- * text already converted by libpq and the list's cost there is the server round trip). */
+/* 1 when the store has store_list_rows and store_get_row (SQLite; PostgreSQL keeps store_list
+ * and store_get: its rows arrive as text already converted by libpq and the cost there is the
+ * server round trip). */
 int store_has_list_rows(struct store *s);
 /* store_list's rows, the same ones in the same order, each handed to fn as C values. */
 int store_list_rows(struct store *s, const struct store_query *q, store_row_fn fn, void *arg,
 		    struct dm_err *e);
+/* store_get's row handed to fn as C values (the kind's selected fields, as store_list_rows
+ * hands them); the same answers otherwise (DM_ENOTFOUND when v may not see it). fn's non-zero
+ * return is answered. */
+int store_get_row(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
+		  int include_archived, store_row_fn fn, void *arg, struct dm_err *e);
 
 /* Inside store_write only. Insert rec (fields of model_check for the kind), stamping
  * id/created_at/updated_at/version, auditing every set field. DM_EDUPLICATE for a taken unique

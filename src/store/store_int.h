@@ -18,9 +18,11 @@ struct store_ops {
 	int (*get)(void *impl, const struct kind *k, const struct viewer *v, int64_t id,
 		   int include_archived, json_t **rec, struct dm_err *e);
 	int (*list)(void *impl, const struct store_query *q, json_t **items, struct dm_err *e);
-	/* may be NULL: store_has_list_rows */
+	/* may be NULL, both or neither: store_has_list_rows */
 	int (*list_rows)(void *impl, const struct store_query *q, store_row_fn fn, void *arg,
 			 struct dm_err *e);
+	int (*get_row)(void *impl, const struct kind *k, const struct viewer *v, int64_t id,
+		       int include_archived, store_row_fn fn, void *arg, struct dm_err *e);
 	int (*insert)(void *impl, const struct kind *k, json_t *rec, int64_t actor, const char *at,
 		      int64_t *id, struct dm_err *e);
 	int (*update)(void *impl, const struct kind *k, int64_t id, json_t *changes,

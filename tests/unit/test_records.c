@@ -1032,6 +1032,39 @@ static int same_list(struct fx *f, const struct viewer *v, const struct kv *para
 	return pages;
 }
 
+/* Both paths for one record: the same status and message, the same bytes as jsontext writes
+ * rec_get's record, and its version (the ETag). Returns 1 when the record was found. */
+static int same_get(struct fx *f, const struct viewer *v, int64_t id)
+{
+	struct dm_err e1, e2;
+	json_t *rec = NULL;
+	struct buf tree = BUF_INIT(0), text = BUF_INIT(0);
+	int64_t version = -1;
+	int done = 0;
+	dm_err_clear(&e1);
+	dm_err_clear(&e2);
+	int rc1 = rec_get(f->s, &kind_account, v, id, &rec, &e1);
+	int rc2 = rec_get_text(f->s, &kind_account, v, id, &text, &version, &done, &e2);
+	assert_true(done);
+	if (rc1 != rc2 || strcmp(e1.message, e2.message))
+		fail_msg("account %lld: rec_get %s (%s), rec_get_text %s (%s)", (long long)id,
+			 dm_code_name(rc1), e1.message, dm_code_name(rc2), e2.message);
+	if (!rc1) {
+		assert_int_equal(jsontext_append(&tree, rec), 0);
+		if (strcmp(tree.data, text.data ? text.data : ""))
+			fail_msg("account %lld:\ntree %s\ntext %s", (long long)id, tree.data,
+				 text.data ? text.data : "(none)");
+		assert_int_equal(version, json_integer_value(json_object_get(rec, "version")));
+		assert_true(version > 0);
+	} else {
+		assert_true(!text.data || !*text.data);
+	}
+	json_decref(rec);
+	buf_release(&tree);
+	buf_release(&text);
+	return !rc1;
+}
+
 static void list_text_matches_tree(void **state)
 {
 	struct fx *f = *state;
@@ -1156,6 +1189,18 @@ static void list_text_matches_tree(void **state)
 			pages += same_list(f, viewers[vi], other[i], 2, other[i][0].key);
 	}
 	assert_true(pages > 300);
+
+	/* GET by id as text (rec_get_text) against the record as an object: every account, one
+	 * archived (the admin's only), one of another rep, one that does not exist */
+	int found[4] = { 0 };
+	for (size_t vi = 0; vi < sizeof viewers / sizeof viewers[0]; vi++) {
+		for (size_t i = 0; i < na; i++)
+			found[vi] += same_get(f, viewers[vi], ids[i]);
+		found[vi] += same_get(f, viewers[vi], ids[na - 1] + 1);   /* r2's */
+		assert_false(same_get(f, viewers[vi], 999999));
+	}
+	assert_int_equal(found[0], (int)na - 1);   /* r1: its own live accounts */
+	assert_int_equal(found[2], (int)na + 1);   /* admin: all, the archived one too */
 
 	/* what the list holds: an overdue repurchase (decline and its warning), every segment, a
 	 * record without its field that is not UTF-8 */
