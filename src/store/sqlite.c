@@ -610,7 +610,7 @@ static int list_run(struct sq *sq, const struct store_query *sqy, json_t **items
 		for (size_t i = 0; i < k->nfields && col < STORE_ROW_MAX; i++) {
 			const struct field *f = &k->fields[i];
 			struct store_value *v = &row->v[col];
-			if (!model_is_selected(f))
+			if (!model_query_selects(f, sqy->only))
 				continue;
 			v->i = 0;
 			v->s = NULL;
