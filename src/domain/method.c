@@ -677,7 +677,6 @@ enum { WR_ID, WR_NAME, WR_ACCOUNT, WR_OWNER, WR_STAGE, WR_CLOSE, WR_QUOTES, WR_D
 #define WARN_ROW_STOP 1     /* enough warnings: the rest of the page is not needed */
 #define WARN_ROW_FAILED 2   /* e is set */
 struct warn_rows {
-	struct store *s;
 	struct present_ctx *pc;
 	const char *code;
 	json_t *out;
@@ -730,21 +729,18 @@ static int warn_row(void *arg, const struct store_row *r)
 		return WARN_ROW_STOP;
 	wr->got++;
 	wr->last_id = v[c[WR_ID]].i;
-	if (!wr->pc->stages && settings_stages(wr->s, &wr->pc->stages, wr->e))
-		return WARN_ROW_FAILED;
-	const char *stage = warn_text(&v[c[WR_STAGE]]);
+	const char *stage = warn_text(&v[c[WR_STAGE]]), *phase = stage ? settings_phase(stage) : NULL;
 	/* NULL name: a null the record path states; text that is no UTF-8: a field that record
 	 * lacks, and json_pack of its item fails there, so no item */
 	const char *name = warn_text(&v[c[WR_NAME]]);
 	int name_null = v[c[WR_NAME]].null || !v[c[WR_NAME]].s;
-	if (!stage)   /* NOT NULL, and a stage's name */
+	if (!phase)   /* NOT NULL, and a stage's name */
 		return dm_fail(wr->e, DM_EINTERNAL, "stage", "an opportunity without a stage"),
 		       WARN_ROW_FAILED;
 	struct warn_facts f = { stage, warn_text(&v[c[WR_CLOSE]]), warn_text(&v[c[WR_LAST_TOUCH]]),
 				v[c[WR_QUOTES]].i, v[c[WR_DMS]].i, v[c[WR_COACHES]].i,
 				v[c[WR_OPPONENTS]].i };
-	json_t *st = settings_stage(wr->pc->stages, stage);
-	unsigned bits = warning_bits(&f, str_of(st, "phase"), wr->pc);
+	unsigned bits = warning_bits(&f, phase, wr->pc);
 	for (int i = 0; warning_codes[i]; i++) {
 		if (!(bits & 1u << i) || (wr->code && strcmp(wr->code, warning_codes[i])))
 			continue;
@@ -819,7 +815,7 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 	q.limit = enough < PAGE ? (int)enough : PAGE;
 	/* SQLite: the rows as C values (warn_row), where each was a jansson object of 11 fields
 	 * read back by name (a quarter of the warnings' cost in a rep's agenda) */
-	struct warn_rows wr = { .s = s, .pc = &pc, .code = code, .out = out, .enough = enough,
+	struct warn_rows wr = { .pc = &pc, .code = code, .out = out, .enough = enough,
 				.e = e };
 	int by_rows = store_has_list_rows(s) && warn_rows_init(&wr, warned);
 	for (;;) {

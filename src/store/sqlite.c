@@ -600,6 +600,12 @@ static int list_run(struct sq *sq, const struct store_query *sqy, json_t **items
 	}
 	json_t *arr = items ? json_array() : NULL;
 	struct store_row *row = fn ? xmalloc(sizeof *row) : NULL;
+	/* the row's fields, found once (model_query_selects compares names with only's) */
+	const struct field *sel[STORE_ROW_MAX];
+	size_t nsel = 0;
+	for (size_t i = 0; fn && i < k->nfields && nsel < STORE_ROW_MAX; i++)
+		if (model_query_selects(&k->fields[i], sqy->only))
+			sel[nsel++] = &k->fields[i];
 	int s;
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		if (arr) {
@@ -607,11 +613,9 @@ static int list_run(struct sq *sq, const struct store_query *sqy, json_t **items
 			continue;
 		}
 		size_t col = 0;
-		for (size_t i = 0; i < k->nfields && col < STORE_ROW_MAX; i++) {
-			const struct field *f = &k->fields[i];
+		for (; col < nsel; col++) {
+			const struct field *f = sel[col];
 			struct store_value *v = &row->v[col];
-			if (!model_query_selects(f, sqy->only))
-				continue;
 			v->i = 0;
 			v->s = NULL;
 			v->n = 0;
@@ -626,7 +630,6 @@ static int list_run(struct sq *sq, const struct store_query *sqy, json_t **items
 				if (v->s)
 					v->n = (size_t)sqlite3_column_bytes(st, (int)col);
 			}
-			col++;
 		}
 		row->n = col;
 		if ((rc = fn(arg, row)))
