@@ -3,6 +3,7 @@
 #include "method.h"
 #include "settings.h"
 #include "followup.h"
+#include "../base/text.h"
 #include "../base/timeutil.h"
 #include "../base/xmalloc.h"
 #include <math.h>
@@ -135,36 +136,63 @@ int method_attitude_score(const char *attitude)
 
 /* ---- presenting records ------------------------------------------------------------------------- */
 
-static void warn(json_t *list, const char *code, const char *message)
+static const char *const warning_codes[] = { "quote_before_needs", "no_decision_maker", "no_coach",
+					     "opponent_late", "neglect_after_signature",
+					     "overdue_close", NULL };
+static const char *const warning_messages[] = {
+	"A quote or demo was given before the need is confirmed (报价/演示过早).",
+	"No stakeholder has the decision_maker role.",
+	"No coach on this deal: a big order without a coach is dangerous.",
+	"An opponent is still active this late in the deal.",
+	"No effective follow-up for 30 days after the signature.",
+	"The expected close date has passed.",
+};
+
+/* What an opportunity's warnings read: from its record (opportunity_warnings) or from the
+ * store's row as C values (the warnings' list on SQLite). stage is never NULL. */
+struct warn_facts {
+	const char *stage, *close, *last_touch;
+	int64_t quotes, decision_makers, coaches, opponents;
+};
+
+/* The warnings of f in a stage of phase: bit i for warning_codes[i], in that order. */
+static unsigned warning_bits(const struct warn_facts *f, const char *phase,
+			     const struct present_ctx *pc)
 {
-	json_array_append_new(list, json_pack("{s:s,s:s}", "code", code, "message", message));
+	unsigned w = 0;
+	int open = strcmp(phase, "closed") != 0;
+	int evaluating = open && strcmp(phase, "confirm_needs") != 0;
+	if (!strcmp(phase, "confirm_needs") && f->quotes > 0)
+		w |= 1u << 0;
+	if (evaluating && f->decision_makers == 0)
+		w |= 1u << 1;
+	if (evaluating && f->coaches == 0)
+		w |= 1u << 2;
+	if ((!strcmp(f->stage, "commit") || !strcmp(f->stage, "use")) && f->opponents > 0)
+		w |= 1u << 3;
+	if (!strcmp(f->stage, "use")) {
+		int64_t last;
+		if (!f->last_touch || time_parse(f->last_touch, &last) ||
+		    pc->now_ms - last > NEGLECT_DAYS * 86400000LL)
+			w |= 1u << 4;
+	}
+	if (open && f->close && strcmp(f->close, pc->today) < 0)
+		w |= 1u << 5;
+	return w;
 }
 
 static json_t *opportunity_warnings(json_t *rec, const char *phase, struct present_ctx *pc)
 {
+	struct warn_facts f = { str_of(rec, "stage"), str_of(rec, "expected_close_on"),
+				str_of(rec, "_account_last_touch"), int_of(rec, "_quotes"),
+				int_of(rec, "_decision_makers"), int_of(rec, "_coaches"),
+				int_of(rec, "_opponents") };
 	json_t *w = json_array();
-	const char *stage = str_of(rec, "stage");
-	int open = strcmp(phase, "closed") != 0;
-	int evaluating = open && strcmp(phase, "confirm_needs") != 0;
-	if (!strcmp(phase, "confirm_needs") && int_of(rec, "_quotes") > 0)
-		warn(w, "quote_before_needs",
-		     "A quote or demo was given before the need is confirmed (报价/演示过早).");
-	if (evaluating && int_of(rec, "_decision_makers") == 0)
-		warn(w, "no_decision_maker", "No stakeholder has the decision_maker role.");
-	if (evaluating && int_of(rec, "_coaches") == 0)
-		warn(w, "no_coach", "No coach on this deal: a big order without a coach is dangerous.");
-	if ((!strcmp(stage, "commit") || !strcmp(stage, "use")) && int_of(rec, "_opponents") > 0)
-		warn(w, "opponent_late", "An opponent is still active this late in the deal.");
-	if (!strcmp(stage, "use")) {
-		int64_t last;
-		const char *t = str_of(rec, "_account_last_touch");
-		if (!t || time_parse(t, &last) || pc->now_ms - last > NEGLECT_DAYS * 86400000LL)
-			warn(w, "neglect_after_signature",
-			     "No effective follow-up for 30 days after the signature.");
-	}
-	const char *close = str_of(rec, "expected_close_on");
-	if (open && close && strcmp(close, pc->today) < 0)
-		warn(w, "overdue_close", "The expected close date has passed.");
+	unsigned bits = warning_bits(&f, phase, pc);
+	for (int i = 0; warning_codes[i]; i++)
+		if (bits & 1u << i)
+			json_array_append_new(w, json_pack("{s:s,s:s}", "code", warning_codes[i],
+							   "message", warning_messages[i]));
 	return w;
 }
 
@@ -634,16 +662,98 @@ int method_link_add(struct store *s, const struct viewer *v, int64_t opportunity
 	return rc;
 }
 
-static const char *const warning_codes[] = { "quote_before_needs", "no_decision_maker", "no_coach",
-					     "opponent_late", "neglect_after_signature",
-					     "overdue_close", NULL };
-
 /* A whole number in [min, max] from a query parameter, or -1. */
 static long long param_number(const char *s, long long min, long long max)
 {
 	char *end;
 	long long v = strtoll(s, &end, 10);
 	return *s && !*end && v >= min && v <= max ? v : -1;
+}
+
+/* The warnings' list read as C values (store_list_rows): the row's column of each field
+ * method_warnings selects, found once. */
+enum { WR_ID, WR_NAME, WR_ACCOUNT, WR_OWNER, WR_STAGE, WR_CLOSE, WR_QUOTES, WR_DMS, WR_COACHES,
+       WR_OPPONENTS, WR_LAST_TOUCH, WR_N };
+#define WARN_ROW_STOP 1     /* enough warnings: the rest of the page is not needed */
+#define WARN_ROW_FAILED 2   /* e is set */
+struct warn_rows {
+	struct present_ctx *pc;
+	const char *code;
+	json_t *out;
+	size_t enough, got;
+	int64_t last_id;
+	int col[WR_N];
+	struct dm_err *e;
+};
+
+/* 1 when every field of only (in WR_ order) is a column of the row; 0: read the records. */
+static int warn_rows_init(struct warn_rows *wr, const char *const *only)
+{
+	size_t col = 0;
+	for (int i = 0; i < WR_N; i++)
+		wr->col[i] = -1;
+	for (size_t i = 0; i < kind_opportunity.nfields; i++) {
+		const struct field *f = &kind_opportunity.fields[i];
+		if (!model_query_selects(f, only))
+			continue;
+		for (int j = 0; j < WR_N; j++)
+			if (!strcmp(f->name, only[j]))
+				wr->col[j] = (int)col;
+		col++;
+	}
+	for (int i = 0; i < WR_N; i++)
+		if (wr->col[i] < 0 || wr->col[i] >= STORE_ROW_MAX)
+			return 0;
+	return 1;
+}
+
+/* text of a column as json_string would take it (NULL-terminated, valid UTF-8), else NULL */
+static const char *warn_text(const struct store_value *v)
+{
+	return v->null || !v->s || !text_utf8_valid(v->s, strlen(v->s)) ? NULL : v->s;
+}
+
+static json_t *warn_ref(const struct store_value *v)
+{
+	return v->null ? json_null() : json_integer(v->i);
+}
+
+/* One opportunity of the page: its warnings appended as the record path appends them (a text
+ * the record would lack, being no UTF-8, reads as that path reads a missing field). */
+static int warn_row(void *arg, const struct store_row *r)
+{
+	struct warn_rows *wr = arg;
+	const struct store_value *v = r->v;
+	const int *c = wr->col;
+	if (json_array_size(wr->out) >= wr->enough)
+		return WARN_ROW_STOP;
+	wr->got++;
+	wr->last_id = v[c[WR_ID]].i;
+	const char *stage = warn_text(&v[c[WR_STAGE]]), *phase = stage ? settings_phase(stage) : NULL;
+	/* NULL name: a null the record path states; text that is no UTF-8: a field that record
+	 * lacks, and json_pack of its item fails there, so no item */
+	const char *name = warn_text(&v[c[WR_NAME]]);
+	int name_null = v[c[WR_NAME]].null || !v[c[WR_NAME]].s;
+	if (!phase)   /* NOT NULL, and a stage's name */
+		return dm_fail(wr->e, DM_EINTERNAL, "stage", "an opportunity without a stage"),
+		       WARN_ROW_FAILED;
+	struct warn_facts f = { stage, warn_text(&v[c[WR_CLOSE]]), warn_text(&v[c[WR_LAST_TOUCH]]),
+				v[c[WR_QUOTES]].i, v[c[WR_DMS]].i, v[c[WR_COACHES]].i,
+				v[c[WR_OPPONENTS]].i };
+	unsigned bits = warning_bits(&f, phase, wr->pc);
+	for (int i = 0; warning_codes[i]; i++) {
+		if (!(bits & 1u << i) || (wr->code && strcmp(wr->code, warning_codes[i])))
+			continue;
+		if (!name && !name_null)
+			continue;
+		json_array_append_new(wr->out, json_pack("{s:I,s:o,s:o,s:o,s:s,s:s,s:s}",
+			"opportunity_id", (json_int_t)wr->last_id, "opportunity_name",
+			name ? json_string(name) : json_null(),
+			"account_id", warn_ref(&v[c[WR_ACCOUNT]]), "owner_id",
+			warn_ref(&v[c[WR_OWNER]]), "stage", stage, "code", warning_codes[i],
+			"message", warning_messages[i]));
+	}
+	return 0;
 }
 
 int method_warnings(struct store *s, const struct viewer *v, const struct kv *params, size_t n,
@@ -703,39 +813,62 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 	 * opportunities as warnings are wanted, later ones twice the one before, up to PAGE (500 at
 	 * once was 80 % of a rep's agenda, which wants 101 warnings). */
 	q.limit = enough < PAGE ? (int)enough : PAGE;
+	/* SQLite: the rows as C values (warn_row), where each was a jansson object of 11 fields
+	 * read back by name (a quarter of the warnings' cost in a rep's agenda) */
+	struct warn_rows wr = { .pc = &pc, .code = code, .out = out, .enough = enough,
+				.e = e };
+	int by_rows = store_has_list_rows(s) && warn_rows_init(&wr, warned);
 	for (;;) {
 		json_t *page = NULL, *opp;
-		size_t i;
-		if ((rc = store_list(s, &q, &page, e)))
-			break;
-		json_array_foreach(page, i, opp) {
-			size_t j;
-			json_t *w;
-			if (json_array_size(out) >= enough)
+		size_t i, got;
+		if (by_rows) {
+			wr.got = 0;
+			rc = store_list_rows(s, &q, warn_row, &wr, e);
+			if (rc == WARN_ROW_STOP)
+				rc = 0;
+			else if (rc == WARN_ROW_FAILED)
+				rc = e->code;
+			if (rc)
 				break;
-			/* the warnings alone: presenting the whole opportunity (weighted amount, the
-			 * assessment's worth and advice) was a sixth of a rep's agenda's warnings */
-			if ((rc = opportunity_warnings_of(s, &pc, opp, e)))
-				break;
-			json_array_foreach(json_object_get(opp, "warnings"), j, w) {
-				if (code && strcmp(code, str_of(w, "code")))
-					continue;
-				json_array_append_new(out, json_pack("{s:I,s:O,s:O,s:O,s:O,s:O,s:O}",
-					"opportunity_id", (json_int_t)int_of(opp, "id"), "opportunity_name",
-					json_object_get(opp, "name"), "account_id",
-					json_object_get(opp, "account_id"), "owner_id",
-					json_object_get(opp, "owner_id"), "stage", json_object_get(opp, "stage"),
-					"code", json_object_get(w, "code"), "message",
-					json_object_get(w, "message")));
+			got = wr.got;
+			if (got) {
+				q.after_id = wr.last_id;
+				json_decref(q.after_value);
+				q.after_value = json_integer(q.after_id);
 			}
+		} else {
+			if ((rc = store_list(s, &q, &page, e)))
+				break;
+			json_array_foreach(page, i, opp) {
+				size_t j;
+				json_t *w;
+				if (json_array_size(out) >= enough)
+					break;
+				/* the warnings alone: presenting the whole opportunity (weighted
+				 * amount, the assessment's worth and advice) was a sixth of a rep's
+				 * agenda's warnings */
+				if ((rc = opportunity_warnings_of(s, &pc, opp, e)))
+					break;
+				json_array_foreach(json_object_get(opp, "warnings"), j, w) {
+					if (code && strcmp(code, str_of(w, "code")))
+						continue;
+					json_array_append_new(out, json_pack("{s:I,s:O,s:O,s:O,s:O,s:O,s:O}",
+						"opportunity_id", (json_int_t)int_of(opp, "id"),
+						"opportunity_name", json_object_get(opp, "name"),
+						"account_id", json_object_get(opp, "account_id"), "owner_id",
+						json_object_get(opp, "owner_id"), "stage",
+						json_object_get(opp, "stage"), "code", json_object_get(w, "code"),
+						"message", json_object_get(w, "message")));
+				}
+			}
+			got = json_array_size(page);
+			if (got) {
+				q.after_id = int_of(json_array_get(page, got - 1), "id");
+				json_decref(q.after_value);
+				q.after_value = json_integer(q.after_id);
+			}
+			json_decref(page);
 		}
-		size_t got = json_array_size(page);
-		if (got) {
-			q.after_id = int_of(json_array_get(page, got - 1), "id");
-			json_decref(q.after_value);
-			q.after_value = json_integer(q.after_id);
-		}
-		json_decref(page);
 		if (rc || got < (size_t)q.limit || json_array_size(out) >= enough)
 			break;
 		q.limit = q.limit * 2 < PAGE ? q.limit * 2 : PAGE;

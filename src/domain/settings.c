@@ -84,6 +84,14 @@ int settings_win_rates(struct store *s, struct stage_rate *out, size_t max, size
 	return 0;
 }
 
+const char *settings_phase(const char *key)
+{
+	for (size_t i = 0; i < NSTAGES; i++)
+		if (!strcmp(defaults[i].key, key))
+			return defaults[i].phase;
+	return NULL;
+}
+
 json_t *settings_stage(json_t *stages, const char *key)
 {
 	size_t i;

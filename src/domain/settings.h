@@ -22,6 +22,10 @@ struct stage_rate {
 };
 int settings_win_rates(struct store *s, struct stage_rate *out, size_t max, size_t *n,
 		       struct dm_err *e);
+/* The phase of the stage key (static), or NULL for no stage: an admin changes a stage's
+ * label, exit criterion and win rate, never its phase (settings_stage_patch), so the phase
+ * needs no read of the settings. */
+const char *settings_phase(const char *key);
 /* The stage object of key within stages (borrowed), or NULL. */
 json_t *settings_stage(json_t *stages, const char *key);
 

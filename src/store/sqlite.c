@@ -487,15 +487,25 @@ static const struct get_memo *get_memo(const struct kind *k, const struct viewer
 	return state == 1 ? m : NULL;
 }
 
-/* The row's values as store_row_fn wants them: the kind's selected fields, in its order. */
-static void row_values(sqlite3_stmt *st, const struct kind *k, struct store_row *row)
+/* The fields of a row handed to a store_row_fn: the kind's selected ones (model_query_selects
+ * with only), in its order; at most STORE_ROW_MAX. */
+static size_t row_fields(const struct kind *k, const char *const *only,
+			 const struct field *sel[STORE_ROW_MAX])
 {
-	size_t col = 0;
-	for (size_t i = 0; i < k->nfields && col < STORE_ROW_MAX; i++) {
-		const struct field *f = &k->fields[i];
+	size_t n = 0;
+	for (size_t i = 0; i < k->nfields && n < STORE_ROW_MAX; i++)
+		if (model_query_selects(&k->fields[i], only))
+			sel[n++] = &k->fields[i];
+	return n;
+}
+
+/* The row's values as store_row_fn wants them, of the fields row_fields found. */
+static void row_values(sqlite3_stmt *st, const struct field *const *sel, size_t nsel,
+		       struct store_row *row)
+{
+	for (size_t col = 0; col < nsel; col++) {
+		const struct field *f = sel[col];
 		struct store_value *v = &row->v[col];
-		if (!model_is_selected(f))
-			continue;
 		v->i = 0;
 		v->s = NULL;
 		v->n = 0;
@@ -510,9 +520,8 @@ static void row_values(sqlite3_stmt *st, const struct kind *k, struct store_row 
 			if (v->s)
 				v->n = (size_t)sqlite3_column_bytes(st, (int)col);
 		}
-		col++;
 	}
-	row->n = col;
+	row->n = nsel;
 }
 
 /* A record by id (sq_get, sq_get_row): as an object (rec) or handed to fn. */
@@ -547,8 +556,9 @@ static int get_run(struct sq *sq, const struct kind *k, const struct viewer *v, 
 	if (s == SQLITE_ROW && rec) {
 		*rec = row_to_record(st, k);
 	} else if (s == SQLITE_ROW) {
+		const struct field *sel[STORE_ROW_MAX];
 		struct store_row row;
-		row_values(st, k, &row);
+		row_values(st, sel, row_fields(k, NULL, sel), &row);
 		rc = fn(arg, &row);
 	} else if (s == SQLITE_DONE) {
 		rc = dm_fail(e, DM_ENOTFOUND, NULL, "%s %lld not found", k->name, (long long)id);
@@ -647,13 +657,16 @@ static int list_run(struct sq *sq, const struct store_query *sqy, json_t **items
 	}
 	json_t *arr = items ? json_array() : NULL;
 	struct store_row *row = fn ? xmalloc(sizeof *row) : NULL;
+	/* the row's fields, found once (model_query_selects compares names with only's) */
+	const struct field *sel[STORE_ROW_MAX];
+	size_t nsel = fn ? row_fields(k, sqy->only, sel) : 0;
 	int s;
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		if (arr) {
 			json_array_append_new(arr, row_only(st, k, sqy->only));
 			continue;
 		}
-		row_values(st, k, row);
+		row_values(st, sel, nsel, row);
 		if ((rc = fn(arg, row)))
 			break;
 	}

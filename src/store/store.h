@@ -100,7 +100,8 @@ int store_list(struct store *s, const struct store_query *q, json_t **items, str
 
 /* One row of a list as the store read it, for callers that write it as text rather than build
  * it as a jansson object (the list of accounts: ≈ 80 allocations a row as objects). v[i] is the
- * value of the kind's i-th selected field (model_is_selected, in the kind's order), as
+ * value of the kind's i-th selected field (model_query_selects of the query's only, in the
+ * kind's order: every field model_is_selected when only is NULL), as
  * store_list would have set it: null, else for FT_INT, FT_REF and FT_BOOL the integer i, for
  * the others the stored text s of n bytes (NUL-terminated; FT_JSON: the JSON text as stored,
  * which jsontext_column reads as store_list does). Valid during the callback only. */

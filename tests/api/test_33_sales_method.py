@@ -101,6 +101,20 @@ class SalesMethodTest(ApiTestCase):
         mine = [i for i in items if i["id"] == opp["id"]]
         self.assertEqual(len(mine), 1, "opportunity missing from its list")
         self.assertEqual(self.codes(mine[0]), cs, "list and GET disagree on the warnings")
+        # and in GET /warnings and the owner's agenda (on SQLite read from the store's rows as
+        # C values, not from the record): the same codes in the same order, the same fields
+        want = [{"opportunity_id": opp["id"], "opportunity_name": opp["name"],
+                 "account_id": opp["account_id"], "owner_id": opp["owner_id"],
+                 "stage": opp["stage"], "code": w["code"], "message": w["message"]}
+                for w in opp["warnings"]]
+        listed = [w for w in self.warnings(client, owner_id=opp["owner_id"])
+                  if w["opportunity_id"] == opp["id"]]
+        self.assertEqual(listed, want, "%s: GET /warnings and GET disagree" % msg)
+        if client.id == opp["owner_id"]:
+            agenda = client.get("me/agenda", query={"limit": 500})
+            self.assertStatus(agenda, 200)
+            self.assertEqual([w for w in agenda.json["warnings"] if w["opportunity_id"] == opp["id"]],
+                             want, "%s: the agenda and GET disagree" % msg)
         return opp
 
     def move(self, client, o, stage, status=200, **extra):
