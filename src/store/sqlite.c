@@ -51,6 +51,12 @@ struct job {
 	struct job *next;
 };
 
+/* An index a bulk load dropped (bulk_indexes_off): what creates it again, and its row of
+ * sqlite_stat1, which DROP INDEX deletes and CREATE INDEX does not write (NULL: none). */
+struct bulk_index {
+	char *name, *sql, *stat;
+};
+
 struct sq {
 	struct store *store;      /* the public handle, passed to write callbacks */
 	char *path;
@@ -89,7 +95,7 @@ struct sq {
 		int64_t rows;     /* accounts: store_import_insert calls of the load so far */
 		int64_t idx_at;   /* accounts: past this many, the secondary indexes go away */
 		int idx_tried;    /* accounts: they went away (or were tried: once per load) */
-		char **idx_sql;   /* the CREATE INDEX statements of those dropped, to run at the end */
+		struct bulk_index *idx;   /* those dropped, to create again at the end */
 		size_t nidx;
 	} bulk;
 	struct {                  /* writer thread only: deferred activity sums (defer_start) */
@@ -1920,46 +1926,80 @@ static const struct {
  * comes out as without the drop). */
 #define BULK_INDEX_ROWS 2000
 
-/* The accounts' non-unique indexes go away for the rest of the load (once per load): their
- * CREATE statements kept in sq->bulk.idx_sql. One that cannot be dropped (none should fail)
- * stays, and so do the ones after it: the load goes on with them. */
+/* The accounts' non-unique indexes go away for the rest of the load (once per load), kept in
+ * sq->bulk.idx with their statistics. One that cannot be dropped (none should fail) stays, and
+ * so do the ones after it: the load goes on with them. */
 static void bulk_indexes_off(struct sq *sq)
 {
 	struct conn *c = sq->wconn;
 	sqlite3_stmt *st = NULL;
-	char **names = NULL, **sqls = NULL;
+	struct bulk_index *ix = NULL;
 	size_t n = 0;
 	sq->bulk.idx_tried = 1;
 	if (sqlite3_prepare_v2(c->db, "SELECT s.name, s.sql FROM sqlite_schema s JOIN "
 			       "pragma_index_list('accounts') l ON l.name = s.name WHERE s.type = "
 			       "'index' AND s.sql IS NOT NULL AND l.\"unique\" = 0 AND l.origin = 'c' "
-			       "ORDER BY s.rowid", -1, &st, NULL) != SQLITE_OK) {
-		sqlite3_finalize(st);
-		return;
-	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		names = xrealloc(names, (n + 1) * sizeof *names);
-		sqls = xrealloc(sqls, (n + 1) * sizeof *sqls);
-		names[n] = xstrdup((const char *)sqlite3_column_text(st, 0));
-		sqls[n++] = xstrdup((const char *)sqlite3_column_text(st, 1));
-	}
+			       "ORDER BY s.rowid", -1, &st, NULL) == SQLITE_OK)
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			ix = xrealloc(ix, (n + 1) * sizeof *ix);
+			ix[n].name = xstrdup((const char *)sqlite3_column_text(st, 0));
+			ix[n].sql = xstrdup((const char *)sqlite3_column_text(st, 1));
+			ix[n++].stat = NULL;
+		}
 	sqlite3_finalize(st);
-	sq->bulk.idx_sql = xcalloc(n + 1, sizeof *sq->bulk.idx_sql);
+	st = NULL;
+	/* sqlite_stat1 exists once something ran ANALYZE (PRAGMA optimize at close) */
+	if (n && sqlite3_prepare_v2(c->db, "SELECT stat FROM sqlite_stat1 WHERE tbl = 'accounts' "
+				    "AND idx = ?", -1, &st, NULL) == SQLITE_OK)
+		for (size_t i = 0; i < n; i++) {
+			sqlite3_bind_text(st, 1, ix[i].name, -1, SQLITE_STATIC);
+			if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+				ix[i].stat = xstrdup((const char *)sqlite3_column_text(st, 0));
+			sqlite3_reset(st);
+		}
+	sqlite3_finalize(st);
+	sq->bulk.idx = ix;
 	for (size_t i = 0; i < n; i++) {
-		char *drop = sqlite3_mprintf("DROP INDEX \"%w\"", names[i]);
-		if (!drop || !sqls[i][0] || exec_simple(c, drop) != SQLITE_OK) {
+		char *drop = sqlite3_mprintf("DROP INDEX \"%w\"", ix[i].name);
+		if (!drop || !ix[i].sql[0] || exec_simple(c, drop) != SQLITE_OK) {
 			sqlite3_free(drop);
-			for (size_t j = i; j < n; j++)
-				free(sqls[j]);
 			break;
 		}
 		sqlite3_free(drop);
-		sq->bulk.idx_sql[sq->bulk.nidx++] = sqls[i];
+		sq->bulk.nidx++;
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	free(sqls);
+	for (size_t i = sq->bulk.nidx; i < n; i++) {
+		free(ix[i].name);
+		free(ix[i].sql);
+		free(ix[i].stat);
+	}
+}
+
+/* At the end of the load: the indexes bulk_indexes_off dropped, created again, with their rows
+ * of sqlite_stat1, which the connection's query planner then reads again (as after a commit
+ * of ANALYZE): plans and PRAGMA optimize see what they would have seen without the drop. */
+static int bulk_indexes_on(struct sq *sq)
+{
+	struct conn *c = sq->wconn;
+	int rc = SQLITE_OK, stats = 0;
+	for (size_t i = 0; rc == SQLITE_OK && i < sq->bulk.nidx; i++) {
+		struct bulk_index *ix = &sq->bulk.idx[i];
+		if ((rc = exec_simple(c, ix->sql)) != SQLITE_OK || !ix->stat)
+			continue;
+		sqlite3_stmt *st = NULL;
+		rc = sqlite3_prepare_v2(c->db, "INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES "
+					"('accounts', ?, ?)", -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_text(st, 1, ix->name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, ix->stat, -1, SQLITE_STATIC);
+			rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : sqlite3_errcode(c->db);
+		}
+		sqlite3_finalize(st);
+		stats = 1;
+	}
+	if (rc == SQLITE_OK && stats)
+		rc = exec_simple(c, "ANALYZE sqlite_schema");
+	return rc;
 }
 
 /* The SQL that created trigger name, or NULL when there is none. */
@@ -2023,10 +2063,13 @@ static int bulk_reset(struct sq *sq)
 		free(sq->bulk.sql[i]);
 		sq->bulk.sql[i] = NULL;
 	}
-	for (size_t i = 0; i < sq->bulk.nidx; i++)
-		free(sq->bulk.idx_sql[i]);
-	free(sq->bulk.idx_sql);
-	sq->bulk.idx_sql = NULL;
+	for (size_t i = 0; i < sq->bulk.nidx; i++) {
+		free(sq->bulk.idx[i].name);
+		free(sq->bulk.idx[i].sql);
+		free(sq->bulk.idx[i].stat);
+	}
+	free(sq->bulk.idx);
+	sq->bulk.idx = NULL;
 	sq->bulk.nidx = 0;
 	sq->bulk.idx_tried = 0;
 	sq->bulk.rows = 0;
@@ -2056,9 +2099,7 @@ static int bulk_begin(struct sq *sq)
 static int bulk_end(struct sq *sq, struct dm_err *e)
 {
 	struct conn *c = sq->wconn;
-	int rc = 0;
-	for (size_t i = 0; !rc && i < sq->bulk.nidx; i++)
-		rc = exec_simple(c, sq->bulk.idx_sql[i]);
+	int rc = bulk_indexes_on(sq);
 	if (rc)
 		return step_error(c, rc, e);
 	if ((rc = bulk_flush(sq, e)))
