@@ -436,7 +436,8 @@ int store_import_insert(struct store *s, const struct kind *k, json_t *rec, int6
  * the two calls the store may defer the work of secondary structures to the end, where it is
  * done once for all the rows (SQLite: for accounts, the name index and migration 17's segment
  * sums, whose insert triggers are taken away meanwhile — the sums are also caught up before any
- * store_update or store_set_archived of an account; for activities, what their three insert
+ * store_update or store_set_archived of an account —, and the non-unique indexes once the load
+ * has inserted more accounts than the table held before it; for activities, what their three insert
  * triggers do (touch facts of the accounts, the segments' and the activity figures' tables),
  * done set-wise at the end with the same result; PostgreSQL: nothing, pg_trgm's index and the
  * triggers work row by row). Between the two, insert records of kind k only. Every begin needs its end

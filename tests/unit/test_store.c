@@ -1031,6 +1031,145 @@ static void bulk_load_keeps_the_segment_sums(void **state)
 	teardown((void **)&g);
 }
 
+/* ---- a large bulk load builds the accounts' secondary indexes at its end ------------------- */
+
+struct idx_load {
+	struct world *w;
+	int bulk;              /* store_import_insert in a bulk bracket; else store_insert */
+	int n;                 /* accounts to insert */
+	const char *prefix;
+	int fail;              /* fail after the end: rolled back */
+	struct dm_err e;
+};
+
+/* n accounts of five owners (none among them); near the end, after any drop of the indexes,
+ * one moved to another owner and one archived (the partial indexes leave it out). */
+static int idx_cb(struct store *s, void *arg)
+{
+	struct idx_load *l = arg;
+	struct seg_load sl = { l->w, l->bulk, { 0 } };
+	const int64_t owners[] = { 0, l->w->r1, l->w->r2, l->w->r3, l->w->m3 };
+	int64_t id;
+	int rc = l->bulk ? store_bulk_begin(s, &kind_account, &sl.e) : 0;
+	for (int i = 0; !rc && i < l->n; i++) {
+		char name[64];
+		snprintf(name, sizeof name, "%s%05d", l->prefix, i);
+		rc = seg_insert(s, &sl, name, owners[i % 5], &id);
+		if (!rc && i == l->n - 10)
+			rc = seg_owner(s, &sl, id, l->w->r4);
+		if (!rc && i == l->n - 5)
+			rc = store_set_archived(s, &kind_account, id, 1, 0, &sl.e);
+	}
+	if (!rc && l->bulk)
+		rc = store_bulk_end(s, &kind_account, &sl.e);
+	if (!rc && l->fail)
+		rc = dm_fail(&sl.e, DM_ECONFLICT, NULL, "rolled back");
+	l->e = sl.e;
+	return rc;
+}
+
+/* One line per row of sql's answer on the database at path (columns as text, ' '-separated). */
+static char *rows_of(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	struct buf b = BUF_INIT(0);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		for (int i = 0; i < sqlite3_column_count(st); i++)
+			buf_printf(&b, "%s%s", i ? " " : "", sqlite3_column_text(st, i) ?
+				   (const char *)sqlite3_column_text(st, i) : "NULL");
+		buf_printf(&b, "\n");
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return buf_detach(&b, NULL);
+}
+
+#define IDX_ROOTS "SELECT name, rootpage FROM sqlite_schema WHERE type = 'index' AND " \
+	"tbl_name = 'accounts' ORDER BY name"
+#define IDX_SCHEMA "SELECT type, name, sql FROM sqlite_schema WHERE tbl_name = 'accounts' " \
+	"ORDER BY type, name"
+#define IDX_ROWS "SELECT id, name_key, owner_id, archived_at IS NULL, won_opps, touch_count " \
+	"FROM accounts ORDER BY id"
+#define IDX_STATS "SELECT tbl, idx, stat FROM sqlite_stat1 WHERE tbl = 'accounts' ORDER BY idx"
+
+/* ANALYZE on the database at path, from a connection of its own (the statistics a server's
+ * PRAGMA optimize leaves). */
+static void analyze(const char *path)
+{
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	assert_int_equal(sqlite3_exec(db, "ANALYZE", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* A bulk load that inserts more accounts than the table held (and more than a couple of
+ * thousand) drops the accounts' non-unique indexes and creates them again at its end: new root
+ * pages, the same schema, the entries of the same rows as inserted one by one (integrity
+ * check: every row in every index, no more) and the same statistics (sqlite_stat1, which DROP
+ * INDEX deletes). A load that fails leaves them as they were; a small load into the larger
+ * table keeps them. */
+static void bulk_load_builds_the_indexes_at_its_end(void **state)
+{
+	struct fx *f = *state, *g = NULL;
+	struct world w, w2;
+	assert_int_equal(setup((void **)&g), 0);   /* a second database: the same, row by row */
+	build_world(f->s, &w);
+	build_world(g->s, &w2);
+	analyze(f->path);
+	analyze(g->path);
+	char *roots0 = rows_of(f->path, IDX_ROOTS);
+	struct idx_load bulk = { &w, 1, 2500, "批量", 0, { 0 } };
+	struct idx_load plain = { &w2, 0, 2500, "批量", 0, { 0 } };
+	assert_int_equal(store_write(f->s, idx_cb, &bulk, NULL), 0);
+	assert_int_equal(store_write(g->s, idx_cb, &plain, NULL), 0);
+	char *roots = rows_of(f->path, IDX_ROOTS);
+	assert_string_not_equal(roots, roots0);   /* built anew */
+	char *got = rows_of(f->path, IDX_SCHEMA), *want = rows_of(g->path, IDX_SCHEMA);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	got = rows_of(f->path, IDX_ROWS);
+	want = rows_of(g->path, IDX_ROWS);
+	assert_non_null(strstr(got, "批量02490"));
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	got = rows_of(f->path, IDX_STATS);
+	want = rows_of(g->path, IDX_STATS);
+	assert_non_null(strstr(want, "accounts_owner_due"));
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	got = rows_of(f->path, "PRAGMA integrity_check");
+	assert_string_equal(got, "ok\n");
+	free(got);
+	/* a load that fails after its indexes went away: all as before it */
+	struct idx_load failed = { &w, 1, 3000, "回滚", 1, { 0 } };
+	assert_int_equal(store_write(f->s, idx_cb, &failed, NULL), DM_ECONFLICT);
+	got = rows_of(f->path, IDX_ROOTS);
+	assert_string_equal(got, roots);
+	free(got);
+	got = rows_of(f->path, "SELECT count(*) FROM accounts WHERE name LIKE '回滚%'");
+	assert_string_equal(got, "0\n");
+	free(got);
+	/* a small load into the larger table keeps them */
+	struct idx_load small = { &w, 1, 100, "小批", 0, { 0 } };
+	assert_int_equal(store_write(f->s, idx_cb, &small, NULL), 0);
+	got = rows_of(f->path, IDX_ROOTS);
+	assert_string_equal(got, roots);
+	free(got);
+	got = rows_of(f->path, "PRAGMA integrity_check");
+	assert_string_equal(got, "ok\n");
+	free(got);
+	free(roots);
+	free(roots0);
+	teardown((void **)&g);
+}
+
 /* ---- a bulk load of activities leaves what their insert triggers leave -------------------- */
 
 struct act_load {
@@ -2040,6 +2179,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(name_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(bulk_load_keeps_the_name_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(bulk_load_keeps_the_segment_sums, setup, teardown),
+		cmocka_unit_test_setup_teardown(bulk_load_builds_the_indexes_at_its_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(bulk_load_of_activities_keeps_their_tables, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(duplicate_names, setup, teardown),
