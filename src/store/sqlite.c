@@ -4,6 +4,7 @@
 #include "sqlite_schema.h"
 #include "sqlbuild.h"
 #include "sqlite_bigram.h"
+#include "sqlite_walbuf.h"
 #include "../base/buf.h"
 #include "../base/jsontext.h"
 #include "../base/log.h"
@@ -142,8 +143,10 @@ static int conn_open(const char *path, struct conn **out, struct dm_err *e)
 {
 	struct conn *c = xcalloc(1, sizeof *c);
 	*out = NULL;
+	/* sqlite_walbuf.c: a commit's WAL frames in one write, not two per page */
 	int rc = sqlite3_open_v2(path, &c->db,
-				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+				 sqlite_walbuf_vfs());
 	if (rc != SQLITE_OK) {
 		dm_fail(e, DM_EUNAVAILABLE, "db", "cannot open database %s: %s", path,
 			c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));

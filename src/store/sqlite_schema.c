@@ -799,12 +799,12 @@ const char *const sqlite_bulk_activities[] = {
 	"  accounts t ON t.id = a.account_id CROSS JOIN " SEG_KEYS("t") " AND"
 	"  likelihood(a.id >= ?1, 0.000001) AND a.archived_at IS NULL AND a.effective = 1"
 	"  GROUP BY 1, 2, 3, 4" SEG_UPSERT,
+	/* the latest live activity's two columns from one seek (a row value), not one each */
 	"UPDATE accounts SET touch_count = touch_count + n.cnt, touched_at = CASE WHEN n.last IS NOT"
 	"  NULL AND (touched_at IS NULL OR n.last > touched_at) THEN n.last ELSE touched_at END,"
-	"  latest_next_touch = (SELECT la.next_touch_on FROM activities la WHERE la.account_id ="
-	"  accounts.id AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1),"
-	"  latest_contact_ids = (SELECT la.contact_ids FROM activities la WHERE la.account_id ="
-	"  accounts.id AND la.archived_at IS NULL ORDER BY la.occurred_at DESC, la.id DESC LIMIT 1)"
+	"  (latest_next_touch, latest_contact_ids) = (SELECT la.next_touch_on, la.contact_ids FROM"
+	"  activities la WHERE la.account_id = accounts.id AND la.archived_at IS NULL ORDER BY"
+	"  la.occurred_at DESC, la.id DESC LIMIT 1)"
 	"  FROM (SELECT account_id, sum(effective = 1 AND archived_at IS NULL) AS cnt,"
 	"  max(CASE WHEN effective = 1 AND archived_at IS NULL THEN occurred_at END) AS last FROM"
 	"  activities NOT INDEXED WHERE id >= ?1 GROUP BY account_id) n WHERE accounts.id ="

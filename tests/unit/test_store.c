@@ -21,6 +21,7 @@
 #include "model/model.h"
 #include "store/store.h"
 #include "store/sqlite_schema.h"
+#include "store/sqlite_walbuf.h"
 
 struct fx {
 	char dir[64];
@@ -2157,10 +2158,115 @@ static void funnel_sums_equal_the_named_queries(void **state)
 	}
 }
 
+/* ---- the WAL's frames in few writes (sqlite_walbuf.c) ---------------------------------------- */
+
+struct many_accounts {
+	int n;
+	struct dm_err e;
+};
+
+static int many_accounts_cb(struct store *s, void *arg)
+{
+	struct many_accounts *m = arg;
+	for (int i = 0; i < m->n; i++) {
+		char text[256];
+		int64_t id;
+		snprintf(text, sizeof text, "{\"name\": \"Walbuf %04d %s\"}", i,
+			 "a name long enough to fill pages of the table and its indexes");
+		json_t *rec = checked(&kind_account, CHECK_CREATE, text);
+		int rc = store_insert(s, &kind_account, rec, 0, &id, &m->e);
+		json_decref(rec);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int64_t count_of(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	int64_t n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+/* A commit of many pages hands its frames to the WAL file in a few writes (two a page before:
+ * each frame's header, then its page), and they are there for another process's connection
+ * (the default VFS) once store_write returns, and after the store is opened again. */
+static void wal_frames_in_few_writes(void **state)
+{
+	struct fx *f = *state;
+	struct many_accounts m = { 300, { 0 } };
+	assert_non_null(sqlite_walbuf_vfs());
+	long before = sqlite_walbuf_writes();
+	assert_int_equal(store_write(f->s, many_accounts_cb, &m, NULL), 0);
+	long writes = sqlite_walbuf_writes() - before;
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(count_of(db, "SELECT count(*) FROM accounts WHERE name LIKE 'Walbuf %'"),
+			 300);
+	sqlite3_close(db);
+	/* 300 accounts, their indexes and audit rows: dozens of pages, two writes each before */
+	if (writes > 4)
+		fail_msg("%ld writes to the WAL for one commit", writes);
+	store_close(f->s);
+	f->s = NULL;
+	struct dm_err e;
+	assert_int_equal(store_open(f->path, &f->s, &e), 0);
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(count_of(db, "SELECT count(*) FROM accounts WHERE name LIKE 'Walbuf %'"),
+			 300);
+	assert_int_equal(count_of(db, "SELECT count(*) FROM pragma_integrity_check WHERE "
+				      "integrity_check <> 'ok'"), 0);
+	sqlite3_close(db);
+}
+
+/* A transaction larger than its connection's page cache spills pages into the WAL before its
+ * commit and reads them back from there: the buffered frames are written before any read. */
+static void wal_buffer_read_back_inside_a_transaction(void **state)
+{
+	struct fx *f = *state;
+	char path[160];
+	sqlite3 *db = NULL, *other = NULL;
+	snprintf(path, sizeof path, "%s/spill.db", f->dir);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+					 sqlite_walbuf_vfs()), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+				      "PRAGMA cache_size=10; CREATE TABLE t (k INTEGER PRIMARY KEY,"
+				      " v TEXT); CREATE INDEX t_v ON t(v); BEGIN;"
+				      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+				      " WHERE i < 3000) INSERT INTO t SELECT i, printf('%08d', i * 7919 %"
+				      " 3001) || printf('%300s', '') FROM n;", NULL, NULL, NULL), SQLITE_OK);
+	long spilled = sqlite_walbuf_writes();
+	assert_int_equal(count_of(db, "SELECT count(*) FROM t"), 3000);
+	assert_int_equal(count_of(db, "SELECT sum(k) FROM t INDEXED BY t_v WHERE v > ''"),
+			 3000 * 3001 / 2);
+	assert_int_equal(sqlite3_exec(db, "UPDATE t SET v = v || 'x' WHERE k % 3 = 0; COMMIT;", NULL,
+				      NULL, NULL), SQLITE_OK);
+	assert_true(sqlite_walbuf_writes() > spilled);
+	assert_int_equal(sqlite3_open_v2(path, &other, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(count_of(other, "SELECT count(*) FROM t WHERE v LIKE '%x'"), 1000);
+	assert_int_equal(count_of(other, "SELECT count(*) FROM pragma_integrity_check WHERE "
+					 "integrity_check <> 'ok'"), 0);
+	sqlite3_close(other);
+	sqlite3_close(db);
+	snprintf(path, sizeof path, "%s/spill.db", f->dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/spill.db-wal", f->dir);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/spill.db-shm", f->dir);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(migrate_sets_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(wal_frames_in_few_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(wal_buffer_read_back_inside_a_transaction, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(deferred_activity_sums_equal_the_triggers, setup, teardown),
 		cmocka_unit_test_setup_teardown(bulk_activity_sums_scan_nothing_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(activities_one_index_by_account, setup, teardown),
