@@ -600,22 +600,26 @@ static int list_run(struct sq *sq, const struct store_query *sqy, json_t **items
 	}
 	json_t *arr = items ? json_array() : NULL;
 	struct store_row *row = fn ? xmalloc(sizeof *row) : NULL;
+	/* the selected columns' types, once for the statement rather than for each row */
+	unsigned char is_int[STORE_ROW_MAX];
+	size_t ncols = 0;
+	for (size_t i = 0; fn && i < k->nfields && ncols < STORE_ROW_MAX; i++) {
+		const struct field *f = &k->fields[i];
+		if (model_is_selected(f))
+			is_int[ncols++] = f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL;
+	}
 	int s;
 	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
 		if (arr) {
 			json_array_append_new(arr, row_only(st, k, sqy->only));
 			continue;
 		}
-		size_t col = 0;
-		for (size_t i = 0; i < k->nfields && col < STORE_ROW_MAX; i++) {
-			const struct field *f = &k->fields[i];
+		for (size_t col = 0; col < ncols; col++) {
 			struct store_value *v = &row->v[col];
-			if (!model_is_selected(f))
-				continue;
 			v->i = 0;
 			v->s = NULL;
 			v->n = 0;
-			if (f->type == FT_INT || f->type == FT_REF || f->type == FT_BOOL) {
+			if (is_int[col]) {
 				v->null = sqlite3_column_type(st, (int)col) == SQLITE_NULL;
 				if (!v->null)
 					v->i = sqlite3_column_int64(st, (int)col);
@@ -626,9 +630,8 @@ static int list_run(struct sq *sq, const struct store_query *sqy, json_t **items
 				if (v->s)
 					v->n = (size_t)sqlite3_column_bytes(st, (int)col);
 			}
-			col++;
 		}
-		row->n = col;
+		row->n = ncols;
 		if ((rc = fn(arg, row)))
 			break;
 	}
