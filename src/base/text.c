@@ -36,6 +36,10 @@ int text_utf8_valid(const char *str, size_t n)
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
 	while (i < n) {
+		if (i + 8 <= n && text_word_ascii(s + i)) {   /* eight ASCII bytes, none a NUL */
+			i += 8;
+			continue;
+		}
 		unsigned char c = s[i];
 		size_t len;
 		uint32_t min;

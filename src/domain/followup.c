@@ -272,7 +272,7 @@ void followup_account_text_init(struct account_text *at)
 		"id", "created_at", "last_touch_at", "lifecycle", "_latest_next_touch",
 		"_first_order_on", "_open_opps", "_order_count", "_orders",
 	};
-	size_t col = 0;
+	size_t col = 0, used = 0;
 	memset(at, 0, sizeof *at);
 	for (int i = 0; i < AT_NFACTS; i++)
 		at->col[i] = -1;
@@ -283,9 +283,29 @@ void followup_account_text_init(struct account_text *at)
 		for (int j = 0; j < AT_NFACTS; j++)
 			if (!strcmp(f->name, names[j]))
 				at->col[j] = (int)col;
+		/* the fields' names are ASCII with nothing to escape (model.c), so ,"name": */
+		size_t n = strlen(f->name) + 4;
+		if (col >= STORE_ROW_MAX || used + n > sizeof at->keys || n > 255)
+			abort();   /* the model outgrew the table: a build-time fact */
+		at->key_at[col] = (unsigned short)used;
+		at->key_len[col] = (unsigned char)n;
+		at->keys[used] = ',';
+		at->keys[used + 1] = '"';
+		memcpy(at->keys + used + 2, f->name, n - 4);
+		at->keys[used + n - 2] = '"';
+		at->keys[used + n - 1] = ':';
+		used += n;
 		col++;
 	}
 	at->ncols = col;
+}
+
+/* Column c's key (followup_account_text_init), with its comma unless it is the first. */
+static inline void put_col_key(struct buf *b, const struct account_text *at, size_t c, int *first)
+{
+	int skip = *first;
+	*first = 0;
+	buf_put(b, at->keys + at->key_at[c] + skip, (size_t)at->key_len[c] - (size_t)skip);
 }
 
 /* The text of a string column as json_string would hold it: json_string reads up to the first
@@ -397,12 +417,6 @@ no:
 	return NULL;
 }
 
-/* The bytes put_key wrote for name. */
-static size_t keylen(const char *name, int first)
-{
-	return strlen(name) + 3 + !first;
-}
-
 int followup_account_text(struct store *s, struct present_ctx *pc, const struct account_text *at,
 			  const struct store_row *r, struct buf *b, const struct field *want,
 			  json_t **want_value, struct dm_err *e)
@@ -446,28 +460,28 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 			continue;
 		const struct store_value *v = &r->v[col];
 		int is_lifecycle = (int)col == at->col[AT_LIFECYCLE];
-		col++;
+		size_t ci = col++;
 		json_t *wv = NULL;
 		int first_was = first;
 		if (fd->flags & FF_INTERNAL)
 			continue;
 		if (is_lifecycle && d.decline) {
-			put_key(b, fd->name, &first);
+			put_col_key(b, at, ci, &first);
 			PUT_LIT(b, "\"decline\"");
 			if (fd == want)   /* the cursor compares the stored lifecycle */
 				wv = v->null ? json_null() : json_stringn(v->s, v->n);
 		} else if (v->null) {
-			put_key(b, fd->name, &first);
+			put_col_key(b, at, ci, &first);
 			PUT_LIT(b, "null");
 			if (fd == want)
 				wv = json_null();
 		} else if (fd->type == FT_INT || fd->type == FT_REF) {
-			put_key(b, fd->name, &first);
+			put_col_key(b, at, ci, &first);
 			jsontext_int(b, (long long)v->i);
 			if (fd == want)
 				wv = json_integer(v->i);
 		} else if (fd->type == FT_BOOL) {
-			put_key(b, fd->name, &first);
+			put_col_key(b, at, ci, &first);
 			if (v->i)
 				PUT_LIT(b, "true");
 			else
@@ -475,7 +489,7 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 			if (fd == want)
 				wv = json_boolean(v->i);
 		} else if (fd->type == FT_JSON) {
-			put_key(b, fd->name, &first);
+			put_col_key(b, at, ci, &first);
 			if (jsontext_quick(v->s, v->n)) {
 				buf_put(b, v->s, v->n);   /* its own compact text */
 			} else {
@@ -484,12 +498,12 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 				json_decref(x);
 			}
 		} else {
-			put_key(b, fd->name, &first);
+			put_col_key(b, at, ci, &first);
 			size_t mark = b->len, n = v->n;
 			if (jsontext_string_checked(b, v->s, n)) {
 				n = string_len(v);   /* not UTF-8, or a NUL: as json_string reads it */
 				if (n == SIZE_MAX) {
-					b->len = mark - keylen(fd->name, first_was);
+					b->len = mark - (at->key_len[ci] - (size_t)first_was);
 					b->data[b->len] = '\0';
 					first = first_was;
 					continue;   /* json_string refused it: no such field */

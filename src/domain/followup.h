@@ -67,9 +67,15 @@ enum {
 	AT_ID, AT_CREATED_AT, AT_LAST_TOUCH_AT, AT_LIFECYCLE, AT_LATEST_NEXT_TOUCH,
 	AT_FIRST_ORDER_ON, AT_OPEN_OPPS, AT_ORDER_COUNT, AT_ORDERS, AT_NFACTS
 };
+#define AT_KEYS_MAX 2048
 struct account_text {
 	int col[AT_NFACTS];   /* each fact's index in store_row, -1 when not selected */
 	size_t ncols;
+	/* each column's key as written after another field: ,"name": (keys + key_at[c],
+	 * key_len[c] bytes; the first field's skips the comma) */
+	unsigned short key_at[STORE_ROW_MAX];
+	unsigned char key_len[STORE_ROW_MAX];
+	char keys[AT_KEYS_MAX];
 };
 void followup_account_text_init(struct account_text *at);
 int followup_account_text(struct store *s, struct present_ctx *pc, const struct account_text *at,

@@ -323,12 +323,9 @@ static const char *derived_sql(enum sql_dialect d, const struct kind *k, const s
 		/* kept on the account by the triggers of migration 16 */
 		{ "_open_opps", "t.open_opps" },
 		{ "_won_opps", "t.won_opps" },
-		/* SQLite is told migration 21's index, which holds the live orders whole: 3.40
-		 * preferred orders_account and read each order's row */
-		{ "_orders", "(CASE WHEN t.order_count >= 3 THEN (SELECT json_group_array(json_array("
-			     "od.product, od.ordered_on)) FROM (SELECT product, ordered_on FROM orders "
-			     "INDEXED BY orders_account_live WHERE account_id = t.id AND archived_at IS "
-			     "NULL ORDER BY product, ordered_on) od) END)" },
+		/* kept on the account by the triggers of migration 27 (that subquery's text, of
+		 * migration 21's index, when its order facts say 3+ live orders) */
+		{ "_orders", "t.orders_text" },
 		/* kept on the account by the triggers of migration 17 */
 		{ "_order_count", "t.order_count" },
 		{ "_first_order_on", "t.first_order_on" },

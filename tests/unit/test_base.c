@@ -566,6 +566,92 @@ static void jsontext_numbers_match_jansson(void **state)
 	buf_release(&b);
 }
 
+/* Well-formed UTF-8 without NUL, byte by byte (Unicode's table 3-7): the reference for the
+ * word-at-a-time fast paths of text_utf8_valid and jsontext_string_checked. */
+static int utf8_reference(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i], lo = 0x80, hi = 0xBF;
+		size_t len = c == 0 ? 0 : c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2 :
+			     c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+		if (!len || i + len > n)
+			return 0;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+		else if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+		if (len > 1 && (s[i + 1] < lo || s[i + 1] > hi))
+			return 0;
+		for (size_t k = 2; k < len; k++)
+			if ((s[i + k] & 0xC0) != 0x80)
+				return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/* Strings of 8 to 40 bytes, where the scanners read eight bytes at a time: every byte value at
+ * every position of plain ASCII (before, inside and after a word), then random mixes of plain
+ * ASCII, the characters JSON escapes, DEL, NUL, Chinese, an emoji and stray bytes. Each scanner
+ * answers as the byte-by-byte reference does, and jsontext_string_checked writes what
+ * jsontext_string writes. */
+static void text_word_scans(void **state)
+{
+	(void)state;
+	unsigned char s[48];
+	unsigned seed = 777;
+	static const char *const parts[] = { "abcdefgh", "x", "\"", "\\", "\x01", "\x1f", " ",
+					     "\x7f", "\xe4\xb8\xad", "\xf0\x9f\x98\x80", "\x80",
+					     "\xed\xa0\x80", "\xc0\xaf", "~", "0123456789-:TZ." };
+	for (int round = 0; round < 120000; round++) {
+		size_t n = 0;
+		if (round < 256 * 24) {
+			int c = round % 256, at = round / 256;
+			n = 8 + (size_t)(round % 17);
+			memset(s, 'a', n);
+			s[(size_t)at % n] = (unsigned char)c;
+			if (c == 0 && round % 2)   /* NUL at the end, where a word scan would stop */
+				s[n - 1] = 0;
+		} else {
+			size_t want;
+			seed = seed * 1103515245u + 12345u;
+			want = 8 + (seed >> 16) % 33;
+			while (n < want) {
+				seed = seed * 1103515245u + 12345u;
+				const char *p = (seed >> 12) % 4 ? parts[0] : "";
+				if (!*p)
+					p = parts[(seed >> 16) % (sizeof parts / sizeof parts[0])];
+				size_t len = strlen(p) ? strlen(p) : 1;   /* "\x00" is no C string */
+				if (n + len > want)
+					len = want - n;
+				if ((seed >> 20) % 97 == 0)
+					s[n] = 0, len = 1;
+				else
+					memcpy(s + n, p, len);
+				n += len;
+			}
+		}
+		int want_ok = utf8_reference(s, n);
+		if (text_utf8_valid((const char *)s, n) != want_ok)
+			fail_msg("round %d: text_utf8_valid differs from the reference", round);
+		struct buf a = BUF_INIT(0), b = BUF_INIT(0);
+		buf_reserve(&a, 256);   /* room, as a list's buffer has: the one-copy path */
+		int rc = jsontext_string_checked(&a, (const char *)s, n);
+		if (rc != !want_ok)
+			fail_msg("round %d: checked %d, reference %d", round, rc, want_ok);
+		if (want_ok) {
+			assert_int_equal(jsontext_string(&b, (const char *)s, n), 0);
+			assert_string_equal(a.data, b.data);
+		}
+		buf_release(&a);
+		buf_release(&b);
+	}
+}
+
 /* jsontext_string_checked: accepts what text_utf8_valid accepts, and writes what jsontext_string
  * writes; jsontext_quick: the texts jsontext_column reads without jansson are their own text. */
 static void jsontext_checked_string_and_quick(void **state)
@@ -654,6 +740,7 @@ int main(void)
 		cmocka_unit_test(jsontext_matches_jansson),
 		cmocka_unit_test(jsontext_numbers_match_jansson),
 		cmocka_unit_test(jsontext_checked_string_and_quick),
+		cmocka_unit_test(text_word_scans),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

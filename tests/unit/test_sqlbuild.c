@@ -103,9 +103,12 @@ static void derived_json_per_dialect(void **state)
 	assert_non_null(strstr(q.sql.data, "json_agg(json_build_array(od.product, od.ordered_on)"));
 	assert_null(strstr(q.sql.data, "json_group_array"));
 	qb_release(&q);
+	/* SQLite reads the text migration 27's triggers keep on the account: no order read */
 	qb_init(&q, SQL_SQLITE);
 	select_list(&q, &kind_account);
-	assert_non_null(strstr(q.sql.data, "json_group_array"));
+	assert_non_null(strstr(q.sql.data, "t.orders_text"));
+	assert_null(strstr(q.sql.data, "json_group_array"));
+	assert_null(strstr(q.sql.data, "FROM orders"));
 	qb_release(&q);
 }
 
