@@ -1685,14 +1685,44 @@ static int sq_find_name(void *impl, const struct kind *k, const char *name, int6
 static int sq_owner_add(void *impl, int64_t account, int64_t from, int64_t to, const char *reason,
 			const char *note, int64_t by, int64_t sweep, struct dm_err *e)
 {
+	/* sql_owner_add's statement, bound here: an account created with an owner writes one of
+	 * these rows, and building its text through qb for each row of an import with an owner
+	 * column (the text, its hash, the statement cache's compare) was ≈ 4 % of the writer. */
+	struct sq *sq = impl;
 	char now[TIME_STR_LEN];
-	struct qb q;
-	if (in_write(impl, e))
+	if (in_write(sq, e))
+		return e->code;
+	struct conn *c = sq->wconn;
+	sqlite3_stmt *st = stmt_fixed(c, "INSERT INTO owner_history (account_id, from_id, to_id, "
+				      "reason, note, by_id, at, sweep_id) VALUES (?, ?, ?, ?, ?, ?, ?, "
+				      "?)", e);
+	if (!st)
 		return e->code;
 	time_format(time_now_ms(), now);
-	qb_init(&q, SQL_SQLITE);
-	sql_owner_add(&q, account, from, to, reason, note, by, sweep, now);
-	return exec_run(impl, &q, e);
+	sqlite3_bind_int64(st, 1, account);
+	if (from)
+		sqlite3_bind_int64(st, 2, from);
+	if (to)
+		sqlite3_bind_int64(st, 3, to);
+	if (reason)
+		sqlite3_bind_text(st, 4, reason, -1, SQLITE_STATIC);
+	if (note)
+		sqlite3_bind_text(st, 5, note, -1, SQLITE_STATIC);
+	if (by)
+		sqlite3_bind_int64(st, 6, by);
+	sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
+	if (sweep)
+		sqlite3_bind_int64(st, 8, sweep);
+	int rc = sqlite3_step(st);
+	int ext = sqlite3_extended_errcode(c->db);
+	stmt_done(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+	if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+		return dm_fail(e, DM_EDUPLICATE, NULL, "duplicate");
+	if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
+		return dm_fail(e, DM_ENOTFOUND, NULL, "a referenced record does not exist");
+	return step_error(c, rc, e);
 }
 
 static int sq_owner_list(void *impl, int64_t account, json_t **items, struct dm_err *e)

@@ -772,10 +772,17 @@ const char *const sqlite_migrations[] = {
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
 
 /* SEG_ACCOUNT("new", "1") of accounts_segments_ai for the new accounts of a bulk load at once:
- * a new account has no orders nor activities, so its contribution is the account itself. */
+ * a new account has no orders nor activities, so its contribution is the account itself. The
+ * accounts are first counted by what their keys depend on (owner, order count, first order
+ * day), then those counts spread over the keys: the same sums, but the owner's team looked up
+ * and a row sorted per group instead of per account (three rows an owned account before: with
+ * 100,000 imported accounts of one owner, 300,000 rows sorted and 100,000 look-ups of the
+ * owner, ≈ 10 % of the writer thread of an import with an owner column). */
 const char sqlite_bulk_segments[] =
-	SEG_INTO SEG_KEY("t") ", '', count(*), 0, 0 FROM accounts t CROSS JOIN " SEG_KEYS("t")
-	" AND t.id >= ?1 GROUP BY 1, 2, 3, 4" SEG_UPSERT;
+	SEG_INTO SEG_KEY("t") ", '', sum(t.n), 0, 0 FROM (SELECT owner_id, order_count, "
+	"first_order_on, archived_at, count(*) AS n FROM accounts WHERE id >= ?1 AND archived_at "
+	"IS NULL AND owner_id IS NOT NULL GROUP BY owner_id, order_count, first_order_on) t "
+	"CROSS JOIN " SEG_KEYS("t") " GROUP BY 1, 2, 3, 4" SEG_UPSERT;
 
 /* The three insert triggers of the activities (activities_touch_agg_ai of migration 18,
  * activities_segments_ai of 17, activities_touch_ai of 8) for every activity from id ?1 on at

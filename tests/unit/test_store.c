@@ -974,6 +974,15 @@ static int seg_cb(struct store *s, void *arg)
 		rc = seg_owner(s, l, a3, w->r2);
 	if (!rc)
 		rc = seg_insert(s, l, "新五", w->r2, &a5);
+	/* and several of each owner after the last change, so that the sums' statement at the end
+	 * counts more than one account per owner, team and company row */
+	const int64_t more[] = { w->r2, w->r1, w->r2, w->m3, 0, w->r2, w->r1, w->m3, 0 };
+	for (size_t i = 0; !rc && i < sizeof more / sizeof more[0]; i++) {
+		char name[32];
+		int64_t id;
+		snprintf(name, sizeof name, "新后%zu", i);
+		rc = seg_insert(s, l, name, more[i], &id);
+	}
 	if (!rc && l->bulk)
 		rc = store_bulk_end(s, &kind_account, &l->e);
 	return rc;
@@ -1030,6 +1039,76 @@ static void bulk_load_keeps_the_segment_sums(void **state)
 	free(got);
 	free(want);
 	teardown((void **)&g);
+}
+
+/* ---- the owner history's rows: zero ids and absent texts are NULL, the rest as given --------- */
+
+struct own_add {
+	int64_t account, from, to, by, sweep;
+	const char *reason, *note;
+	struct dm_err e;
+};
+
+static int own_add_cb(struct store *s, void *arg)
+{
+	struct own_add *a = arg;
+	return store_owner_add(s, a->account, a->from, a->to, a->reason, a->note, a->by, a->sweep,
+			       &a->e);
+}
+
+/* The rows of account's history as text, one a line, each column as typeof:value. */
+static char *owner_rows(const char *path, int64_t account)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	struct buf b = BUF_INIT(0);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT typeof(from_id) || ':' || IFNULL(from_id, ''),"
+					    " typeof(to_id) || ':' || IFNULL(to_id, ''), typeof(reason)"
+					    " || ':' || reason, typeof(note) || ':' || IFNULL(note, ''),"
+					    " typeof(by_id) || ':' || IFNULL(by_id, ''), typeof(sweep_id)"
+					    " || ':' || IFNULL(sweep_id, ''), length(at) = 24 AND at"
+					    " LIKE '____-__-__T__:__:__.___Z' FROM owner_history WHERE"
+					    " account_id = ? ORDER BY id", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, account);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		buf_printf(&b, "%s %s %s %s %s %s %d\n", sqlite3_column_text(st, 0),
+			   sqlite3_column_text(st, 1), sqlite3_column_text(st, 2),
+			   sqlite3_column_text(st, 3), sqlite3_column_text(st, 4),
+			   sqlite3_column_text(st, 5), sqlite3_column_int(st, 6));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return buf_detach(&b, NULL);
+}
+
+static void owner_history_rows_as_written(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f->s, &w);
+	int64_t acc = MK(f->s, &kind_account, "{\"name\": \"历史客户\"}");
+	struct own_add adds[] = {
+		{ acc, 0, w.r1, 0, 0, "assigned", "created", { 0 } },
+		{ acc, w.r1, w.r2, w.m1, 0, "reassigned", NULL, { 0 } },
+		{ acc, w.r2, 0, 0, 7, "reclaimed", "sweep", { 0 } },
+	};
+	for (size_t i = 0; i < sizeof adds / sizeof adds[0]; i++)
+		assert_int_equal(store_write(f->s, own_add_cb, &adds[i], NULL), 0);
+	char want[512];
+	snprintf(want, sizeof want,
+		 "null: integer:%lld text:assigned text:created null: null: 1\n"
+		 "integer:%lld integer:%lld text:reassigned null: integer:%lld null: 1\n"
+		 "integer:%lld null: text:reclaimed text:sweep null: integer:7 1\n",
+		 (long long)w.r1, (long long)w.r1, (long long)w.r2, (long long)w.m1, (long long)w.r2);
+	char *got = owner_rows(f->path, acc);
+	assert_string_equal(got, want);
+	free(got);
+	/* an account that does not exist: refused, nothing written */
+	struct own_add bad = { 987654, 0, w.r1, 0, 0, "assigned", NULL, { 0 } };
+	assert_int_equal(store_write(f->s, own_add_cb, &bad, NULL), DM_ENOTFOUND);
+	got = owner_rows(f->path, 987654);
+	assert_string_equal(got, "");
+	free(got);
 }
 
 /* ---- a large bulk load builds the accounts' secondary indexes at its end ------------------- */
@@ -2286,6 +2365,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bulk_load_keeps_the_name_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(bulk_load_keeps_the_segment_sums, setup, teardown),
 		cmocka_unit_test_setup_teardown(bulk_load_builds_the_indexes_at_its_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(owner_history_rows_as_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(bulk_load_of_activities_keeps_their_tables, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(duplicate_names, setup, teardown),
