@@ -1189,7 +1189,7 @@ static void analyze(const char *path)
 /* A bulk load that inserts more accounts than the table held (and more than a couple of
  * thousand) drops the accounts' non-unique indexes and creates them again at its end: new root
  * pages, the same schema, the entries of the same rows as inserted one by one (integrity
- * check: every row in every index, no more) and the same statistics (sqlite_stat1, which DROP
+ * check: every row in every index, no more) and the statistics it had (sqlite_stat1, which DROP
  * INDEX deletes). A load that fails leaves them as they were; a small load into the larger
  * table keeps them. */
 static void bulk_load_builds_the_indexes_at_its_end(void **state)
@@ -1202,6 +1202,9 @@ static void bulk_load_builds_the_indexes_at_its_end(void **state)
 	analyze(f->path);
 	analyze(g->path);
 	char *roots0 = rows_of(f->path, IDX_ROOTS);
+	/* the statistics as ANALYZE left them on this database (not the other one's: the due
+	 * index's counts distinct creation instants, which differ between two builds) */
+	char *stats0 = rows_of(f->path, IDX_STATS);
 	struct idx_load bulk = { &w, 1, 2500, "批量", 0, { 0 } };
 	struct idx_load plain = { &w2, 0, 2500, "批量", 0, { 0 } };
 	assert_int_equal(store_write(f->s, idx_cb, &bulk, NULL), 0);
@@ -1219,11 +1222,10 @@ static void bulk_load_builds_the_indexes_at_its_end(void **state)
 	free(got);
 	free(want);
 	got = rows_of(f->path, IDX_STATS);
-	want = rows_of(g->path, IDX_STATS);
-	assert_non_null(strstr(want, "accounts_owner_due"));
-	assert_string_equal(got, want);
+	assert_non_null(strstr(stats0, "accounts_owner_due"));
+	assert_string_equal(got, stats0);
 	free(got);
-	free(want);
+	free(stats0);
 	got = rows_of(f->path, "PRAGMA integrity_check");
 	assert_string_equal(got, "ok\n");
 	free(got);
