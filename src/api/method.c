@@ -216,7 +216,8 @@ static const char *const warning_query[] = {
 	"code:Only this warning: quote_before_needs, no_decision_maker, no_coach, opponent_late, "
 	"neglect_after_signature, overdue_close",
 	"owner_id:Only opportunities of this owner", "limit:Page size, 1-500 (default 500)",
-	"cursor:The next of the previous page", NULL
+	"cursor:The next of the previous page (a page may hold fewer than limit warnings, or none, "
+	"with a next: one request examines at most 2,000 opportunities; follow next until null)", NULL
 };
 
 size_t api_method_routes(struct route *out, size_t max)

@@ -92,6 +92,11 @@ const char *settings_phase(const char *key)
 	return NULL;
 }
 
+const char *settings_stage_key(size_t i)
+{
+	return i < NSTAGES ? defaults[i].key : NULL;
+}
+
 json_t *settings_stage(json_t *stages, const char *key)
 {
 	size_t i;

@@ -26,6 +26,8 @@ int settings_win_rates(struct store *s, struct stage_rate *out, size_t max, size
  * label, exit criterion and win rate, never its phase (settings_stage_patch), so the phase
  * needs no read of the settings. */
 const char *settings_phase(const char *key);
+/* The i-th stage's key in the stages' order (static), or NULL past the last. */
+const char *settings_stage_key(size_t i);
 /* The stage object of key within stages (borrowed), or NULL. */
 json_t *settings_stage(json_t *stages, const char *key);
 

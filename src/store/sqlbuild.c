@@ -546,11 +546,25 @@ void sql_list(struct qb *q, const struct store_query *sqy)
 	else
 		vis_clause(q, k, sqy->viewer);
 	for (int i = 0; i < sqy->nfilters; i++) {
-		static const char *const ops[] = { " = ", " >= ", " <= ", " <> " };
+		static const char *const ops[] = { " = ", " >= ", " <= ", " <> ", "" };
 		const struct field *f = sqy->filters[i].field;
 		qb_sql(q, " AND ");
 		field_expr(q, k, f);
-		if (json_is_null(sqy->filters[i].value)) {
+		if (sqy->filters[i].op == FILTER_IN) {
+			size_t j;
+			json_t *x;
+			if (!json_array_size(sqy->filters[i].value)) {
+				qb_sql(q, " IS NULL AND FALSE");
+				continue;
+			}
+			qb_sql(q, " IN (");
+			json_array_foreach(sqy->filters[i].value, j, x) {
+				if (j)
+					qb_sql(q, ", ");
+				qb_json(q, x);
+			}
+			qb_sql(q, ")");
+		} else if (json_is_null(sqy->filters[i].value)) {
 			qb_sql(q, sqy->filters[i].op == FILTER_NE ? " IS NOT NULL" : " IS NULL");
 		} else {
 			qb_sql(q, ops[sqy->filters[i].op]);

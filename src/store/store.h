@@ -66,7 +66,8 @@ int store_lock_try(struct store *s, const char *name, int *got, struct dm_err *e
 int store_get(struct store *s, const struct kind *k, const struct viewer *v, int64_t id,
 	      int include_archived, json_t **rec, struct dm_err *e);
 
-enum filter_op { FILTER_EQ, FILTER_GE, FILTER_LE, FILTER_NE };
+/* FILTER_IN: value is an array of values typed as the field (an empty one matches nothing) */
+enum filter_op { FILTER_EQ, FILTER_GE, FILTER_LE, FILTER_NE, FILTER_IN };
 
 struct store_filter {
 	const struct field *field;

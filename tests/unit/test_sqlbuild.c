@@ -94,6 +94,38 @@ static void list_query_per_dialect(void **state)
 	free(lite);
 }
 
+/* FILTER_IN: a placeholder per value, bound, never written into the text; an empty set
+ * matches nothing (GET /warnings' stages of a code). */
+static void list_filter_in(void **state)
+{
+	(void)state;
+	static const struct viewer rep = { .user_id = 7, .role = ROLE_REP, .team_id = 3 };
+	for (int d = 0; d < 2; d++) {
+		struct store_query sq = { .kind = &kind_opportunity, .viewer = &rep, .limit = 5,
+					  .nfilters = 1 };
+		sq.filters[0].field = model_field(&kind_opportunity, "stage");
+		sq.filters[0].op = FILTER_IN;
+		sq.filters[0].value = json_pack("[ss]", "commit", "us'e");
+		struct qb q;
+		qb_init(&q, d ? SQL_PG : SQL_SQLITE);
+		sql_list(&q, &sq);
+		assert_non_null(strstr(q.sql.data, d ? "t.stage IN ($4, $5)" : "t.stage IN (?, ?)"));
+		assert_null(strstr(q.sql.data, "us'e"));
+		int seen = 0;
+		for (int i = 0; i < q.n; i++)
+			seen += q.b[i].type == QB_TEXT && (!strcmp(q.b[i].s, "commit") ||
+							 !strcmp(q.b[i].s, "us'e"));
+		assert_int_equal(seen, 2);
+		qb_release(&q);
+		json_array_clear(sq.filters[0].value);
+		qb_init(&q, d ? SQL_PG : SQL_SQLITE);
+		sql_list(&q, &sq);
+		assert_non_null(strstr(q.sql.data, "t.stage IS NULL AND FALSE"));
+		qb_release(&q);
+		json_decref(sq.filters[0].value);
+	}
+}
+
 static void derived_json_per_dialect(void **state)
 {
 	(void)state;
@@ -285,6 +317,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(placeholders_per_dialect),
 		cmocka_unit_test(list_query_per_dialect),
+		cmocka_unit_test(list_filter_in),
 		cmocka_unit_test(derived_json_per_dialect),
 		cmocka_unit_test(analytics_names),
 		cmocka_unit_test(agenda_reads_an_index),
