@@ -340,12 +340,10 @@ static int step_error(struct conn *c, int rc, struct dm_err *e)
 	return dm_fail(e, DM_EINTERNAL, NULL, "database error");
 }
 
-/* Run a statement that returns no rows. */
-static int qb_exec(struct qb *q, struct conn *c, struct dm_err *e)
+/* Step a write statement once and release it: 0, or its failure as the callers answer it (a
+ * taken unique key DM_EDUPLICATE, a missing referenced record DM_ENOTFOUND). */
+static int write_step(struct conn *c, sqlite3_stmt *st, struct dm_err *e)
 {
-	sqlite3_stmt *st = qb_prepare(q, c, e);
-	if (!st)
-		return e->code;
 	int rc = sqlite3_step(st);
 	int ext = sqlite3_extended_errcode(c->db);
 	stmt_done(st);
@@ -356,6 +354,15 @@ static int qb_exec(struct qb *q, struct conn *c, struct dm_err *e)
 	if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
 		return dm_fail(e, DM_ENOTFOUND, NULL, "a referenced record does not exist");
 	return step_error(c, rc, e);
+}
+
+/* Run a statement that returns no rows. */
+static int qb_exec(struct qb *q, struct conn *c, struct dm_err *e)
+{
+	sqlite3_stmt *st = qb_prepare(q, c, e);
+	if (!st)
+		return e->code;
+	return write_step(c, st, e);
 }
 
 /* Run a write statement on the writer connection (inside store_write) and release it. */
@@ -1713,16 +1720,7 @@ static int sq_owner_add(void *impl, int64_t account, int64_t from, int64_t to, c
 	sqlite3_bind_text(st, 7, now, -1, SQLITE_STATIC);
 	if (sweep)
 		sqlite3_bind_int64(st, 8, sweep);
-	int rc = sqlite3_step(st);
-	int ext = sqlite3_extended_errcode(c->db);
-	stmt_done(st);
-	if (rc == SQLITE_DONE)
-		return 0;
-	if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
-		return dm_fail(e, DM_EDUPLICATE, NULL, "duplicate");
-	if (ext == SQLITE_CONSTRAINT_FOREIGNKEY)
-		return dm_fail(e, DM_ENOTFOUND, NULL, "a referenced record does not exist");
-	return step_error(c, rc, e);
+	return write_step(c, st, e);
 }
 
 static int sq_owner_list(void *impl, int64_t account, json_t **items, struct dm_err *e)
