@@ -5,6 +5,7 @@
 #include "../base/text.h"
 #include "../base/timeutil.h"
 #include "../base/xmalloc.h"
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,7 +267,7 @@ int followup_present_account(struct store *s, struct present_ctx *pc, json_t *re
 /* ---- an account of a list as text ----------------------------------------------------------------- */
 
 /* The columns of the facts among kind_account's selected fields (store_row's order). */
-void followup_account_text_init(struct account_text *at)
+static void account_layout_init(struct account_text *at)
 {
 	static const char *const names[AT_NFACTS] = {
 		"id", "created_at", "last_touch_at", "lifecycle", "_latest_next_touch",
@@ -300,7 +301,21 @@ void followup_account_text_init(struct account_text *at)
 	at->ncols = col;
 }
 
-/* Column c's key (followup_account_text_init), with its comma unless it is the first. */
+static struct account_text account_layout;
+static pthread_once_t account_layout_once = PTHREAD_ONCE_INIT;
+
+static void account_layout_once_init(void)
+{
+	account_layout_init(&account_layout);
+}
+
+const struct account_text *followup_account_layout(void)
+{
+	pthread_once(&account_layout_once, account_layout_once_init);
+	return &account_layout;
+}
+
+/* Column c's key (followup_account_layout), with its comma unless it is the first. */
 static inline void put_col_key(struct buf *b, const struct account_text *at, size_t c, int *first)
 {
 	int skip = *first;

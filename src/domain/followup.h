@@ -60,8 +60,8 @@ void followup_account_derived_release(struct account_derived *d);
 
 /* An account of a list written as text from the store's row (store_list_rows): byte for byte
  * what jsontext_append writes of the record store_list reads and method_present presents, at a
- * fraction of its cost (no jansson object per row). at: kind_account's layout, made once per
- * list by followup_account_text_init. When want is a field, *want_value receives its value as
+ * fraction of its cost (no jansson object per row). at: kind_account's layout,
+ * followup_account_layout (found once: the kind is fixed). When want is a field, *want_value receives its value as
  * presented (new reference; for the list's cursor). */
 enum {
 	AT_ID, AT_CREATED_AT, AT_LAST_TOUCH_AT, AT_LIFECYCLE, AT_LATEST_NEXT_TOUCH,
@@ -77,7 +77,7 @@ struct account_text {
 	unsigned char key_len[STORE_ROW_MAX];
 	char keys[AT_KEYS_MAX];
 };
-void followup_account_text_init(struct account_text *at);
+const struct account_text *followup_account_layout(void);
 int followup_account_text(struct store *s, struct present_ctx *pc, const struct account_text *at,
 			  const struct store_row *r, struct buf *b, const struct field *want,
 			  json_t **want_value, struct dm_err *e);

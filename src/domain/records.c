@@ -10,7 +10,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <sodium.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include "../base/banned.h"
@@ -727,22 +726,12 @@ struct get_text {
 	struct dm_err *e;
 };
 
-/* kind_account's layout is fixed: found once (its field names compared: 2.5 % of a GET) */
-static struct account_text get_text_at;
-static pthread_once_t get_text_once = PTHREAD_ONCE_INIT;
-
-static void get_text_at_init(void)
-{
-	followup_account_text_init(&get_text_at);
-}
-
 static int get_text_row(void *arg, const struct store_row *r)
 {
 	struct get_text *gt = arg;
 	struct present_ctx pc;
-	pthread_once(&get_text_once, get_text_at_init);
 	present_ctx_init(&pc);
-	int rc = followup_account_text(gt->s, &pc, &get_text_at, r, gt->out,
+	int rc = followup_account_text(gt->s, &pc, followup_account_layout(), r, gt->out,
 				       model_field(&kind_account, "version"), &gt->version, gt->e);
 	present_ctx_release(&pc);
 	return rc;
@@ -1074,7 +1063,7 @@ out:
 struct list_text {
 	struct store *s;
 	struct present_ctx pc;
-	struct account_text at;
+	const struct account_text *at;
 	struct buf *out;
 	int limit, n, more;
 	const struct field *sort;
@@ -1095,14 +1084,14 @@ static int list_text_row(void *arg, const struct store_row *r)
 	if (lt->n)
 		buf_put(lt->out, ",", 1);
 	int last = lt->n == lt->limit - 1;
-	int rc = followup_account_text(lt->s, &lt->pc, &lt->at, r, lt->out, last ? lt->sort : NULL,
+	int rc = followup_account_text(lt->s, &lt->pc, lt->at, r, lt->out, last ? lt->sort : NULL,
 				       &sv, lt->e);
 	if (rc) {
 		json_decref(sv);
 		return rc;
 	}
 	if (last) {
-		int c = lt->at.col[AT_ID];
+		int c = lt->at->col[AT_ID];
 		lt->has_last = 1;
 		lt->last_id = c >= 0 ? r->v[c].i : 0;
 		if (strcmp(lt->sort->name, "id")) {
@@ -1141,7 +1130,7 @@ int rec_list_text(struct store *s, const struct kind *k, const struct viewer *v,
 	lt.sort = lp.q.sort ? lp.q.sort : model_field(k, "id");
 	lt.e = e;
 	present_ctx_init(&lt.pc);
-	followup_account_text_init(&lt.at);
+	lt.at = followup_account_layout();
 	lp.q.limit = lt.limit + 1;   /* one more tells whether there is a next page */
 	size_t from = out->len;
 	buf_reserve(out, (size_t)lt.limit * 1024 + 64);   /* ≈ 700 bytes an account */
