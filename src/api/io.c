@@ -188,7 +188,7 @@ size_t api_io_routes(struct route *out, size_t max)
 		{ "GET", "/api/v1/jobs/{id}", job_h, 0, NULL,
 		  "An import job: state, rows_done, and the report when done", "io", NULL, NULL, 0,
 		  NULL },
-		{ "GET", "/api/v1/admin/backup", backup_h, 0, NULL,
+		{ "GET", "/api/v1/admin/backup", backup_h, ROUTE_SLOW, NULL,
 		  "A consistent copy of the SQLite database (admin)", "io", NULL, NULL, 0, NULL },
 	};
 	for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] && n < max; i++)
@@ -202,10 +202,10 @@ size_t api_io_routes(struct route *out, size_t max)
 		snprintf(export_paths[i][1], sizeof export_paths[i][1], "/api/v1/export/%s.xlsx",
 			 k->plural);
 		const struct route group[] = {
-			{ "GET", export_paths[i][0], export_csv_h, 0, k,
+			{ "GET", export_paths[i][0], export_csv_h, ROUTE_SLOW, k,
 			  "Export as CSV (UTF-8 with BOM; the list filters; formulas neutralised)", "io",
 			  NULL, NULL, 0, NULL },
-			{ "GET", export_paths[i][1], export_xlsx_h, 0, k,
+			{ "GET", export_paths[i][1], export_xlsx_h, ROUTE_SLOW, k,
 			  "Export as XLSX (the list filters; formulas neutralised)", "io", NULL, NULL, 0,
 			  NULL },
 		};

@@ -9,7 +9,17 @@
  * the reads of every other connection it serves waiting (seconds at the tail under 256
  * connections), and at most as many writes as threads could share one commit. So a request
  * that is not GET/HEAD/OPTIONS is suspended when its body is in, handled by one of a pool of
- * writer threads (many, cheap: they mostly wait), and resumed with its response ready. */
+ * writer threads (many, cheap: they mostly wait), and resumed with its response ready.
+ *
+ * libmicrohttpd runs one thread per core, and the reads that may run long go to the same pool.
+ * With more threads than cores the kernel shares the cores among the busy ones in slices, and
+ * a request whose thread has used its slice waits a round of the others: at 64 connections
+ * the p99 of an agenda or a list was 4-7 times its p50 on 16 threads, 1.4-2 times on 2 (fix 50
+ * and 51 in docs/BENCHMARKS.md). But on one thread per core a slow request would hold every
+ * connection of its thread until it ends. So a read is handed to the pool when its route is
+ * marked slow (ROUTE_SLOW: exports, backups) or when the route's recent requests have been
+ * (a moving average of their time above SLOW_ROUTE_US: a manager's list of opportunities, a
+ * report over the whole company); the quick ones, nearly all, stay where they arrived. */
 #include "http.h"
 #include "../base/jsontext.h"
 #include "../base/log.h"
@@ -52,7 +62,21 @@ struct http_server {
 	struct rqctx *queue_head, *queue_tail;
 	pthread_cond_t queue_cv;
 	int workers_stop;
+	/* each route's recent handling time, µs: a moving average (1/8 of each new one) */
+	_Atomic int64_t *route_us;
 };
+
+/* A route whose requests take this long on average is served by the pool (see the top). Well
+ * above the everyday reads (GET by id ≈ 25 µs, a list of 50 ≈ 0.15-0.35 ms, an agenda ≈ 0.5
+ * ms of CPU at full scale), well below what holding a thread's connections would be felt at. */
+#define SLOW_ROUTE_US 5000
+
+static int64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static int64_t now_ms(void)
 {
@@ -76,6 +100,10 @@ struct rqctx {
 	struct MHD_Response *ready;
 	unsigned ready_status;
 	struct rqctx *queue_next;
+	/* the route, found once when the request is in (route_find) */
+	const struct route *route;
+	int route_idx, path_known;
+	char allow[64];
 };
 
 /* Set on a pool thread while it handles a suspended request: send_resp keeps the response for
@@ -364,34 +392,66 @@ static int route_match(const char *pattern, const char *path, int64_t ids[HTTP_M
 	return !*pattern && (!*path || (path[0] == '/' && !path[1]));
 }
 
-static enum MHD_Result dispatch(struct http_server *srv, struct rqctx *c)
+/* The route of c's method and path (c->route, NULL when none; c->path_known and c->allow for
+ * a 405), with the path's ids and key in c->rq. */
+static void route_find(struct http_server *srv, struct rqctx *c)
 {
 	struct http_req *rq = &c->rq;
-	struct http_resp rs;
-	const struct route *found = NULL;
-	int path_known = 0;
-	char allow[64] = "";
-	memset(&rs, 0, sizeof rs);
+	c->route = NULL;
+	c->route_idx = -1;
+	c->path_known = 0;
+	c->allow[0] = '\0';
 	for (size_t i = 0; i < srv->cfg.nroutes; i++) {
 		const struct route *r = &srv->cfg.routes[i];
 		if (!route_match(r->pattern, rq->path, rq->ids, rq->key))
 			continue;
-		path_known = 1;
-		if (strlen(allow) + strlen(r->method) + 3 < sizeof allow)
-			snprintf(allow + strlen(allow), sizeof allow - strlen(allow), "%s%s",
-				 allow[0] ? ", " : "", r->method);
+		c->path_known = 1;
+		if (strlen(c->allow) + strlen(r->method) + 3 < sizeof c->allow)
+			snprintf(c->allow + strlen(c->allow), sizeof c->allow - strlen(c->allow),
+				 "%s%s", c->allow[0] ? ", " : "", r->method);
 		if (!strcmp(r->method, rq->method)) {
-			found = r;
-			break;
+			c->route = r;
+			c->route_idx = (int)i;
+			return;
 		}
 	}
-	if (!found && path_known) {
+}
+
+/* Whether c's request is to be handled by the pool rather than where it arrived. */
+static int for_pool(struct http_server *srv, const struct rqctx *c, const char *method)
+{
+	if (!srv->nworkers)
+		return 0;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "OPTIONS"))
+		return 1;   /* a write: it waits for the commit */
+	if (!c->route)
+		return 0;
+	return (c->route->flags & ROUTE_SLOW) ||
+	       atomic_load_explicit(&srv->route_us[c->route_idx], memory_order_relaxed) >
+		       SLOW_ROUTE_US;
+}
+
+static void route_time(struct http_server *srv, int idx, int64_t us)
+{
+	_Atomic int64_t *avg = &srv->route_us[idx];
+	int64_t was = atomic_load_explicit(avg, memory_order_relaxed);
+	/* racy on purpose: a lost update between two threads only delays the average */
+	atomic_store_explicit(avg, was + (us - was) / 8, memory_order_relaxed);
+}
+
+static enum MHD_Result dispatch(struct http_server *srv, struct rqctx *c)
+{
+	struct http_req *rq = &c->rq;
+	struct http_resp rs;
+	const struct route *found = c->route;
+	memset(&rs, 0, sizeof rs);
+	if (!found && c->path_known) {
 		dm_fail(&rq->err, DM_ENOTFOUND, NULL, "method %s is not allowed here", rq->method);
 		error_response(&rs, &rq->err);
 		rs.status = 405;
 		json_object_set_new(json_object_get(rs.json, "error"), "code",
 				    json_string("method_not_allowed"));
-		http_add_header(&rs, "Allow", allow);
+		http_add_header(&rs, "Allow", c->allow);
 		return send_resp(rq->conn, &rs);
 	}
 	if (!found && srv->cfg.fallback && strncmp(rq->path, "/api/", 5) &&
@@ -407,10 +467,12 @@ static enum MHD_Result dispatch(struct http_server *srv, struct rqctx *c)
 		return send_error(rq->conn, DM_EPARAM, NULL, "too many query parameters");
 	rq->route_data = found->data;
 	int rc = 0;
+	int64_t t0 = now_us();
 	if (!(found->flags & ROUTE_PUBLIC))
 		rc = srv->cfg.authenticate(rq);
 	if (!rc)
 		rc = found->handler(rq, &rs);
+	route_time(srv, c->route_idx, now_us() - t0);
 	if (srv->cfg.done)
 		srv->cfg.done(rq);
 	if (rc) {
@@ -586,8 +648,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return send_error(conn, DM_ETOOLARGE, NULL, "the body is larger than 10 MiB");
 	c->rq.body = c->body.data ? c->body.data : "";
 	c->rq.body_len = c->body.len;
-	if (srv->nworkers && strcmp(method, "GET") && strcmp(method, "HEAD") &&
-	    strcmp(method, "OPTIONS")) {
+	route_find(srv, c);
+	if (for_pool(srv, c, method)) {
 		/* under the lock that http_stop takes to stop the pool: once it has, requests are
 		 * answered here (a connection left suspended would stop the daemon's shutdown) */
 		pthread_mutex_lock(&srv->mu);
@@ -678,7 +740,8 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 	pthread_cond_init(&srv->stop_cv, NULL);
 	pthread_cond_init(&srv->queue_cv, NULL);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1) * 8;
+	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
+	srv->route_us = xcalloc(cfg->nroutes + 1, sizeof *srv->route_us);
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
 		MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
@@ -698,6 +761,7 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 		pthread_mutex_destroy(&srv->mu);
 		pthread_cond_destroy(&srv->stop_cv);
 		pthread_cond_destroy(&srv->queue_cv);
+		free(srv->route_us);
 		free(srv);
 		return dm_fail(e, DM_EUNAVAILABLE, "listen", "cannot listen on %s:%d (in use?)",
 			       cfg->host, cfg->port);
@@ -742,5 +806,6 @@ void http_stop(struct http_server *srv, unsigned grace_ms)
 	pthread_mutex_destroy(&srv->mu);
 	pthread_cond_destroy(&srv->stop_cv);
 	pthread_cond_destroy(&srv->queue_cv);
+	free(srv->route_us);
 	free(srv);
 }

@@ -61,6 +61,8 @@ typedef int (*http_handler)(struct http_req *rq, struct http_resp *rs);
 enum route_flag {
 	ROUTE_PUBLIC = 1 << 0,   /* no authentication */
 	ROUTE_LIST = 1 << 1,     /* documentation: answers a paged list */
+	ROUTE_SLOW = 1 << 2,     /* may run long (an export, a report over the company, a backup):
+				  * handled by the pool, off libmicrohttpd's threads (http.c) */
 };
 
 struct route {
@@ -81,7 +83,7 @@ struct route {
 struct http_config {
 	const char *host;
 	int port;
-	unsigned threads;                          /* 0 = one per core */
+	unsigned threads;                          /* libmicrohttpd's; 0 = one per core */
 	unsigned write_threads;                    /* the write pool (http.c); 0 = writes run on
 						    * libmicrohttpd's threads */
 	unsigned timeout_s;                        /* idle connection timeout */
