@@ -19,7 +19,10 @@
  * connection of its thread until it ends. So a read is handed to the pool when its route is
  * marked slow (ROUTE_SLOW: exports, backups) or when the route's recent requests have been
  * (a moving average of their time above SLOW_ROUTE_US: a manager's list of opportunities, a
- * report over the whole company); the quick ones, nearly all, stay where they arrived. */
+ * report over the whole company); the quick ones, nearly all, stay where they arrived. The
+ * slow reads have their own few threads, at a lower priority (SLOW_NICE): on one thread per
+ * core, four slow requests on threads of equal weight took two thirds of the CPU from the
+ * quick ones. */
 #include "http.h"
 #include "../base/jsontext.h"
 #include "../base/log.h"
@@ -29,7 +32,9 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -58,9 +63,13 @@ struct http_server {
 	pthread_cond_t stop_cv;
 	/* the write pool (see the top of this file): a queue of suspended requests */
 	pthread_t *workers;
-	unsigned nworkers;
-	struct rqctx *queue_head, *queue_tail;
-	pthread_cond_t queue_cv;
+	unsigned nworkers;        /* the writes' threads, then the slow reads' */
+	struct work_queue {
+		struct http_server *srv;
+		struct rqctx *head, *tail;
+		pthread_cond_t cv;
+		int nice;
+	} writes, slow;
 	int workers_stop;
 	/* each route's recent handling time, µs: a moving average (1/8 of each new one) */
 	_Atomic int64_t *route_us;
@@ -70,6 +79,8 @@ struct http_server {
  * above the everyday reads (GET by id ≈ 25 µs, a list of 50 ≈ 0.15-0.35 ms, an agenda ≈ 0.5
  * ms of CPU at full scale), well below what holding a thread's connections would be felt at. */
 #define SLOW_ROUTE_US 5000
+#define SLOW_THREADS 8
+#define SLOW_NICE 5
 
 static int64_t now_us(void)
 {
@@ -417,18 +428,19 @@ static void route_find(struct http_server *srv, struct rqctx *c)
 	}
 }
 
-/* Whether c's request is to be handled by the pool rather than where it arrived. */
-static int for_pool(struct http_server *srv, const struct rqctx *c, const char *method)
+/* The pool's queue that is to handle c's request, or NULL: where it arrived. */
+static struct work_queue *for_pool(struct http_server *srv, const struct rqctx *c,
+				   const char *method)
 {
 	if (!srv->nworkers)
-		return 0;
+		return NULL;
 	if (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "OPTIONS"))
-		return 1;   /* a write: it waits for the commit */
-	if (!c->route)
-		return 0;
-	return (c->route->flags & ROUTE_SLOW) ||
-	       atomic_load_explicit(&srv->route_us[c->route_idx], memory_order_relaxed) >
-		       SLOW_ROUTE_US;
+		return &srv->writes;   /* a write: it waits for the commit */
+	if (c->route && ((c->route->flags & ROUTE_SLOW) ||
+			 atomic_load_explicit(&srv->route_us[c->route_idx], memory_order_relaxed) >
+				 SLOW_ROUTE_US))
+		return &srv->slow;
+	return NULL;
 }
 
 static void route_time(struct http_server *srv, int idx, int64_t us)
@@ -649,19 +661,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	c->rq.body = c->body.data ? c->body.data : "";
 	c->rq.body_len = c->body.len;
 	route_find(srv, c);
-	if (for_pool(srv, c, method)) {
+	struct work_queue *q = for_pool(srv, c, method);
+	if (q) {
 		/* under the lock that http_stop takes to stop the pool: once it has, requests are
 		 * answered here (a connection left suspended would stop the daemon's shutdown) */
 		pthread_mutex_lock(&srv->mu);
 		int queued = !srv->workers_stop;
 		if (queued) {
 			MHD_suspend_connection(conn);
-			if (srv->queue_tail)
-				srv->queue_tail->queue_next = c;
+			if (q->tail)
+				q->tail->queue_next = c;
 			else
-				srv->queue_head = c;
-			srv->queue_tail = c;
-			pthread_cond_signal(&srv->queue_cv);
+				q->head = c;
+			q->tail = c;
+			pthread_cond_signal(&q->cv);
 		}
 		pthread_mutex_unlock(&srv->mu);
 		if (queued)
@@ -670,20 +683,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	return dispatch(srv, c);
 }
 
-/* A write pool thread: handle suspended requests, then hand them back to libmicrohttpd. */
+/* A pool thread: handle its queue's suspended requests, then hand them back to
+ * libmicrohttpd. */
 static void *worker_main(void *arg)
 {
-	struct http_server *srv = arg;
+	struct work_queue *q = arg;
+	struct http_server *srv = q->srv;
+	if (q->nice)   /* this thread's (Linux: a thread's own nice value) */
+		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), q->nice);
 	pthread_mutex_lock(&srv->mu);
 	for (;;) {
-		while (!srv->queue_head && !srv->workers_stop)
-			pthread_cond_wait(&srv->queue_cv, &srv->mu);
-		struct rqctx *c = srv->queue_head;
+		while (!q->head && !srv->workers_stop)
+			pthread_cond_wait(&q->cv, &srv->mu);
+		struct rqctx *c = q->head;
 		if (!c)
 			break;
-		srv->queue_head = c->queue_next;
-		if (!srv->queue_head)
-			srv->queue_tail = NULL;
+		q->head = c->queue_next;
+		if (!q->head)
+			q->tail = NULL;
 		pthread_mutex_unlock(&srv->mu);
 		tls_deferred = c;
 		dispatch(srv, c);
@@ -738,7 +755,10 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 	srv->cfg = *cfg;
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_cond_init(&srv->stop_cv, NULL);
-	pthread_cond_init(&srv->queue_cv, NULL);
+	srv->writes.srv = srv->slow.srv = srv;
+	srv->slow.nice = SLOW_NICE;
+	pthread_cond_init(&srv->writes.cv, NULL);
+	pthread_cond_init(&srv->slow.cv, NULL);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
 	srv->route_us = xcalloc(cfg->nroutes + 1, sizeof *srv->route_us);
@@ -760,20 +780,24 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 	if (!srv->daemon) {
 		pthread_mutex_destroy(&srv->mu);
 		pthread_cond_destroy(&srv->stop_cv);
-		pthread_cond_destroy(&srv->queue_cv);
+		pthread_cond_destroy(&srv->writes.cv);
+		pthread_cond_destroy(&srv->slow.cv);
 		free(srv->route_us);
 		free(srv);
 		return dm_fail(e, DM_EUNAVAILABLE, "listen", "cannot listen on %s:%d (in use?)",
 			       cfg->host, cfg->port);
 	}
 	pthread_create(&srv->reaper, NULL, reaper_main, srv);
-	srv->nworkers = cfg->write_threads;
+	/* no write threads: writes and slow reads alike run where they arrive */
+	srv->nworkers = cfg->write_threads ? cfg->write_threads + SLOW_THREADS : 0;
 	srv->workers = srv->nworkers ? xcalloc(srv->nworkers, sizeof *srv->workers) : NULL;
 	for (unsigned i = 0; i < srv->nworkers; i++) {
 		pthread_attr_t at;
 		pthread_attr_init(&at);
-		pthread_attr_setstacksize(&at, 256 * 1024);   /* they mostly wait: keep them small */
-		pthread_create(&srv->workers[i], &at, worker_main, srv);
+		if (i < cfg->write_threads)   /* they mostly wait: keep them small */
+			pthread_attr_setstacksize(&at, 256 * 1024);
+		pthread_create(&srv->workers[i], &at, worker_main,
+			       i < cfg->write_threads ? &srv->writes : &srv->slow);
 		pthread_attr_destroy(&at);
 	}
 	*out = srv;
@@ -797,7 +821,8 @@ void http_stop(struct http_server *srv, unsigned grace_ms)
 	 * daemon stops), then stops */
 	pthread_mutex_lock(&srv->mu);
 	srv->workers_stop = 1;
-	pthread_cond_broadcast(&srv->queue_cv);
+	pthread_cond_broadcast(&srv->writes.cv);
+	pthread_cond_broadcast(&srv->slow.cv);
 	pthread_mutex_unlock(&srv->mu);
 	for (unsigned i = 0; i < srv->nworkers; i++)
 		pthread_join(srv->workers[i], NULL);
@@ -805,7 +830,8 @@ void http_stop(struct http_server *srv, unsigned grace_ms)
 	MHD_stop_daemon(srv->daemon);
 	pthread_mutex_destroy(&srv->mu);
 	pthread_cond_destroy(&srv->stop_cv);
-	pthread_cond_destroy(&srv->queue_cv);
+	pthread_cond_destroy(&srv->writes.cv);
+	pthread_cond_destroy(&srv->slow.cv);
 	free(srv->route_us);
 	free(srv);
 }
