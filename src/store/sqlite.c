@@ -1759,12 +1759,27 @@ static int sq_team_list(void *impl, int64_t account, json_t **items, struct dm_e
 	return rc;
 }
 
+/* account_access_of's reading of the row, from the columns (no JSON row: the check runs for
+ * every new activity on the writer's thread) */
+static int access_row(void *arg, sqlite3_stmt *st)
+{
+	struct account_access *out = arg;
+	const char *access = (const char *)sqlite3_column_text(st, 1);
+	if (sqlite3_column_int64(st, 0)) {
+		out->read = out->write = out->sensitive = 1;
+	} else if (sqlite3_column_type(st, 1) == SQLITE_TEXT && access) {
+		out->read = 1;
+		out->write = !strcmp(access, "write");
+		out->sensitive = sqlite3_column_int64(st, 2) != 0;
+	}
+	return 1;   /* the first row only */
+}
+
 static int sq_account_access(void *impl, const struct viewer *v, int64_t account,
 			     struct account_access *out, struct dm_err *e)
 {
 	struct sq *sq = impl;
 	struct qb q;
-	json_t *rows = NULL;
 	/* an account's owner, team and archiving: no activity's sums change them, so the writer
 	 * reads them with its activities' sums still pending (the check of each new activity) */
 	int writer = tls_writing == sq;
@@ -1772,11 +1787,12 @@ static int sq_account_access(void *impl, const struct viewer *v, int64_t account
 	sql_account_access(&q, v, account);
 	if (writer)
 		sq->defer.hold = 1;
-	int rc = rows_run(impl, &q, &rows, e);
+	memset(out, 0, sizeof *out);
+	int rc = rows_each(impl, &q, access_row, out, e);
 	if (writer)
 		sq->defer.hold = 0;
-	account_access_of(rc ? NULL : rows, out);
-	json_decref(rows);
+	if (rc)
+		memset(out, 0, sizeof *out);
 	return rc;
 }
 
