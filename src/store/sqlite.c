@@ -58,6 +58,8 @@ struct bulk_index {
 	char *name, *sql, *stat;
 };
 
+#define WAL_HDR 48   /* the WAL index header's first copy (sqlite.org/walformat.html) */
+
 struct sq {
 	struct store *store;      /* the public handle, passed to write callbacks */
 	char *path;
@@ -107,6 +109,14 @@ struct sq {
 		int hold;         /* a read that does not depend on them (sq_account_access) */
 	} defer;
 	struct sess_cache *sess;  /* sessions as read, by token hash (sq_session_get) */
+	struct {                  /* the sign-in generation as of the writer's last commit (gen_publish) */
+		pthread_mutex_t mu;
+		const volatile unsigned char *shm;   /* the WAL index, as the writer maps it */
+		int valid;
+		int off;                     /* writer thread only: no WAL index to read */
+		unsigned char hdr[WAL_HDR];  /* the WAL index's header in the state gen was read in */
+		int64_t gen;
+	} gp;
 	struct import_row {       /* writer thread only: what store_import_insert reuses per row */
 		const struct kind *k;
 		const struct field *cols[64];   /* the kind's columns an import binds, in order */
@@ -1145,6 +1155,98 @@ static int auth_gen_get(struct conn *c, int64_t *gen)
 	return rc;
 }
 
+/* The generation without a read. A commit of any connection, this process's or another's,
+ * changes the WAL index's header in the shared memory beside the file (its frame count, its
+ * last frame's checksum, its salt after a restart); the readers of every process begin their
+ * snapshot from it. After each commit of its own, the writer reads the generation anew in a
+ * snapshot it begins between two readings of the header and, when the header did not move in
+ * between, publishes the pair (gen_publish; a read of its own connection, whose page cache
+ * its own commits keep). A request then compares the header with the published one: equal,
+ * nothing was committed since, by anyone, and the published generation is the one the read
+ * would find (gen_known); different (a commit of another process, a checkpoint's restart of
+ * the WAL, the writer's next commit not yet published), the generation is read as before.
+ * Under POST /activities every commit reset each reading thread's page cache, so the read
+ * began a snapshot and read the row's page again for nearly every request: ≈ 5 % of the
+ * server's CPU. A header read while a commit writes it may mix the two states; the mix equals
+ * the published one only where the commit left it as it was, and answers then as a check made
+ * just before the commit would. */
+static long gen_reads;   /* the generation's reads by SQL (store_sqlite_gen_reads, for tests) */
+
+long store_sqlite_gen_reads(void)
+{
+	return __atomic_load_n(&gen_reads, __ATOMIC_RELAXED);
+}
+
+static void shm_hdr(const volatile unsigned char *shm, unsigned char out[WAL_HDR])
+{
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	for (int i = 0; i < WAL_HDR; i++)
+		out[i] = shm[i];
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
+
+/* Writer thread, after a COMMIT. */
+static void gen_publish(struct sq *sq)
+{
+	struct conn *c = sq->wconn;
+	unsigned char a[WAL_HDR], b[WAL_HDR];
+	int64_t gen = 0;
+	int ok = 0;
+	if (sq->gp.off)
+		return;
+	if (!sq->gp.shm) {
+		sqlite3_file *f = NULL;
+		struct dm_err e;
+		sq->gp.off = 1;   /* until the WAL index is found: once */
+		sqlite3_stmt *st = stmt_get(c, "PRAGMA journal_mode", &e);
+		int wal = st && sqlite3_step(st) == SQLITE_ROW &&
+			  !sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal");
+		stmt_done(st);
+		if (!wal)
+			return;
+		void volatile *p = NULL;
+		if (sqlite3_file_control(c->db, "main", SQLITE_FCNTL_FILE_POINTER, &f) != SQLITE_OK ||
+		    !f || !f->pMethods || f->pMethods->iVersion < 2 || !f->pMethods->xShmMap ||
+		    f->pMethods->xShmMap(f, 0, 32768, 0, &p) != SQLITE_OK || !p)
+			return;   /* no shared WAL index (not in WAL mode): the generation is read */
+		sq->gp.off = 0;
+		pthread_mutex_lock(&sq->gp.mu);
+		sq->gp.shm = p;
+		pthread_mutex_unlock(&sq->gp.mu);
+	}
+	shm_hdr(sq->gp.shm, a);
+	if (!sqlite3_get_autocommit(c->db)) {
+		ok = 0;
+	} else if (auth_gen_get(c, &gen)) {
+		sq->gp.off = 1;   /* a schema before migration 24: nothing to publish, ever */
+	} else {
+		shm_hdr(sq->gp.shm, b);
+		ok = !memcmp(a, b, WAL_HDR);
+	}
+	pthread_mutex_lock(&sq->gp.mu);
+	sq->gp.valid = ok;
+	memcpy(sq->gp.hdr, a, WAL_HDR);
+	sq->gp.gen = gen;
+	pthread_mutex_unlock(&sq->gp.mu);
+}
+
+/* The generation as of the latest commit when the writer published it; -1 when not known. */
+static int gen_known(struct sq *sq, int64_t *gen)
+{
+	unsigned char h[WAL_HDR];
+	int rc = -1;
+	pthread_mutex_lock(&sq->gp.mu);
+	if (sq->gp.valid && sq->gp.shm) {
+		shm_hdr(sq->gp.shm, h);
+		if (!memcmp(h, sq->gp.hdr, WAL_HDR)) {
+			*gen = sq->gp.gen;
+			rc = 0;
+		}
+	}
+	pthread_mutex_unlock(&sq->gp.mu);
+	return rc;
+}
+
 static void sess_forget(struct sq *sq, const char *token_hash)
 {
 	unsigned i = sess_slot_of(token_hash);
@@ -1167,7 +1269,11 @@ static int sq_session_get(void *impl, const char *token_hash, struct store_sessi
 	if (!c)
 		return e->code;
 	size_t hlen = strlen(token_hash);
-	int cache = tls_writing != sq && hlen <= SESS_HASH_HEX && !auth_gen_get(c, &gen);
+	int cache = tls_writing != sq && hlen <= SESS_HASH_HEX;
+	if (cache && gen_known(sq, &gen)) {
+		__atomic_add_fetch(&gen_reads, 1, __ATOMIC_RELAXED);
+		cache = !auth_gen_get(c, &gen);
+	}
 	unsigned slot = sess_slot_of(token_hash);
 	pthread_mutex_t *mu = &sq->sess->mu[slot % SESS_LOCKS];
 	if (cache) {
@@ -1653,12 +1759,27 @@ static int sq_team_list(void *impl, int64_t account, json_t **items, struct dm_e
 	return rc;
 }
 
+/* account_access_of's reading of the row, from the columns (no JSON row: the check runs for
+ * every new activity on the writer's thread) */
+static int access_row(void *arg, sqlite3_stmt *st)
+{
+	struct account_access *out = arg;
+	const char *access = (const char *)sqlite3_column_text(st, 1);
+	if (sqlite3_column_int64(st, 0)) {
+		out->read = out->write = out->sensitive = 1;
+	} else if (sqlite3_column_type(st, 1) == SQLITE_TEXT && access) {
+		out->read = 1;
+		out->write = !strcmp(access, "write");
+		out->sensitive = sqlite3_column_int64(st, 2) != 0;
+	}
+	return 1;   /* the first row only */
+}
+
 static int sq_account_access(void *impl, const struct viewer *v, int64_t account,
 			     struct account_access *out, struct dm_err *e)
 {
 	struct sq *sq = impl;
 	struct qb q;
-	json_t *rows = NULL;
 	/* an account's owner, team and archiving: no activity's sums change them, so the writer
 	 * reads them with its activities' sums still pending (the check of each new activity) */
 	int writer = tls_writing == sq;
@@ -1666,11 +1787,12 @@ static int sq_account_access(void *impl, const struct viewer *v, int64_t account
 	sql_account_access(&q, v, account);
 	if (writer)
 		sq->defer.hold = 1;
-	int rc = rows_run(impl, &q, &rows, e);
+	memset(out, 0, sizeof *out);
+	int rc = rows_each(impl, &q, access_row, out, e);
 	if (writer)
 		sq->defer.hold = 0;
-	account_access_of(rc ? NULL : rows, out);
-	json_decref(rows);
+	if (rc)
+		memset(out, 0, sizeof *out);
 	return rc;
 }
 
@@ -2751,6 +2873,7 @@ static void run_batch(struct sq *sq, struct job *batch)
 		for (struct job *j = batch; j; j = j->next)
 			job_fail(j, why);
 	}
+	gen_publish(sq);   /* before the waiters wake: their next requests find it */
 	if (sq->settings_dirty) {
 		setting_cache_clear(sq);
 		sq->settings_dirty = 0;
@@ -3013,11 +3136,16 @@ static void sq_close(void *impl)
 	pthread_key_delete(sq->key);
 	if (sq->wconn)
 		sqlite3_exec(sq->wconn->db, "PRAGMA optimize", NULL, NULL, NULL);
+	pthread_mutex_lock(&sq->gp.mu);
+	sq->gp.valid = 0;
+	sq->gp.shm = NULL;   /* unmapped with the writer's connection */
+	pthread_mutex_unlock(&sq->gp.mu);
 	conn_close(sq->wconn);
 	setting_cache_clear(sq);
 	bulk_reset(sq);
 	buf_release(&sq->imp.json);
 	pthread_mutex_destroy(&sq->setting_mu);
+	pthread_mutex_destroy(&sq->gp.mu);
 	pthread_mutex_destroy(&sq->mu);
 	pthread_cond_destroy(&sq->wake);
 	pthread_mutex_destroy(&sq->ckpt_mu);
@@ -3036,6 +3164,7 @@ static int sq_open(struct store *s, const char *url, void **impl, struct dm_err 
 	pthread_mutex_init(&sq->mu, NULL);
 	pthread_cond_init(&sq->wake, NULL);
 	pthread_mutex_init(&sq->setting_mu, NULL);
+	pthread_mutex_init(&sq->gp.mu, NULL);
 	pthread_mutex_init(&sq->ckpt_mu, NULL);
 	pthread_cond_init(&sq->ckpt_wake, NULL);
 	sq->sess = sess_cache_new();

@@ -118,6 +118,9 @@ struct store {
 
 extern const struct store_ops store_sqlite_ops;
 extern const struct store_ops store_pg_ops;
+/* How often a SQLite store read the sign-in generation by SQL, not from the writer's last
+ * commit (sqlite.c, gen_known): for tests. */
+long store_sqlite_gen_reads(void);
 /* Number of migrations the SQLite backend knows. */
 int store_sqlite_latest(void);
 /* store_file_check and store_file_restore for SQLite files. */

@@ -20,6 +20,7 @@
 #include "base/timeutil.h"
 #include "model/model.h"
 #include "store/store.h"
+#include "store/store_int.h"
 #include "store/sqlite_schema.h"
 #include "store/sqlite_walbuf.h"
 
@@ -2239,6 +2240,83 @@ static void funnel_sums_equal_the_named_queries(void **state)
 	}
 }
 
+/* ---- the sign-in generation from the writer's last commit (sqlite.c, gen_known) ------------- */
+
+struct sess_put {
+	const char *hash;
+	int64_t user;
+	struct dm_err e;
+};
+
+static int sess_put_cb(struct store *s, void *arg)
+{
+	struct sess_put *p = arg;
+	return store_session_put(s, p->hash, p->user, "csrf", time_now_ms(), &p->e);
+}
+
+static void other_connection(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(db, 10000);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/* After a commit of the store's writer, a session is served without reading the generation
+ * (nothing was committed since); a change by another connection (another process, as the
+ * command line writes) is seen at the next look-up all the same, and the writer's next commit
+ * serves them without a read again. */
+static void session_generation_from_the_last_commit(void **state)
+{
+	struct fx *f = *state;
+	struct store_session ss;
+	struct dm_err e;
+	char h1[65], h2[65], sql[256];
+	memset(h1, 'a', 64);
+	memset(h2, 'b', 64);
+	h1[64] = h2[64] = 0;
+	int64_t u = MK(f->s, &kind_user, "{\"username\": \"gen1\", \"role\": \"admin\"}");
+	struct sess_put p = { h1, u, { 0 } };
+	assert_int_equal(store_write(f->s, sess_put_cb, &p, NULL), 0);
+	assert_int_equal(store_session_get(f->s, h1, &ss, &e), 0);
+	p.hash = h2;
+	assert_int_equal(store_write(f->s, sess_put_cb, &p, NULL), 0);
+	long before = store_sqlite_gen_reads();
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(store_session_get(f->s, h1, &ss, &e), 0);
+		assert_int_equal(ss.user_id, u);
+		assert_int_equal(ss.viewer.role, ROLE_ADMIN);
+		assert_int_equal(store_session_get(f->s, h2, &ss, &e), 0);
+	}
+	assert_int_equal(store_sqlite_gen_reads() - before, 0);
+
+	snprintf(sql, sizeof sql, "DELETE FROM sessions WHERE token_hash = '%s'", h1);
+	other_connection(f->path, sql);   /* signed out by another process */
+	assert_int_equal(store_session_get(f->s, h1, &ss, &e), DM_ENOTFOUND);
+	assert_true(store_sqlite_gen_reads() > before);
+	snprintf(sql, sizeof sql, "UPDATE users SET role = 'partner' WHERE id = %lld", (long long)u);
+	other_connection(f->path, sql);
+	assert_int_equal(store_session_get(f->s, h2, &ss, &e), 0);
+	assert_int_equal(ss.viewer.role, ROLE_PARTNER);
+
+	p.hash = h1;   /* the writer's next commit */
+	assert_int_equal(store_write(f->s, sess_put_cb, &p, NULL), 0);
+	before = store_sqlite_gen_reads();
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(store_session_get(f->s, h1, &ss, &e), 0);
+		assert_int_equal(ss.viewer.role, ROLE_PARTNER);
+		assert_int_equal(store_session_get(f->s, h2, &ss, &e), 0);
+		assert_int_equal(ss.viewer.role, ROLE_PARTNER);
+	}
+	assert_int_equal(store_sqlite_gen_reads() - before, 0);
+	snprintf(sql, sizeof sql, "UPDATE users SET active = 0 WHERE id = %lld", (long long)u);
+	other_connection(f->path, sql);
+	assert_int_equal(store_session_get(f->s, h1, &ss, &e), 0);
+	assert_int_equal(ss.active, 0);
+}
+
 /* ---- the WAL's frames in few writes (sqlite_walbuf.c) ---------------------------------------- */
 
 struct many_accounts {
@@ -2376,6 +2454,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(update_versions_and_audit, setup, teardown),
 		cmocka_unit_test_setup_teardown(concurrent_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(checkpoints_keep_the_wal_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(session_generation_from_the_last_commit, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(funnel_sums_equal_the_named_queries, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
