@@ -68,9 +68,13 @@ enum {
 	AT_FIRST_ORDER_ON, AT_OPEN_OPPS, AT_ORDER_COUNT, AT_ORDERS, AT_NFACTS
 };
 #define AT_KEYS_MAX 2048
+/* How a column is written (followup_account_text): left out (internal), or by its type. */
+enum { ATC_INTERNAL, ATC_INT, ATC_BOOL, ATC_JSON, ATC_TEXT };
 struct account_text {
 	int col[AT_NFACTS];   /* each fact's index in store_row, -1 when not selected */
 	size_t ncols;
+	const struct field *field[STORE_ROW_MAX];   /* each column's field */
+	unsigned char how[STORE_ROW_MAX];           /* each column's ATC_ */
 	/* each column's key as written after another field: ,"name": (keys + key_at[c],
 	 * key_len[c] bytes; the first field's skips the comma) */
 	unsigned short key_at[STORE_ROW_MAX];
