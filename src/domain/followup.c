@@ -267,8 +267,10 @@ int followup_present_account(struct store *s, struct present_ctx *pc, json_t *re
 
 /* ---- an account of a list as text ----------------------------------------------------------------- */
 
-/* The columns of the facts among kind_account's selected fields (store_row's order). */
-static void account_layout_init(struct account_text *at)
+/* The columns of the facts among kind_account's selected fields (store_row's order). lean: the
+ * row holds only the fields the text writes or derives from (at->only), not the internal ones
+ * the rules' own scans read (_latest_contact_ids, _won_opps: ≈ 6 % of a list's columns). */
+static void account_layout_init(struct account_text *at, int lean)
 {
 	static const char *const names[AT_NFACTS] = {
 		"id", "created_at", "last_touch_at", "lifecycle", "_latest_next_touch",
@@ -286,8 +288,12 @@ static void account_layout_init(struct account_text *at)
 		for (int j = 0; j < AT_NFACTS; j++)
 			if (!strcmp(f->name, names[j]))
 				fact = j;
+		if (lean && (f->flags & FF_INTERNAL) && fact < 0)
+			continue;
 		if (fact >= 0)
 			at->col[fact] = (int)col;
+		if (lean)
+			at->only[col] = f->name;   /* the field's own name: model_query_selects */
 		/* the fields' names are ASCII with nothing to escape (model.c), so ,"name": */
 		size_t n = strlen(f->name) + 4;
 		if (col >= STORE_ROW_MAX || used + n > sizeof at->keys || n > 255)
@@ -309,18 +315,25 @@ static void account_layout_init(struct account_text *at)
 	at->ncols = col;
 }
 
-static struct account_text account_layout;
+static struct account_text account_layout, account_list_layout;
 static pthread_once_t account_layout_once = PTHREAD_ONCE_INIT;
 
 static void account_layout_once_init(void)
 {
-	account_layout_init(&account_layout);
+	account_layout_init(&account_layout, 0);
+	account_layout_init(&account_list_layout, 1);
 }
 
 const struct account_text *followup_account_layout(void)
 {
 	pthread_once(&account_layout_once, account_layout_once_init);
 	return &account_layout;
+}
+
+const struct account_text *followup_account_list_layout(void)
+{
+	pthread_once(&account_layout_once, account_layout_once_init);
+	return &account_list_layout;
 }
 
 /* Column c's key (followup_account_layout), with its comma unless it is the first. */

@@ -75,6 +75,9 @@ struct account_text {
 	size_t ncols;
 	const struct field *field[STORE_ROW_MAX];   /* each column's field */
 	unsigned char how[STORE_ROW_MAX];           /* each column's ATC_ */
+	/* followup_account_list_layout: the query's only (its fields' own names, NULL-terminated);
+	 * followup_account_layout: only[0] is NULL (every selected field) */
+	const char *only[STORE_ROW_MAX + 1];
 	/* each column's key as written after another field: ,"name": (keys + key_at[c],
 	 * key_len[c] bytes; the first field's skips the comma) */
 	unsigned short key_at[STORE_ROW_MAX];
@@ -82,6 +85,9 @@ struct account_text {
 	char keys[AT_KEYS_MAX];
 };
 const struct account_text *followup_account_layout(void);
+/* The lists' layout: the fields the text writes or derives from, which the list's query asks
+ * for alone (store_query's only = at->only): not the internal fields only the rules' scans read. */
+const struct account_text *followup_account_list_layout(void);
 int followup_account_text(struct store *s, struct present_ctx *pc, const struct account_text *at,
 			  const struct store_row *r, struct buf *b, const struct field *want,
 			  json_t **want_value, struct dm_err *e);
