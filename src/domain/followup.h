@@ -68,6 +68,7 @@ enum {
 	AT_FIRST_ORDER_ON, AT_OPEN_OPPS, AT_ORDER_COUNT, AT_ORDERS, AT_NFACTS
 };
 #define AT_KEYS_MAX 2048
+#define AT_KEY_COPY 32   /* put_col_key's fixed copy: keys (and AT_KEYS_MAX) leave this much */
 /* How a column is written (followup_account_text): left out (internal), or by its type. */
 enum { ATC_INTERNAL, ATC_INT, ATC_BOOL, ATC_JSON, ATC_TEXT };
 struct account_text {
