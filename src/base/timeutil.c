@@ -175,6 +175,26 @@ int date_to_days(const char *s, int64_t *days)
 
 void date_from_days(int64_t days, char out[DATE_STR_LEN])
 {
+	if (days > -100000000 && days < 100000000) {   /* time_format's date, without its time */
+		int y;
+		unsigned m, d;
+		civil_from_days(days, &y, &m, &d);
+		if (y >= 0) {
+			unsigned yy = (unsigned)(y % 10000);
+			out[0] = (char)('0' + yy / 1000);
+			out[1] = (char)('0' + yy / 100 % 10);
+			out[2] = (char)('0' + yy / 10 % 10);
+			out[3] = (char)('0' + yy % 10);
+			out[4] = '-';
+			out[5] = (char)('0' + m / 10 % 10);
+			out[6] = (char)('0' + m % 10);
+			out[7] = '-';
+			out[8] = (char)('0' + d / 10 % 10);
+			out[9] = (char)('0' + d % 10);
+			out[10] = '\0';
+			return;
+		}
+	}
 	char t[TIME_STR_LEN];
 	time_format(days * 86400000LL, t);
 	memcpy(out, t, 10);

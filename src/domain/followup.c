@@ -160,8 +160,9 @@ static int rules_of(struct store *s, struct present_ctx *pc, struct dm_err *e)
 }
 
 /* The day an account's next touch is due: the latest activity's planned next touch, else its
- * last touch (or creation, `since`) plus the cadence, shorter with an open opportunity. */
-static void next_touch_on(const struct rules *r, const char *since, const char *planned,
+ * last touch (or creation: since_day, its local_day) plus the cadence, shorter with an open
+ * opportunity. */
+static void next_touch_on(const struct rules *r, int64_t since_day, const char *planned,
 			  int64_t open_opps, char next[DATE_STR_LEN])
 {
 	if (planned) {
@@ -169,12 +170,12 @@ static void next_touch_on(const struct rules *r, const char *since, const char *
 		return;
 	}
 	int cadence = open_opps > 0 ? r->cadence_open_days : r->cadence_idle_days;
-	date_from_days(local_day(since) + cadence, next);
+	date_from_days(since_day + cadence, next);
 }
 
-static int is_sleeping(const struct rules *r, int64_t today, const char *since)
+static int is_sleeping(const struct rules *r, int64_t today, int64_t since_day)
 {
-	return today - local_day(since) > r->sleeping_after_days;
+	return today - since_day > r->sleeping_after_days;
 }
 
 /* An overdue forecast's warning message, as the warning says it: NULL when it is not valid
@@ -190,14 +191,14 @@ int followup_account_derive(struct store *s, struct present_ctx *pc,
 			    const struct account_facts *f, struct account_derived *d,
 			    struct dm_err *e)
 {
-	int64_t today;
 	memset(d, 0, sizeof *d);
 	if (rules_of(s, pc, e))
 		return e->code;
-	date_to_days(pc->today, &today);
+	int64_t today = pc->today_day;
 	const char *since = f->last_touch_at ? f->last_touch_at : f->created_at;
-	next_touch_on(&pc->rules, since, f->latest_next_touch, f->open_opps, d->next_touch_on);
-	d->sleeping = is_sleeping(&pc->rules, today, since);
+	int64_t since_day = local_day(since);
+	next_touch_on(&pc->rules, since_day, f->latest_next_touch, f->open_opps, d->next_touch_on);
+	d->sleeping = is_sleeping(&pc->rules, today, since_day);
 	/* the segment from the account's order facts; the orders themselves come only when a
 	 * product may have the three a forecast needs (sqlbuild.c) */
 	d->segment = followup_segment(f->order_count, f->first_order_on, today);
@@ -266,8 +267,10 @@ int followup_present_account(struct store *s, struct present_ctx *pc, json_t *re
 
 /* ---- an account of a list as text ----------------------------------------------------------------- */
 
-/* The columns of the facts among kind_account's selected fields (store_row's order). */
-static void account_layout_init(struct account_text *at)
+/* The columns of the facts among kind_account's selected fields (store_row's order). lean: the
+ * row holds only the fields the text writes or derives from (at->only), not the internal ones
+ * the rules' own scans read (_latest_contact_ids, _won_opps: ≈ 6 % of a list's columns). */
+static void account_layout_init(struct account_text *at, int lean)
 {
 	static const char *const names[AT_NFACTS] = {
 		"id", "created_at", "last_touch_at", "lifecycle", "_latest_next_touch",
@@ -279,15 +282,26 @@ static void account_layout_init(struct account_text *at)
 		at->col[i] = -1;
 	for (size_t i = 0; i < kind_account.nfields; i++) {
 		const struct field *f = &kind_account.fields[i];
+		int fact = -1;
 		if (!model_is_selected(f))
 			continue;
 		for (int j = 0; j < AT_NFACTS; j++)
 			if (!strcmp(f->name, names[j]))
-				at->col[j] = (int)col;
+				fact = j;
+		if (lean && (f->flags & FF_INTERNAL) && fact < 0)
+			continue;
+		if (fact >= 0)
+			at->col[fact] = (int)col;
+		if (lean)
+			at->only[col] = f->name;   /* the field's own name: model_query_selects */
 		/* the fields' names are ASCII with nothing to escape (model.c), so ,"name": */
 		size_t n = strlen(f->name) + 4;
-		if (col >= STORE_ROW_MAX || used + n > sizeof at->keys || n > 255)
+		if (col >= STORE_ROW_MAX || used + n + AT_KEY_COPY > sizeof at->keys || n > 255)
 			abort();   /* the model outgrew the table: a build-time fact */
+		at->field[col] = f;
+		at->how[col] = f->flags & FF_INTERNAL ? ATC_INTERNAL :
+			       f->type == FT_INT || f->type == FT_REF ? ATC_INT :
+			       f->type == FT_BOOL ? ATC_BOOL : f->type == FT_JSON ? ATC_JSON : ATC_TEXT;
 		at->key_at[col] = (unsigned short)used;
 		at->key_len[col] = (unsigned char)n;
 		at->keys[used] = ',';
@@ -301,12 +315,13 @@ static void account_layout_init(struct account_text *at)
 	at->ncols = col;
 }
 
-static struct account_text account_layout;
+static struct account_text account_layout, account_list_layout;
 static pthread_once_t account_layout_once = PTHREAD_ONCE_INIT;
 
 static void account_layout_once_init(void)
 {
-	account_layout_init(&account_layout);
+	account_layout_init(&account_layout, 0);
+	account_layout_init(&account_list_layout, 1);
 }
 
 const struct account_text *followup_account_layout(void)
@@ -315,12 +330,29 @@ const struct account_text *followup_account_layout(void)
 	return &account_layout;
 }
 
-/* Column c's key (followup_account_layout), with its comma unless it is the first. */
+const struct account_text *followup_account_list_layout(void)
+{
+	pthread_once(&account_layout_once, account_layout_once_init);
+	return &account_list_layout;
+}
+
+/* Column c's key (followup_account_layout), with its comma unless it is the first. A key's
+ * length is at most 255 (an unsigned char), and GCC inlines a copy of a length so bounded as
+ * `rep movsq`, whose start-up cost was ≈ 40 % of this function's own time: the key is copied
+ * as AT_KEY_COPY bytes, a few vector moves (the table holds that many past each key's start,
+ * the buffer has the room, the bytes past the key are written over next). */
 static inline void put_col_key(struct buf *b, const struct account_text *at, size_t c, int *first)
 {
-	int skip = *first;
+	size_t skip = (size_t)*first, n = (size_t)at->key_len[c] - skip;
+	const char *k = at->keys + at->key_at[c] + skip;
 	*first = 0;
-	buf_put(b, at->keys + at->key_at[c] + skip, (size_t)at->key_len[c] - (size_t)skip);
+	if (!b->cap && n <= AT_KEY_COPY && b->len + AT_KEY_COPY < b->alloc) {
+		memcpy(b->data + b->len, k, AT_KEY_COPY);
+		b->len += n;
+		b->data[b->len] = '\0';
+		return;
+	}
+	buf_put(b, k, n);
 }
 
 /* The text of a string column as json_string would hold it: json_string reads up to the first
@@ -357,20 +389,17 @@ static int put_json(struct buf *b, const json_t *v)
 	return rc;
 }
 
-/* The key of a field, quoted, and its colon: the fields' names are ASCII with nothing to
- * escape (model.c), so "name": as they are. */
-static void put_key(struct buf *b, const char *name, int *first)
-{
-	if (!*first)
-		buf_put(b, ",\"", 2);
-	else
-		buf_put(b, "\"", 1);
-	*first = 0;
-	buf_put(b, name, strlen(name));
-	buf_put(b, "\":", 2);
-}
-
 #define PUT_LIT(b, lit) buf_put((b), (lit), sizeof(lit) - 1)
+/* The key of a computed field (a literal: ASCII with nothing to escape), quoted, and its colon,
+ * after a comma unless it is the first. */
+#define PUT_KEY(b, lit, first) \
+	do { \
+		if (*(first)) \
+			PUT_LIT(b, "\"" lit "\":"); \
+		else \
+			PUT_LIT(b, ",\"" lit "\":"); \
+		*(first) = 0; \
+	} while (0)
 
 /* The orders' text when it is [["product","date"],...] as SQLite's json_group_array writes it
  * and jsontext_quick reads it (strings of valid UTF-8 without escapes): the facts point into
@@ -467,20 +496,16 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 	 * lifecycle as presented, then the computed ones in the order followup_present_account
 	 * adds them */
 	int first = 1;
-	size_t col = 0;
 	PUT_LIT(b, "{");
-	for (size_t i = 0; i < kind_account.nfields; i++) {
-		const struct field *fd = &kind_account.fields[i];
-		if (!model_is_selected(fd))
-			continue;
-		const struct store_value *v = &r->v[col];
-		int is_lifecycle = (int)col == at->col[AT_LIFECYCLE];
-		size_t ci = col++;
+	for (size_t ci = 0; ci < at->ncols; ci++) {
+		const struct field *fd = at->field[ci];
+		const struct store_value *v = &r->v[ci];
+		int how = at->how[ci];
 		json_t *wv = NULL;
 		int first_was = first;
-		if (fd->flags & FF_INTERNAL)
+		if (how == ATC_INTERNAL)
 			continue;
-		if (is_lifecycle && d.decline) {
+		if ((int)ci == at->col[AT_LIFECYCLE] && d.decline) {
 			put_col_key(b, at, ci, &first);
 			PUT_LIT(b, "\"decline\"");
 			if (fd == want)   /* the cursor compares the stored lifecycle */
@@ -490,12 +515,12 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 			PUT_LIT(b, "null");
 			if (fd == want)
 				wv = json_null();
-		} else if (fd->type == FT_INT || fd->type == FT_REF) {
+		} else if (how == ATC_INT) {
 			put_col_key(b, at, ci, &first);
 			jsontext_int(b, (long long)v->i);
 			if (fd == want)
 				wv = json_integer(v->i);
-		} else if (fd->type == FT_BOOL) {
+		} else if (how == ATC_BOOL) {
 			put_col_key(b, at, ci, &first);
 			if (v->i)
 				PUT_LIT(b, "true");
@@ -503,7 +528,7 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 				PUT_LIT(b, "false");
 			if (fd == want)
 				wv = json_boolean(v->i);
-		} else if (fd->type == FT_JSON) {
+		} else if (how == ATC_JSON) {
 			put_col_key(b, at, ci, &first);
 			if (jsontext_quick(v->s, v->n)) {
 				buf_put(b, v->s, v->n);   /* its own compact text */
@@ -531,16 +556,16 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 		if (wv)
 			*want_value = wv;
 	}
-	put_key(b, "next_touch_on", &first);
+	PUT_KEY(b, "next_touch_on", &first);
 	jsontext_string(b, d.next_touch_on, strlen(d.next_touch_on));
-	put_key(b, "sleeping", &first);
+	PUT_KEY(b, "sleeping", &first);
 	if (d.sleeping)
 		PUT_LIT(b, "true");
 	else
 		PUT_LIT(b, "false");
-	put_key(b, "segment", &first);
+	PUT_KEY(b, "segment", &first);
 	jsontext_string(b, d.segment, strlen(d.segment));
-	put_key(b, "repurchase", &first);
+	PUT_KEY(b, "repurchase", &first);
 	PUT_LIT(b, "[");
 	for (size_t i = 0; i < d.nitems; i++) {
 		const struct repurchase_item *it = &d.items[i];
@@ -562,7 +587,7 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 			PUT_LIT(b, ",\"overdue\":false}");
 	}
 	PUT_LIT(b, "]");
-	put_key(b, "warnings", &first);
+	PUT_KEY(b, "warnings", &first);
 	PUT_LIT(b, "[");
 	int nw = 0;
 	for (size_t i = 0; i < d.nitems; i++) {

@@ -68,9 +68,17 @@ enum {
 	AT_FIRST_ORDER_ON, AT_OPEN_OPPS, AT_ORDER_COUNT, AT_ORDERS, AT_NFACTS
 };
 #define AT_KEYS_MAX 2048
+#define AT_KEY_COPY 32   /* put_col_key's fixed copy: keys (and AT_KEYS_MAX) leave this much */
+/* How a column is written (followup_account_text): left out (internal), or by its type. */
+enum { ATC_INTERNAL, ATC_INT, ATC_BOOL, ATC_JSON, ATC_TEXT };
 struct account_text {
 	int col[AT_NFACTS];   /* each fact's index in store_row, -1 when not selected */
 	size_t ncols;
+	const struct field *field[STORE_ROW_MAX];   /* each column's field */
+	unsigned char how[STORE_ROW_MAX];           /* each column's ATC_ */
+	/* followup_account_list_layout: the query's only (its fields' own names, NULL-terminated);
+	 * followup_account_layout: only[0] is NULL (every selected field) */
+	const char *only[STORE_ROW_MAX + 1];
 	/* each column's key as written after another field: ,"name": (keys + key_at[c],
 	 * key_len[c] bytes; the first field's skips the comma) */
 	unsigned short key_at[STORE_ROW_MAX];
@@ -78,6 +86,9 @@ struct account_text {
 	char keys[AT_KEYS_MAX];
 };
 const struct account_text *followup_account_layout(void);
+/* The lists' layout: the fields the text writes or derives from, which the list's query asks
+ * for alone (store_query's only = at->only): not the internal fields only the rules' scans read. */
+const struct account_text *followup_account_list_layout(void);
 int followup_account_text(struct store *s, struct present_ctx *pc, const struct account_text *at,
 			  const struct store_row *r, struct buf *b, const struct field *want,
 			  json_t **want_value, struct dm_err *e);

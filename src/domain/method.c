@@ -22,6 +22,7 @@ void present_ctx_init(struct present_ctx *pc)
 	memset(pc, 0, sizeof *pc);
 	pc->now_ms = time_now_ms();
 	date_today_offset(AGENDA_TZ_MINUTES, pc->today);
+	date_to_days(pc->today, &pc->today_day);
 }
 
 void present_ctx_release(struct present_ctx *pc)

@@ -15,6 +15,7 @@ struct present_ctx {
 	json_t *stages;
 	int64_t now_ms;
 	char today[11];
+	int64_t today_day;             /* today's days since the epoch (date_to_days) */
 	int64_t account_id;            /* the account access and importance below are for */
 	struct account_access access;
 	int vvip;

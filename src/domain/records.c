@@ -1130,7 +1130,8 @@ int rec_list_text(struct store *s, const struct kind *k, const struct viewer *v,
 	lt.sort = lp.q.sort ? lp.q.sort : model_field(k, "id");
 	lt.e = e;
 	present_ctx_init(&lt.pc);
-	lt.at = followup_account_layout();
+	lt.at = followup_account_list_layout();
+	lp.q.only = lt.at->only;   /* the row without the fields the text never reads */
 	lp.q.limit = lt.limit + 1;   /* one more tells whether there is a next page */
 	size_t from = out->len;
 	buf_reserve(out, (size_t)lt.limit * 1024 + 64);   /* ≈ 700 bytes an account */

@@ -644,6 +644,11 @@ int model_query_selects(const struct field *f, const char *const *only)
 		return 0;
 	if (!only)
 		return 1;
+	/* only of the fields' own names (followup_account_list_layout): found by address, without
+	 * a string compare for each of the kind's fields and each name */
+	for (const char *const *o = only; *o; o++)
+		if (*o == f->name)
+			return 1;
 	for (; *only; only++)
 		if (!strcmp(*only, f->name))
 			return 1;

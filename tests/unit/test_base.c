@@ -449,6 +449,33 @@ static void dates(void **state)
 	assert_int_equal(date_valid(today), 1);
 }
 
+/* date_from_days writes the date without formatting a whole instant: the same text as the date
+ * part of time_format at that day's midnight, for every day from year 0 to past 9999 (where
+ * both write the year modulo 10,000), before year 0 and far out. */
+static void date_from_days_is_time_formats_date(void **state)
+{
+	static const int64_t far[] = { -100000001, -100000000, -99999999, -719529, -719528, -719469,
+				       -719468, -719467, -1, 0, 1, 2932896, 2932897, 3000000,
+				       99999999, 100000000, 100000001, 1000000000 };
+	char d[DATE_STR_LEN], t[TIME_STR_LEN];
+	for (int64_t day = -719468 - 800; day <= 2932897 + 800; day++) {
+		date_from_days(day, d);
+		time_format(day * 86400000LL, t);
+		assert_int_equal(strlen(d), 10);
+		assert_memory_equal(d, t, 10);
+	}
+	for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
+		date_from_days(far[i], d);
+		time_format(far[i] * 86400000LL, t);
+		assert_int_equal(strlen(d), 10);
+		assert_memory_equal(d, t, 10);
+	}
+	date_from_days(20783, d);
+	assert_string_equal(d, "2026-11-26");
+	date_from_days(-1, d);
+	assert_string_equal(d, "1969-12-31");
+}
+
 /* ---- err ------------------------------------------------------------------------------------- */
 
 static void errors_record_detail(void **state)
@@ -736,6 +763,7 @@ int main(void)
 		cmocka_unit_test(time_invalid_dates),
 		cmocka_unit_test(time_garbage),
 		cmocka_unit_test(dates),
+		cmocka_unit_test(date_from_days_is_time_formats_date),
 		cmocka_unit_test(errors_record_detail),
 		cmocka_unit_test(jsontext_matches_jansson),
 		cmocka_unit_test(jsontext_numbers_match_jansson),

@@ -18,6 +18,7 @@
 #include "base/timeutil.h"
 #include "base/log.h"
 #include "domain/auth.h"
+#include "domain/followup.h"
 #include "domain/records.h"
 #include "model/model.h"
 #include "store/store.h"
@@ -1065,6 +1066,81 @@ static int same_get(struct fx *f, const struct viewer *v, int64_t id)
 	return !rc1;
 }
 
+/* The lists' rows (followup_account_list_layout) hold the fields the text writes or derives its
+ * fields from, and nothing else: not the internal fields that only the rules' own scans read
+ * (_latest_contact_ids, _won_opps); store_list_rows with the layout's only hands over rows of
+ * exactly its columns, each value the same as the whole row's (store_list). */
+static int lean_row(void *arg, const struct store_row *r)
+{
+	const struct account_text *at = followup_account_list_layout();
+	json_t **items = arg, *rec = json_array_get(items[0], json_array_size(items[1]));
+	assert_int_equal(r->n, at->ncols);
+	assert_non_null(rec);
+	for (size_t c = 0; c < r->n; c++) {
+		json_t *v = json_object_get(rec, at->field[c]->name);
+		assert_non_null(v);
+		if (r->v[c].null)
+			assert_true(json_is_null(v));
+		else if (json_is_integer(v) || json_is_boolean(v))
+			assert_int_equal(r->v[c].i, json_is_integer(v) ? json_integer_value(v) :
+					 json_is_true(v));
+		else if (json_is_string(v))
+			assert_string_equal(r->v[c].s, json_string_value(v));
+	}
+	json_array_append_new(items[1], json_integer(1));
+	return 0;
+}
+
+static void list_rows_read_what_the_text_writes(void **state)
+{
+	struct fx *f = *state;
+	struct dm_err e;
+	static const char *const facts[] = { "_latest_next_touch", "_first_order_on", "_open_opps",
+					     "_order_count", "_orders" };
+	const struct account_text *at = followup_account_list_layout();
+	const struct account_text *full = followup_account_layout();
+	size_t n = 0, internal = 0;
+	for (size_t i = 0; i < kind_account.nfields; i++) {
+		const struct field *fd = &kind_account.fields[i];
+		int fact = 0;
+		for (size_t j = 0; j < sizeof facts / sizeof facts[0]; j++)
+			fact |= !strcmp(fd->name, facts[j]);
+		int want = model_is_selected(fd) && (!(fd->flags & FF_INTERNAL) || fact);
+		internal += model_is_selected(fd) && (fd->flags & FF_INTERNAL) && !fact;
+		assert_int_equal(model_query_selects(fd, at->only), want);
+		if (want) {
+			assert_true(n < at->ncols);
+			assert_ptr_equal(at->field[n], fd);
+			n++;
+		}
+	}
+	assert_int_equal(at->ncols, n);
+	assert_int_equal(internal, 2);
+	assert_int_equal(full->ncols, n + internal);
+	for (int i = 0; i < AT_NFACTS; i++)   /* every fact the rules derive from is read */
+		assert_true(at->col[i] >= 0 && (size_t)at->col[i] < at->ncols);
+	/* the names found as strings too, not only by address */
+	const char *copies[STORE_ROW_MAX + 1] = { 0 };
+	for (size_t c = 0; c < n; c++)
+		copies[c] = strdup(at->only[c]);
+	for (size_t i = 0; i < kind_account.nfields; i++)
+		assert_int_equal(model_query_selects(&kind_account.fields[i], copies),
+				 model_query_selects(&kind_account.fields[i], at->only));
+	for (size_t c = 0; c < n; c++)
+		free((char *)copies[c]);
+	/* the store's rows of that only, against its whole rows */
+	struct store_query q = { .kind = &kind_account, .viewer = &f->v_admin, .limit = 100 };
+	json_t *items[2] = { NULL, json_array() };
+	dm_err_clear(&e);
+	assert_int_equal(store_list(f->s, &q, &items[0], &e), 0);
+	assert_true(json_array_size(items[0]) >= 4);
+	q.only = at->only;
+	assert_int_equal(store_list_rows(f->s, &q, lean_row, items, &e), 0);
+	assert_int_equal(json_array_size(items[1]), json_array_size(items[0]));
+	json_decref(items[0]);
+	json_decref(items[1]);
+}
+
 static void list_text_matches_tree(void **state)
 {
 	struct fx *f = *state;
@@ -1251,6 +1327,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(cursor_pagination, setup, teardown),
 		cmocka_unit_test_setup_teardown(list_filters_and_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(list_text_matches_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(list_rows_read_what_the_text_writes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
