@@ -779,11 +779,43 @@ static void agenda_take(void *arg, const struct agenda_row *row)
 	}
 }
 
-/* One row of the page (store_agenda_accounts), found by id. */
+/* One row of the page (store_agenda_accounts), found by id: its texts are offsets into
+ * page_rows.text (-1: null) until the page is read, as the store's are valid during its call
+ * only. */
 struct page_row {
-	int64_t id;
-	json_t *row;
+	int64_t id, contact_id;
+	ptrdiff_t name, contact_name;
 };
+
+struct page_rows {
+	struct page_row *rows;
+	size_t n, alloc;
+	struct buf text;
+};
+
+static ptrdiff_t page_text(struct page_rows *p, const char *t)
+{
+	if (!t)
+		return -1;
+	ptrdiff_t off = (ptrdiff_t)p->text.len;
+	buf_append(&p->text, t, strlen(t) + 1);
+	return off;
+}
+
+static void page_take(void *arg, int64_t id, const char *name, int64_t contact_id,
+		      const char *contact_name)
+{
+	struct page_rows *p = arg;
+	if (p->n == p->alloc) {
+		p->alloc = p->alloc ? p->alloc * 2 : 64;
+		p->rows = xrealloc(p->rows, p->alloc * sizeof *p->rows);
+	}
+	struct page_row *r = &p->rows[p->n++];
+	r->id = id;
+	r->contact_id = contact_id;
+	r->name = page_text(p, name);
+	r->contact_name = contact_id ? page_text(p, contact_name) : -1;
+}
 
 static int by_page_id(const void *a, const void *b)
 {
@@ -791,61 +823,83 @@ static int by_page_id(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
-static json_t *page_get(const struct page_row *page, size_t n, int64_t id)
+static const struct page_row *page_get(const struct page_rows *p, int64_t id)
 {
 	struct page_row key = { .id = id };
-	const struct page_row *p = bsearch(&key, page, n, sizeof *page, by_page_id);
-	return p ? p->row : NULL;
+	return p->n ? bsearch(&key, p->rows, p->n, sizeof *p->rows, by_page_id) : NULL;
 }
 
-/* field of the page's row of id as a new reference; null when the page has no such row */
-static json_t *page_field(const struct page_row *page, size_t n, int64_t id, const char *field)
-{
-	json_t *v = json_object_get(page_get(page, n, id), field);
-	return v ? json_incref(v) : json_null();
-}
-
-/* The page's names and latest contacts: rows (all chunks together) indexed by id in *page. */
+/* The page's names and latest contacts, indexed by id. */
 static int page_read(struct store *s, const struct viewer *v, const int64_t *ids, size_t n,
-		     json_t *rows, struct page_row **page, size_t *npage, struct dm_err *e)
+		     struct page_rows *p, struct dm_err *e)
 {
 	for (size_t i = 0; i < n; i += AGENDA_IDS_MAX) {
 		struct agenda_cut cut = { .ids = ids + i,
 					  .nids = n - i < AGENDA_IDS_MAX ? n - i : AGENDA_IDS_MAX };
-		json_t *chunk = NULL;
-		int rc = store_agenda_accounts(s, v, v->user_id, &cut, &chunk, e);
+		int rc = store_agenda_accounts(s, v, v->user_id, &cut, page_take, p, e);
 		if (rc)
 			return rc;
-		json_array_extend(rows, chunk);
-		json_decref(chunk);
 	}
-	size_t j;
-	json_t *r;
-	*npage = json_array_size(rows);
-	*page = xcalloc(*npage + 1, sizeof **page);
-	json_array_foreach(rows, j, r) {
-		(*page)[j].id = int_of(r, "id");
-		(*page)[j].row = r;
-	}
-	qsort(*page, *npage, sizeof **page, by_page_id);
+	if (p->n > 1)
+		qsort(p->rows, p->n, sizeof *p->rows, by_page_id);
 	return 0;
 }
 
-static json_t *follow_up_item(const struct due_account *d, const struct page_row *page, size_t n)
+/* A stored text as a JSON string, or null (none, or no valid UTF-8: what the objects this
+ * replaced held for it). */
+static void put_text(struct buf *b, const struct page_rows *p, ptrdiff_t off)
 {
-	json_t *row = page_get(page, n, d->id), *contact = json_null();
+	const char *t = off < 0 ? NULL : p->text.data + off;
+	if (!t || jsontext_string_checked(b, t, strlen(t)))
+		PUT_LIT(b, "null");
+}
+
+/* {"account_id":…,"account_name":…,"contact":{"id":…,"name":…}|null,"next_touch_on":…,
+ * "days_overdue":…,"reason":…}: the keys and values the jansson object this replaced held. */
+static void follow_up_item(struct buf *b, const struct due_account *d, const struct page_rows *p)
+{
+	const struct page_row *row = page_get(p, d->id);
 	char next[DATE_STR_LEN];
 	if (d->planned)
 		memcpy(next, d->next, sizeof next);
 	else
 		date_from_days(d->next_day, next);
-	if (json_is_integer(json_object_get(row, "contact_id")))
-		contact = json_pack("{s:O,s:O}", "id", json_object_get(row, "contact_id"), "name",
-				    json_object_get(row, "contact_name"));
-	return json_pack("{s:I,s:o,s:o,s:s,s:I,s:s}", "account_id", (json_int_t)d->id,
-			 "account_name", page_field(page, n, d->id, "name"), "contact", contact,
-			 "next_touch_on", next, "days_overdue", (json_int_t)d->overdue, "reason",
-			 d->planned ? "planned" : "cadence");
+	PUT_LIT(b, "{\"account_id\":");
+	jsontext_int(b, d->id);
+	PUT_LIT(b, ",\"account_name\":");
+	put_text(b, p, row ? row->name : -1);
+	PUT_LIT(b, ",\"contact\":");
+	if (row && row->contact_id) {
+		PUT_LIT(b, "{\"id\":");
+		jsontext_int(b, row->contact_id);
+		PUT_LIT(b, ",\"name\":");
+		put_text(b, p, row->contact_name);
+		PUT_LIT(b, "}");
+	} else {
+		PUT_LIT(b, "null");
+	}
+	PUT_LIT(b, ",\"next_touch_on\":");
+	jsontext_string(b, next, strlen(next));
+	PUT_LIT(b, ",\"days_overdue\":");
+	jsontext_int(b, d->overdue);
+	if (d->planned)
+		PUT_LIT(b, ",\"reason\":\"planned\"}");
+	else
+		PUT_LIT(b, ",\"reason\":\"cadence\"}");
+}
+
+static void sleeping_item(struct buf *b, const struct quiet_account *q, const struct page_rows *p)
+{
+	const struct page_row *row = page_get(p, q->id);
+	PUT_LIT(b, "{\"account_id\":");
+	jsontext_int(b, q->id);
+	PUT_LIT(b, ",\"account_name\":");
+	put_text(b, p, row ? row->name : -1);
+	PUT_LIT(b, ",\"last_touch_at\":");
+	if (q->touched && !jsontext_string_checked(b, q->since, strlen(q->since)))
+		PUT_LIT(b, "}");
+	else
+		PUT_LIT(b, "null}");
 }
 
 /* The instant day (UTC+8) begins, as the store's timestamps are written. */
@@ -1026,21 +1080,18 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 }
 
 int followup_agenda(struct store *s, const struct viewer *v, const char *date, size_t limit,
-		    json_t **out, struct dm_err *e)
+		    struct buf *out, struct dm_err *e)
 {
 	char today_s[DATE_STR_LEN];
 	int64_t day, today;
 	struct rules r;
 	struct agenda_scan a = { .text = BUF_INIT(0) };
-	struct page_row *page = NULL;
-	size_t npage = 0, i;
+	struct page_rows page = { .text = BUF_INIT(0) };
+	size_t i;
 	int64_t *ids = NULL;
-	json_t *warnings = NULL, *rows = json_array();
-	*out = NULL;
-	if (date && date_to_days(date, &day)) {
-		json_decref(rows);
+	json_t *warnings = NULL;
+	if (date && date_to_days(date, &day))
 		return dm_fail(e, DM_EPARAM, "date", "date must be YYYY-MM-DD");
-	}
 	date_today_offset(AGENDA_TZ_MINUTES, today_s);
 	date_to_days(today_s, &today);
 	if (!date) {
@@ -1083,26 +1134,36 @@ int followup_agenda(struct store *s, const struct viewer *v, const char *date, s
 		ids[i] = a.due[i].id;
 	for (i = 0; i < nq; i++)
 		ids[nf + i] = a.quiet[i].id;
-	if ((rc = page_read(s, v, ids, nf + nq, rows, &page, &npage, e)))
+	if ((rc = page_read(s, v, ids, nf + nq, &page, e)))
 		goto out;
-	json_t *follow = json_array(), *sleeping = json_array();
-	for (i = 0; i < nf; i++)
-		json_array_append_new(follow, follow_up_item(&a.due[i], page, npage));
-	for (i = 0; i < nq; i++) {
-		const struct quiet_account *q = &a.quiet[i];
-		json_array_append_new(sleeping, json_pack("{s:I,s:o,s:o}", "account_id",
-			(json_int_t)q->id, "account_name", page_field(page, npage, q->id, "name"),
-			"last_touch_at", q->touched ? json_string(q->since) : json_null()));
+	/* the answer as text: the objects, json_pack and the tree's text were a sixth of it */
+	struct buf *b = out;
+	buf_reserve(b, 1024 + (nf + nq) * 160);
+	PUT_LIT(b, "{\"date\":");
+	jsontext_string(b, date, strlen(date));
+	PUT_LIT(b, ",\"follow_ups\":[");
+	for (i = 0; i < nf; i++) {
+		if (i)
+			PUT_LIT(b, ",");
+		follow_up_item(b, &a.due[i], &page);
 	}
-	*out = json_pack("{s:s,s:o,s:I,s:O,s:o,s:I}", "date", date, "follow_ups", follow,
-			 "follow_ups_total", (json_int_t)(due_total >= 0 ? due_total :
-							  (int64_t)a.ndue), "warnings", warnings,
-			 "sleeping", sleeping, "sleeping_total",
-			 (json_int_t)(quiet_total >= 0 ? quiet_total : (int64_t)a.nquiet));
+	PUT_LIT(b, "],\"follow_ups_total\":");
+	jsontext_int(b, due_total >= 0 ? due_total : (int64_t)a.ndue);
+	PUT_LIT(b, ",\"warnings\":");
+	jsontext_append(b, warnings);
+	PUT_LIT(b, ",\"sleeping\":[");
+	for (i = 0; i < nq; i++) {
+		if (i)
+			PUT_LIT(b, ",");
+		sleeping_item(b, &a.quiet[i], &page);
+	}
+	PUT_LIT(b, "],\"sleeping_total\":");
+	jsontext_int(b, quiet_total >= 0 ? quiet_total : (int64_t)a.nquiet);
+	PUT_LIT(b, "}");
 out:
 	json_decref(warnings);
-	json_decref(rows);
-	free(page);
+	free(page.rows);
+	buf_release(&page.text);
 	free(ids);
 	free(a.due);
 	free(a.quiet);

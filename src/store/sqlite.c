@@ -1838,13 +1838,30 @@ static int sq_agenda_walk(void *impl, const struct viewer *v, int64_t owner,
 	return rows_each(impl, &q, agenda_key_of, &a, e);
 }
 
+struct agenda_page {
+	agenda_page_fn fn;
+	void *arg;
+};
+
+static int agenda_page_of(void *arg, sqlite3_stmt *st)
+{
+	struct agenda_page *p = arg;
+	int has_contact = sqlite3_column_type(st, 2) != SQLITE_NULL;
+	p->fn(p->arg, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+	      has_contact ? sqlite3_column_int64(st, 2) : 0,
+	      has_contact ? (const char *)sqlite3_column_text(st, 3) : NULL);
+	return 0;
+}
+
 static int sq_agenda_accounts(void *impl, const struct viewer *v, int64_t owner,
-			      const struct agenda_cut *cut, json_t **items, struct dm_err *e)
+			      const struct agenda_cut *cut, agenda_page_fn fn, void *arg,
+			      struct dm_err *e)
 {
 	struct qb q;
+	struct agenda_page p = { fn, arg };
 	qb_init(&q, SQL_SQLITE);
 	sql_agenda_accounts(&q, v, owner, cut);
-	return rows_run(impl, &q, items, e);
+	return rows_each(impl, &q, agenda_page_of, &p, e);
 }
 
 static int sq_sweep_add(void *impl, const char *as_of, int64_t by, int64_t *id, struct dm_err *e)
