@@ -1013,6 +1013,43 @@ static int quiet_step(void *arg, int64_t id, const char *key, const char *since,
 	return 0;
 }
 
+/* A cadence class's due range [lo, hi) and its sleeping range (-, sleep) share their first
+ * entries (a sleeping account is long overdue): counted as the three ranges between the
+ * boundaries' order, each entry is stepped once, not twice (rep1: ≈ 1,370 entries for the
+ * five counts where ≈ 1,810 were). Each of the three is wholly inside or outside either set. */
+struct split {
+	const char *b[3];   /* lo, hi and sleep in order (strcmp: SQLite's order of the text) */
+};
+
+static void split_init(struct split *sp, const char *lo, const char *hi, const char *sleep)
+{
+	const char *b[3] = { lo, hi, sleep }, *t;
+	for (int i = 1; i < 3; i++)
+		for (int k = i; k > 0 && strcmp(b[k - 1], b[k]) > 0; k--)
+			t = b[k], b[k] = b[k - 1], b[k - 1] = t;
+	memcpy(sp->b, b, sizeof b);
+}
+
+/* the three ranges: [-, b0), [b0, b1), [b1, b2) */
+static void split_ranges(const struct split *sp, enum agenda_part part, struct agenda_range *r)
+{
+	for (int i = 0; i < 3; i++)
+		r[i] = (struct agenda_range){ part, i ? sp->b[i - 1] : NULL, sp->b[i] };
+}
+
+/* the counts of [lo, hi) and of (-, sleep) from the three ranges' */
+static void split_sums(const struct split *sp, const char *lo, const char *hi, const char *sleep,
+		       const int64_t *c, int64_t *due, int64_t *quiet)
+{
+	*due = *quiet = 0;
+	for (int i = 0; i < 3; i++) {
+		if (i && strcmp(sp->b[i - 1], lo) >= 0 && strcmp(sp->b[i], hi) <= 0)
+			*due += c[i];
+		if (strcmp(sp->b[i], sleep) <= 0)
+			*quiet += c[i];
+	}
+}
+
 static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agenda_scan *a,
 			    size_t limit, int64_t *due_total, int64_t *quiet_total,
 			    struct dm_err *e)
@@ -1037,42 +1074,52 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 		{ AGENDA_IDLE, NULL, sleep },
 		{ AGENDA_QUIET_PLANNED, NULL, sleep },
 	};
-	/* the planned ones' quiet is a filter, not a range: walked whole once (when there is a
-	 * planned account at all: a seek in the counts' statement), counted here */
-	const struct agenda_range counted[6] = { ranges[0], ranges[1], ranges[2], ranges[3],
-		ranges[4], { AGENDA_PLANNED | AGENDA_ANY, NULL, "~" } };
-	int64_t counts[6];
+	/* each cadence class in the three ranges of its split; the planned ones' quiet is a
+	 * filter, not a range: walked whole once (when there is a planned account at all: a
+	 * seek in the counts' statement), counted there */
+	struct split open, idle;
+	struct agenda_range counted[8];
+	counted[0] = ranges[0];
+	split_init(&open, open_lo, open_hi, sleep);
+	split_ranges(&open, AGENDA_OPEN, counted + 1);
+	split_init(&idle, idle_lo, idle_hi, sleep);
+	split_ranges(&idle, AGENDA_IDLE, counted + 4);
+	counted[7] = (struct agenda_range){ AGENDA_PLANNED | AGENDA_ANY, NULL, "~" };
+	int64_t counts[8], due[3], quiet[3];
 	const struct agenda_range any = { AGENDA_ANY, NULL, NULL };
 	int rc = store_agenda_count(s, v, v->user_id, &any, 1, counts, e);
 	if (rc || !counts[0]) {   /* no account: nothing due, nothing sleeping */
 		*due_total = *quiet_total = 0;
 		return rc;
 	}
-	rc = store_agenda_count(s, v, v->user_id, counted, 6, counts, e);
+	rc = store_agenda_count(s, v, v->user_id, counted, 8, counts, e);
 	if (rc)
 		return rc;
+	due[0] = counts[0];
+	split_sums(&open, open_lo, open_hi, sleep, counts + 1, &due[1], &quiet[1]);
+	split_sums(&idle, idle_lo, idle_hi, sleep, counts + 4, &due[2], &quiet[2]);
 	struct quiet_walk planned = { .a = a, .want = SIZE_MAX };
-	if (counts[5] &&
+	if (counts[7] &&
 	    (rc = store_agenda_walk(s, v, v->user_id, &ranges[5], quiet_step, &planned, e)))
 		return rc;
-	counts[5] = (int64_t)planned.got;
+	quiet[0] = (int64_t)planned.got;
 	if (!limit)   /* nothing of them on the page */
 		a->nquiet = 0;
-	*due_total = counts[0] + counts[1] + counts[2];
-	*quiet_total = counts[3] + counts[4] + counts[5];
+	*due_total = due[0] + due[1] + due[2];
+	*quiet_total = quiet[0] + quiet[1] + quiet[2];
 	for (int i = 0; i < 3 && !rc && limit; i++) {
-		if (!counts[i])
+		if (!due[i])
 			continue;
 		struct due_walk w = { .a = a, .planned = i == 0, .want = limit,
 				      .cadence = i == 1 ? r->cadence_open_days :
 							  r->cadence_idle_days };
 		rc = store_agenda_walk(s, v, v->user_id, &ranges[i], due_step, &w, e);
 	}
-	for (int i = 3; i < 5 && !rc && limit; i++) {
-		if (!counts[i])
+	for (int i = 1; i < 3 && !rc && limit; i++) {
+		if (!quiet[i])
 			continue;
 		struct quiet_walk w = { .a = a, .want = limit };
-		rc = store_agenda_walk(s, v, v->user_id, &ranges[i], quiet_step, &w, e);
+		rc = store_agenda_walk(s, v, v->user_id, &ranges[2 + i], quiet_step, &w, e);
 	}
 	for (size_t i = 0; i < a->nquiet; i++)
 		a->quiet[i].since = a->text.data + a->quiet[i].off;
