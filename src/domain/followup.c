@@ -1136,7 +1136,7 @@ int followup_agenda(struct store *s, const struct viewer *v, const char *date, s
 	struct page_rows page = { .text = BUF_INIT(0) };
 	size_t i;
 	int64_t *ids = NULL;
-	json_t *warnings = NULL;
+	struct buf warnings = BUF_INIT(0);
 	if (date && date_to_days(date, &day))
 		return dm_fail(e, DM_EPARAM, "date", "date must be YYYY-MM-DD");
 	date_today_offset(AGENDA_TZ_MINUTES, today_s);
@@ -1169,7 +1169,7 @@ int followup_agenda(struct store *s, const struct viewer *v, const char *date, s
 	else if (!rc)
 		rc = agenda_candidates(s, v, &a, e);
 	if (!rc)
-		rc = method_warnings(s, v, mine, 2, &warnings, NULL, e);
+		rc = method_warnings_text(s, v, mine, 2, NULL, &warnings, NULL, e);
 	if (rc)
 		goto out;
 	/* Only the page is built: a rep of a large company may have a thousand accounts due. */
@@ -1197,7 +1197,7 @@ int followup_agenda(struct store *s, const struct viewer *v, const char *date, s
 	PUT_LIT(b, "],\"follow_ups_total\":");
 	jsontext_int(b, due_total >= 0 ? due_total : (int64_t)a.ndue);
 	PUT_LIT(b, ",\"warnings\":");
-	jsontext_append(b, warnings);
+	buf_put(b, warnings.data, warnings.len);
 	PUT_LIT(b, ",\"sleeping\":[");
 	for (i = 0; i < nq; i++) {
 		if (i)
@@ -1208,7 +1208,7 @@ int followup_agenda(struct store *s, const struct viewer *v, const char *date, s
 	jsontext_int(b, quiet_total >= 0 ? quiet_total : (int64_t)a.nquiet);
 	PUT_LIT(b, "}");
 out:
-	json_decref(warnings);
+	buf_release(&warnings);
 	free(page.rows);
 	buf_release(&page.text);
 	free(ids);
