@@ -990,6 +990,7 @@ static int due_step(void *arg, int64_t id, const char *key, const char *since, i
 struct quiet_walk {
 	struct agenda_scan *a;
 	size_t want, got;
+	const char *upto;   /* counted, not kept: those whose since is after it (NULL: none) */
 };
 
 static int quiet_step(void *arg, int64_t id, const char *key, const char *since, int touched)
@@ -999,6 +1000,11 @@ static int quiet_step(void *arg, int64_t id, const char *key, const char *since,
 	(void)key;
 	if (w->got >= w->want)
 		return 1;
+	since = since ? since : "";
+	if (w->upto && strcmp(since, w->upto) > 0) {
+		w->got++;
+		return 0;
+	}
 	if (a->nquiet == a->aquiet) {
 		a->aquiet = a->aquiet ? a->aquiet * 2 : 64;
 		a->quiet = xrealloc(a->quiet, a->aquiet * sizeof *a->quiet);
@@ -1007,7 +1013,6 @@ static int quiet_step(void *arg, int64_t id, const char *key, const char *since,
 	q->id = id;
 	q->off = a->text.len;
 	q->touched = touched;
-	since = since ? since : "";
 	buf_append(&a->text, since, strlen(since) + 1);
 	w->got++;
 	return 0;
@@ -1076,7 +1081,7 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 	};
 	/* each cadence class in the three ranges of its split; the planned ones' quiet is a
 	 * filter, not a range: walked whole once (when there is a planned account at all: a
-	 * seek in the counts' statement), counted there */
+	 * seek in the counts' statement), counted there, after the other sleeping ones */
 	struct split open, idle;
 	struct agenda_range counted[8];
 	counted[0] = ranges[0];
@@ -1086,27 +1091,14 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 	split_ranges(&idle, AGENDA_IDLE, counted + 4);
 	counted[7] = (struct agenda_range){ AGENDA_PLANNED | AGENDA_ANY, NULL, "~" };
 	int64_t counts[8], due[3], quiet[3];
-	const struct agenda_range any = { AGENDA_ANY, NULL, NULL };
-	int rc = store_agenda_count(s, v, v->user_id, &any, 1, counts, e);
-	if (rc || !counts[0]) {   /* no account: nothing due, nothing sleeping */
-		*due_total = *quiet_total = 0;
-		return rc;
-	}
-	rc = store_agenda_count(s, v, v->user_id, counted, 8, counts, e);
+	/* one statement whether the owner has accounts or not: each count a seek then (the
+	 * owner's own ranges have no visibility clause to build) */
+	int rc = store_agenda_count(s, v, v->user_id, counted, 8, counts, e);
 	if (rc)
 		return rc;
 	due[0] = counts[0];
 	split_sums(&open, open_lo, open_hi, sleep, counts + 1, &due[1], &quiet[1]);
 	split_sums(&idle, idle_lo, idle_hi, sleep, counts + 4, &due[2], &quiet[2]);
-	struct quiet_walk planned = { .a = a, .want = SIZE_MAX };
-	if (counts[7] &&
-	    (rc = store_agenda_walk(s, v, v->user_id, &ranges[5], quiet_step, &planned, e)))
-		return rc;
-	quiet[0] = (int64_t)planned.got;
-	if (!limit)   /* nothing of them on the page */
-		a->nquiet = 0;
-	*due_total = due[0] + due[1] + due[2];
-	*quiet_total = quiet[0] + quiet[1] + quiet[2];
 	for (int i = 0; i < 3 && !rc && limit; i++) {
 		if (!due[i])
 			continue;
@@ -1121,7 +1113,29 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 		struct quiet_walk w = { .a = a, .want = limit };
 		rc = store_agenda_walk(s, v, v->user_id, &ranges[2 + i], quiet_step, &w, e);
 	}
-	for (size_t i = 0; i < a->nquiet; i++)
+	/* The planned ones: every one counted, but when the others hold `limit` already, the
+	 * page's last is at most their limit-th (since, id), and a planned account whose since
+	 * is later cannot be on the page: not kept (rep1: a few of its 336, not all sorted). */
+	struct quiet_walk planned = { .a = a, .want = SIZE_MAX };
+	char upto[TIME_STR_LEN];
+	if (!rc && limit && a->nquiet >= limit) {
+		for (size_t i = 0; i < a->nquiet; i++)
+			a->quiet[i].since = a->text.data + a->quiet[i].off;
+		sort_first(a->quiet, a->nquiet, sizeof *a->quiet, limit, by_quiet);
+		const char *last = a->quiet[limit - 1].since;
+		if (strlen(last) < sizeof upto) {
+			memcpy(upto, last, strlen(last) + 1);
+			planned.upto = upto;
+		}
+	}
+	if (!rc && counts[7])
+		rc = store_agenda_walk(s, v, v->user_id, &ranges[5], quiet_step, &planned, e);
+	quiet[0] = (int64_t)planned.got;
+	if (!limit)   /* nothing of them on the page */
+		a->nquiet = 0;
+	*due_total = due[0] + due[1] + due[2];
+	*quiet_total = quiet[0] + quiet[1] + quiet[2];
+	for (size_t i = 0; i < a->nquiet; i++)   /* the text may have moved */
 		a->quiet[i].since = a->text.data + a->quiet[i].off;
 	return rc;
 }
