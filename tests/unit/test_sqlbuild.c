@@ -308,6 +308,7 @@ static void agenda_reads_an_index(void **state)
 	qb_init(&q, SQL_SQLITE);
 	sql_agenda_range(&q, &mgr, 4, &r, 1);
 	assert_null(strstr(q.sql.data, "account_team"));
+	qb_release(&q);
 	r.part = AGENDA_PLANNED | AGENDA_ANY;
 	r.lo = NULL;
 	qb_init(&q, SQL_SQLITE);
