@@ -84,7 +84,6 @@ static int agenda_h(struct http_req *rq, struct http_resp *rs)
 {
 	const char *date = NULL;
 	int64_t limit = AGENDA_LIMIT_DEFAULT;
-	json_t *out;
 	for (size_t i = 0; i < rq->nparams; i++) {
 		const char *k = rq->params[i].key, *val = rq->params[i].value;
 		if (!strcmp(k, "date")) {
@@ -97,10 +96,15 @@ static int agenda_h(struct http_req *rq, struct http_resp *rs)
 			return dm_fail(&rq->err, DM_EPARAM, k, "the agenda takes date and limit only");
 		}
 	}
+	struct buf out = BUF_INIT(0);
 	int rc = followup_agenda(api_store(rq), api_viewer(rq), date, (size_t)limit, &out,
 				 &rq->err);
-	if (!rc)
-		http_set_json(rs, 200, out);
+	if (!rc) {
+		size_t len;
+		char *text = buf_detach(&out, &len);
+		http_set_json_text(rs, 200, text, len);
+	}
+	buf_release(&out);
 	return rc;
 }
 

@@ -115,8 +115,7 @@ const char *followup_segment(int64_t orders, const char *first_on, int64_t today
 #define AGENDA_LIMIT_MAX 1000
 #define AGENDA_WARNINGS_MAX 500
 int followup_agenda(struct store *s, const struct viewer *v, const char *date, size_t limit,
-		    json_t **out,
-		    struct dm_err *e);
+		    struct buf *out, struct dm_err *e);
 /* Accounts in v's reach with intervention_touches or more and no won opportunity. */
 int followup_intervention(struct store *s, const struct viewer *v, json_t **items,
 			  struct dm_err *e);

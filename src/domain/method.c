@@ -3,6 +3,7 @@
 #include "method.h"
 #include "settings.h"
 #include "followup.h"
+#include "../base/jsontext.h"
 #include "../base/text.h"
 #include "../base/timeutil.h"
 #include "../base/xmalloc.h"
@@ -700,8 +701,16 @@ struct warn_rows {
 	size_t got;
 	int64_t last_id;
 	int col[WR_N];
+	struct buf *text;       /* the agenda's: the rows' warnings written here, not as objects */
+	size_t ntext;           /* how many */
 	struct dm_err *e;
 };
+
+/* the page's warnings so far */
+static size_t warn_count(const struct warn_rows *wr)
+{
+	return wr->text ? wr->ntext : json_array_size(wr->out);
+}
 
 /* Whether the page takes opportunity id's next warning (of the code asked for): not when the
  * pages before held it, nor past the page, whose first warning is where the next page starts
@@ -717,7 +726,7 @@ static int warn_take(struct warn_rows *wr, int64_t id)
 		return 0;
 	if (wr->full)
 		return 0;
-	if (json_array_size(wr->out) >= wr->limit) {
+	if (warn_count(wr) >= wr->limit) {
 		wr->full = 1;
 		wr->next_id = id;
 		wr->next_k = k;
@@ -729,7 +738,7 @@ static int warn_take(struct warn_rows *wr, int64_t id)
 /* Whether the page needs no further opportunity. */
 static int warn_done(const struct warn_rows *wr)
 {
-	return wr->full || (!wr->want_next && json_array_size(wr->out) >= wr->limit);
+	return wr->full || (!wr->want_next && warn_count(wr) >= wr->limit);
 }
 
 /* 1 when every field of only (in WR_ order) is a column of the row; 0: read the records. */
@@ -764,6 +773,41 @@ static json_t *warn_ref(const struct store_value *v)
 	return v->null ? json_null() : json_integer(v->i);
 }
 
+static void warn_text_ref(struct buf *b, const struct store_value *v)
+{
+	if (v->null)
+		buf_put(b, "null", 4);
+	else
+		jsontext_int(b, v->i);
+}
+
+/* The k-th warning of the page as text: what jsontext_append writes of the object below. The
+ * code's and message's texts are the program's (no character to escape, as jsontext_string
+ * checks anyway). */
+static void warn_text_item(struct buf *b, size_t k, int64_t id, const char *name,
+			   const struct store_value *account, const struct store_value *owner,
+			   const char *stage, int code)
+{
+	buf_put(b, k ? ",{\"opportunity_id\":" : "{\"opportunity_id\":", k ? 19 : 18);
+	jsontext_int(b, id);
+	buf_puts(b, ",\"opportunity_name\":");
+	if (name)
+		jsontext_string(b, name, strlen(name));
+	else
+		buf_put(b, "null", 4);
+	buf_puts(b, ",\"account_id\":");
+	warn_text_ref(b, account);
+	buf_puts(b, ",\"owner_id\":");
+	warn_text_ref(b, owner);
+	buf_puts(b, ",\"stage\":");
+	jsontext_string(b, stage, strlen(stage));
+	buf_puts(b, ",\"code\":");
+	jsontext_string(b, warning_codes[code], strlen(warning_codes[code]));
+	buf_puts(b, ",\"message\":");
+	jsontext_string(b, warning_messages[code], strlen(warning_messages[code]));
+	buf_put(b, "}", 1);
+}
+
 /* One opportunity of the page: its warnings appended as the record path appends them (a text
  * the record would lack, being no UTF-8, reads as that path reads a missing field). */
 static int warn_row(void *arg, const struct store_row *r)
@@ -794,6 +838,11 @@ static int warn_row(void *arg, const struct store_row *r)
 			continue;
 		if (!warn_take(wr, wr->last_id))
 			continue;
+		if (wr->text) {
+			warn_text_item(wr->text, wr->ntext++, wr->last_id, name, &v[c[WR_ACCOUNT]],
+				       &v[c[WR_OWNER]], stage, i);
+			continue;
+		}
 		json_array_append_new(wr->out, json_pack("{s:I,s:o,s:o,s:o,s:s,s:s,s:s}",
 			"opportunity_id", (json_int_t)wr->last_id, "opportunity_name",
 			name ? json_string(name) : json_null(),
@@ -841,13 +890,20 @@ static int warn_cursor(const char *s, int64_t *id, int64_t *k)
 int method_warnings(struct store *s, const struct viewer *v, const struct kv *params, size_t n,
 		    json_t **items, char **next, struct dm_err *e)
 {
+	return method_warnings_text(s, v, params, n, items, NULL, next, e);
+}
+
+int method_warnings_text(struct store *s, const struct viewer *v, const struct kv *params,
+			 size_t n, json_t **items, struct buf *text, char **next, struct dm_err *e)
+{
 	const char *code = NULL;
 	struct store_query q;
 	struct present_ctx pc;
 	long long limit = LIST_MAX_LIMIT;
 	int64_t skip_id = 0, skip_k = 0;
 	int rc = 0;
-	*items = NULL;
+	if (items)
+		*items = NULL;
 	if (next)
 		*next = NULL;
 	memset(&q, 0, sizeof q);
@@ -924,6 +980,11 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 	/* SQLite: the rows as C values (warn_row), where each was a jansson object of 11 fields
 	 * read back by name (a quarter of the warnings' cost in a rep's agenda) */
 	int by_rows = store_has_list_rows(s) && warn_rows_init(&wr, warned);
+	size_t text_start = text ? text->len : 0;
+	if (text && by_rows) {
+		wr.text = text;
+		buf_put(text, "[", 1);
+	}
 	for (;;) {
 		json_t *page = NULL, *opp;
 		size_t i, got;
@@ -998,9 +1059,18 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 	for (int i = 0; i < q.nfilters; i++)
 		json_decref(q.filters[i].value);
 	if (rc) {
+		if (text) {   /* nothing of a partial list */
+			text->len = text_start;
+			if (text->data)
+				text->data[text_start] = '\0';
+		}
 		json_decref(out);
 		return rc;
 	}
+	if (text && by_rows)
+		buf_put(text, "]", 1);
+	else if (text)
+		jsontext_append(text, out);
 	/* the page's warnings in opportunity order; the next page starts at the first warning
 	 * past it, or where the scan stopped at WARN_SCAN_MAX (a page then may hold fewer than
 	 * limit, none even: follow next until it is null) */
@@ -1008,7 +1078,10 @@ int method_warnings(struct store *s, const struct viewer *v, const struct kv *pa
 		*next = xasprintf("%lld.%lld", (long long)wr.next_id, (long long)wr.next_k);
 	else if (next && capped)
 		*next = xasprintf("%lld.0", (long long)q.after_id + 1);
-	*items = out;
+	if (text)
+		json_decref(out);
+	else
+		*items = out;
 	return 0;
 }
 

@@ -9,6 +9,8 @@
 #include "records.h"
 #include "settings.h"
 
+struct buf;
+
 /* What presenting a run of records needs once: the stages, today, and the caller's access to the
  * last account looked at. */
 struct present_ctx {
@@ -71,6 +73,11 @@ int method_link_add(struct store *s, const struct viewer *v, int64_t opportunity
  * *next (caller frees; may be NULL to ignore) is the cursor of the next page, or NULL. */
 int method_warnings(struct store *s, const struct viewer *v, const struct kv *params, size_t n,
 		    json_t **items, char **next, struct dm_err *e);
+/* method_warnings with the list appended to text as its JSON text (items unused), byte for
+ * byte what jsontext_append writes of *items; on SQLite each warning is written from the row,
+ * without an object. On failure text is as it was. */
+int method_warnings_text(struct store *s, const struct viewer *v, const struct kv *params,
+			 size_t n, json_t **items, struct buf *text, char **next, struct dm_err *e);
 int method_team_list(struct store *s, const struct viewer *v, int64_t account, json_t **items,
 		     struct dm_err *e);
 int method_team_put(struct store *s, const struct viewer *v, int64_t account, json_t *body,

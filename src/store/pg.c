@@ -1195,12 +1195,20 @@ static int pg_agenda_candidates(void *impl, const struct viewer *v, int64_t owne
 }
 
 static int pg_agenda_accounts(void *impl, const struct viewer *v, int64_t owner,
-			      const struct agenda_cut *cut, json_t **items, struct dm_err *e)
+			      const struct agenda_cut *cut, agenda_page_fn fn, void *arg,
+			      struct dm_err *e)
 {
 	struct qb q;
+	PGresult *r = NULL;
 	qb_init(&q, SQL_PG);
 	sql_agenda_accounts(&q, v, owner, cut);
-	return rows_run(impl, &q, items, e);
+	int rc = run(impl, &q, &r, e);
+	for (int i = 0; !rc && i < PQntuples(r); i++)
+		fn(arg, int_at(r, i, 0), PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1),
+		   PQgetisnull(r, i, 2) ? 0 : int_at(r, i, 2),
+		   PQgetisnull(r, i, 3) ? NULL : PQgetvalue(r, i, 3));
+	PQclear(r);
+	return rc;
 }
 
 static int pg_sweep_add(void *impl, const char *as_of, int64_t by, int64_t *id, struct dm_err *e)

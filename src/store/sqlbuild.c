@@ -1278,7 +1278,14 @@ void sql_agenda_range(struct qb *q, const struct viewer *v, int64_t owner,
 	buf_printf(&q->sql, " AND %s < ", key);
 	qb_text(q, r->hi);
 	qb_sql(q, " AND ");
-	vis_account(q, v, "t");
+	/* The owner's own agenda: every account it reads is owned by the viewer (t.owner_id is
+	 * the viewer's id above), which vis_account admits for a rep, a manager and an admin
+	 * alike, so its clause would be true of every entry (three VDBE steps an entry over the
+	 * ≈ 1,400 a rep's counts step); a partner, or another owner, gets the clause. */
+	if (owner == v->user_id && v->role != ROLE_PARTNER)
+		qb_sql(q, "TRUE");
+	else
+		vis_account(q, v, "t");
 	if (!count && r->part != AGENDA_QUIET_PLANNED)
 		qb_sql(q, " ORDER BY " AGENDA_KEY("t.") ", t.id");
 	if (count == 2)

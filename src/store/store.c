@@ -352,9 +352,10 @@ int store_agenda_walk(struct store *s, const struct viewer *v, int64_t owner,
 }
 
 int store_agenda_accounts(struct store *s, const struct viewer *v, int64_t owner,
-			  const struct agenda_cut *cut, json_t **items, struct dm_err *e)
+			  const struct agenda_cut *cut, agenda_page_fn fn, void *arg,
+			  struct dm_err *e)
 {
-	return s->ops->agenda_accounts(s->impl, v, owner, cut, items, e);
+	return s->ops->agenda_accounts(s->impl, v, owner, cut, fn, arg, e);
 }
 
 int store_sweep_add(struct store *s, const char *as_of, int64_t by, int64_t *id,

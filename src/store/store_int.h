@@ -74,7 +74,8 @@ struct store_ops {
 				 const struct agenda_cut *cut, agenda_row_fn fn, void *arg,
 				 struct dm_err *e);
 	int (*agenda_accounts)(void *impl, const struct viewer *v, int64_t owner,
-			       const struct agenda_cut *cut, json_t **items, struct dm_err *e);
+			       const struct agenda_cut *cut, agenda_page_fn fn, void *arg,
+			       struct dm_err *e);
 	/* NULL when the store has no agenda ranges (store_agenda_ranges) */
 	int (*agenda_count)(void *impl, const struct viewer *v, int64_t owner,
 			    const struct agenda_range *r, size_t n, int64_t *counts,

@@ -223,6 +223,20 @@ class AgendaBruteForceTest(ApiTestCase):
         self.assertStatus(rep.delete("activities/%d" % latest[1]), 200)
         self.accounts[ids[9]]["acts"].remove(latest)
         self.check(offsets, "latest activity archived", limits=(1, 3, 7))
+        # the longest quiet of all at one instant, planned and not in turn: the planned ones
+        # are kept only up to the other sleeping ones' limit-th, ties included (the id orders)
+        tie = "%sT04:00:00.000Z" % (today() - datetime.timedelta(days=400)).isoformat()
+        for k in range(6):
+            acc = self.post(rep, "accounts", {"name": uniq("TIE%d" % k)})
+            self.accounts[acc["id"]] = {"acts": [], "mine": True}
+            plan = {"next_touch_on": (today() + datetime.timedelta(days=20)).isoformat()} if k % 2 == 0 else {}
+            self.act(rep, acc["id"], occurred_at=tie, **plan)
+        follow, sleeping = self.expected(today().isoformat())
+        self.assertEqual([s["last_touch_at"] for s in sleeping[:6]], [tie] * 6)
+        for limit in range(1, 9):
+            page = rep.get("me/agenda", query={"limit": limit}).json
+            self.assertEqual(page["sleeping"], sleeping[:limit], "ties: page %d" % limit)
+            self.assertEqual(page["sleeping_total"], len(sleeping))
 
     def test_agenda_equals_brute_force(self):
         self.build()

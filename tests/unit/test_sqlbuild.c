@@ -287,6 +287,28 @@ static void agenda_reads_an_index(void **state)
 					   " >= ? AND " AGENDA_KEY("t.") " < ?"));
 	assert_non_null(strstr(q.sql.data, " ORDER BY " AGENDA_KEY("t.") ", t.id"));
 	qb_release(&q);
+	/* the owner's own range: every entry is the viewer's own, which the visibility admits
+	 * for a rep, a manager and an admin; anyone else's, or a partner's, keeps the clause */
+	qb_init(&q, SQL_SQLITE);
+	sql_agenda_range(&q, &v, 4, &r, 0);
+	assert_null(strstr(q.sql.data, "account_team"));
+	assert_non_null(strstr(q.sql.data, " AND TRUE ORDER BY"));
+	qb_release(&q);
+	qb_init(&q, SQL_SQLITE);
+	sql_agenda_range(&q, &v, 5, &r, 1);
+	assert_non_null(strstr(q.sql.data, "account_team"));
+	qb_release(&q);
+	struct viewer partner = { .user_id = 4, .role = ROLE_PARTNER };
+	qb_init(&q, SQL_SQLITE);
+	sql_agenda_range(&q, &partner, 4, &r, 1);
+	assert_non_null(strstr(q.sql.data, "account_team"));
+	assert_non_null(strstr(q.sql.data, "leads"));
+	qb_release(&q);
+	struct viewer mgr = { .user_id = 4, .role = ROLE_MANAGER, .team_id = 2 };
+	qb_init(&q, SQL_SQLITE);
+	sql_agenda_range(&q, &mgr, 4, &r, 1);
+	assert_null(strstr(q.sql.data, "account_team"));
+	qb_release(&q);
 	r.part = AGENDA_PLANNED | AGENDA_ANY;
 	r.lo = NULL;
 	qb_init(&q, SQL_SQLITE);
