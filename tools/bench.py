@@ -196,7 +196,9 @@ def main():
     port = free_port()
     base = "http://127.0.0.1:%d" % port
     log = open(logs + ".serve.log", "w")
-    srv = subprocess.Popen([a.bin, "serve", "--db", db, "--listen", "127.0.0.1:%d" % port],
+    # DEALMAP_SERVE_ARGS: extra `serve` options to compare settings (as tests/api/harness.py)
+    srv = subprocess.Popen([a.bin, "serve", "--db", db, "--listen", "127.0.0.1:%d" % port]
+                           + os.environ.get("DEALMAP_SERVE_ARGS", "").split(),
                            stdout=log, stderr=subprocess.STDOUT)
     api = Api(base)
     try:

@@ -11,12 +11,14 @@
  * that is not GET/HEAD/OPTIONS is suspended when its body is in, handled by one of a pool of
  * writer threads (many, cheap: they mostly wait), and resumed with its response ready.
  *
- * libmicrohttpd runs one thread per core, and the reads that may run long go to the same pool.
- * With more threads than cores the kernel shares the cores among the busy ones in slices, and
- * a request whose thread has used its slice waits a round of the others: at 64 connections
- * the p99 of an agenda or a list was 4-7 times its p50 on 16 threads, 1.4-2 times on 2 (fix 50
- * and 51 in docs/BENCHMARKS.md). But on one thread per core a slow request would hold every
- * connection of its thread until it ends. So a read is handed to the pool when its route is
+ * libmicrohttpd runs two threads per core, and the reads that may run long go to a pool too.
+ * With many more threads than cores the kernel shares the cores among the busy ones in slices,
+ * and a request whose thread has used its slice waits a round of the others: at 64 connections
+ * the p99 of an agenda or a list was 4-7 times its p50 on 16 threads, 1.4-2 times on 2 (fixes
+ * 50 and 51 in docs/BENCHMARKS.md); two per core kept most of that (the agenda's p99 21-24 ms
+ * against 73-90 on 16, 15-16 on one per core) and answered the quick requests 10-30 % faster
+ * than one per core. But on few threads a slow request would hold every connection of its
+ * thread until it ends. So a read is handed to the pool when its route is
  * marked slow (ROUTE_SLOW: exports, backups) or when the route's recent requests have been
  * (a moving average of their time above SLOW_ROUTE_US: a manager's list of opportunities, a
  * report over the whole company); the quick ones, nearly all, stay where they arrived. The
@@ -760,7 +762,7 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 	pthread_cond_init(&srv->writes.cv, NULL);
 	pthread_cond_init(&srv->slow.cv, NULL);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1);
+	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1) * 2;
 	srv->route_us = xcalloc(cfg->nroutes + 1, sizeof *srv->route_us);
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |

@@ -83,7 +83,7 @@ struct route {
 struct http_config {
 	const char *host;
 	int port;
-	unsigned threads;                          /* libmicrohttpd's; 0 = one per core */
+	unsigned threads;                          /* libmicrohttpd's; 0 = two per core */
 	unsigned write_threads;                    /* the write pool (http.c); 0 = writes run on
 						    * libmicrohttpd's threads */
 	unsigned timeout_s;                        /* idle connection timeout */
