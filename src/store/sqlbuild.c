@@ -951,19 +951,27 @@ void sql_account_access(struct qb *q, const struct viewer *v, int64_t account)
 	qb_int(q, account);
 }
 
+void account_access_from(int owner_side, const char *access, int64_t sensitive,
+			 struct account_access *out)
+{
+	memset(out, 0, sizeof *out);
+	if (owner_side) {
+		out->read = out->write = out->sensitive = 1;
+	} else if (access) {
+		out->read = 1;
+		out->write = !strcmp(access, "write");
+		out->sensitive = sensitive != 0;
+	}
+}
+
 void account_access_of(json_t *rows, struct account_access *out)
 {
 	json_t *r = json_array_get(rows, 0);
 	memset(out, 0, sizeof *out);
-	if (!r)
-		return;
-	if (json_integer_value(json_object_get(r, "owner_side"))) {
-		out->read = out->write = out->sensitive = 1;
-	} else if (json_is_string(json_object_get(r, "access"))) {
-		out->read = 1;
-		out->write = !strcmp(json_string_value(json_object_get(r, "access")), "write");
-		out->sensitive = json_integer_value(json_object_get(r, "sensitive")) != 0;
-	}
+	if (r)
+		account_access_from(json_integer_value(json_object_get(r, "owner_side")) != 0,
+				    json_string_value(json_object_get(r, "access")),
+				    json_integer_value(json_object_get(r, "sensitive")), out);
 }
 
 void team_list_of(json_t *rows)

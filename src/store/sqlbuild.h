@@ -162,6 +162,9 @@ void sql_team_list(struct qb *q, int64_t account);
 /* A row {owner_side, access, sensitive} (none: not visible); account_access_of reads it. */
 void sql_account_access(struct qb *q, const struct viewer *v, int64_t account);
 void account_access_of(json_t *rows, struct account_access *out);
+/* The same from the row's values: access NULL when it is not text (no team membership). */
+void account_access_from(int owner_side, const char *access, int64_t sensitive,
+			 struct account_access *out);
 /* The rows of sql_team_list with sensitive as a boolean (in place). */
 void team_list_of(json_t *rows);
 void sql_owner_add(struct qb *q, int64_t account, int64_t from, int64_t to, const char *reason,

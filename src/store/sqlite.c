@@ -1788,15 +1788,10 @@ static int sq_team_list(void *impl, int64_t account, json_t **items, struct dm_e
  * every new activity on the writer's thread) */
 static int access_row(void *arg, sqlite3_stmt *st)
 {
-	struct account_access *out = arg;
-	const char *access = (const char *)sqlite3_column_text(st, 1);
-	if (sqlite3_column_int64(st, 0)) {
-		out->read = out->write = out->sensitive = 1;
-	} else if (sqlite3_column_type(st, 1) == SQLITE_TEXT && access) {
-		out->read = 1;
-		out->write = !strcmp(access, "write");
-		out->sensitive = sqlite3_column_int64(st, 2) != 0;
-	}
+	int text = sqlite3_column_type(st, 1) == SQLITE_TEXT;
+	account_access_from(sqlite3_column_int64(st, 0) != 0,
+			    text ? (const char *)sqlite3_column_text(st, 1) : NULL,
+			    sqlite3_column_int64(st, 2), arg);
 	return 1;   /* the first row only */
 }
 
