@@ -18,12 +18,12 @@
  * 50 and 51 in docs/BENCHMARKS.md); two per core kept most of that (the agenda's p99 21-24 ms
  * against 73-90 on 16, 15-16 on one per core) and answered the quick requests 10-30 % faster
  * than one per core. But on few threads a slow request would hold every connection of its
- * thread until it ends. So a read is handed to the pool when its route is
- * marked slow (ROUTE_SLOW: exports, backups) or when the route's recent requests have been
- * (a moving average of their time above SLOW_ROUTE_US: a manager's list of opportunities, a
- * report over the whole company); the quick ones, nearly all, stay where they arrived. The
- * slow reads have their own few threads, at a lower priority (SLOW_NICE): on one thread per
- * core, four slow requests on threads of equal weight took two thirds of the CPU from the
+ * thread until it ends. So a read is suspended and handed to threads of its own, as a write
+ * is, when its route is marked slow (ROUTE_SLOW: exports, backups) or when the route's recent
+ * requests have been (a moving average of their time above SLOW_ROUTE_US: a manager's list of
+ * opportunities, a report over the whole company); the quick ones, nearly all, stay where
+ * they arrived. The slow reads' threads run at a lower priority (SLOW_NICE): on one thread
+ * per core, four slow requests on threads of equal weight took two thirds of the CPU from the
  * quick ones. */
 #include "http.h"
 #include "../base/jsontext.h"
@@ -77,7 +77,8 @@ struct http_server {
 	_Atomic int64_t *route_us;
 };
 
-/* A route whose requests take this long on average is served by the pool (see the top). Well
+/* A route whose requests take this long on average is served by the slow reads' threads (see
+ * the top). Well
  * above the everyday reads (GET by id ≈ 25 µs, a list of 50 ≈ 0.15-0.35 ms, an agenda ≈ 0.5
  * ms of CPU at full scale), well below what holding a thread's connections would be felt at. */
 #define SLOW_ROUTE_US 5000
@@ -93,9 +94,7 @@ static int64_t now_us(void)
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return now_us() / 1000;
 }
 
 /* Per-request state, kept in MHD's con_cls. */

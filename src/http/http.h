@@ -61,8 +61,8 @@ typedef int (*http_handler)(struct http_req *rq, struct http_resp *rs);
 enum route_flag {
 	ROUTE_PUBLIC = 1 << 0,   /* no authentication */
 	ROUTE_LIST = 1 << 1,     /* documentation: answers a paged list */
-	ROUTE_SLOW = 1 << 2,     /* may run long (an export, a report over the company, a backup):
-				  * handled by the pool, off libmicrohttpd's threads (http.c) */
+	ROUTE_SLOW = 1 << 2,     /* may run long (an export, a backup): handled by the slow
+				  * reads' threads, off libmicrohttpd's (http.c) */
 };
 
 struct route {
