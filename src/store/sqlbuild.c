@@ -520,6 +520,48 @@ static void keyset(struct qb *q, const struct store_query *sqy, const struct fie
 	qb_sql(q, "))");
 }
 
+/* The owner a list's filter names (owner_id = an id), or 0. */
+static int64_t filtered_owner(const struct store_query *sqy)
+{
+	for (int i = 0; i < sqy->nfilters; i++) {
+		const struct store_filter *f = &sqy->filters[i];
+		if (f->op == FILTER_EQ && json_is_integer(f->value) && !strcmp(f->field->name, "owner_id"))
+			return json_integer_value(f->value);
+	}
+	return 0;
+}
+
+/* A list's visibility. Accounts and opportunities are visible when their owner is within the
+ * viewer's reach (or through a share, an account or a lead), so a list whose filter names an
+ * owner within reach needs no test of its rows: its clause is true of every row the filter
+ * keeps. A rep's or a manager's own (owner_id = the viewer) is TRUE here (as sql_agenda_range);
+ * for a manager and another owner, the statement decides: the owner's team's path holds a team
+ * of the manager's (one EXISTS of a few rows by key, not correlated: run once a statement) or
+ * else each row is tested as before. The manager's list of one of their reps read the users of
+ * the 100 teams within reach and the shares into lists for every statement (fix 54). */
+static void list_vis(struct qb *q, const struct store_query *sqy)
+{
+	const struct kind *k = sqy->kind;
+	const struct viewer *v = sqy->viewer;
+	int64_t owner = v && (k->vis == VIS_OWNER || k->vis == VIS_ACCOUNT_OR_OWNER) &&
+		(v->role == ROLE_REP || v->role == ROLE_MANAGER) ? filtered_owner(sqy) : 0;
+	if (owner && owner == v->user_id) {
+		qb_sql(q, "TRUE");
+		return;
+	}
+	if (!owner || v->role != ROLE_MANAGER) {
+		vis_clause(q, k, v);
+		return;
+	}
+	qb_sql(q, "(EXISTS (SELECT 1 FROM ");
+	reach_paths(q, v, "vp", "vm");
+	qb_sql(q, " JOIN users vu ON vu.team_id = vp.team_id WHERE vu.id = ");
+	qb_int(q, owner);
+	qb_sql(q, ") OR ");
+	vis_clause(q, k, v);
+	qb_sql(q, ")");
+}
+
 void sql_list(struct qb *q, const struct store_query *sqy)
 {
 	const struct kind *k = sqy->kind;
@@ -544,7 +586,7 @@ void sql_list(struct qb *q, const struct store_query *sqy)
 		qb_sql(q, sqy->viewer && sqy->viewer->role == ROLE_PARTNER ? "FALSE" :
 			  "t.owner_id IS NULL");
 	else
-		vis_clause(q, k, sqy->viewer);
+		list_vis(q, sqy);
 	for (int i = 0; i < sqy->nfilters; i++) {
 		static const char *const ops[] = { " = ", " >= ", " <= ", " <> ", "" };
 		const struct field *f = sqy->filters[i].field;

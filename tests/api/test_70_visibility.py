@@ -287,6 +287,86 @@ class VisibilityTest(ApiTestCase):
         reach(o.other_mgr, "other_mgr, moved back", False)
         reach(o.top, "top, moved back", True)
 
+    def test_owner_filtered_lists_are_the_unfiltered_lists_owners(self):
+        # A list filtered by owner_id is the unfiltered list's rows of that owner, in the same
+        # order, for every viewer and owner: the owner's own list and a manager's list of a rep
+        # within reach test no row's visibility (sqlbuild.c list_vis), so what else an owner's
+        # list may show must still come through: an account shared with the viewer
+        # (account_team) or an opportunity on a visible account when the owner is outside the
+        # reach, nothing archived, nothing of the pool, a partner's converted account only.
+        o = self.org
+        tag = uniq("Own").replace("-", "")
+
+        def acc(client, suffix):
+            return self.account(client, name="%s %s" % (tag, suffix))
+
+        def share(owner, a, user):
+            r = owner.post("accounts/%d/team" % a["id"], {"user_id": user.id, "access": "read"})
+            self.assertStatus(r, 201)
+
+        r3_shared = acc(o.rep3, "rep3 shared with mgr")
+        share(o.rep3, r3_shared, o.mgr)
+        r3_hidden = acc(o.rep3, "rep3 not shared")
+        r1_other = acc(o.rep1, "rep1 shared with other_mgr")
+        share(o.rep1, r1_other, o.other_mgr)
+        r1_rep2 = acc(o.rep1, "rep1 shared with rep2")
+        share(o.rep1, r1_rep2, o.rep2)
+        r1_gone = acc(o.rep1, "rep1 archived")
+        self.assertStatus(o.rep1.delete("accounts/%d" % r1_gone["id"]), (200, 204))
+        # an opportunity rep3 owns on rep1's account, one on rep3's own
+        opp_on_r1 = self.opportunity(self.admin, acc(o.rep1, "rep1 with rep3's deal")["id"],
+                                     owner_id=o.rep3.id)
+        opp_on_r3 = self.opportunity(o.rep3, r3_hidden["id"])
+        u = "ownpartner" + uniq("p").replace("-", "")
+        self.assertStatus(self.admin.post("users", {"username": u, "role": "partner", "password": PW}), 201)
+        partner = self.server.login(u, PW)
+        r = self.admin.post("leads", {"company": "%s partner lead" % tag, "assignee_id": partner.id})
+        self.assertStatus(r, 201)
+        r = partner.post("leads/%d/convert" % r.json["id"], {})
+        self.assertStatus(r, (200, 201))
+        converted = self.admin.get("accounts/%d" % r.json["account_id"]).json
+        owners = {o.rep1.id, o.rep2.id, o.rep3.id, o.mgr.id, o.other_mgr.id, o.top.id, partner.id,
+                  converted["owner_id"], None, 987654}
+        viewers = {"rep1": o.rep1, "rep2": o.rep2, "rep3": o.rep3, "mgr": o.mgr,
+                   "other_mgr": o.other_mgr, "top": o.top, "partner": partner, "admin": self.admin}
+        seen = {}
+        for who, client in viewers.items():
+            for kind in ("accounts", "opportunities"):
+                for sort in ("id", "-last_touch_at" if kind == "accounts" else "-amount"):
+                    every = client.list_all(kind, {"sort": sort})
+                    for owner in owners:
+                        q = {"sort": sort, "owner_id": "null" if owner is None else owner}
+                        got = self.ids(client.list_all(kind, q, limit=2))
+                        want = [x["id"] for x in every if x["owner_id"] == owner]
+                        self.assertEqual(got, want, "%s: %s of owner %s by %s" % (who, kind, owner, sort))
+                        seen[who, kind, owner] = got
+        # the cases above are there to be seen or hidden
+        mgr_r3 = seen["mgr", "accounts", o.rep3.id]
+        self.assertIn(r3_shared["id"], mgr_r3)
+        self.assertNotIn(r3_hidden["id"], mgr_r3)
+        self.assertIn(r3_hidden["id"], seen["other_mgr", "accounts", o.rep3.id])
+        self.assertEqual(seen["other_mgr", "accounts", o.rep1.id], [r1_other["id"]])
+        self.assertEqual(seen["rep2", "accounts", o.rep1.id], [r1_rep2["id"]])
+        mine = seen["rep1", "accounts", o.rep1.id]
+        self.assertIn(r1_rep2["id"], mine)
+        self.assertNotIn(r1_gone["id"], mine)
+        self.assertIn(r1_gone["id"], self.ids(self.admin.list_all("accounts", {"owner_id": o.rep1.id,
+                                                                              "archived": "true"})))
+        self.assertNotIn(r1_gone["id"], seen["mgr", "accounts", o.rep1.id])
+        self.assertNotIn(r1_gone["id"], seen["top", "accounts", o.rep1.id])
+        self.assertIn(self.pool["id"], seen["admin", "accounts", None])
+        for who in ("rep1", "mgr", "top"):
+            self.assertEqual(seen[who, "accounts", None], [], who)
+        self.assertIn(opp_on_r1["id"], seen["mgr", "opportunities", o.rep3.id])
+        self.assertNotIn(opp_on_r3["id"], seen["mgr", "opportunities", o.rep3.id])
+        self.assertIn(opp_on_r1["id"], seen["rep1", "opportunities", o.rep3.id])
+        self.assertIn(opp_on_r3["id"], seen["other_mgr", "opportunities", o.rep3.id])
+        # the partner's converted account (in the pool) under its owner's filter alone
+        self.assertEqual([a for w, k, x in seen if w == "partner" and k == "accounts"
+                          for a in seen[w, k, x]], [converted["id"]])
+        self.assertEqual(seen["partner", "accounts", converted["owner_id"]], [converted["id"]])
+        self.assertEqual(seen["rep1", "accounts", 987654], [])
+
     def test_partner_sees_no_accounts(self):
         u = "partner" + uniq("p").replace("-", "")
         self.assertStatus(self.admin.post("users", {"username": u, "role": "partner", "password": PW}), 201)

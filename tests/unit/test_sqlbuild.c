@@ -126,6 +126,74 @@ static void list_filter_in(void **state)
 	}
 }
 
+/* A list filtered by owner_id: the viewer's own (a rep's, a manager's) tests no row's
+ * visibility; a manager's of another owner asks once whether the owner is within reach, the row
+ * tests as before otherwise; other owners, a partner and a null owner keep the whole clause. */
+static char *owner_list_sql(enum sql_dialect d, const struct kind *k, int role, json_t *owner,
+			    int64_t *reach_owner)
+{
+	const struct viewer v = { .user_id = 7, .role = role, .team_id = 3 };
+	struct store_query sq = { .kind = k, .viewer = &v, .limit = 51, .nfilters = 1,
+				  .sort = model_field(k, "id") };
+	sq.filters[0].field = model_field(k, "owner_id");
+	sq.filters[0].value = owner;
+	struct qb q;
+	qb_init(&q, d);
+	sql_list(&q, &sq);
+	char *sql = strdup(q.sql.data);
+	/* the value bound to the reach's "vu.id = ?": the third of the statement (after the
+	 * manager's id and team) */
+	*reach_owner = strstr(sql, "vu.id = ") && q.n > 2 && q.b[2].type == QB_INT ? q.b[2].i : 0;
+	qb_release(&q);
+	json_decref(owner);
+	return sql;
+}
+
+static void list_owner_filter_visibility(void **state)
+{
+	(void)state;
+	int64_t bound;
+	for (int d = 0; d < 2; d++) {
+		enum sql_dialect dl = d ? SQL_PG : SQL_SQLITE;
+		for (int kk = 0; kk < 2; kk++) {
+			const struct kind *k = kk ? &kind_opportunity : &kind_account;
+			for (int r = 0; r < 2; r++) {
+				char *own = owner_list_sql(dl, k, r ? ROLE_MANAGER : ROLE_REP,
+							   json_integer(7), &bound);
+				assert_null(strstr(own, "account_team"));
+				assert_null(strstr(own, "team_paths"));
+				assert_non_null(strstr(own, "IS NULL AND TRUE AND t.owner_id = "));
+				free(own);
+			}
+			char *other = owner_list_sql(dl, k, ROLE_REP, json_integer(8), &bound);
+			assert_non_null(strstr(other, "account_team"));
+			assert_null(strstr(other, "team_paths"));
+			free(other);
+			char *mgr = owner_list_sql(dl, k, ROLE_MANAGER, json_integer(8), &bound);
+			assert_non_null(strstr(mgr, d ? "IS NULL AND (EXISTS (SELECT 1 FROM team_paths vp "
+							"JOIN teams vm ON vm.id = vp.ancestor_id AND "
+							"(vm.manager_id = $1::bigint OR vm.id = $2::bigint) "
+							"JOIN users vu ON vu.team_id = vp.team_id WHERE "
+							"vu.id = $3::bigint) OR (" :
+						       "IS NULL AND (EXISTS (SELECT 1 FROM team_paths vp "
+						       "JOIN teams vm ON vm.id = vp.ancestor_id AND "
+						       "(vm.manager_id = ? OR vm.id = ?) JOIN users vu ON "
+						       "vu.team_id = vp.team_id WHERE vu.id = ?) OR ("));
+			assert_int_equal(bound, 8);
+			assert_non_null(strstr(mgr, "account_team"));   /* the rows' test, else */
+			free(mgr);
+			char *partner = owner_list_sql(dl, k, ROLE_PARTNER, json_integer(7), &bound);
+			assert_null(strstr(partner, "vu.id = "));
+			assert_non_null(strstr(partner, "FALSE"));
+			free(partner);
+			char *pool = owner_list_sql(dl, k, ROLE_MANAGER, json_null(), &bound);
+			assert_null(strstr(pool, "vu.id = "));
+			assert_non_null(strstr(pool, "account_team"));
+			free(pool);
+		}
+	}
+}
+
 static void derived_json_per_dialect(void **state)
 {
 	(void)state;
@@ -340,6 +408,7 @@ int main(void)
 		cmocka_unit_test(placeholders_per_dialect),
 		cmocka_unit_test(list_query_per_dialect),
 		cmocka_unit_test(list_filter_in),
+		cmocka_unit_test(list_owner_filter_visibility),
 		cmocka_unit_test(derived_json_per_dialect),
 		cmocka_unit_test(analytics_names),
 		cmocka_unit_test(agenda_reads_an_index),
