@@ -293,10 +293,13 @@ static struct conn *conn_get(struct sq *q, struct dm_err *e)
 		/* A read connection's page cache: SQLite's default 2 MB held less than one rep's
 		 * agenda touches (its page of accounts, the warnings' opportunities, their accounts
 		 * and quotes), so every agenda read them again with pread. 8 MB took ≈ a fifth off
-		 * the agenda's CPU at full scale. The HTTP threads' caches reach 128 MB at most, but
-		 * the 64 threads of the write pool read too: sq_open's soft heap limit bounds them
-		 * all. */
-		step_simple(c, "PRAGMA cache_size = -8192");
+		 * the agenda's CPU at full scale (fix 23, sixteen HTTP threads). 32 MB since fix 54:
+		 * a manager's lists of the reps of a department (a page of 50 rows each, spread over
+		 * the file) did not fit 8 MB, and each read its rows' pages again (≈ a quarter of its
+		 * CPU); with two HTTP threads per core (fix 51) the four of a two-core machine reach
+		 * 128 MB at most, as sixteen of 8 MB did. The slow reads' and the write pool's
+		 * threads read too: sq_open's soft heap limit bounds them all. */
+		step_simple(c, "PRAGMA cache_size = -32768");
 		pthread_setspecific(q->key, c);
 	}
 	return c;
