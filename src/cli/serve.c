@@ -22,7 +22,8 @@ static const char usage[] =
 	"  --db PATH           database file (default $DEALMAP_DB or dealmap.db)\n"
 	"  --listen HOST:PORT  address to listen on (default 127.0.0.1:8080)\n"
 	"  --threads N         HTTP worker threads (default two per core; reads that run long\n"
-	"                      go to eight threads of their own)\n"
+	"                      go to eight threads of their own, reads that cost much CPU to\n"
+	"                      one per core)\n"
 	"  --write-threads N   threads that run writes while they wait for the commit (default\n"
 	"                      64; 0 runs writes on the HTTP worker threads)\n"
 	"  --idle-timeout S    close connections idle or stalled for S seconds (default 30)\n";

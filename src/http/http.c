@@ -24,7 +24,17 @@
  * opportunities, a report over the whole company); the quick ones, nearly all, stay where
  * they arrived. The slow reads' threads run at a lower priority (SLOW_NICE): on one thread
  * per core, four slow requests on threads of equal weight took two thirds of the CPU from the
- * quick ones. */
+ * quick ones.
+ *
+ * Between the two, the reads that cost a few hundred µs of CPU (a rep's agenda, a two-character
+ * search over the company) go to one thread per core taking them in arrival order (the heavy
+ * reads' pool), when their route's sampled CPU time averages above HEAVY_ROUTE_US. On
+ * libmicrohttpd's threads each such request made the others of its thread wait their turn,
+ * and two threads per core shared a core in slices: the agenda's p99 was twice its p50. In one
+ * queue for all, each waits for the requests ahead of it only: p99 1.3-1.6 times p50, at ≈ 35 µs
+ * more CPU a request for the hand-off (suspending, waking a pool thread, resuming: context
+ * switches and inter-processor interrupts, dear in a VM), which is why the quick reads stay
+ * where they arrived (fix 55 in docs/BENCHMARKS.md). */
 #include "http.h"
 #include "../base/jsontext.h"
 #include "../base/log.h"
@@ -34,6 +44,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -71,10 +82,15 @@ struct http_server {
 		struct rqctx *head, *tail;
 		pthread_cond_t cv;
 		int nice;
-	} writes, slow;
+		const char *name;     /* its threads' name, as top and perf show them */
+	} writes, slow, heavy;
+	unsigned nheavy;          /* the heavy reads' threads (after the others in workers) */
 	int workers_stop;
 	/* each route's recent handling time, µs: a moving average (1/8 of each new one) */
 	_Atomic int64_t *route_us;
+	/* and its CPU time, µs, sampled (every CPU_SAMPLE-th request of a thread): a moving
+	 * average (1/4 of each sample) */
+	_Atomic int64_t *route_cpu;
 };
 
 /* A route whose requests take this long on average is served by the slow reads' threads (see
@@ -85,10 +101,25 @@ struct http_server {
 #define SLOW_THREADS 8
 #define SLOW_NICE 5
 
+/* A read route whose requests' CPU time averages above this goes to the heavy reads' pool:
+ * ≈ 4 times the hand-off's cost, so that it adds a quarter at most. At full scale (fix 55): a
+ * rep's agenda ≈ 245 µs and the admin's two-character search ≈ 177 go; a list of 50 (≈ 108 a
+ * rep's, ≈ 139 a manager's), a four-character search ≈ 79 and GET by id ≈ 8 stay. A thread
+ * reads its CPU clock for one request in CPU_SAMPLE (≈ 0.5 µs a read, a syscall). */
+#define HEAVY_ROUTE_US 150
+#define CPU_SAMPLE 8
+
 static int64_t now_us(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t thread_cpu_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
@@ -441,6 +472,10 @@ static struct work_queue *for_pool(struct http_server *srv, const struct rqctx *
 			 atomic_load_explicit(&srv->route_us[c->route_idx], memory_order_relaxed) >
 				 SLOW_ROUTE_US))
 		return &srv->slow;
+	if (c->route && srv->nheavy &&
+	    atomic_load_explicit(&srv->route_cpu[c->route_idx], memory_order_relaxed) >
+		    HEAVY_ROUTE_US)
+		return &srv->heavy;
 	return NULL;
 }
 
@@ -450,6 +485,13 @@ static void route_time(struct http_server *srv, int idx, int64_t us)
 	int64_t was = atomic_load_explicit(avg, memory_order_relaxed);
 	/* racy on purpose: a lost update between two threads only delays the average */
 	atomic_store_explicit(avg, was + (us - was) / 8, memory_order_relaxed);
+}
+
+static void route_cpu(struct http_server *srv, int idx, int64_t us)
+{
+	_Atomic int64_t *avg = &srv->route_cpu[idx];
+	int64_t was = atomic_load_explicit(avg, memory_order_relaxed);
+	atomic_store_explicit(avg, was + (us - was) / 4, memory_order_relaxed);
 }
 
 static enum MHD_Result dispatch(struct http_server *srv, struct rqctx *c)
@@ -480,12 +522,17 @@ static enum MHD_Result dispatch(struct http_server *srv, struct rqctx *c)
 		return send_error(rq->conn, DM_EPARAM, NULL, "too many query parameters");
 	rq->route_data = found->data;
 	int rc = 0;
+	static __thread unsigned handled;
+	int sampled = ++handled % CPU_SAMPLE == 0;
+	int64_t cpu0 = sampled ? thread_cpu_us() : 0;
 	int64_t t0 = now_us();
 	if (!(found->flags & ROUTE_PUBLIC))
 		rc = srv->cfg.authenticate(rq);
 	if (!rc)
 		rc = found->handler(rq, &rs);
 	route_time(srv, c->route_idx, now_us() - t0);
+	if (sampled)
+		route_cpu(srv, c->route_idx, thread_cpu_us() - cpu0);
 	if (srv->cfg.done)
 		srv->cfg.done(rq);
 	if (rc) {
@@ -690,6 +737,7 @@ static void *worker_main(void *arg)
 {
 	struct work_queue *q = arg;
 	struct http_server *srv = q->srv;
+	prctl(PR_SET_NAME, q->name);
 	if (q->nice)   /* this thread's (Linux: a thread's own nice value) */
 		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), q->nice);
 	pthread_mutex_lock(&srv->mu);
@@ -756,13 +804,18 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 	srv->cfg = *cfg;
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_cond_init(&srv->stop_cv, NULL);
-	srv->writes.srv = srv->slow.srv = srv;
+	srv->writes.srv = srv->slow.srv = srv->heavy.srv = srv;
+	srv->writes.name = "dm-write";
+	srv->slow.name = "dm-slow";
+	srv->heavy.name = "dm-heavy";
 	srv->slow.nice = SLOW_NICE;
 	pthread_cond_init(&srv->writes.cv, NULL);
 	pthread_cond_init(&srv->slow.cv, NULL);
+	pthread_cond_init(&srv->heavy.cv, NULL);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1) * 2;
 	srv->route_us = xcalloc(cfg->nroutes + 1, sizeof *srv->route_us);
+	srv->route_cpu = xcalloc(cfg->nroutes + 1, sizeof *srv->route_cpu);
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
 		MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
@@ -783,14 +836,17 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 		pthread_cond_destroy(&srv->stop_cv);
 		pthread_cond_destroy(&srv->writes.cv);
 		pthread_cond_destroy(&srv->slow.cv);
+		pthread_cond_destroy(&srv->heavy.cv);
 		free(srv->route_us);
+		free(srv->route_cpu);
 		free(srv);
 		return dm_fail(e, DM_EUNAVAILABLE, "listen", "cannot listen on %s:%d (in use?)",
 			       cfg->host, cfg->port);
 	}
 	pthread_create(&srv->reaper, NULL, reaper_main, srv);
-	/* no write threads: writes and slow reads alike run where they arrive */
-	srv->nworkers = cfg->write_threads ? cfg->write_threads + SLOW_THREADS : 0;
+	/* no write threads: writes, slow and heavy reads alike run where they arrive */
+	srv->nheavy = cfg->write_threads ? (unsigned)(ncpu > 0 ? ncpu : 1) : 0;
+	srv->nworkers = cfg->write_threads ? cfg->write_threads + SLOW_THREADS + srv->nheavy : 0;
 	srv->workers = srv->nworkers ? xcalloc(srv->nworkers, sizeof *srv->workers) : NULL;
 	for (unsigned i = 0; i < srv->nworkers; i++) {
 		pthread_attr_t at;
@@ -798,7 +854,8 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 		if (i < cfg->write_threads)   /* they mostly wait: keep them small */
 			pthread_attr_setstacksize(&at, 256 * 1024);
 		pthread_create(&srv->workers[i], &at, worker_main,
-			       i < cfg->write_threads ? &srv->writes : &srv->slow);
+			       i < cfg->write_threads ? &srv->writes :
+			       i < cfg->write_threads + SLOW_THREADS ? &srv->slow : &srv->heavy);
 		pthread_attr_destroy(&at);
 	}
 	*out = srv;
@@ -824,6 +881,7 @@ void http_stop(struct http_server *srv, unsigned grace_ms)
 	srv->workers_stop = 1;
 	pthread_cond_broadcast(&srv->writes.cv);
 	pthread_cond_broadcast(&srv->slow.cv);
+	pthread_cond_broadcast(&srv->heavy.cv);
 	pthread_mutex_unlock(&srv->mu);
 	for (unsigned i = 0; i < srv->nworkers; i++)
 		pthread_join(srv->workers[i], NULL);
@@ -833,6 +891,8 @@ void http_stop(struct http_server *srv, unsigned grace_ms)
 	pthread_cond_destroy(&srv->stop_cv);
 	pthread_cond_destroy(&srv->writes.cv);
 	pthread_cond_destroy(&srv->slow.cv);
+	pthread_cond_destroy(&srv->heavy.cv);
 	free(srv->route_us);
+	free(srv->route_cpu);
 	free(srv);
 }

@@ -2,7 +2,8 @@
  *
  * The server runs one libmicrohttpd thread here, so a request handled on it holds every other
  * connection until it ends, and one handled by the pool does not. Handlers sleep instead of
- * computing, so the margins hold under valgrind too. */
+ * computing, so the margins hold under valgrind too; the heavy reads' test burns CPU time and
+ * asks each request which thread handled it. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,7 +37,26 @@ static int sleep_h(struct http_req *rq, struct http_resp *rs)
 	return 0;
 }
 
+/* GET ?us=N spends N µs of its thread's CPU time, then answers {"thread": its name} */
+static int burn_h(struct http_req *rq, struct http_resp *rs)
+{
+	long us = 0;
+	for (size_t i = 0; i < rq->nparams; i++)
+		if (!strcmp(rq->params[i].key, "us"))
+			us = atol(rq->params[i].value);
+	struct timespec t0, t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+	do
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	while ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000 < us);
+	char name[17] = "";
+	prctl(PR_GET_NAME, name);
+	http_set_json(rs, 200, json_pack("{s:s}", "thread", name));
+	return 0;
+}
+
 static const struct route routes[] = {
+	{ "GET", "/burn", burn_h, ROUTE_PUBLIC, NULL, NULL, NULL, NULL, NULL, 0, NULL },
 	{ "GET", "/flagged", sleep_h, ROUTE_PUBLIC | ROUTE_SLOW, NULL, NULL, NULL, NULL, NULL, 0,
 	  NULL },
 	{ "GET", "/plain", sleep_h, ROUTE_PUBLIC, NULL, NULL, NULL, NULL, NULL, 0, NULL },
@@ -49,8 +70,8 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* GET path on a new connection; returns the status, or -1 */
-static int get(const char *path)
+/* GET path on a new connection; returns the status, or -1; the body into body if not NULL */
+static int get_body(const char *path, char *body, size_t size)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
@@ -76,7 +97,24 @@ static int get(const char *path)
 	int status = -1;
 	if (sscanf(resp, "HTTP/1.1 %d", &status) != 1)
 		return -1;
+	const char *start = strstr(resp, "\r\n\r\n");
+	if (body)
+		snprintf(body, size, "%s", start ? start + 4 : "");
 	return status;
+}
+
+static int get(const char *path)
+{
+	return get_body(path, NULL, 0);
+}
+
+/* Whether GET path was handled on a heavy reads' thread (its answer names the thread). */
+static int on_heavy(const char *path)
+{
+	char body[256];
+	assert_int_equal(get_body(path, body, sizeof body), 200);
+	assert_non_null(strstr(body, "\"thread\""));
+	return strstr(body, "\"dm-heavy\"") != NULL;
 }
 
 static void *get_thread(void *arg)
@@ -145,9 +183,32 @@ static void route_judged_by_its_recent_times(void **state)
 	assert_true(took >= 2000);
 }
 
+/* A read route whose requests cost much CPU goes to the heavy reads' threads by its sampled
+ * CPU time, and comes back when its requests are cheap again. */
+static void heavy_route_judged_by_its_cpu(void **state)
+{
+	/* cheap so far: where it arrived */
+	for (int i = 0; i < 20; i++)
+		assert_false(on_heavy("/burn?us=0"));
+	/* 2 ms of CPU each (HEAVY_ROUTE_US is 150): one of the thread's next eight requests is
+	 * sampled, and moves the route's average past the bound */
+	int sent = 0;
+	while (sent < 9 && !on_heavy("/burn?us=2000"))
+		sent++;
+	assert_true(sent >= 1 && sent <= 8);
+	for (int i = 0; i < 4; i++)
+		assert_true(on_heavy("/burn?us=2000"));
+	/* cheap requests bring the average back down, sampled on the heavy threads too (one in
+	 * eight of each: a few dozen requests) */
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(get("/burn?us=0"), 200);
+	assert_false(on_heavy("/burn?us=0"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(heavy_route_judged_by_its_cpu),
 		cmocka_unit_test(slow_route_leaves_the_thread),
 		cmocka_unit_test(route_judged_by_its_recent_times),
 	};
