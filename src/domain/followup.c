@@ -1011,11 +1011,10 @@ static int due_step(void *arg, int64_t id, const char *key, const char *since, i
 }
 
 /* Sleeping accounts in the order of their last touch (else creation), then id: the first
- * `want` (all, for the planned ones, which come in no order). */
+ * `want`. */
 struct quiet_walk {
 	struct agenda_scan *a;
 	size_t want, got;
-	const char *upto;   /* counted, not kept: those whose since is after it (NULL: none) */
 };
 
 static int quiet_step(void *arg, int64_t id, const char *key, const char *since, int touched)
@@ -1026,10 +1025,6 @@ static int quiet_step(void *arg, int64_t id, const char *key, const char *since,
 	if (w->got >= w->want)
 		return 1;
 	since = since ? since : "";
-	if (w->upto && strcmp(since, w->upto) > 0) {
-		w->got++;
-		return 0;
-	}
 	if (a->nquiet == a->aquiet) {
 		a->aquiet = a->aquiet ? a->aquiet * 2 : 64;
 		a->quiet = xrealloc(a->quiet, a->aquiet * sizeof *a->quiet);
@@ -1105,8 +1100,7 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 		{ AGENDA_QUIET_PLANNED, NULL, sleep },
 	};
 	/* each cadence class in the three ranges of its split; the planned ones' quiet is a
-	 * filter, not a range: walked whole once (when there is a planned account at all: a
-	 * seek in the counts' statement), counted there, after the other sleeping ones */
+	 * range of its own index (migration 29), counted with them */
 	struct split open, idle;
 	struct agenda_range counted[8];
 	counted[0] = ranges[0];
@@ -1114,7 +1108,7 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 	split_ranges(&open, AGENDA_OPEN, counted + 1);
 	split_init(&idle, idle_lo, idle_hi, sleep);
 	split_ranges(&idle, AGENDA_IDLE, counted + 4);
-	counted[7] = (struct agenda_range){ AGENDA_PLANNED | AGENDA_ANY, NULL, "~" };
+	counted[7] = ranges[5];
 	int64_t counts[8], due[3], quiet[3];
 	const struct agenda_range any = { AGENDA_ANY, NULL, NULL };
 	int rc = store_agenda_count(s, v, v->user_id, &any, 1, counts, e);
@@ -1126,6 +1120,7 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 	if (rc)
 		return rc;
 	due[0] = counts[0];
+	quiet[0] = counts[7];
 	split_sums(&open, open_lo, open_hi, sleep, counts + 1, &due[1], &quiet[1]);
 	split_sums(&idle, idle_lo, idle_hi, sleep, counts + 4, &due[2], &quiet[2]);
 	for (int i = 0; i < 3 && !rc && limit; i++) {
@@ -1136,32 +1131,14 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 							  r->cadence_idle_days };
 		rc = store_agenda_walk(s, v, v->user_id, &ranges[i], due_step, &w, e);
 	}
-	for (int i = 1; i < 3 && !rc && limit; i++) {
+	/* the sleeping ones of each class in (since, id) order: the first `limit` of each hold
+	 * the page's */
+	for (int i = 0; i < 3 && !rc && limit; i++) {
 		if (!quiet[i])
 			continue;
 		struct quiet_walk w = { .a = a, .want = limit };
-		rc = store_agenda_walk(s, v, v->user_id, &ranges[2 + i], quiet_step, &w, e);
+		rc = store_agenda_walk(s, v, v->user_id, &ranges[i ? 2 + i : 5], quiet_step, &w, e);
 	}
-	/* The planned ones: every one counted, but when the others hold `limit` already, the
-	 * page's last is at most their limit-th (since, id), and a planned account whose since
-	 * is later cannot be on the page: not kept (rep1: a few of its 336, not all sorted). */
-	struct quiet_walk planned = { .a = a, .want = SIZE_MAX };
-	char upto[TIME_STR_LEN];
-	if (!rc && limit && a->nquiet >= limit) {
-		for (size_t i = 0; i < a->nquiet; i++)
-			a->quiet[i].since = a->text.data + a->quiet[i].off;
-		sort_first(a->quiet, a->nquiet, sizeof *a->quiet, limit, by_quiet);
-		const char *last = a->quiet[limit - 1].since;
-		if (strlen(last) < sizeof upto) {
-			memcpy(upto, last, strlen(last) + 1);
-			planned.upto = upto;
-		}
-	}
-	if (!rc && counts[7])
-		rc = store_agenda_walk(s, v, v->user_id, &ranges[5], quiet_step, &planned, e);
-	quiet[0] = (int64_t)planned.got;
-	if (!limit)   /* nothing of them on the page */
-		a->nquiet = 0;
 	*due_total = due[0] + due[1] + due[2];
 	*quiet_total = quiet[0] + quiet[1] + quiet[2];
 	for (size_t i = 0; i < a->nquiet; i++)   /* the text may have moved */

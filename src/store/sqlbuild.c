@@ -1265,20 +1265,27 @@ void sql_agenda_range(struct qb *q, const struct viewer *v, int64_t owner,
 		count = 2;
 	}
 	r = &one;
-	const char *key = r->part == AGENDA_QUIET_PLANNED ? "COALESCE(t.touched_at, t.created_at)" :
-							     AGENDA_KEY("t.");
+	int quiet = r->part == AGENDA_QUIET_PLANNED;
+	const char *key = quiet ? QUIET_PLANNED_SINCE("t.") : AGENDA_KEY("t.");
 	if (count == 2)
 		qb_sql(q, "SELECT 1");
 	else if (count)
 		qb_sql(q, "SELECT count(*)");
 	else
 		buf_printf(&q->sql, "SELECT t.id, %s, COALESCE(t.touched_at, t.created_at), "
-			   "t.touched_at IS NOT NULL", AGENDA_KEY("t."));
-	qb_sql(q, " FROM accounts t INDEXED BY accounts_owner_due WHERE t.archived_at IS NULL AND "
-		  "t.owner_id = ");
-	qb_int(q, owner);
-	qb_sql(q, " AND " AGENDA_CLASS("t.") " = ");
-	qb_int(q, r->part == AGENDA_QUIET_PLANNED ? AGENDA_PLANNED : (int64_t)r->part);
+			   "t.touched_at IS NOT NULL", key);
+	if (quiet) {
+		/* the planned ones by their since (migration 29): a range, in (since, id) order */
+		qb_sql(q, " FROM accounts t INDEXED BY accounts_owner_quiet_plan WHERE "
+			  "t.latest_next_touch IS NOT NULL AND t.archived_at IS NULL AND t.owner_id = ");
+		qb_int(q, owner);
+	} else {
+		qb_sql(q, " FROM accounts t INDEXED BY accounts_owner_due WHERE t.archived_at IS "
+			  "NULL AND t.owner_id = ");
+		qb_int(q, owner);
+		qb_sql(q, " AND " AGENDA_CLASS("t.") " = ");
+		qb_int(q, (int64_t)r->part);
+	}
 	if (r->lo) {
 		buf_printf(&q->sql, " AND %s >= ", key);
 		qb_text(q, r->lo);
@@ -1294,8 +1301,8 @@ void sql_agenda_range(struct qb *q, const struct viewer *v, int64_t owner,
 		qb_sql(q, "TRUE");
 	else
 		vis_account(q, v, "t");
-	if (!count && r->part != AGENDA_QUIET_PLANNED)
-		qb_sql(q, " ORDER BY " AGENDA_KEY("t.") ", t.id");
+	if (!count)
+		buf_printf(&q->sql, " ORDER BY %s, t.id", key);
 	if (count == 2)
 		qb_sql(q, " LIMIT 1");
 }
