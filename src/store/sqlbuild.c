@@ -370,7 +370,22 @@ static void select_cols(struct qb *q, const struct kind *k)
 	select_only(q, k, NULL);
 }
 
-void select_only(struct qb *q, const struct kind *k, const char *const *only)
+/* The gate of field f among n (NULL: none). Only a derived field is gated, by a plain one. */
+static const struct store_gate *gate_of(const struct kind *k, const struct field *f,
+					const struct store_gate *gates, int n)
+{
+	if (!(f->flags & FF_DERIVED))
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		const struct field *on = model_field(k, gates[i].on);
+		if (!strcmp(gates[i].field, f->name) && on && !(on->flags & FF_DERIVED))
+			return &gates[i];
+	}
+	return NULL;
+}
+
+static void select_gated(struct qb *q, const struct kind *k, const char *const *only,
+			 const struct store_gate *gates, int ngates)
 {
 	int first = 1;
 	qb_sql(q, "SELECT ");
@@ -381,8 +396,30 @@ void select_only(struct qb *q, const struct kind *k, const char *const *only)
 		if (!first)
 			qb_sql(q, ", ");
 		first = 0;
+		const struct store_gate *g = only ? gate_of(k, f, gates, ngates) : NULL;
+		if (!g) {
+			field_expr(q, k, f);
+			continue;
+		}
+		if (!g->values || !g->values[0]) {
+			qb_sql(q, "NULL");
+			continue;
+		}
+		buf_printf(&q->sql, "CASE WHEN t.%s IN (", g->on);
+		for (const char *const *v = g->values; *v; v++) {
+			if (v != g->values)
+				qb_sql(q, ", ");
+			qb_text(q, *v);
+		}
+		qb_sql(q, ") THEN ");
 		field_expr(q, k, f);
+		qb_sql(q, " END");
 	}
+}
+
+void select_only(struct qb *q, const struct kind *k, const char *const *only)
+{
+	select_gated(q, k, only, NULL, 0);
 }
 
 void select_list(struct qb *q, const struct kind *k)
@@ -532,7 +569,7 @@ void sql_list(struct qb *q, const struct store_query *sqy)
 	 * quarter of the list's statement). PostgreSQL: sorted again (its planner may reorder a
 	 * join). */
 	int sqlite = q->dialect == SQL_SQLITE;
-	select_only(q, k, sqy->only);
+	select_gated(q, k, sqy->only, sqy->gates, sqy->ngates);
 	if (sqlite)
 		buf_printf(&q->sql, " FROM (SELECT t.id FROM %s t", k->plural);
 	else

@@ -75,6 +75,16 @@ struct store_filter {
 	enum filter_op op;
 };
 
+/* A derived field of a query's only that its caller reads in some rows alone: those whose plain
+ * field `on` holds one of values (NULL-terminated); the others hold null for it, and the store
+ * computes nothing for it there (a subquery each: the warnings read the quotes in two stages
+ * of eight, the stakeholders in four, the account's last touch in one). */
+struct store_gate {
+	const char *field, *on;
+	const char *const *values;
+};
+#define STORE_GATES_MAX 8
+
 struct store_query {
 	const struct kind *kind;
 	const struct viewer *viewer;
@@ -94,6 +104,8 @@ struct store_query {
 					 viewer's own reach; partners see none */
 	const char *const *only;      /* NULL-terminated names: each row holds these fields only
 					 (NULL = every selected field; model_query_selects) */
+	const struct store_gate *gates; /* with only: some of its derived fields gated */
+	int ngates;
 };
 
 /* The page of records (a new array, at most q->limit). */
