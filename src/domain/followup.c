@@ -1038,6 +1038,32 @@ static int quiet_step(void *arg, int64_t id, const char *key, const char *since,
 	return 0;
 }
 
+/* A cadence class's due accounts and its sleeping ones in one walk: both are in the class's key
+ * order (the key is the since of an unplanned account), from the class's start (lo is before
+ * every date but the first cadence's days), so the two walks read the same first entries; the
+ * walk reads (-, max(hi, sleep)) and hands each entry to the walks that want it, until both
+ * have their page. */
+struct both_walk {
+	struct due_walk due;
+	struct quiet_walk quiet;
+	const char *lo, *hi, *sleep;
+	int due_done, quiet_done;
+};
+
+static int both_step(void *arg, int64_t id, const char *key, const char *since, int touched)
+{
+	struct both_walk *w = arg;
+	if (!w->due_done && strcmp(key, w->hi) >= 0)
+		w->due_done = 1;
+	if (!w->due_done && strcmp(key, w->lo) >= 0)
+		w->due_done = due_step(&w->due, id, key, since, touched);
+	if (!w->quiet_done && strcmp(key, w->sleep) >= 0)
+		w->quiet_done = 1;
+	if (!w->quiet_done)
+		w->quiet_done = quiet_step(&w->quiet, id, key, since, touched);
+	return w->due_done && w->quiet_done;
+}
+
 /* A cadence class's due range [lo, hi) and its sleeping range (-, sleep) share their first
  * entries (a sleeping account is long overdue): counted as the three ranges between the
  * boundaries' order, each entry is stepped once, not twice (rep1: ≈ 1,370 entries for the
@@ -1091,12 +1117,10 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 	day_start(a->day - r->cadence_idle_days + 1, idle_hi);
 	/* sleeping: today - since's day > sleeping_after_days */
 	day_start(a->today - r->sleeping_after_days, sleep);
-	const struct agenda_range ranges[6] = {
+	const struct agenda_range ranges[4] = {
 		{ AGENDA_PLANNED, NULL, planned_hi },
 		{ AGENDA_OPEN, open_lo, open_hi },
 		{ AGENDA_IDLE, idle_lo, idle_hi },
-		{ AGENDA_OPEN, NULL, sleep },
-		{ AGENDA_IDLE, NULL, sleep },
 		{ AGENDA_QUIET_PLANNED, NULL, sleep },
 	};
 	/* each cadence class in the three ranges of its split; the planned ones' quiet is a
@@ -1108,7 +1132,7 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 	split_ranges(&open, AGENDA_OPEN, counted + 1);
 	split_init(&idle, idle_lo, idle_hi, sleep);
 	split_ranges(&idle, AGENDA_IDLE, counted + 4);
-	counted[7] = ranges[5];
+	counted[7] = ranges[3];
 	int64_t counts[8], due[3], quiet[3];
 	const struct agenda_range any = { AGENDA_ANY, NULL, NULL };
 	int rc = store_agenda_count(s, v, v->user_id, &any, 1, counts, e);
@@ -1123,21 +1147,30 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 	quiet[0] = counts[7];
 	split_sums(&open, open_lo, open_hi, sleep, counts + 1, &due[1], &quiet[1]);
 	split_sums(&idle, idle_lo, idle_hi, sleep, counts + 4, &due[2], &quiet[2]);
-	for (int i = 0; i < 3 && !rc && limit; i++) {
-		if (!due[i])
-			continue;
-		struct due_walk w = { .a = a, .planned = i == 0, .want = limit,
-				      .cadence = i == 1 ? r->cadence_open_days :
-							  r->cadence_idle_days };
-		rc = store_agenda_walk(s, v, v->user_id, &ranges[i], due_step, &w, e);
+	/* the planned ones: due in their date's order, sleeping in their since's (an index of its
+	 * own); the first `limit` of each hold the page's */
+	if (!rc && limit && due[0]) {
+		struct due_walk w = { .a = a, .planned = 1, .want = limit };
+		rc = store_agenda_walk(s, v, v->user_id, &ranges[0], due_step, &w, e);
 	}
-	/* the sleeping ones of each class in (since, id) order: the first `limit` of each hold
-	 * the page's */
-	for (int i = 0; i < 3 && !rc && limit; i++) {
-		if (!quiet[i])
-			continue;
+	if (!rc && limit && quiet[0]) {
 		struct quiet_walk w = { .a = a, .want = limit };
-		rc = store_agenda_walk(s, v, v->user_id, &ranges[i ? 2 + i : 5], quiet_step, &w, e);
+		rc = store_agenda_walk(s, v, v->user_id, &ranges[3], quiet_step, &w, e);
+	}
+	/* each cadence class: its due and sleeping ones in one walk of the key's order */
+	for (int i = 1; i < 3 && !rc && limit; i++) {
+		if (!due[i] && !quiet[i])
+			continue;
+		const struct agenda_range *d = &ranges[i];
+		struct both_walk w = {
+			.due = { .a = a, .want = limit, .cadence = i == 1 ? r->cadence_open_days :
+									    r->cadence_idle_days },
+			.quiet = { .a = a, .want = limit },
+			.lo = d->lo, .hi = d->hi, .sleep = sleep,
+			.due_done = !due[i], .quiet_done = !quiet[i] };
+		struct agenda_range both = { d->part, NULL,
+					     strcmp(d->hi, sleep) > 0 ? d->hi : sleep };
+		rc = store_agenda_walk(s, v, v->user_id, &both, both_step, &w, e);
 	}
 	*due_total = due[0] + due[1] + due[2];
 	*quiet_total = quiet[0] + quiet[1] + quiet[2];
