@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -911,6 +912,19 @@ static void fact_stages(int fact, const struct present_ctx *pc, const char **out
 	out[n] = NULL;
 }
 
+/* fact_stages of each fact, asked once: the stages and their phases are the program's */
+static const char *fact_stage_lists[NFACTS][GATE_STAGES_MAX];
+static pthread_once_t fact_stages_once = PTHREAD_ONCE_INIT;
+
+static void fact_stages_init(void)
+{
+	struct present_ctx pc;
+	present_ctx_init(&pc);
+	for (int i = 0; i < NFACTS; i++)
+		fact_stages(i, &pc, fact_stage_lists[i]);
+	present_ctx_release(&pc);
+}
+
 /* The cursor "ID.K": the scan resumes at opportunity ID, whose first K warnings were on the
  * pages before. */
 static int warn_cursor(const char *s, int64_t *id, int64_t *k)
@@ -990,12 +1004,10 @@ int method_warnings_text(struct store *s, const struct viewer *v, const struct k
 	/* each fact's subquery computed only in the stages whose warnings read it */
 	static const char *const facts[NFACTS] = { "_quotes", "_decision_makers", "_coaches",
 						   "_opponents", "_account_last_touch" };
-	const char *stages[NFACTS][GATE_STAGES_MAX];
 	struct store_gate gates[NFACTS];
-	for (int i = 0; i < NFACTS; i++) {
-		fact_stages(i, &pc, stages[i]);
-		gates[i] = (struct store_gate){ facts[i], "stage", stages[i] };
-	}
+	pthread_once(&fact_stages_once, fact_stages_init);
+	for (int i = 0; i < NFACTS; i++)
+		gates[i] = (struct store_gate){ facts[i], "stage", fact_stage_lists[i] };
 	q.gates = gates;
 	q.ngates = NFACTS;
 	if (skip_id) {   /* the scan resumes at skip_id */

@@ -377,9 +377,10 @@ static const struct store_gate *gate_of(const struct kind *k, const struct field
 	if (!(f->flags & FF_DERIVED))
 		return NULL;
 	for (int i = 0; i < n; i++) {
+		if (strcmp(gates[i].field, f->name))
+			continue;
 		const struct field *on = model_field(k, gates[i].on);
-		if (!strcmp(gates[i].field, f->name) && on && !(on->flags & FF_DERIVED))
-			return &gates[i];
+		return on && !(on->flags & FF_DERIVED) ? &gates[i] : NULL;
 	}
 	return NULL;
 }
