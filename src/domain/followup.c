@@ -1011,11 +1011,10 @@ static int due_step(void *arg, int64_t id, const char *key, const char *since, i
 }
 
 /* Sleeping accounts in the order of their last touch (else creation), then id: the first
- * `want` (all, for the planned ones, which come in no order). */
+ * `want`. */
 struct quiet_walk {
 	struct agenda_scan *a;
 	size_t want, got;
-	const char *upto;   /* counted, not kept: those whose since is after it (NULL: none) */
 };
 
 static int quiet_step(void *arg, int64_t id, const char *key, const char *since, int touched)
@@ -1026,10 +1025,6 @@ static int quiet_step(void *arg, int64_t id, const char *key, const char *since,
 	if (w->got >= w->want)
 		return 1;
 	since = since ? since : "";
-	if (w->upto && strcmp(since, w->upto) > 0) {
-		w->got++;
-		return 0;
-	}
 	if (a->nquiet == a->aquiet) {
 		a->aquiet = a->aquiet ? a->aquiet * 2 : 64;
 		a->quiet = xrealloc(a->quiet, a->aquiet * sizeof *a->quiet);
@@ -1041,6 +1036,32 @@ static int quiet_step(void *arg, int64_t id, const char *key, const char *since,
 	buf_append(&a->text, since, strlen(since) + 1);
 	w->got++;
 	return 0;
+}
+
+/* A cadence class's due accounts and its sleeping ones in one walk: both are in the class's key
+ * order (the key is the since of an unplanned account), from the class's start (lo is before
+ * every date but the first cadence's days), so the two walks read the same first entries; the
+ * walk reads (-, max(hi, sleep)) and hands each entry to the walks that want it, until both
+ * have their page. */
+struct both_walk {
+	struct due_walk due;
+	struct quiet_walk quiet;
+	const char *lo, *hi, *sleep;
+	int due_done, quiet_done;
+};
+
+static int both_step(void *arg, int64_t id, const char *key, const char *since, int touched)
+{
+	struct both_walk *w = arg;
+	if (!w->due_done && strcmp(key, w->hi) >= 0)
+		w->due_done = 1;
+	if (!w->due_done && strcmp(key, w->lo) >= 0)
+		w->due_done = due_step(&w->due, id, key, since, touched);
+	if (!w->quiet_done && strcmp(key, w->sleep) >= 0)
+		w->quiet_done = 1;
+	if (!w->quiet_done)
+		w->quiet_done = quiet_step(&w->quiet, id, key, since, touched);
+	return w->due_done && w->quiet_done;
 }
 
 /* A cadence class's due range [lo, hi) and its sleeping range (-, sleep) share their first
@@ -1096,17 +1117,14 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 	day_start(a->day - r->cadence_idle_days + 1, idle_hi);
 	/* sleeping: today - since's day > sleeping_after_days */
 	day_start(a->today - r->sleeping_after_days, sleep);
-	const struct agenda_range ranges[6] = {
+	const struct agenda_range ranges[4] = {
 		{ AGENDA_PLANNED, NULL, planned_hi },
 		{ AGENDA_OPEN, open_lo, open_hi },
 		{ AGENDA_IDLE, idle_lo, idle_hi },
-		{ AGENDA_OPEN, NULL, sleep },
-		{ AGENDA_IDLE, NULL, sleep },
 		{ AGENDA_QUIET_PLANNED, NULL, sleep },
 	};
 	/* each cadence class in the three ranges of its split; the planned ones' quiet is a
-	 * filter, not a range: walked whole once (when there is a planned account at all: a
-	 * seek in the counts' statement), counted there, after the other sleeping ones */
+	 * range of its own index (migration 29), counted with them */
 	struct split open, idle;
 	struct agenda_range counted[8];
 	counted[0] = ranges[0];
@@ -1114,7 +1132,7 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 	split_ranges(&open, AGENDA_OPEN, counted + 1);
 	split_init(&idle, idle_lo, idle_hi, sleep);
 	split_ranges(&idle, AGENDA_IDLE, counted + 4);
-	counted[7] = (struct agenda_range){ AGENDA_PLANNED | AGENDA_ANY, NULL, "~" };
+	counted[7] = ranges[3];
 	int64_t counts[8], due[3], quiet[3];
 	const struct agenda_range any = { AGENDA_ANY, NULL, NULL };
 	int rc = store_agenda_count(s, v, v->user_id, &any, 1, counts, e);
@@ -1126,42 +1144,34 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 	if (rc)
 		return rc;
 	due[0] = counts[0];
+	quiet[0] = counts[7];
 	split_sums(&open, open_lo, open_hi, sleep, counts + 1, &due[1], &quiet[1]);
 	split_sums(&idle, idle_lo, idle_hi, sleep, counts + 4, &due[2], &quiet[2]);
-	for (int i = 0; i < 3 && !rc && limit; i++) {
-		if (!due[i])
-			continue;
-		struct due_walk w = { .a = a, .planned = i == 0, .want = limit,
-				      .cadence = i == 1 ? r->cadence_open_days :
-							  r->cadence_idle_days };
-		rc = store_agenda_walk(s, v, v->user_id, &ranges[i], due_step, &w, e);
+	/* the planned ones: due in their date's order, sleeping in their since's (an index of its
+	 * own); the first `limit` of each hold the page's */
+	if (!rc && limit && due[0]) {
+		struct due_walk w = { .a = a, .planned = 1, .want = limit };
+		rc = store_agenda_walk(s, v, v->user_id, &ranges[0], due_step, &w, e);
 	}
-	for (int i = 1; i < 3 && !rc && limit; i++) {
-		if (!quiet[i])
-			continue;
+	if (!rc && limit && quiet[0]) {
 		struct quiet_walk w = { .a = a, .want = limit };
-		rc = store_agenda_walk(s, v, v->user_id, &ranges[2 + i], quiet_step, &w, e);
+		rc = store_agenda_walk(s, v, v->user_id, &ranges[3], quiet_step, &w, e);
 	}
-	/* The planned ones: every one counted, but when the others hold `limit` already, the
-	 * page's last is at most their limit-th (since, id), and a planned account whose since
-	 * is later cannot be on the page: not kept (rep1: a few of its 336, not all sorted). */
-	struct quiet_walk planned = { .a = a, .want = SIZE_MAX };
-	char upto[TIME_STR_LEN];
-	if (!rc && limit && a->nquiet >= limit) {
-		for (size_t i = 0; i < a->nquiet; i++)
-			a->quiet[i].since = a->text.data + a->quiet[i].off;
-		sort_first(a->quiet, a->nquiet, sizeof *a->quiet, limit, by_quiet);
-		const char *last = a->quiet[limit - 1].since;
-		if (strlen(last) < sizeof upto) {
-			memcpy(upto, last, strlen(last) + 1);
-			planned.upto = upto;
-		}
+	/* each cadence class: its due and sleeping ones in one walk of the key's order */
+	for (int i = 1; i < 3 && !rc && limit; i++) {
+		if (!due[i] && !quiet[i])
+			continue;
+		const struct agenda_range *d = &ranges[i];
+		struct both_walk w = {
+			.due = { .a = a, .want = limit, .cadence = i == 1 ? r->cadence_open_days :
+									    r->cadence_idle_days },
+			.quiet = { .a = a, .want = limit },
+			.lo = d->lo, .hi = d->hi, .sleep = sleep,
+			.due_done = !due[i], .quiet_done = !quiet[i] };
+		struct agenda_range both = { d->part, NULL,
+					     strcmp(d->hi, sleep) > 0 ? d->hi : sleep };
+		rc = store_agenda_walk(s, v, v->user_id, &both, both_step, &w, e);
 	}
-	if (!rc && counts[7])
-		rc = store_agenda_walk(s, v, v->user_id, &ranges[5], quiet_step, &planned, e);
-	quiet[0] = (int64_t)planned.got;
-	if (!limit)   /* nothing of them on the page */
-		a->nquiet = 0;
 	*due_total = due[0] + due[1] + due[2];
 	*quiet_total = quiet[0] + quiet[1] + quiet[2];
 	for (size_t i = 0; i < a->nquiet; i++)   /* the text may have moved */

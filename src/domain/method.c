@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -869,6 +870,61 @@ static json_t *warn_stages(unsigned mask, const struct present_ctx *pc)
 	return keys;
 }
 
+/* The facts of warn_facts a subquery computes, in the order of method_warnings_text's gates */
+enum { FACT_QUOTES, FACT_DMS, FACT_COACHES, FACT_OPPONENTS, FACT_LAST_TOUCH, NFACTS };
+#define GATE_STAGES_MAX 16
+
+static void fact_set(struct warn_facts *f, int fact, int raise, const char *recent)
+{
+	switch (fact) {
+	case FACT_QUOTES: f->quotes = raise; break;
+	case FACT_DMS: f->decision_makers = !raise; break;
+	case FACT_COACHES: f->coaches = !raise; break;
+	case FACT_OPPONENTS: f->opponents = raise; break;
+	default: f->last_touch = raise ? NULL : recent; break;
+	}
+}
+
+/* The stages whose warnings read fact (NULL-terminated into out): warning_bits itself asked of
+ * each stage whether the fact changes them, from facts that raise every warning and from
+ * facts that raise none (each warning reads one fact), so the store computes the fact in
+ * those stages alone and warning_bits never reads what it did not compute. */
+static void fact_stages(int fact, const struct present_ctx *pc, const char **out)
+{
+	char recent[TIME_STR_LEN];
+	const char *key;
+	size_t n = 0;
+	time_format(pc->now_ms, recent);
+	for (size_t i = 0; (key = settings_stage_key(i)) && n + 1 < GATE_STAGES_MAX; i++) {
+		const char *phase = settings_phase(key);
+		int reads = 0;
+		for (int base = 0; base < 2 && !reads; base++) {
+			struct warn_facts a = { key, base ? "0000-01-01" : NULL, NULL, 0, 0, 0, 0 };
+			for (int k = 0; k < NFACTS; k++)
+				fact_set(&a, k, base, recent);
+			struct warn_facts b = a;
+			fact_set(&b, fact, !base, recent);
+			reads = warning_bits(&a, phase, pc) != warning_bits(&b, phase, pc);
+		}
+		if (reads)
+			out[n++] = key;
+	}
+	out[n] = NULL;
+}
+
+/* fact_stages of each fact, asked once: the stages and their phases are the program's */
+static const char *fact_stage_lists[NFACTS][GATE_STAGES_MAX];
+static pthread_once_t fact_stages_once = PTHREAD_ONCE_INIT;
+
+static void fact_stages_init(void)
+{
+	struct present_ctx pc;
+	present_ctx_init(&pc);
+	for (int i = 0; i < NFACTS; i++)
+		fact_stages(i, &pc, fact_stage_lists[i]);
+	present_ctx_release(&pc);
+}
+
 /* The cursor "ID.K": the scan resumes at opportunity ID, whose first K warnings were on the
  * pages before. */
 static int warn_cursor(const char *s, int64_t *id, int64_t *k)
@@ -945,6 +1001,15 @@ int method_warnings_text(struct store *s, const struct viewer *v, const struct k
 	q.viewer = v;
 	q.only = warned;
 	present_ctx_init(&pc);
+	/* each fact's subquery computed only in the stages whose warnings read it */
+	static const char *const facts[NFACTS] = { "_quotes", "_decision_makers", "_coaches",
+						   "_opponents", "_account_last_touch" };
+	struct store_gate gates[NFACTS];
+	pthread_once(&fact_stages_once, fact_stages_init);
+	for (int i = 0; i < NFACTS; i++)
+		gates[i] = (struct store_gate){ facts[i], "stage", fact_stage_lists[i] };
+	q.gates = gates;
+	q.ngates = NFACTS;
 	if (skip_id) {   /* the scan resumes at skip_id */
 		q.after_id = skip_id - 1;
 		q.after_value = json_integer(q.after_id);

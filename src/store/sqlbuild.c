@@ -370,7 +370,23 @@ static void select_cols(struct qb *q, const struct kind *k)
 	select_only(q, k, NULL);
 }
 
-void select_only(struct qb *q, const struct kind *k, const char *const *only)
+/* The gate of field f among n (NULL: none). Only a derived field is gated, by a plain one. */
+static const struct store_gate *gate_of(const struct kind *k, const struct field *f,
+					const struct store_gate *gates, int n)
+{
+	if (!(f->flags & FF_DERIVED))
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(gates[i].field, f->name))
+			continue;
+		const struct field *on = model_field(k, gates[i].on);
+		return on && !(on->flags & FF_DERIVED) ? &gates[i] : NULL;
+	}
+	return NULL;
+}
+
+static void select_gated(struct qb *q, const struct kind *k, const char *const *only,
+			 const struct store_gate *gates, int ngates)
 {
 	int first = 1;
 	qb_sql(q, "SELECT ");
@@ -381,8 +397,30 @@ void select_only(struct qb *q, const struct kind *k, const char *const *only)
 		if (!first)
 			qb_sql(q, ", ");
 		first = 0;
+		const struct store_gate *g = only ? gate_of(k, f, gates, ngates) : NULL;
+		if (!g) {
+			field_expr(q, k, f);
+			continue;
+		}
+		if (!g->values || !g->values[0]) {
+			qb_sql(q, "NULL");
+			continue;
+		}
+		buf_printf(&q->sql, "CASE WHEN t.%s IN (", g->on);
+		for (const char *const *v = g->values; *v; v++) {
+			if (v != g->values)
+				qb_sql(q, ", ");
+			qb_text(q, *v);
+		}
+		qb_sql(q, ") THEN ");
 		field_expr(q, k, f);
+		qb_sql(q, " END");
 	}
+}
+
+void select_only(struct qb *q, const struct kind *k, const char *const *only)
+{
+	select_gated(q, k, only, NULL, 0);
 }
 
 void select_list(struct qb *q, const struct kind *k)
@@ -574,7 +612,7 @@ void sql_list(struct qb *q, const struct store_query *sqy)
 	 * quarter of the list's statement). PostgreSQL: sorted again (its planner may reorder a
 	 * join). */
 	int sqlite = q->dialect == SQL_SQLITE;
-	select_only(q, k, sqy->only);
+	select_gated(q, k, sqy->only, sqy->gates, sqy->ngates);
 	if (sqlite)
 		buf_printf(&q->sql, " FROM (SELECT t.id FROM %s t", k->plural);
 	else
@@ -1307,20 +1345,27 @@ void sql_agenda_range(struct qb *q, const struct viewer *v, int64_t owner,
 		count = 2;
 	}
 	r = &one;
-	const char *key = r->part == AGENDA_QUIET_PLANNED ? "COALESCE(t.touched_at, t.created_at)" :
-							     AGENDA_KEY("t.");
+	int quiet = r->part == AGENDA_QUIET_PLANNED;
+	const char *key = quiet ? QUIET_PLANNED_SINCE("t.") : AGENDA_KEY("t.");
 	if (count == 2)
 		qb_sql(q, "SELECT 1");
 	else if (count)
 		qb_sql(q, "SELECT count(*)");
 	else
 		buf_printf(&q->sql, "SELECT t.id, %s, COALESCE(t.touched_at, t.created_at), "
-			   "t.touched_at IS NOT NULL", AGENDA_KEY("t."));
-	qb_sql(q, " FROM accounts t INDEXED BY accounts_owner_due WHERE t.archived_at IS NULL AND "
-		  "t.owner_id = ");
-	qb_int(q, owner);
-	qb_sql(q, " AND " AGENDA_CLASS("t.") " = ");
-	qb_int(q, r->part == AGENDA_QUIET_PLANNED ? AGENDA_PLANNED : (int64_t)r->part);
+			   "t.touched_at IS NOT NULL", key);
+	if (quiet) {
+		/* the planned ones by their since (migration 29): a range, in (since, id) order */
+		qb_sql(q, " FROM accounts t INDEXED BY accounts_owner_quiet_plan WHERE "
+			  "t.latest_next_touch IS NOT NULL AND t.archived_at IS NULL AND t.owner_id = ");
+		qb_int(q, owner);
+	} else {
+		qb_sql(q, " FROM accounts t INDEXED BY accounts_owner_due WHERE t.archived_at IS "
+			  "NULL AND t.owner_id = ");
+		qb_int(q, owner);
+		qb_sql(q, " AND " AGENDA_CLASS("t.") " = ");
+		qb_int(q, (int64_t)r->part);
+	}
 	if (r->lo) {
 		buf_printf(&q->sql, " AND %s >= ", key);
 		qb_text(q, r->lo);
@@ -1336,8 +1381,8 @@ void sql_agenda_range(struct qb *q, const struct viewer *v, int64_t owner,
 		qb_sql(q, "TRUE");
 	else
 		vis_account(q, v, "t");
-	if (!count && r->part != AGENDA_QUIET_PLANNED)
-		qb_sql(q, " ORDER BY " AGENDA_KEY("t.") ", t.id");
+	if (!count)
+		buf_printf(&q->sql, " ORDER BY %s, t.id", key);
 	if (count == 2)
 		qb_sql(q, " LIMIT 1");
 }

@@ -75,6 +75,16 @@ struct store_filter {
 	enum filter_op op;
 };
 
+/* A derived field of a query's only that its caller reads in some rows alone: those whose plain
+ * field `on` holds one of values (NULL-terminated); the others hold null for it, and the store
+ * computes nothing for it there (a subquery each: the warnings read the quotes in two stages
+ * of eight, the stakeholders in four, the account's last touch in one). */
+struct store_gate {
+	const char *field, *on;
+	const char *const *values;
+};
+#define STORE_GATES_MAX 8
+
 struct store_query {
 	const struct kind *kind;
 	const struct viewer *viewer;
@@ -94,6 +104,8 @@ struct store_query {
 					 viewer's own reach; partners see none */
 	const char *const *only;      /* NULL-terminated names: each row holds these fields only
 					 (NULL = every selected field; model_query_selects) */
+	const struct store_gate *gates; /* with only: some of its derived fields gated */
+	int ngates;
 };
 
 /* The page of records (a new array, at most q->limit). */
@@ -263,7 +275,8 @@ int store_agenda_candidates(struct store *s, const struct viewer *v, int64_t own
  * AGENDA_OPEN: without, with an open opportunity; AGENDA_IDLE: the others) whose key (the
  * planned date, else the last touch, else the creation) is in [lo, hi) (lo NULL: no lower
  * bound), walked in the key's order then the id's; or AGENDA_QUIET_PLANNED: the planned ones
- * whose last touch (else creation) is in [lo, hi), in no order. */
+ * whose last touch (else creation) is in [lo, hi), in that order then the id's (migration 29:
+ * accounts_owner_quiet_plan). */
 enum agenda_part { AGENDA_PLANNED, AGENDA_OPEN, AGENDA_IDLE, AGENDA_QUIET_PLANNED,
 		   AGENDA_ANY = 0x100 /* or'ed with a part: whether it has any (store_agenda_count) */ };
 struct agenda_range {

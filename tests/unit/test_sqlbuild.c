@@ -194,6 +194,52 @@ static void list_owner_filter_visibility(void **state)
 	}
 }
 
+/* A gated derived field of the list's only is computed in the rows its gate names alone (the
+ * warnings' facts: a subquery each), null in the others; a plain field is never gated, nor by a
+ * derived one. */
+static void list_gates_a_derived_field(void **state)
+{
+	(void)state;
+	static const struct viewer rep = { .user_id = 7, .role = ROLE_REP, .team_id = 3 };
+	static const char *const only[] = { "id", "name", "stage", "_quotes", "_coaches",
+					    "_opponents", "_account_last_touch", NULL };
+	static const char *const early[] = { "interest", "brewing", NULL };
+	static const char *const none[] = { NULL };
+	const struct store_gate gates[] = {
+		{ "_quotes", "stage", early },
+		{ "_opponents", "stage", none },
+		{ "name", "stage", early },
+		{ "_account_last_touch", "_coaches", early },
+	};
+	for (int d = 0; d < 2; d++) {
+		struct store_query sq = { .kind = &kind_opportunity, .viewer = &rep, .limit = 5,
+					  .only = only, .gates = gates, .ngates = 4 };
+		struct qb q;
+		qb_init(&q, d ? SQL_PG : SQL_SQLITE);
+		sql_list(&q, &sq);
+		const char *sql = q.sql.data;
+		assert_non_null(strstr(sql, d ? "CASE WHEN t.stage IN ($1, $2) THEN (SELECT count(*) "
+						"FROM activities qa WHERE qa.opportunity_id = t.id" :
+					       "CASE WHEN t.stage IN (?, ?) THEN (SELECT count(*) "
+						"FROM activities qa WHERE qa.opportunity_id = t.id"));
+		assert_int_equal(q.b[0].type, QB_TEXT);
+		assert_string_equal(q.b[0].s, "interest");
+		assert_string_equal(q.b[1].s, "brewing");
+		assert_null(strstr(sql, "sh.attitude"));      /* in no stage: null */
+		assert_non_null(strstr(sql, "SELECT t.id, t.name, t.stage, CASE"));
+		assert_non_null(strstr(sql, "END, (SELECT count(*) FROM stakeholders sh"));
+		assert_non_null(strstr(sql, ", NULL, (SELECT ao.touched_at FROM accounts ao"));
+		qb_release(&q);
+		/* without only, every field as it is */
+		sq.only = NULL;
+		qb_init(&q, d ? SQL_PG : SQL_SQLITE);
+		sql_list(&q, &sq);
+		assert_null(strstr(q.sql.data, "CASE WHEN t.stage"));
+		assert_non_null(strstr(q.sql.data, "sh.attitude"));
+		qb_release(&q);
+	}
+}
+
 static void derived_json_per_dialect(void **state)
 {
 	(void)state;
@@ -412,6 +458,7 @@ int main(void)
 		cmocka_unit_test(derived_json_per_dialect),
 		cmocka_unit_test(analytics_names),
 		cmocka_unit_test(agenda_reads_an_index),
+		cmocka_unit_test(list_gates_a_derived_field),
 		cmocka_unit_test(cli_hides_postgres_passwords),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 #include "model/model.h"
 #include "store/store.h"
 #include "store/store_int.h"
+#include "store/sqlbuild.h"
 #include "store/sqlite_schema.h"
 #include "store/sqlite_walbuf.h"
 
@@ -1830,6 +1831,32 @@ static void plan_of(sqlite3 *db, const char *sql, char *out, size_t size)
 	sqlite3_free(q);
 }
 
+/* Migration 29: the planned accounts' quiet (a rep's agenda) is a range of its own index, read
+ * from the index alone and in (since, id) order, counted and walked alike; it was a filter of
+ * every plan of the owner's in accounts_owner_due, in no order. */
+static void agenda_quiet_plans_a_range(void **state)
+{
+	struct fx *f = *state;
+	struct viewer v = { .user_id = 4, .role = ROLE_REP, .team_id = 2 };
+	struct agenda_range r = { AGENDA_QUIET_PLANNED, NULL, "2026-08-28T16:00:00.000Z" };
+	char plan[1024];
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	for (int count = 0; count < 2; count++) {
+		struct qb q;
+		qb_init(&q, SQL_SQLITE);
+		sql_agenda_range(&q, &v, 4, &r, count);
+		plan_of(db, q.sql.data, plan, sizeof plan);
+		if (!strstr(plan, "SEARCH t USING COVERING INDEX accounts_owner_quiet_plan "
+				  "(owner_id=? AND <expr><?)") || strstr(plan, "TEMP B-TREE"))
+			fail_msg("%s: %s", count ? "count" : "walk", plan);
+		if (!count && !strstr(q.sql.data, " ORDER BY " QUIET_PLANNED_SINCE("t.") ", t.id"))
+			fail_msg("the walk is not in (since, id) order: %s", q.sql.data);
+		qb_release(&q);
+	}
+	sqlite3_close(db);
+}
+
 /* Migration 26: a new activity takes one index entry under its account, not two (each on a
  * random page the commit writes), and one under its user, not two; the one by account serves
  * what both did: an account's latest live activity in index order (no sort), its touch count
@@ -2429,6 +2456,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(deferred_activity_sums_equal_the_triggers, setup, teardown),
 		cmocka_unit_test_setup_teardown(bulk_activity_sums_scan_nothing_whole, setup, teardown),
 		cmocka_unit_test_setup_teardown(activities_one_index_by_account, setup, teardown),
+		cmocka_unit_test_setup_teardown(agenda_quiet_plans_a_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_newer_than_binary, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_refuses_unreachable_postgres_and_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(insert_and_get, setup, teardown),
