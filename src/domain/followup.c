@@ -1124,7 +1124,7 @@ static int agenda_by_ranges(struct store *s, const struct viewer *v, struct agen
 		{ AGENDA_QUIET_PLANNED, NULL, sleep },
 	};
 	/* each cadence class in the three ranges of its split; the planned ones' quiet is a
-	 * range of its own index (migration 29), counted with them */
+	 * range of its own index (migration 28), counted with them */
 	struct split open, idle;
 	struct agenda_range counted[8];
 	counted[0] = ranges[0];

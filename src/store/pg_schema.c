@@ -649,9 +649,7 @@ const char *const pg_migrations[] = {
 	/* 27: nothing here. SQLite keeps each account's orders text (sqlite_schema.c); PostgreSQL
 	 * reads the orders by the correlated subquery as before (sqlbuild.c), the same text. */
 	"SELECT 1;",
-	/* 28: another branch's number (issue 9); nothing here on this one. */
-	"SELECT 1;",
-	/* 29: nothing here. SQLite reads the planned accounts' quiet by a range of
+	/* 28: nothing here. SQLite reads the planned accounts' quiet by a range of
 	 * accounts_owner_quiet_plan (sqlite_schema.c); PostgreSQL decides each of the owner's
 	 * candidates (followup.c agenda_take), the same answers. */
 	"SELECT 1;",

@@ -1355,7 +1355,7 @@ void sql_agenda_range(struct qb *q, const struct viewer *v, int64_t owner,
 		buf_printf(&q->sql, "SELECT t.id, %s, COALESCE(t.touched_at, t.created_at), "
 			   "t.touched_at IS NOT NULL", key);
 	if (quiet) {
-		/* the planned ones by their since (migration 29): a range, in (since, id) order */
+		/* the planned ones by their since (migration 28): a range, in (since, id) order */
 		qb_sql(q, " FROM accounts t INDEXED BY accounts_owner_quiet_plan WHERE "
 			  "t.latest_next_touch IS NOT NULL AND t.archived_at IS NULL AND t.owner_id = ");
 		qb_int(q, owner);

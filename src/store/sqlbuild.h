@@ -92,7 +92,7 @@ void sql_agenda_accounts(struct qb *q, const struct viewer *v, int64_t owner,
 #define AGENDA_CLASS(T) "(CASE WHEN " T "latest_next_touch IS NOT NULL THEN 0 WHEN " T \
 	"open_opps > 0 THEN 1 ELSE 2 END)"
 #define AGENDA_KEY(T) "COALESCE(" T "latest_next_touch, " T "touched_at, " T "created_at)"
-/* Migration 29's accounts_owner_quiet_plan (SQLite): the owner's planned live accounts by their
+/* Migration 28's accounts_owner_quiet_plan (SQLite): the owner's planned live accounts by their
  * "since" (the last touch, else the creation), then id; the plain columns after them are the
  * ones the agenda's query names, so that SQLite 3.40 calls it covering. */
 #define QUIET_PLANNED_SINCE(T) "COALESCE(" T "touched_at, " T "created_at)"

@@ -767,9 +767,7 @@ const char *const sqlite_migrations[] = {
 	"  od.ordered_on)) FROM (SELECT product, ordered_on FROM orders INDEXED BY orders_account_live"
 	"  WHERE account_id = accounts.id AND archived_at IS NULL ORDER BY product, ordered_on) od)"
 	"  WHERE order_count >= 3;",
-	/* 28: another branch's number (issue 9); nothing here on this one. */
-	"SELECT 1;",
-	/* 29 (issue 9: a rep's agenda): the planned accounts by their quiet (followup.c
+	/* 28 (issue 9: a rep's agenda): the planned accounts by their quiet (followup.c
 	 * agenda_by_ranges, sqlbuild.c sql_agenda_range). A planned account is sleeping by its
 	 * last touch (else creation), which accounts_owner_due keys only for the unplanned ones:
 	 * the planned ones' quiet was a filter of all of an owner's plans, walked whole each

@@ -275,7 +275,7 @@ int store_agenda_candidates(struct store *s, const struct viewer *v, int64_t own
  * AGENDA_OPEN: without, with an open opportunity; AGENDA_IDLE: the others) whose key (the
  * planned date, else the last touch, else the creation) is in [lo, hi) (lo NULL: no lower
  * bound), walked in the key's order then the id's; or AGENDA_QUIET_PLANNED: the planned ones
- * whose last touch (else creation) is in [lo, hi), in that order then the id's (migration 29:
+ * whose last touch (else creation) is in [lo, hi), in that order then the id's (migration 28:
  * accounts_owner_quiet_plan). */
 enum agenda_part { AGENDA_PLANNED, AGENDA_OPEN, AGENDA_IDLE, AGENDA_QUIET_PLANNED,
 		   AGENDA_ANY = 0x100 /* or'ed with a part: whether it has any (store_agenda_count) */ };

@@ -1831,7 +1831,7 @@ static void plan_of(sqlite3 *db, const char *sql, char *out, size_t size)
 	sqlite3_free(q);
 }
 
-/* Migration 29: the planned accounts' quiet (a rep's agenda) is a range of its own index, read
+/* Migration 28: the planned accounts' quiet (a rep's agenda) is a range of its own index, read
  * from the index alone and in (since, id) order, counted and walked alike; it was a filter of
  * every plan of the owner's in accounts_owner_due, in no order. */
 static void agenda_quiet_plans_a_range(void **state)
