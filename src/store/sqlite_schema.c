@@ -818,9 +818,15 @@ const char *const sqlite_bulk_activities[] = {
 	TOUCH_KEYS " WHERE a.id >= ?1 AND a.archived_at IS NULL AND a.effective = 1 GROUP BY 1, 2"
 	"  ON CONFLICT (user_id, account_id) DO UPDATE SET last_at = max(touch_pairs.last_at,"
 	"  excluded.last_at)",
+	/* only an activity earlier than the latest one before the load can be earlier than a
+	 * pair's first touch (that is no later than the pair's last, an activity before the
+	 * load): that one index entry read, a batch of activities later than it groups and
+	 * looks up nothing */
 	"UPDATE touch_pairs SET first_at = m.first FROM (SELECT " TOUCH_KEY("a") " AS k,"
 	"  a.account_id AS account_id, min(a.occurred_at) AS first FROM activities a CROSS JOIN "
-	TOUCH_KEYS " WHERE a.id >= ?1 AND a.archived_at IS NULL AND a.effective = 1 GROUP BY 1, 2) m"
+	TOUCH_KEYS " WHERE a.id >= ?1 AND a.archived_at IS NULL AND a.effective = 1 AND"
+	"  a.occurred_at < (SELECT x.occurred_at FROM activities x INDEXED BY activities_when WHERE"
+	"  x.id < ?1 ORDER BY x.occurred_at DESC LIMIT 1) GROUP BY 1, 2) m"
 	"  WHERE touch_pairs.user_id = m.k AND touch_pairs.account_id = m.account_id AND"
 	"  touch_pairs.first_at > m.first",
 	"INSERT INTO agg_touch_last (day, n) SELECT " DAY8("t.last_at") ", count(*) FROM"
