@@ -821,11 +821,27 @@ const char *const sqlite_bulk_activities[] = {
 	"INSERT INTO agg_touch_last (day, n) SELECT " DAY8("t.last_at") ", -count(*) FROM"
 	"  touch_pairs t WHERE t.user_id = -1 AND t.account_id IN " BULK_TOUCHED " GROUP BY 1"
 	"  ON CONFLICT (day) DO UPDATE SET n = agg_touch_last.n + excluded.n",
+	/* a pair's last touch here, its first in the next statement, only where it moves: a
+	 * column in an upsert's SET has its index entries (touch_pairs_first) deleted and inserted
+	 * again whether or not its value changes, a random page of the index dirtied per pair
+	 * (the company's, by first touch) when the new activities are the latest, as nearly all
+	 * are */
 	"INSERT INTO touch_pairs (user_id, account_id, first_at, last_at) SELECT " TOUCH_KEY("a")
 	", a.account_id, min(a.occurred_at), max(a.occurred_at) FROM activities a CROSS JOIN "
 	TOUCH_KEYS " WHERE a.id >= ?1 AND a.archived_at IS NULL AND a.effective = 1 GROUP BY 1, 2"
-	"  ON CONFLICT (user_id, account_id) DO UPDATE SET first_at = min(touch_pairs.first_at,"
-	"  excluded.first_at), last_at = max(touch_pairs.last_at, excluded.last_at)",
+	"  ON CONFLICT (user_id, account_id) DO UPDATE SET last_at = max(touch_pairs.last_at,"
+	"  excluded.last_at)",
+	/* only an activity earlier than the latest one before the load can be earlier than a
+	 * pair's first touch (that is no later than the pair's last, an activity before the
+	 * load): that one index entry read, a batch of activities later than it groups and
+	 * looks up nothing */
+	"UPDATE touch_pairs SET first_at = m.first FROM (SELECT " TOUCH_KEY("a") " AS k,"
+	"  a.account_id AS account_id, min(a.occurred_at) AS first FROM activities a CROSS JOIN "
+	TOUCH_KEYS " WHERE a.id >= ?1 AND a.archived_at IS NULL AND a.effective = 1 AND"
+	"  a.occurred_at < (SELECT x.occurred_at FROM activities x INDEXED BY activities_when WHERE"
+	"  x.id < ?1 ORDER BY x.occurred_at DESC LIMIT 1) GROUP BY 1, 2) m"
+	"  WHERE touch_pairs.user_id = m.k AND touch_pairs.account_id = m.account_id AND"
+	"  touch_pairs.first_at > m.first",
 	"INSERT INTO agg_touch_last (day, n) SELECT " DAY8("t.last_at") ", count(*) FROM"
 	"  touch_pairs t WHERE t.user_id = -1 AND t.account_id IN " BULK_TOUCHED " GROUP BY 1"
 	"  ON CONFLICT (day) DO UPDATE SET n = agg_touch_last.n + excluded.n",

@@ -1816,6 +1816,112 @@ static void bulk_activity_sums_scan_nothing_whole(void **state)
 	assert_int_equal(store_open(f->path, &f->s, &e), 0);
 }
 
+static int64_t count_of(sqlite3 *db, const char *sql);
+
+/* The page numbers of the frames in the WAL file of path, as a comma-separated list ",3,17,". */
+static char *wal_pages_of(const char *path)
+{
+	char wal[600];
+	unsigned char h[32];
+	struct buf b = BUF_INIT(0);
+	snprintf(wal, sizeof wal, "%s-wal", path);
+	FILE *fp = fopen(wal, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fread(h, 1, sizeof h, fp), sizeof h);
+	unsigned long page = (unsigned long)h[8] << 24 | h[9] << 16 | h[10] << 8 | h[11];
+	buf_printf(&b, ",");
+	while (fread(h, 1, 24, fp) == 24) {
+		buf_printf(&b, "%lu,", (unsigned long)h[0] << 24 | h[1] << 16 | h[2] << 8 | h[3]);
+		assert_int_equal(fseek(fp, (long)page, SEEK_CUR), 0);
+	}
+	fclose(fp);
+	return buf_detach(&b, NULL);
+}
+
+/* A batch's flush (sqlite_bulk_activities) as the writer runs it: the activities inserted
+ * with the triggers quiet, then the set-wise statements from the first one's id. */
+static void flush_batch(sqlite3 *db, const char *inserts)
+{
+	sqlite3_stmt *st = NULL;
+	assert_int_equal(sqlite3_exec(db, "BEGIN; INSERT INTO activity_defer (first_id) SELECT"
+				      " max(id) + 1 FROM activities", NULL, NULL, NULL), SQLITE_OK);
+	int64_t from = count_of(db, "SELECT first_id FROM activity_defer");
+	assert_int_equal(sqlite3_exec(db, inserts, NULL, NULL, NULL), SQLITE_OK);
+	for (const char *const *sql = sqlite_bulk_activities; *sql; sql++) {
+		assert_int_equal(sqlite3_prepare_v2(db, *sql, -1, &st, NULL), SQLITE_OK);
+		sqlite3_bind_int64(st, 1, from);
+		assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+		sqlite3_finalize(st);
+	}
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM activity_defer; COMMIT", NULL, NULL, NULL),
+			 SQLITE_OK);
+}
+
+/* The flush moves a touch pair's first touch only where the batch has an earlier one: the
+ * index by first touch (touch_pairs_first) is left unwritten by activities later than their
+ * pairs' first touches, as POST's nearly all are (an upsert that names first_at in its SET
+ * deletes and inserts the pair's index entry again, a page of the company's index dirtied
+ * per activity at full scale), and an earlier activity still moves it. */
+static void flush_leaves_the_first_touch_index_alone(void **state)
+{
+	struct fx *f = *state;
+	store_close(f->s);
+	f->s = NULL;
+	sqlite3 *db = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	/* 3,000 accounts touched by user 7 an hour apart, each pair through the triggers: the
+	 * index by first touch spans dozens of pages */
+	assert_int_equal(sqlite3_exec(db, "PRAGMA wal_autocheckpoint = 0;"
+				      "WITH RECURSIVE i(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM i"
+				      "  WHERE n < 3000) INSERT INTO activities (created_at, updated_at,"
+				      "  account_id, channel, occurred_at, user_id) SELECT"
+				      "  '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', n,"
+				      "  'phone', strftime('%Y-%m-%dT%H:%M:%fZ', '2025-01-01', '+' || n ||"
+				      "  ' hours'), 7 FROM i;"
+				      "PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(count_of(db, "SELECT count(*) FROM touch_pairs"), 6000);
+	/* a batch of 20 later activities on accounts spread over the index */
+	flush_batch(db, "WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE"
+		    "  n < 19) INSERT INTO activities (created_at, updated_at, account_id, channel,"
+		    "  occurred_at, user_id) SELECT '2026-06-01T00:00:00.000Z',"
+		    "  '2026-06-01T00:00:00.000Z', 1 + n * 150, 'visit',"
+		    "  '2026-06-01T08:00:00.000Z', 7 FROM i");
+	assert_int_equal(count_of(db, "SELECT count(*) FROM touch_pairs WHERE last_at ="
+				      " '2026-06-01T08:00:00.000Z' AND first_at < '2026-01-01'"), 40);
+	char *wal = wal_pages_of(f->path);
+	sqlite3_stmt *st = NULL;
+	int index_pages = 0;
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT pageno FROM dbstat WHERE name ="
+					    " 'touch_pairs_first'", -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		char page[32];
+		snprintf(page, sizeof page, ",%d,", sqlite3_column_int(st, 0));
+		index_pages++;
+		if (strstr(wal, page))
+			fail_msg("page %d of touch_pairs_first written by the flush (WAL pages %s)",
+				 sqlite3_column_int(st, 0), wal);
+	}
+	sqlite3_finalize(st);
+	assert_true(index_pages >= 20);
+	assert_non_null(strchr(wal + 1, ','));   /* the batch itself is in the WAL */
+	free(wal);
+	/* an earlier activity moves both of its pairs' first touch, in the index too */
+	flush_batch(db, "INSERT INTO activities (created_at, updated_at, account_id, channel,"
+		    "  occurred_at, user_id) VALUES ('2026-06-02T00:00:00.000Z',"
+		    "  '2026-06-02T00:00:00.000Z', 151, 'email', '2024-05-01T00:00:00.000Z', 7)");
+	assert_int_equal(count_of(db, "SELECT count(*) FROM touch_pairs WHERE account_id = 151 AND"
+				      " first_at = '2024-05-01T00:00:00.000Z' AND last_at ="
+				      " '2026-06-01T08:00:00.000Z'"), 2);
+	assert_int_equal(count_of(db, "SELECT account_id FROM touch_pairs INDEXED BY"
+				      " touch_pairs_first WHERE user_id = -1 ORDER BY first_at LIMIT 1"),
+			 151);
+	assert_int_equal(count_of(db, "SELECT count(*) FROM pragma_integrity_check WHERE "
+				      "integrity_check <> 'ok'"), 0);
+	sqlite3_close(db);
+	struct dm_err e;
+	assert_int_equal(store_open(f->path, &f->s, &e), 0);
+}
+
 /* The plan of one statement on db, its lines joined by " | " into out. */
 static void plan_of(sqlite3 *db, const char *sql, char *out, size_t size)
 {
@@ -2455,6 +2561,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(deferred_activity_sums_equal_the_triggers, setup, teardown),
 		cmocka_unit_test_setup_teardown(bulk_activity_sums_scan_nothing_whole, setup, teardown),
+		cmocka_unit_test_setup_teardown(flush_leaves_the_first_touch_index_alone, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(activities_one_index_by_account, setup, teardown),
 		cmocka_unit_test_setup_teardown(agenda_quiet_plans_a_range, setup, teardown),
 		cmocka_unit_test_setup_teardown(schema_newer_than_binary, setup, teardown),
