@@ -65,6 +65,9 @@ struct conn_track {
 	struct conn_track *prev, *next;
 };
 
+/* The pool's queues (see the top of this file). */
+enum { Q_WRITES, Q_SLOW, Q_HEAVY, NQUEUES };
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	struct http_config cfg;
@@ -76,15 +79,15 @@ struct http_server {
 	pthread_cond_t stop_cv;
 	/* the write pool (see the top of this file): a queue of suspended requests */
 	pthread_t *workers;
-	unsigned nworkers;        /* the writes' threads, then the slow reads' */
+	unsigned nworkers;        /* all the queues' threads, the writes' first */
 	struct work_queue {
 		struct http_server *srv;
 		struct rqctx *head, *tail;
 		pthread_cond_t cv;
+		unsigned threads;     /* how many serve it (0: the pool is off) */
 		int nice;
 		const char *name;     /* its threads' name, as top and perf show them */
-	} writes, slow, heavy;
-	unsigned nheavy;          /* the heavy reads' threads (after the others in workers) */
+	} queue[NQUEUES];
 	int workers_stop;
 	/* each route's recent handling time, µs: a moving average (1/8 of each new one) */
 	_Atomic int64_t *route_us;
@@ -94,9 +97,9 @@ struct http_server {
 };
 
 /* A route whose requests take this long on average is served by the slow reads' threads (see
- * the top). Well
- * above the everyday reads (GET by id ≈ 25 µs, a list of 50 ≈ 0.15-0.35 ms, an agenda ≈ 0.5
- * ms of CPU at full scale), well below what holding a thread's connections would be felt at. */
+ * the top): well above the everyday reads (GET by id ≈ 10-25 µs, a list of 50 ≈ 0.1-0.25 ms,
+ * an agenda ≈ 0.25 ms of CPU at full scale), well below what holding a thread's connections
+ * would be felt at. */
 #define SLOW_ROUTE_US 5000
 #define SLOW_THREADS 8
 #define SLOW_NICE 5
@@ -467,31 +470,24 @@ static struct work_queue *for_pool(struct http_server *srv, const struct rqctx *
 	if (!srv->nworkers)
 		return NULL;
 	if (strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "OPTIONS"))
-		return &srv->writes;   /* a write: it waits for the commit */
+		return &srv->queue[Q_WRITES];   /* a write: it waits for the commit */
 	if (c->route && ((c->route->flags & ROUTE_SLOW) ||
 			 atomic_load_explicit(&srv->route_us[c->route_idx], memory_order_relaxed) >
 				 SLOW_ROUTE_US))
-		return &srv->slow;
-	if (c->route && srv->nheavy &&
+		return &srv->queue[Q_SLOW];
+	if (c->route &&
 	    atomic_load_explicit(&srv->route_cpu[c->route_idx], memory_order_relaxed) >
 		    HEAVY_ROUTE_US)
-		return &srv->heavy;
+		return &srv->queue[Q_HEAVY];
 	return NULL;
 }
 
-static void route_time(struct http_server *srv, int idx, int64_t us)
+/* A moving average: 1/weight of the new value us. */
+static void average_in(_Atomic int64_t *avg, int64_t us, int64_t weight)
 {
-	_Atomic int64_t *avg = &srv->route_us[idx];
 	int64_t was = atomic_load_explicit(avg, memory_order_relaxed);
 	/* racy on purpose: a lost update between two threads only delays the average */
-	atomic_store_explicit(avg, was + (us - was) / 8, memory_order_relaxed);
-}
-
-static void route_cpu(struct http_server *srv, int idx, int64_t us)
-{
-	_Atomic int64_t *avg = &srv->route_cpu[idx];
-	int64_t was = atomic_load_explicit(avg, memory_order_relaxed);
-	atomic_store_explicit(avg, was + (us - was) / 4, memory_order_relaxed);
+	atomic_store_explicit(avg, was + (us - was) / weight, memory_order_relaxed);
 }
 
 static enum MHD_Result dispatch(struct http_server *srv, struct rqctx *c)
@@ -530,9 +526,9 @@ static enum MHD_Result dispatch(struct http_server *srv, struct rqctx *c)
 		rc = srv->cfg.authenticate(rq);
 	if (!rc)
 		rc = found->handler(rq, &rs);
-	route_time(srv, c->route_idx, now_us() - t0);
+	average_in(&srv->route_us[c->route_idx], now_us() - t0, 8);
 	if (sampled)
-		route_cpu(srv, c->route_idx, thread_cpu_us() - cpu0);
+		average_in(&srv->route_cpu[c->route_idx], thread_cpu_us() - cpu0, 4);
 	if (srv->cfg.done)
 		srv->cfg.done(rq);
 	if (rc) {
@@ -791,6 +787,18 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_msg(LOG_DEBUG, "http: %s", line);
 }
 
+/* What http_start made before the daemon, undone. */
+static void server_free(struct http_server *srv)
+{
+	pthread_mutex_destroy(&srv->mu);
+	pthread_cond_destroy(&srv->stop_cv);
+	for (int i = 0; i < NQUEUES; i++)
+		pthread_cond_destroy(&srv->queue[i].cv);
+	free(srv->route_us);
+	free(srv->route_cpu);
+	free(srv);
+}
+
 int http_start(const struct http_config *cfg, struct http_server **out, struct dm_err *e)
 {
 	struct sockaddr_in addr;
@@ -804,15 +812,20 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 	srv->cfg = *cfg;
 	pthread_mutex_init(&srv->mu, NULL);
 	pthread_cond_init(&srv->stop_cv, NULL);
-	srv->writes.srv = srv->slow.srv = srv->heavy.srv = srv;
-	srv->writes.name = "dm-write";
-	srv->slow.name = "dm-slow";
-	srv->heavy.name = "dm-heavy";
-	srv->slow.nice = SLOW_NICE;
-	pthread_cond_init(&srv->writes.cv, NULL);
-	pthread_cond_init(&srv->slow.cv, NULL);
-	pthread_cond_init(&srv->heavy.cv, NULL);
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	static const char *const names[NQUEUES] = { "dm-write", "dm-slow", "dm-heavy" };
+	for (int i = 0; i < NQUEUES; i++) {
+		srv->queue[i].srv = srv;
+		srv->queue[i].name = names[i];
+		pthread_cond_init(&srv->queue[i].cv, NULL);
+	}
+	srv->queue[Q_SLOW].nice = SLOW_NICE;
+	/* no write threads: writes, slow and heavy reads alike run where they arrive */
+	if (cfg->write_threads) {
+		srv->queue[Q_WRITES].threads = cfg->write_threads;
+		srv->queue[Q_SLOW].threads = SLOW_THREADS;
+		srv->queue[Q_HEAVY].threads = (unsigned)(ncpu > 0 ? ncpu : 1);
+	}
 	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1) * 2;
 	srv->route_us = xcalloc(cfg->nroutes + 1, sizeof *srv->route_us);
 	srv->route_cpu = xcalloc(cfg->nroutes + 1, sizeof *srv->route_cpu);
@@ -832,32 +845,24 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_END);
 	if (!srv->daemon) {
-		pthread_mutex_destroy(&srv->mu);
-		pthread_cond_destroy(&srv->stop_cv);
-		pthread_cond_destroy(&srv->writes.cv);
-		pthread_cond_destroy(&srv->slow.cv);
-		pthread_cond_destroy(&srv->heavy.cv);
-		free(srv->route_us);
-		free(srv->route_cpu);
-		free(srv);
+		server_free(srv);
 		return dm_fail(e, DM_EUNAVAILABLE, "listen", "cannot listen on %s:%d (in use?)",
 			       cfg->host, cfg->port);
 	}
 	pthread_create(&srv->reaper, NULL, reaper_main, srv);
-	/* no write threads: writes, slow and heavy reads alike run where they arrive */
-	srv->nheavy = cfg->write_threads ? (unsigned)(ncpu > 0 ? ncpu : 1) : 0;
-	srv->nworkers = cfg->write_threads ? cfg->write_threads + SLOW_THREADS + srv->nheavy : 0;
+	for (int i = 0; i < NQUEUES; i++)
+		srv->nworkers += srv->queue[i].threads;
 	srv->workers = srv->nworkers ? xcalloc(srv->nworkers, sizeof *srv->workers) : NULL;
-	for (unsigned i = 0; i < srv->nworkers; i++) {
-		pthread_attr_t at;
-		pthread_attr_init(&at);
-		if (i < cfg->write_threads)   /* they mostly wait: keep them small */
-			pthread_attr_setstacksize(&at, 256 * 1024);
-		pthread_create(&srv->workers[i], &at, worker_main,
-			       i < cfg->write_threads ? &srv->writes :
-			       i < cfg->write_threads + SLOW_THREADS ? &srv->slow : &srv->heavy);
-		pthread_attr_destroy(&at);
-	}
+	unsigned w = 0;
+	for (int i = 0; i < NQUEUES; i++)
+		for (unsigned t = 0; t < srv->queue[i].threads; t++) {
+			pthread_attr_t at;
+			pthread_attr_init(&at);
+			if (i == Q_WRITES)   /* they mostly wait: keep them small */
+				pthread_attr_setstacksize(&at, 256 * 1024);
+			pthread_create(&srv->workers[w++], &at, worker_main, &srv->queue[i]);
+			pthread_attr_destroy(&at);
+		}
 	*out = srv;
 	return 0;
 }
@@ -879,20 +884,12 @@ void http_stop(struct http_server *srv, unsigned grace_ms)
 	 * daemon stops), then stops */
 	pthread_mutex_lock(&srv->mu);
 	srv->workers_stop = 1;
-	pthread_cond_broadcast(&srv->writes.cv);
-	pthread_cond_broadcast(&srv->slow.cv);
-	pthread_cond_broadcast(&srv->heavy.cv);
+	for (int i = 0; i < NQUEUES; i++)
+		pthread_cond_broadcast(&srv->queue[i].cv);
 	pthread_mutex_unlock(&srv->mu);
 	for (unsigned i = 0; i < srv->nworkers; i++)
 		pthread_join(srv->workers[i], NULL);
 	free(srv->workers);
 	MHD_stop_daemon(srv->daemon);
-	pthread_mutex_destroy(&srv->mu);
-	pthread_cond_destroy(&srv->stop_cv);
-	pthread_cond_destroy(&srv->writes.cv);
-	pthread_cond_destroy(&srv->slow.cv);
-	pthread_cond_destroy(&srv->heavy.cv);
-	free(srv->route_us);
-	free(srv->route_cpu);
-	free(srv);
+	server_free(srv);
 }

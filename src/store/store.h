@@ -83,7 +83,6 @@ struct store_gate {
 	const char *field, *on;
 	const char *const *values;
 };
-#define STORE_GATES_MAX 8
 
 struct store_query {
 	const struct kind *kind;
