@@ -31,6 +31,16 @@ struct fx {
 	struct store *s;
 };
 
+/* The store closed and its file opened by SQLite alone, for what the store's API cannot do. */
+static sqlite3 *file_db(struct fx *f)
+{
+	sqlite3 *db = NULL;
+	store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	return db;
+}
+
 static void remove_db_files(const struct fx *f)
 {
 	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
@@ -395,11 +405,8 @@ static void schema_newer_than_binary(void **state)
 {
 	struct fx *f = *state;
 	struct dm_err e;
-	sqlite3 *db = NULL;
 	char sql[64];
-	store_close(f->s);
-	f->s = NULL;
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3 *db = file_db(f);
 	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", store_schema_latest() + 1);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_close(db), SQLITE_OK);
@@ -1757,10 +1764,7 @@ static void checkpoints_keep_the_wal_bounded(void **state)
 	assert_true(size > 0);
 	assert_true(size < 25L * 1024 * 1024);
 	/* and the database file holds the rows: a fresh connection reads them after a reopen */
-	store_close(f->s);
-	f->s = NULL;
-	sqlite3 *db = NULL;
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3 *db = file_db(f);
 	sqlite3_stmt *st = NULL;
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM accounts WHERE notes = ?", -1,
 					    &st, NULL), SQLITE_OK);
@@ -1779,10 +1783,7 @@ static void checkpoints_keep_the_wal_bounded(void **state)
 static void bulk_activity_sums_scan_nothing_whole(void **state)
 {
 	struct fx *f = *state;
-	store_close(f->s);
-	f->s = NULL;
-	sqlite3 *db = NULL;
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3 *db = file_db(f);
 	/* the full scale's sizes, as ANALYZE would have found them */
 	assert_int_equal(sqlite3_exec(db, "ANALYZE; DELETE FROM sqlite_stat1;"
 				      "INSERT INTO sqlite_stat1 VALUES"
@@ -1865,10 +1866,7 @@ static void flush_batch(sqlite3 *db, const char *inserts)
 static void flush_leaves_the_first_touch_index_alone(void **state)
 {
 	struct fx *f = *state;
-	store_close(f->s);
-	f->s = NULL;
-	sqlite3 *db = NULL;
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3 *db = file_db(f);
 	/* 3,000 accounts touched by user 7 an hour apart, each pair through the triggers: the
 	 * index by first touch spans dozens of pages */
 	assert_int_equal(sqlite3_exec(db, "PRAGMA wal_autocheckpoint = 0;"
@@ -1972,10 +1970,7 @@ static void agenda_quiet_plans_a_range(void **state)
 static void activities_one_index_by_account(void **state)
 {
 	struct fx *f = *state;
-	store_close(f->s);
-	f->s = NULL;
-	sqlite3 *db = NULL;
-	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	sqlite3 *db = file_db(f);
 	/* one index led by each column */
 	sqlite3_stmt *st = NULL;
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT i.name, count(*) FROM"
