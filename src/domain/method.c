@@ -272,10 +272,12 @@ int method_present_audit(struct store *s, const struct viewer *v, const struct k
 	if (rc || !pc.vvip || pc.access.sensitive)
 		return rc;
 	json_array_foreach(items, i, it) {
-		if (json_string_value(json_object_get(it, "field")) &&
-		    !strcmp(json_string_value(json_object_get(it, "field")), "portrait")) {
+		const char *field = json_string_value(json_object_get(it, "field"));
+		if (field && !strcmp(field, "portrait")) {
 			strip_sensitive(json_object_get(it, "old"));
 			strip_sensitive(json_object_get(it, "new"));
+		} else if (!field) {   /* a create or an import: the record as it was made */
+			strip_sensitive(json_object_get(json_object_get(it, "new"), "portrait"));
 		}
 	}
 	return 0;

@@ -519,13 +519,11 @@ static int audit_update(struct pg *pg, const struct kind *k, int64_t id, int64_t
 
 /* After "WITH r AS (INSERT ... RETURNING id": the audit rows of the new record, in the same
  * statement (one round trip), as ", a AS (INSERT INTO audit ... FROM r, (VALUES (field, new)...))
- * SELECT id FROM r". Rows: the fields of rec that are set (create), or one row with no field and
- * the whole record (import). */
+ * SELECT id FROM r". One row with no field: the fields of rec that are set (create,
+ * sql_audit_created), or the whole record (import). */
 static void audit_cte(struct qb *q, const struct kind *k, int64_t actor, const char *now,
 		      const char *action, json_t *rec)
 {
-	const char *fname;
-	json_t *v;
 	int rows = 0;
 	qb_sql(q, "), a AS (INSERT INTO audit (object, object_id, actor_id, at, action, field, old, "
 		  "new) SELECT CAST(");
@@ -537,20 +535,13 @@ static void audit_cte(struct qb *q, const struct kind *k, int64_t actor, const c
 	qb_sql(q, " AS text), CAST(");
 	qb_text(q, action);
 	qb_sql(q, " AS text), v.f, NULL, v.n FROM r, (VALUES ");
-	if (!strcmp(action, "import")) {
+	json_t *whole = !strcmp(action, "import") ? json_incref(rec) : sql_audit_created(k, rec);
+	if (whole) {
 		qb_sql(q, "(NULL, ");
-		qb_text(q, qb_keep(q, json_dumps(rec, JSON_COMPACT)));
+		qb_text(q, qb_keep(q, json_dumps(whole, JSON_COMPACT)));
 		qb_sql(q, ")");
 		rows = 1;
-	}
-	json_object_foreach(rows ? NULL : rec, fname, v) {
-		if (json_is_null(v) || (model_field(k, fname)->flags & FF_WRITEONLY))
-			continue;
-		qb_sql(q, rows++ ? ", (" : "(");
-		qb_text(q, fname);
-		qb_sql(q, ", ");
-		qb_text(q, qb_keep(q, json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)));
-		qb_sql(q, ")");
+		json_decref(whole);
 	}
 	if (!rows)
 		qb_sql(q, "(NULL, NULL)) AS v(f, n) WHERE FALSE) SELECT id FROM r");

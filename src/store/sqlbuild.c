@@ -829,6 +829,24 @@ const char *sql_import(const struct kind *k, enum sql_dialect d)
 	return out;
 }
 
+/* One row where each field was one: seven for an activity, a twelfth of the writer's time under
+ * POST /activities at full scale (an import's row holds the record as well). */
+json_t *sql_audit_created(const struct kind *k, json_t *rec)
+{
+	const char *fname;
+	json_t *v, *out = json_object();
+	json_object_foreach(rec, fname, v) {
+		const struct field *f = model_field(k, fname);
+		if (!json_is_null(v) && !(f && (f->flags & FF_WRITEONLY)))
+			json_object_set(out, fname, v);
+	}
+	if (!json_object_size(out)) {
+		json_decref(out);
+		return NULL;
+	}
+	return out;
+}
+
 void sql_audit(struct qb *q, const char *object, int64_t id, int64_t actor, const char *at,
 	       const char *action, const char *field, json_t *old_v, json_t *new_v)
 {

@@ -80,6 +80,9 @@ const char *sql_import(const struct kind *k, enum sql_dialect d);
 /* One audit row; on a q that holds one already, one more row of the same INSERT. */
 void sql_audit(struct qb *q, const char *object, int64_t id, int64_t actor, const char *at,
 	       const char *action, const char *field, json_t *old_v, json_t *new_v);
+/* What a create's one audit row holds (action "create", no field): the new record's fields
+ * that are set, a write-only one (a password) left out; NULL if none is. A new reference. */
+json_t *sql_audit_created(const struct kind *k, json_t *rec);
 /* The sweep's candidates (store_reclaim_candidates). */
 void sql_reclaim(struct qb *q, json_t *protect, const char *touch_before,
 		 const char *deal_before);

@@ -845,19 +845,11 @@ static int sq_insert(void *impl, const struct kind *k, json_t *rec, int64_t acto
 	if (rc)
 		goto out;
 	*id = sqlite3_last_insert_rowid(c->db);
-	const char *fname;
-	json_t *v;
-	qb_init(&q, SQL_SQLITE);
-	json_object_foreach(rec, fname, v) {
-		if (json_is_null(v) || (model_field(k, fname)->flags & FF_WRITEONLY))
-			continue;
-		if ((rc = audit_add(&q, c, k, *id, actor, now, "create", fname, NULL, v, e)))
-			break;
+	json_t *created = sql_audit_created(k, rec);
+	if (created) {
+		rc = audit_row(c, k, *id, actor, now, "create", NULL, NULL, created, e);
+		json_decref(created);
 	}
-	if (rc)
-		qb_release(&q);
-	else
-		rc = audit_end(&q, c, e);
 out:
 	free(key);
 	return rc;

@@ -374,6 +374,23 @@ class PortraitTeamTest(ApiTestCase):
         else:
             self.assertError(r, (403, 404))
 
+    def test_vvip_sensitive_blocks_stay_out_of_a_create_entry(self):
+        """A create's one audit entry holds the record as made (portrait and all): the blocks a
+        member without need to know may not read are taken out of it as out of a change's."""
+        secret = full_portrait(uniq("made").replace("-", ""))
+        c = self._post(self.org.rep1, "contacts", {"account_id": self.vvip["id"], "name": uniq("Made"),
+                                                   "portrait": secret})
+        r = self.org.mgr.get("audit", query={"object": "contact", "id": c["id"]})
+        self.assertStatus(r, 200)
+        self.assertIn(self.secrets_of(secret)[0].encode(), r.body, "the manager above reads the whole trail")
+        r = self.org.other_mgr.get("audit", query={"object": "contact", "id": c["id"]})
+        self.assertStatus(r, 200)
+        made = [e for e in r.json["items"] if e["action"] == "create"]
+        self.assertEqual(len(made), 1, r.json)
+        self.assertEqual(made[0]["new"]["portrait"].get("basic"), secret["basic"])
+        for s in self.secrets_of(secret):
+            self.assertNotIn(s.encode(), r.body, "GET /audit leaks a sensitive value of a create")
+
     def test_vvip_patch_without_need_to_know_cannot_change_or_wipe(self):
         o = self.org
         c = self._post(o.rep1, "contacts", {"account_id": self.vvip["id"], "name": uniq("Guarded"),

@@ -61,6 +61,26 @@ class AuditTest(ApiTestCase):
         ats = [e["at"] for e in items]
         self.assertTrue(ats == sorted(ats) or ats == sorted(ats, reverse=True), ats)
 
+    def test_a_create_is_one_entry_holding_the_record_as_made(self):
+        """One entry per create (as an import's), not one per field: seven rows an activity were
+        a twelfth of the writer's time under POST /activities (docs/BENCHMARKS.md, fix 56)."""
+        rep = self.org.rep1
+        a = self.account(rep, importance="B", industry="printing")
+        act = self.activity(rep, a["id"], summary="visited the plant", channel="visit")
+        for obj, oid, want in (("account", a["id"], {"name": a["name"], "importance": "B",
+                                                    "industry": "printing"}),
+                               ("activity", act["id"], {"account_id": a["id"], "channel": "visit",
+                                                        "summary": "visited the plant"})):
+            made = [e for e in self.entries(self.admin, obj, oid) if e["action"] == "create"]
+            self.assertEqual(len(made), 1, made)
+            self.assertIsNone(made[0]["field"])
+            self.assertIsNone(made[0]["old"])
+            self.assertEqual(made[0]["actor_id"], rep.id)
+            for k, v in want.items():
+                self.assertEqual(made[0]["new"].get(k), v, (obj, k, made[0]))
+            # fields left null are not stated
+            self.assertTrue(all(v is not None for v in made[0]["new"].values()), made[0])
+
     def test_noop_patch_records_nothing(self):
         a = self.account(self.org.rep1, industry="printing")
         n = len(self.entries(self.admin, "account", a["id"]))
