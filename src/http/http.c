@@ -28,7 +28,8 @@
  *
  * Between the two, the reads that cost a few hundred µs of CPU (a rep's agenda, a two-character
  * search over the company) go to one thread per core taking them in arrival order (the heavy
- * reads' pool), when their route's sampled CPU time averages above HEAVY_ROUTE_US. On
+ * reads' pool), when their route's sampled CPU time averages above HEAVY_ROUTE_US (until it
+ * falls below HEAVY_LEAVE_US). On
  * libmicrohttpd's threads each such request made the others of its thread wait their turn,
  * and two threads per core shared a core in slices: the agenda's p99 was twice its p50. In one
  * queue for all, each waits for the requests ahead of it only: p99 1.3-1.6 times p50, at ≈ 35 µs
@@ -94,6 +95,9 @@ struct http_server {
 	/* and its CPU time, µs, sampled (every CPU_SAMPLE-th request of a thread): a moving
 	 * average (1/4 of each sample) */
 	_Atomic int64_t *route_cpu;
+	/* whether the route is now the heavy reads' (for_pool: entered above HEAVY_ROUTE_US,
+	 * left below HEAVY_LEAVE_US) */
+	atomic_char *route_heavy;
 };
 
 /* A route whose requests take this long on average is served by the slow reads' threads (see
@@ -104,12 +108,17 @@ struct http_server {
 #define SLOW_THREADS 8
 #define SLOW_NICE 5
 
-/* A read route whose requests' CPU time averages above this goes to the heavy reads' pool:
- * ≈ 4 times the hand-off's cost, so that it adds a quarter at most. At full scale (fix 55): a
- * rep's agenda ≈ 245 µs and the admin's two-character search ≈ 177 go; a list of 50 (≈ 108 a
- * rep's, ≈ 139 a manager's), a four-character search ≈ 79 and GET by id ≈ 8 stay. A thread
- * reads its CPU clock for one request in CPU_SAMPLE (≈ 0.5 µs a read, a syscall). */
-#define HEAVY_ROUTE_US 150
+/* A read route whose requests' CPU time averages above HEAVY_ROUTE_US goes to the heavy reads'
+ * pool, and comes back when it averages below HEAVY_LEAVE_US. One bound (150) made a route
+ * near it flap: the rep's agenda measured ≈ 140-150 µs on the pool on an idle machine, went
+ * back to libmicrohttpd's threads and came again, and its p99 was 12-38 ms where it was
+ * 9.2-10.3 ms on the pool alone (fix 57). At full scale on an idle machine, CPU a request on
+ * the pool's threads: the rep's agenda ≈ 148 and a manager's list of 50 ≈ 140 (they stay); a
+ * rep's list of 50 ≈ 82-93 with the hand-off's share (on the pool after a cold start, it
+ * leaves), ≈ 97 in all on libmicrohttpd's threads (it does not come); GET by id ≈ 10. A thread reads its CPU clock for one request in CPU_SAMPLE (≈ 0.5 µs a
+ * read, a syscall). */
+#define HEAVY_ROUTE_US 120
+#define HEAVY_LEAVE_US 90
 #define CPU_SAMPLE 8
 
 static int64_t now_us(void)
@@ -475,11 +484,14 @@ static struct work_queue *for_pool(struct http_server *srv, const struct rqctx *
 			 atomic_load_explicit(&srv->route_us[c->route_idx], memory_order_relaxed) >
 				 SLOW_ROUTE_US))
 		return &srv->queue[Q_SLOW];
-	if (c->route &&
-	    atomic_load_explicit(&srv->route_cpu[c->route_idx], memory_order_relaxed) >
-		    HEAVY_ROUTE_US)
-		return &srv->queue[Q_HEAVY];
-	return NULL;
+	if (!c->route)
+		return NULL;
+	int64_t cpu = atomic_load_explicit(&srv->route_cpu[c->route_idx], memory_order_relaxed);
+	atomic_char *heavy = &srv->route_heavy[c->route_idx];
+	int was = atomic_load_explicit(heavy, memory_order_relaxed);
+	if (was ? cpu < HEAVY_LEAVE_US : cpu > HEAVY_ROUTE_US)
+		atomic_store_explicit(heavy, (char)!was, memory_order_relaxed);
+	return (was ? cpu >= HEAVY_LEAVE_US : cpu > HEAVY_ROUTE_US) ? &srv->queue[Q_HEAVY] : NULL;
 }
 
 /* A moving average: 1/weight of the new value us. */
@@ -796,6 +808,7 @@ static void server_free(struct http_server *srv)
 		pthread_cond_destroy(&srv->queue[i].cv);
 	free(srv->route_us);
 	free(srv->route_cpu);
+	free(srv->route_heavy);
 	free(srv);
 }
 
@@ -829,6 +842,7 @@ int http_start(const struct http_config *cfg, struct http_server **out, struct d
 	unsigned threads = cfg->threads ? cfg->threads : (unsigned)(ncpu > 0 ? ncpu : 1) * 2;
 	srv->route_us = xcalloc(cfg->nroutes + 1, sizeof *srv->route_us);
 	srv->route_cpu = xcalloc(cfg->nroutes + 1, sizeof *srv->route_cpu);
+	srv->route_heavy = xcalloc(cfg->nroutes + 1, sizeof *srv->route_heavy);
 	srv->daemon = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
 		MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
