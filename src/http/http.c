@@ -115,8 +115,8 @@ struct http_server {
  * 9.2-10.3 ms on the pool alone (fix 57). At full scale on an idle machine, CPU a request on
  * the pool's threads: the rep's agenda ≈ 148 and a manager's list of 50 ≈ 140 (they stay); a
  * rep's list of 50 ≈ 82-93 with the hand-off's share (on the pool after a cold start, it
- * leaves), ≈ 97 in all on libmicrohttpd's threads (it does not come); GET by id ≈ 10. A thread reads its CPU clock for one request in CPU_SAMPLE (≈ 0.5 µs a
- * read, a syscall). */
+ * leaves), ≈ 97 in all on libmicrohttpd's threads (it does not come); GET by id ≈ 10. A
+ * thread reads its CPU clock for one request in CPU_SAMPLE (≈ 0.5 µs a read, a syscall). */
 #define HEAVY_ROUTE_US 120
 #define HEAVY_LEAVE_US 90
 #define CPU_SAMPLE 8
