@@ -39,5 +39,7 @@ size_t text_utf8_len(const char *s);
 /* The comparison key of a name (malformed UTF-8 bytes become U+FFFD): full-width ASCII folded to ASCII, the ideographic space to a space,
  * ASCII lower-cased, runs of white space collapsed to one space, trimmed. Caller frees. */
 char *text_name_key(const char *s);
+/* FNV-1a of a NUL-terminated string (statement caches, the session cache). */
+uint32_t text_hash(const char *s);
 
 #endif

@@ -122,14 +122,6 @@ static int conn_reset(struct pgc *c)
 	return PQstatus(c->db) == CONNECTION_OK ? 0 : -1;
 }
 
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 /* A connection for this thread: the write transaction's when one runs, else one from the pool
  * (waiting up to POOL_WAIT_S for one to come back when all are out). */
 static struct pgc *conn_take(struct pg *pg, struct dm_err *e)
@@ -232,7 +224,7 @@ static int pg_error(struct pgc *c, PGresult *r, struct dm_err *e)
  * for the first use only); the cache is emptied when full. */
 static PGresult *prepared(struct pgc *c, const char *sql, int n, const char *const *vals)
 {
-	uint32_t h = hash_str(sql);
+	uint32_t h = text_hash(sql);
 	int i = (int)(h & (STMT_CACHE - 1));
 	char name[16];
 	while (c->stmts[i] && strcmp(c->stmts[i], sql))

@@ -1084,8 +1084,7 @@ void team_list_of(json_t *rows)
 void sql_owner_add(struct qb *q, int64_t account, int64_t from, int64_t to, const char *reason,
 		   const char *note, int64_t by, int64_t sweep, const char *now)
 {
-	qb_sql(q, "INSERT INTO owner_history (account_id, from_id, to_id, reason, note, by_id, at, "
-		  "sweep_id) VALUES (");
+	qb_sql(q, SQL_OWNER_ADD "(");
 	qb_int(q, account);
 	qb_sql(q, ", ");
 	qb_id_or_null(q, from);

@@ -176,6 +176,10 @@ void account_access_from(int owner_side, const char *access, int64_t sensitive,
 			 struct account_access *out);
 /* The rows of sql_team_list with sensitive as a boolean (in place). */
 void team_list_of(json_t *rows);
+/* The owner_history INSERT's head, before its eight values (sql_owner_add; SQLite's bound
+ * statement, sq_owner_add). */
+#define SQL_OWNER_ADD "INSERT INTO owner_history (account_id, from_id, to_id, reason, note, " \
+		      "by_id, at, sweep_id) VALUES "
 void sql_owner_add(struct qb *q, int64_t account, int64_t from, int64_t to, const char *reason,
 		   const char *note, int64_t by, int64_t sweep, const char *now);
 void sql_owner_list(struct qb *q, int64_t account);

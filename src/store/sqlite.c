@@ -184,14 +184,6 @@ static int conn_open(const char *path, struct conn **out, struct dm_err *e)
 	return 0;
 }
 
-static uint32_t hash_str(const char *s)
-{
-	uint32_t h = 2166136261u;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
-
 /* A statement's text (a few KB for the agenda's counts) hashed eight bytes a step: FNV-1a's
  * byte a step over ≈ 7 KB of SQL a request was ≈ 2.5 % of a rep's agenda. */
 static uint32_t hash_sql(const char *s)
@@ -1157,7 +1149,7 @@ static void sess_cache_free(struct sess_cache *sc)
 
 static unsigned sess_slot_of(const char *token_hash)
 {
-	return hash_str(token_hash) % SESS_SLOTS;
+	return text_hash(token_hash) % SESS_SLOTS;
 }
 
 /* The sign-in generation in c's current snapshot; -1 when it cannot be read. */
@@ -1837,9 +1829,7 @@ static int sq_owner_add(void *impl, int64_t account, int64_t from, int64_t to, c
 	if (in_write(sq, e))
 		return e->code;
 	struct conn *c = sq->wconn;
-	sqlite3_stmt *st = stmt_fixed(c, "INSERT INTO owner_history (account_id, from_id, to_id, "
-				      "reason, note, by_id, at, sweep_id) VALUES (?, ?, ?, ?, ?, ?, ?, "
-				      "?)", e);
+	sqlite3_stmt *st = stmt_fixed(c, SQL_OWNER_ADD "(?, ?, ?, ?, ?, ?, ?, ?)", e);
 	if (!st)
 		return e->code;
 	time_format(time_now_ms(), now);

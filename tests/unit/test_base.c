@@ -737,9 +737,18 @@ static void jsontext_checked_string_and_quick(void **state)
 		assert_false(jsontext_quick(slow[i], strlen(slow[i])));
 }
 
+/* text_hash is FNV-1a (32 bits): the published test vectors */
+static void text_hash_is_fnv1a(void **state)
+{
+	assert_int_equal(text_hash(""), 0x811c9dc5u);
+	assert_int_equal(text_hash("a"), 0xe40c292cu);
+	assert_int_equal(text_hash("foobar"), 0xbf9cf968u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(text_hash_is_fnv1a),
 		cmocka_unit_test(utf8_accepts_well_formed),
 		cmocka_unit_test(utf8_rejects_overlongs),
 		cmocka_unit_test(utf8_rejects_surrogates),
