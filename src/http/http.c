@@ -29,13 +29,12 @@
  * Between the two, the reads that cost a few hundred µs of CPU (a rep's agenda, a two-character
  * search over the company) go to one thread per core taking them in arrival order (the heavy
  * reads' pool), when their route's sampled CPU time averages above HEAVY_ROUTE_US (until it
- * falls below HEAVY_LEAVE_US). On
- * libmicrohttpd's threads each such request made the others of its thread wait their turn,
- * and two threads per core shared a core in slices: the agenda's p99 was twice its p50. In one
- * queue for all, each waits for the requests ahead of it only: p99 1.3-1.6 times p50, at ≈ 35 µs
- * more CPU a request for the hand-off (suspending, waking a pool thread, resuming: context
- * switches and inter-processor interrupts, dear in a VM), which is why the quick reads stay
- * where they arrived (fix 55 in docs/BENCHMARKS.md). */
+ * falls below HEAVY_LEAVE_US). On libmicrohttpd's threads each such request made the others of
+ * its thread wait their turn, and two threads per core shared a core in slices: the agenda's
+ * p99 was twice its p50. In one queue for all, each waits for the requests ahead of it only:
+ * p99 1.3-1.6 times p50, at ≈ 35 µs more CPU a request for the hand-off (suspending, waking a
+ * pool thread, resuming: context switches and inter-processor interrupts, dear in a VM), which
+ * is why the quick reads stay where they arrived (fixes 55 and 57 in docs/BENCHMARKS.md). */
 #include "http.h"
 #include "../base/jsontext.h"
 #include "../base/log.h"
@@ -489,9 +488,10 @@ static struct work_queue *for_pool(struct http_server *srv, const struct rqctx *
 	int64_t cpu = atomic_load_explicit(&srv->route_cpu[c->route_idx], memory_order_relaxed);
 	atomic_char *heavy = &srv->route_heavy[c->route_idx];
 	int was = atomic_load_explicit(heavy, memory_order_relaxed);
-	if (was ? cpu < HEAVY_LEAVE_US : cpu > HEAVY_ROUTE_US)
-		atomic_store_explicit(heavy, (char)!was, memory_order_relaxed);
-	return (was ? cpu >= HEAVY_LEAVE_US : cpu > HEAVY_ROUTE_US) ? &srv->queue[Q_HEAVY] : NULL;
+	int now = was ? cpu >= HEAVY_LEAVE_US : cpu > HEAVY_ROUTE_US;
+	if (now != was)
+		atomic_store_explicit(heavy, (char)now, memory_order_relaxed);
+	return now ? &srv->queue[Q_HEAVY] : NULL;
 }
 
 /* A moving average: 1/weight of the new value us. */

@@ -759,9 +759,9 @@ static int audit_row(struct conn *c, const struct kind *k, int64_t id, int64_t a
 	return rc;
 }
 
-/* One more audit row of a record's create or update into q, one INSERT for them all (run when
- * q is full, and by audit_end): a statement per field was a sixth of the writer's time under
- * POST /activities. */
+/* One more audit row of a record's update into q (a row per changed field), one INSERT for them
+ * all (run when q is full, and by audit_end): a statement per field was a sixth of the writer's
+ * time under POST /activities. A create writes one row (sql_audit_created). */
 static int audit_add(struct qb *q, struct conn *c, const struct kind *k, int64_t id,
 		     int64_t actor, const char *at, const char *action, const char *field,
 		     json_t *old_v, json_t *new_v, struct dm_err *e)

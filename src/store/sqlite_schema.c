@@ -774,7 +774,7 @@ const char *const sqlite_migrations[] = {
 	 * agenda (rep1: 466 entries, ≈ a fifth of its CPU). Keyed by that "since", the sleeping
 	 * planned accounts are a range, counted with the agenda's other ranges, and the page's
 	 * first ones the range's first entries. Nothing depends on the settings. The columns after
-	 * the key make it covering for SQLite 3.40 (QUIET_PLANNED_INDEX, sqlbuild.h). Only the
+	 * the key make it covering for SQLite 3.40 (QUIET_PLANNED_COLUMNS, sqlbuild.h). Only the
 	 * planned live accounts have an entry (≈ a quarter); an activity moves one when its
 	 * account is or becomes planned. */
 	"CREATE INDEX accounts_owner_quiet_plan ON accounts" QUIET_PLANNED_COLUMNS
