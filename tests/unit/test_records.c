@@ -20,6 +20,8 @@
 #include "domain/auth.h"
 #include "domain/followup.h"
 #include "domain/records.h"
+#include "domain/settings.h"
+#include "domain/method.h"
 #include "model/model.h"
 #include "store/store.h"
 
@@ -1307,6 +1309,131 @@ static void list_text_matches_tree(void **state)
 	assert_null(text.data);
 }
 
+/* ---- the accounts' texts, remembered (followup.c's memo) ---------------------------------------- */
+
+/* A list of r1's accounts as text, and whether it equals the list as objects (same_list). */
+static char *own_list_text(struct fx *f)
+{
+	char own[24];
+	struct kv p[2] = { { "limit", "50" }, { "owner_id", own } };
+	struct buf text = BUF_INIT(0);
+	struct dm_err e;
+	char *next = NULL;
+	int done = 0;
+	snprintf(own, sizeof own, "%lld", (long long)f->r1);
+	same_list(f, &f->v_r1, p, 2, "own");
+	assert_int_equal(rec_list_text(f->s, &kind_account, &f->v_r1, p, 2, 0, &text, &next, &done,
+				       &e), 0);
+	assert_true(done);
+	assert_null(next);
+	size_t len;
+	return buf_detach(&text, &len);
+}
+
+struct day_texts {
+	struct store *s;
+	int64_t today;
+	char *text[2];
+	long hits[2];
+};
+
+/* One row's text on two days, each written twice (the second time from the memo). */
+static int day_row(void *arg, const struct store_row *r)
+{
+	struct day_texts *d = arg;
+	for (int i = 0; i < 2; i++) {
+		struct present_ctx pc;
+		struct dm_err e;
+		present_ctx_init(&pc);
+		pc.today_day = d->today + i * 1000;
+		struct buf b[2] = { BUF_INIT(0), BUF_INIT(0) };
+		long before = followup_memo_hits();
+		for (int j = 0; j < 2; j++)
+			assert_int_equal(followup_account_text(d->s, &pc, followup_account_list_layout(), r,
+							       &b[j], NULL, NULL, &e), 0);
+		d->hits[i] = followup_memo_hits() - before;
+		assert_string_equal(b[0].data, b[1].data);
+		size_t len;
+		d->text[i] = buf_detach(&b[0], &len);
+		buf_release(&b[1]);
+		present_ctx_release(&pc);
+	}
+	return 1;
+}
+
+/* The memo gives a text only for inputs equal to those it was written from: the row's values,
+ * the day, the rules. Each change below is made where no write of the rules' could tell the
+ * memo (SQL by hand, the settings, the calendar), and the list must still equal the one built
+ * as objects, which has no memo. */
+static void account_texts_remembered_for_equal_inputs_only(void **state)
+{
+	struct fx *f = *state;
+	char today[DATE_STR_LEN], ago[DATE_STR_LEN];
+	int64_t t;
+	date_today(today);
+	date_to_days(today, &t);
+	date_from_days(t - 100, ago);
+	int64_t a = MK(f, &kind_account, &f->v_r1, "{\"name\": \"记忆测试公司\", \"importance\": \"A\"}");
+	MK(f, &kind_activity, &f->v_r1, "{\"account_id\": %lld, \"channel\": \"visit\", "
+	   "\"occurred_at\": \"%sT08:00:00Z\"}", (long long)a, ago);
+	followup_memo_clear();
+
+	/* written once, then remembered: r1 has three live accounts */
+	long h0 = followup_memo_hits();
+	char *first = own_list_text(f);
+	long h1 = followup_memo_hits();
+	assert_int_equal(h1 - h0, 3);   /* same_list's text was the first, own_list_text's the second */
+	char *again = own_list_text(f);
+	assert_string_equal(again, first);
+	assert_int_equal(followup_memo_hits() - h1, 6);
+	assert_non_null(strstr(first, "\"sleeping\":true"));   /* 100 days quiet, 90 by default */
+	free(again);
+
+	/* a column changed behind the rules' back: that account's text is written again */
+	char sql[256];
+	snprintf(sql, sizeof sql, "UPDATE accounts SET phone = '010-12345678' WHERE id = %lld",
+		 (long long)a);
+	sql_exec(f, sql);
+	h1 = followup_memo_hits();
+	char *changed = own_list_text(f);
+	assert_non_null(strstr(changed, "\"phone\":\"010-12345678\""));
+	assert_int_equal(followup_memo_hits() - h1, 2 * 3 - 1);   /* the other two remembered */
+	free(changed);
+
+	/* the rules changed: every text is written again, and the quiet account no longer sleeps */
+	json_t *body = json_pack("{s:i}", "sleeping_after_days", 365), *out = NULL;
+	struct dm_err e;
+	assert_int_equal(settings_patch(f->s, &f->v_admin, body, &out, &e), 0);
+	json_decref(body);
+	json_decref(out);
+	h1 = followup_memo_hits();
+	char *ruled = own_list_text(f);
+	assert_null(strstr(ruled, "\"sleeping\":true"));
+	assert_int_equal(followup_memo_hits() - h1, 3);
+	free(ruled);
+	free(first);
+
+	/* another day: another text (a thousand days on, the account sleeps again) */
+	struct day_texts d = { f->s, t, { NULL, NULL }, { 0, 0 } };
+	struct store_query q = { .kind = &kind_account, .viewer = &f->v_r1, .limit = 1,
+				 .only = followup_account_list_layout()->only };
+	q.filters[0].field = model_field(&kind_account, "id");
+	q.filters[0].value = json_integer(a);
+	q.nfilters = 1;
+	dm_err_clear(&e);
+	assert_true(store_list_rows(f->s, &q, day_row, &d, &e) >= 0);
+	json_decref(q.filters[0].value);
+	assert_non_null(d.text[0]);
+	assert_non_null(d.text[1]);
+	assert_int_equal(d.hits[0], 2);   /* today's as the list just wrote it */
+	assert_int_equal(d.hits[1], 1);   /* written, then remembered */
+	assert_string_not_equal(d.text[0], d.text[1]);
+	assert_non_null(strstr(d.text[0], "\"sleeping\":false"));
+	assert_non_null(strstr(d.text[1], "\"sleeping\":true"));
+	free(d.text[0]);
+	free(d.text[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1328,6 +1455,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(list_filters_and_search, setup, teardown),
 		cmocka_unit_test_setup_teardown(list_text_matches_tree, setup, teardown),
 		cmocka_unit_test_setup_teardown(list_rows_read_what_the_text_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(account_texts_remembered_for_equal_inputs_only, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
