@@ -663,17 +663,42 @@ static size_t memo_index(int64_t id)
 	return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ULL >> 50);   /* 14 bits: MEMO_SLOTS */
 }
 
-/* The remembered text of these inputs appended to b: 1, else 0. */
+/* Whether key (memo_key's) holds row r's values: read in place, no key written. */
+static int memo_same(const char *key, size_t len, const struct store_row *r)
+{
+	const char *p = key, *end = key + len;
+	for (size_t c = 0; c < r->n; c++) {
+		const struct store_value *v = &r->v[c];
+		if (p == end)
+			return 0;
+		if (v->null) {
+			if (*p++ != 'n')
+				return 0;
+		} else if (!v->s) {
+			if ((size_t)(end - p) < 1 + sizeof v->i || *p != 'i' ||
+			    memcmp(p + 1, &v->i, sizeof v->i))
+				return 0;
+			p += 1 + sizeof v->i;
+		} else {
+			if ((size_t)(end - p) < 1 + sizeof v->n + v->n || *p != 's' ||
+			    memcmp(p + 1, &v->n, sizeof v->n) || memcmp(p + 1 + sizeof v->n, v->s, v->n))
+				return 0;
+			p += 1 + sizeof v->n + v->n;
+		}
+	}
+	return p == end;
+}
+
+/* The remembered text of row r's inputs appended to b: 1, else 0. */
 static int memo_get(int64_t id, const struct account_text *at, const struct present_ctx *pc,
-		    const struct buf *key, struct buf *b)
+		    const struct store_row *r, struct buf *b)
 {
 	size_t i = memo_index(id);
 	int hit = 0;
 	pthread_mutex_lock(&memo_mu[i % MEMO_LOCKS]);
 	const struct memo_entry *m = memo_slot[i];
 	if (m && m->id == id && m->at == at && m->today == pc->today_day &&
-	    m->key_len == key->len && !memcmp(&m->rules, &pc->rules, sizeof m->rules) &&
-	    !memcmp(m->data, key->data, key->len)) {
+	    !memcmp(&m->rules, &pc->rules, sizeof m->rules) && memo_same(m->data, m->key_len, r)) {
 		buf_put(b, m->data + m->key_len, m->text_len);
 		hit = 1;
 	}
@@ -730,16 +755,17 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 	if (rules_of(s, pc, e))
 		return e->code;
 	int64_t id = r->v[c].i;
-	struct buf key = BUF_INIT(0);
-	buf_reserve(&key, 1024);
-	memo_key(r, &key);
-	int rc = 0;
-	if (!memo_get(id, at, pc, &key, b)) {
-		size_t from = b->len;
-		if (!(rc = account_text(s, pc, at, r, b, NULL, NULL, e)))
-			memo_put(id, at, pc, &key, b->data + from, b->len - from);
+	if (memo_get(id, at, pc, r, b))
+		return 0;
+	size_t from = b->len;
+	int rc = account_text(s, pc, at, r, b, NULL, NULL, e);
+	if (!rc) {
+		struct buf key = BUF_INIT(0);
+		buf_reserve(&key, 1024);
+		memo_key(r, &key);
+		memo_put(id, at, pc, &key, b->data + from, b->len - from);
+		buf_release(&key);
 	}
-	buf_release(&key);
 	return rc;
 }
 
