@@ -748,8 +748,8 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 			  json_t **want_value, struct dm_err *e)
 {
 	int c = at->col[AT_ID];
-	/* the memo for a whole text (not the one whose field's value is wanted, nor into a capped
-	 * buffer, which may cut it) */
+	/* the memo for a whole text: not the one whose field's value is wanted (a page's last row,
+	 * for the cursor; GET by id, for the version), nor into a capped buffer, which may cut it */
 	if (want || b->cap || c < 0 || (size_t)c >= r->n || r->v[c].null || r->n != at->ncols)
 		return account_text(s, pc, at, r, b, want, want_value, e);
 	if (rules_of(s, pc, e))
