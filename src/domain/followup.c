@@ -622,10 +622,12 @@ static int account_text(struct store *s, struct present_ctx *pc, const struct ac
  * (by the API, a trigger, an import or a hand-written UPDATE), of the day or of the rules is a
  * different key, whoever made it. A slot per account id (hashed; the later text replaces the
  * earlier), shared by the threads, MEMO_LOCKS mutexes over the slots (one memo per thread
- * measured the same). At most MEMO_SLOTS entries of ≈ 1-2 KB: ≈ 16-32 MB when full; a
- * manager's lists of a hundred reps (≈ 5,000 accounts) fit. */
+ * measured the same). At most MEMO_SLOTS entries of at most MEMO_ENTRY_MAX bytes (an account's
+ * key and text are ≈ 1.3 KB; one with long notes is written each time instead): ≈ 20 MB when
+ * full, 64 MB at most; a manager's lists of a hundred reps (≈ 5,000 accounts) fit. */
 #define MEMO_SLOTS 16384
 #define MEMO_LOCKS 64
+#define MEMO_ENTRY_MAX 4096
 
 struct memo_entry {
 	int64_t id, today;
@@ -759,11 +761,12 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 		return 0;
 	size_t from = b->len;
 	int rc = account_text(s, pc, at, r, b, NULL, NULL, e);
-	if (!rc) {
+	if (!rc && b->len - from < MEMO_ENTRY_MAX) {
 		struct buf key = BUF_INIT(0);
 		buf_reserve(&key, 1024);
 		memo_key(r, &key);
-		memo_put(id, at, pc, &key, b->data + from, b->len - from);
+		if (key.len + (b->len - from) <= MEMO_ENTRY_MAX)
+			memo_put(id, at, pc, &key, b->data + from, b->len - from);
 		buf_release(&key);
 	}
 	return rc;

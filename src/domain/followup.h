@@ -92,8 +92,8 @@ const struct account_text *followup_account_list_layout(void);
 int followup_account_text(struct store *s, struct present_ctx *pc, const struct account_text *at,
 			  const struct store_row *r, struct buf *b, const struct field *want,
 			  json_t **want_value, struct dm_err *e);
-/* The texts followup_account_text took from its memo so far, in this process (for tests); and
- * the memo emptied (tests: a text written afresh). */
+/* The texts followup_account_text took from its memo so far on the calling thread (for tests);
+ * and the memo emptied (tests: a text written afresh). */
 long followup_memo_hits(void);
 void followup_memo_clear(void);
 /* Pure: the repurchase forecast of [[product, date], ...] sorted by product then date, as of

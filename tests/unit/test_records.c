@@ -1432,6 +1432,25 @@ static void account_texts_remembered_for_equal_inputs_only(void **state)
 	assert_non_null(strstr(d.text[1], "\"sleeping\":true"));
 	free(d.text[0]);
 	free(d.text[1]);
+
+	/* an account whose text is long (notes of 3,000 characters, 9 KB) is written each time:
+	 * the memo's entries are bounded */
+	int64_t lng = MK(f, &kind_account, &f->v_r1, "{\"name\": \"长备注公司\"}");
+	snprintf(sql, sizeof sql, "UPDATE accounts SET notes = replace(hex(zeroblob(3000)), '00', "
+		 "'记') WHERE id = %lld", (long long)lng);
+	sql_exec(f, sql);
+	char notes[9 * 1024 + 1];
+	for (int i = 0; i < 3000; i++)
+		memcpy(notes + 3 * i, "记", 3);
+	notes[9000] = '\0';
+	char *once = own_list_text(f);
+	h1 = followup_memo_hits();
+	char *twice = own_list_text(f);
+	assert_string_equal(once, twice);
+	assert_non_null(strstr(twice, notes));
+	assert_int_equal(followup_memo_hits() - h1, 2 * 3);   /* the three others', twice */
+	free(once);
+	free(twice);
 }
 
 int main(void)
