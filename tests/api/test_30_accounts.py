@@ -310,6 +310,39 @@ class AccountsTest(ApiTestCase):
         self.assertEqual(q(name=tag.upper() + " ALPHA"), [a1["id"]])
         self.assertEqual(q(name="nothing-like-this-" + tag), [])
 
+    def test_list_shows_each_change_at_once(self):
+        # The server remembers each account's text in a list with the inputs it was written
+        # from (docs/BENCHMARKS.md fix 58): every change must show in the very next list, the
+        # same record GET by id (which never takes a remembered text) answers.
+        tag = uniq("Memo").replace("-", "")
+        a = self.account(self.org.rep1, name="%s 记忆" % tag, importance="A")
+
+        def listed():
+            r = self.org.rep1.get("accounts", query={"name": tag, "owner_id": self.org.rep1.id})
+            self.assertStatus(r, 200)
+            self.assertEqual(len(r.json["items"]), 1)
+            item = r.json["items"][0]
+            g = self.org.rep1.get("accounts/%d" % a["id"])
+            self.assertStatus(g, 200)
+            self.assertEqual(item, g.json)
+            return item
+
+        first = listed()
+        self.assertEqual(listed(), first)   # listed again: the same text
+        r = self.org.rep1.patch("accounts/%d" % a["id"], {"notes": "改了"})
+        self.assertStatus(r, 200)
+        self.assertEqual(listed()["notes"], "改了")
+        r = self.org.rep1.post("activities", {"account_id": a["id"], "channel": "visit",
+                                              "next_touch_on": "2031-01-02"})
+        self.assertStatus(r, 201)
+        item = listed()
+        self.assertEqual(item["touches"], 1)
+        self.assertEqual(item["last_touch_at"], r.json["occurred_at"])
+        self.assertEqual(item["next_touch_on"], "2031-01-02")
+        self.assertStatus(self.org.rep1.delete("accounts/%d" % a["id"]), 200)   # archived
+        r = self.org.rep1.get("accounts", query={"name": tag, "owner_id": self.org.rep1.id})
+        self.assertEqual(r.json["items"], [])
+
     def test_updated_since(self):
         tag = uniq("Upd").replace("-", "")
         a = self.account(self.org.rep1, name="%s One" % tag)
