@@ -1309,7 +1309,7 @@ static void list_text_matches_tree(void **state)
 	assert_null(text.data);
 }
 
-/* ---- the accounts' texts, remembered (followup.c's memo) ---------------------------------------- */
+/* ---- the accounts' texts, remembered (followup.c's memo) ------------------------------------ */
 
 /* A list of r1's accounts as text, and whether it equals the list as objects (same_list). */
 static char *own_list_text(struct fx *f)
