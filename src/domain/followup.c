@@ -631,6 +631,7 @@ static int account_text(struct store *s, struct present_ctx *pc, const struct ac
 
 struct memo_entry {
 	int64_t id, today;
+	int64_t rev;   /* the row's revision (store_row), 0 when not known */
 	const struct account_text *at;
 	struct rules rules;
 	size_t key_len, text_len;
@@ -698,22 +699,26 @@ static int memo_get(int64_t id, const struct account_text *at, const struct pres
 	size_t i = memo_index(id);
 	int hit = 0;
 	pthread_mutex_lock(&memo_mu[i % MEMO_LOCKS]);
-	const struct memo_entry *m = memo_slot[i];
+	struct memo_entry *m = memo_slot[i];
 	if (m && m->id == id && m->at == at && m->today == pc->today_day &&
 	    !memcmp(&m->rules, &pc->rules, sizeof m->rules) && memo_same(m->data, m->key_len, r)) {
 		buf_put(b, m->data + m->key_len, m->text_len);
 		hit = 1;
+		if (r->rev)   /* the same values at this revision: the text is this revision's */
+			m->rev = r->rev;
 	}
 	pthread_mutex_unlock(&memo_mu[i % MEMO_LOCKS]);
 	memo_hit_count += hit;
 	return hit;
 }
 
-static void memo_put(int64_t id, const struct account_text *at, const struct present_ctx *pc,
-		     const struct buf *key, const char *text, size_t text_len)
+static void memo_put(int64_t id, int64_t rev, const struct account_text *at,
+		     const struct present_ctx *pc, const struct buf *key, const char *text,
+		     size_t text_len)
 {
 	struct memo_entry *m = xmalloc(sizeof *m + key->len + text_len);
 	m->id = id;
+	m->rev = rev;
 	m->today = pc->today_day;
 	m->at = at;
 	m->rules = pc->rules;
@@ -727,6 +732,28 @@ static void memo_put(int64_t id, const struct account_text *at, const struct pre
 	memo_slot[i] = m;
 	pthread_mutex_unlock(&memo_mu[i % MEMO_LOCKS]);
 	free(old);
+}
+
+int followup_account_text_known(struct store *s, struct present_ctx *pc,
+				const struct account_text *at, int64_t id, int64_t rev, struct buf *b,
+				int *known, struct dm_err *e)
+{
+	*known = 0;
+	if (!rev || b->cap)
+		return 0;
+	if (rules_of(s, pc, e))
+		return e->code;
+	size_t i = memo_index(id);
+	pthread_mutex_lock(&memo_mu[i % MEMO_LOCKS]);
+	const struct memo_entry *m = memo_slot[i];
+	if (m && m->id == id && m->rev == rev && m->at == at && m->today == pc->today_day &&
+	    !memcmp(&m->rules, &pc->rules, sizeof m->rules)) {
+		buf_put(b, m->data + m->key_len, m->text_len);
+		*known = 1;
+	}
+	pthread_mutex_unlock(&memo_mu[i % MEMO_LOCKS]);
+	memo_hit_count += *known;
+	return 0;
 }
 
 long followup_memo_hits(void)
@@ -766,7 +793,7 @@ int followup_account_text(struct store *s, struct present_ctx *pc, const struct 
 		buf_reserve(&key, 1024);
 		memo_key(r, &key);
 		if (key.len + (b->len - from) <= MEMO_ENTRY_MAX)
-			memo_put(id, at, pc, &key, b->data + from, b->len - from);
+			memo_put(id, r->rev, at, pc, &key, b->data + from, b->len - from);
 		buf_release(&key);
 	}
 	return rc;

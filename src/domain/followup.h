@@ -92,6 +92,13 @@ const struct account_text *followup_account_list_layout(void);
 int followup_account_text(struct store *s, struct present_ctx *pc, const struct account_text *at,
 			  const struct store_row *r, struct buf *b, const struct field *want,
 			  json_t **want_value, struct dm_err *e);
+/* The text of account id at revision rev (store_row's; a list's probe, store_query) appended
+ * to b with *known set when the memo holds it, written from the row at that revision, the
+ * layout at, pc's day and the rules; else *known 0 and b unchanged. Never for revision 0
+ * (not known) nor a capped b. */
+int followup_account_text_known(struct store *s, struct present_ctx *pc,
+				const struct account_text *at, int64_t id, int64_t rev, struct buf *b,
+				int *known, struct dm_err *e);
 /* The texts followup_account_text took from its memo so far on the calling thread (for tests);
  * and the memo emptied (tests: a text written afresh). */
 long followup_memo_hits(void);

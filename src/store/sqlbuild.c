@@ -600,24 +600,10 @@ static void list_vis(struct qb *q, const struct store_query *sqy)
 	qb_sql(q, ")");
 }
 
-void sql_list(struct qb *q, const struct store_query *sqy)
+/* A list's rows from table alias t on: its conditions, its order and its limit. */
+static void list_where(struct qb *q, const struct store_query *sqy)
 {
 	const struct kind *k = sqy->kind;
-	/* The page's ids first, then its columns: a store would otherwise compute every selected
-	 * column (the derived ones are subqueries) of every candidate row before sorting them.
-	 * SQLite: the page's ids in order as the outer loop (CROSS JOIN keeps it outside; a
-	 * subquery with ORDER BY and LIMIT is a co-routine that yields its rows in that order),
-	 * each row looked up by key, with no second sort: ORDER BY on the outer query made SQLite
-	 * 3.40 sort the page's whole rows again (a temporary b-tree of ≈ 30 columns × 51 rows, a
-	 * quarter of the list's statement). PostgreSQL: sorted again (its planner may reorder a
-	 * join). */
-	int sqlite = q->dialect == SQL_SQLITE;
-	select_gated(q, k, sqy->only, sqy->gates, sqy->ngates);
-	if (sqlite)
-		buf_printf(&q->sql, " FROM (SELECT t.id FROM %s t", k->plural);
-	else
-		buf_printf(&q->sql, " FROM %s t WHERE t.id IN (SELECT t.id FROM %s t", k->plural,
-			   k->plural);
 	qb_sql(q, sqy->archived ? " WHERE t.archived_at IS NOT NULL AND "
 				: " WHERE t.archived_at IS NULL AND ");
 	if (sqy->pool)   /* the public pool: every internal user sees it; partners do not */
@@ -664,13 +650,48 @@ void sql_list(struct qb *q, const struct store_query *sqy)
 	sort_expr(q, k, sf);
 	qb_sql(q, sqy->desc ? " DESC, t.id DESC LIMIT " : ", t.id LIMIT ");
 	qb_int(q, sqy->limit);
+}
+
+void sql_list(struct qb *q, const struct store_query *sqy)
+{
+	const struct kind *k = sqy->kind;
+	/* The page's ids first, then its columns: a store would otherwise compute every selected
+	 * column (the derived ones are subqueries) of every candidate row before sorting them.
+	 * SQLite: the page's ids in order as the outer loop (CROSS JOIN keeps it outside; a
+	 * subquery with ORDER BY and LIMIT is a co-routine that yields its rows in that order),
+	 * each row looked up by key, with no second sort: ORDER BY on the outer query made SQLite
+	 * 3.40 sort the page's whole rows again (a temporary b-tree of ≈ 30 columns × 51 rows, a
+	 * quarter of the list's statement). PostgreSQL: sorted again (its planner may reorder a
+	 * join). */
+	int sqlite = q->dialect == SQL_SQLITE;
+	select_gated(q, k, sqy->only, sqy->gates, sqy->ngates);
+	if (sqlite)
+		buf_printf(&q->sql, " FROM (SELECT t.id FROM %s t", k->plural);
+	else
+		buf_printf(&q->sql, " FROM %s t WHERE t.id IN (SELECT t.id FROM %s t", k->plural,
+			   k->plural);
+	list_where(q, sqy);
 	if (sqlite) {
 		buf_printf(&q->sql, ") p CROSS JOIN %s t ON t.id = p.id", k->plural);
 		return;
 	}
+	const struct field *sf = sqy->sort ? sqy->sort : model_field(k, "id");
 	qb_sql(q, ") ORDER BY ");
 	sort_expr(q, k, sf);
 	qb_sql(q, sqy->desc ? " DESC, t.id DESC" : ", t.id");
+}
+
+void sql_list_keys(struct qb *q, const struct store_query *sqy)
+{
+	qb_sql(q, "SELECT t.id, t.rev FROM accounts t");
+	list_where(q, sqy);
+}
+
+void sql_row_by_id(struct qb *q, const struct store_query *sqy)
+{
+	select_gated(q, sqy->kind, sqy->only, sqy->gates, sqy->ngates);
+	buf_printf(&q->sql, ", t.rev FROM %s t WHERE t.id = ", sqy->kind->plural);
+	qb_int(q, 0);
 }
 
 char *name_key_of(const struct kind *k, json_t *rec)

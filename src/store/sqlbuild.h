@@ -64,6 +64,12 @@ void select_only(struct qb *q, const struct kind *k, const char *const *only);
 /* The whole list query of sqy: the page's ids first (filters, visibility, name search, keyset
  * cursor, order, limit), then the columns of those rows only, in the same order. */
 void sql_list(struct qb *q, const struct store_query *sqy);
+/* SQLite's accounts (migration 29): the ids and revisions of sql_list's rows, in its order
+ * (sqlite.c list_keyed) */
+void sql_list_keys(struct qb *q, const struct store_query *sqy);
+/* SQLite's accounts: the columns of one of sql_list's rows and its revision, by the id bound
+ * last (a list's keys already tell that the viewer sees it) */
+void sql_row_by_id(struct qb *q, const struct store_query *sqy);
 /* s as one FTS5 string ("..." with inner quotes doubled): a substring, not query syntax. */
 char *sql_fts_phrase(const char *s);
 /* INSERT of rec into k's table with the stamps (now) and name key (NULL when k has none);

@@ -39,6 +39,12 @@ struct conn {
 		const char *sql;
 		sqlite3_stmt *st;
 	} fixed[32];
+	/* list_keyed's statement of a row by id, outside the cache: it runs while the list's
+	 * keys' statement is open, which a cache eviction must never finalize */
+	struct {
+		char *sql;
+		sqlite3_stmt *st;
+	} row_by_id;
 };
 
 struct job {
@@ -140,6 +146,8 @@ static void conn_close(struct conn *c)
 		sqlite3_finalize(c->cache[i].st);
 		free(c->cache[i].sql);
 	}
+	sqlite3_finalize(c->row_by_id.st);
+	free(c->row_by_id.sql);
 	sqlite3_close_v2(c->db);
 	free(c);
 }
@@ -314,11 +322,8 @@ static int in_write(struct sq *q, struct dm_err *e)
 
 static int bulk_flush(struct sq *sq, struct dm_err *e);
 
-static sqlite3_stmt *qb_prepare(struct qb *q, struct conn *c, struct dm_err *e)
+static void qb_bind(struct qb *q, sqlite3_stmt *st)
 {
-	sqlite3_stmt *st = stmt_get(c, q->sql.data, e);
-	if (!st)
-		return NULL;
 	for (int i = 0; i < q->n; i++) {
 		switch (q->b[i].type) {
 		case QB_INT: sqlite3_bind_int64(st, i + 1, q->b[i].i); break;
@@ -327,6 +332,13 @@ static sqlite3_stmt *qb_prepare(struct qb *q, struct conn *c, struct dm_err *e)
 		default: sqlite3_bind_null(st, i + 1); break;
 		}
 	}
+}
+
+static sqlite3_stmt *qb_prepare(struct qb *q, struct conn *c, struct dm_err *e)
+{
+	sqlite3_stmt *st = stmt_get(c, q->sql.data, e);
+	if (st)
+		qb_bind(q, st);
 	return st;
 }
 
@@ -573,6 +585,7 @@ static void row_values(sqlite3_stmt *st, const struct field *const *sel, size_t 
 		}
 	}
 	row->n = nsel;
+	row->rev = 0;
 }
 
 /* A record by id (sq_get, sq_get_row): as an object (rec) or handed to fn. */
@@ -680,6 +693,79 @@ static char *name_rare_pair(struct conn *c, const char *sub)
 	return pair;
 }
 
+/* A list of accounts with a probe (store_query): the page's ids and revisions first, read from
+ * the index alone where it holds them (migration 29: an owner's accounts by last touch), each
+ * handed to the probe; a row the probe does not have is then read by id, its columns and its
+ * revision, and handed to fn, in the page's order. The keys' statement stays open meanwhile,
+ * so every read is of its snapshot. A rep's list of 50 whose texts the memo holds reads 51
+ * index entries instead of 51 rows of ≈ 30 columns (≈ 40 % of its CPU); a manager's, rows
+ * cold in the CPU's caches (fix 59). */
+static int list_keyed(struct conn *c, const struct store_query *sqy, store_row_fn fn, void *arg,
+		      struct dm_err *e)
+{
+	struct qb q, r;
+	struct store_row *row = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = 0, s = SQLITE_DONE;
+	qb_init(&q, SQL_SQLITE);
+	qb_init(&r, SQL_SQLITE);
+	sql_list_keys(&q, sqy);
+	sql_row_by_id(&r, sqy);
+	if (!c->row_by_id.sql || strcmp(c->row_by_id.sql, r.sql.data)) {
+		sqlite3_finalize(c->row_by_id.st);
+		free(c->row_by_id.sql);
+		c->row_by_id.sql = NULL;
+		c->row_by_id.st = NULL;
+		if (sqlite3_prepare_v3(c->db, r.sql.data, -1, SQLITE_PREPARE_PERSISTENT,
+				       &c->row_by_id.st, NULL)) {
+			rc = dm_fail(e, DM_EINTERNAL, NULL, "prepare failed: %s",
+				     sqlite3_errmsg(c->db));
+			goto out;
+		}
+		c->row_by_id.sql = xstrdup(r.sql.data);
+	}
+	sqlite3_stmt *one = c->row_by_id.st;
+	qb_bind(&r, one);
+	if (!(st = qb_prepare(&q, c, e))) {
+		rc = e->code;
+		goto out;
+	}
+	row = xmalloc(sizeof *row);
+	const struct field *sel[STORE_ROW_MAX];
+	size_t nsel = row_fields(sqy->kind, sqy->only, sel);
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(st, 0);
+		if ((rc = sqy->probe(arg, id, sqlite3_column_int64(st, 1))) == STORE_PROBE_HAVE) {
+			rc = 0;
+			continue;
+		}
+		if (rc)
+			break;
+		sqlite3_bind_int64(one, r.n, id);
+		int s1 = sqlite3_step(one);
+		if (s1 == SQLITE_ROW) {
+			row_values(one, sel, nsel, row);
+			row->rev = sqlite3_column_int64(one, (int)nsel);
+			rc = fn(arg, row);
+		} else if (s1 != SQLITE_DONE) {   /* DONE: none, which one snapshot cannot give */
+			rc = step_error(c, s1, e);
+		}
+		sqlite3_reset(one);
+		if (rc)
+			break;
+	}
+	if (!rc && s != SQLITE_DONE)
+		rc = step_error(c, s, e);
+out:
+	stmt_done(st);
+	if (c->row_by_id.st)
+		sqlite3_clear_bindings(c->row_by_id.st);
+	free(row);
+	qb_release(&q);
+	qb_release(&r);
+	return rc;
+}
+
 /* The list's statement (sq_list, sq_list_rows): the name's rare pair chosen first. */
 static int list_run(struct sq *sq, const struct store_query *sqy, json_t **items,
 		    store_row_fn fn, void *arg, struct dm_err *e)
@@ -698,6 +784,11 @@ static int list_run(struct sq *sq, const struct store_query *sqy, json_t **items
 		named = *sqy;
 		named.name_fts = pair;
 		sqy = &named;
+	}
+	if (fn && sqy->probe && k == &kind_account) {
+		rc = list_keyed(c, sqy, fn, arg, e);
+		free(pair);
+		return rc;
 	}
 	qb_init(&q, SQL_SQLITE);
 	sql_list(&q, sqy);

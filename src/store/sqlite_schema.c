@@ -780,6 +780,26 @@ const char *const sqlite_migrations[] = {
 	"CREATE INDEX accounts_owner_quiet_plan ON accounts" QUIET_PLANNED_COLUMNS
 	"  WHERE latest_next_touch IS NOT NULL AND archived_at IS NULL;"
 	"ANALYZE accounts_owner_quiet_plan;",
+	/* 29 (issue 9: the list of 50): each account's revision, a value that every change of its
+	 * row changes, so that a list can tell which of its rows the account texts' memo holds
+	 * from the revisions alone and read the columns of the others only (followup.c, sqlite.c
+	 * list_keyed). A random value, not a count: a write rolled back never makes a revision
+	 * that a later one takes again. 0 means "not known": a new row (an insert leaves it 0;
+	 * this migration gives the existing rows one) is read whole until its first change, as
+	 * is one whose random() gave 0. Every UPDATE that leaves it as it was is followed by one
+	 * that sets it (the trigger: whoever writes, the API, a trigger, an import, the command
+	 * line or SQL by hand); the sums of the writer's batches set it themselves
+	 * (sqlite_bulk_activities), so an activity costs no second write. The index of an
+	 * owner's accounts by last touch holds it and the other columns the list's keys read
+	 * (covering for SQLite 3.40: see migration 25), so the keys of a page by last touch are
+	 * read from the index alone. */
+	"ALTER TABLE accounts ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE accounts SET rev = random();"
+	"CREATE TRIGGER accounts_rev_au AFTER UPDATE ON accounts WHEN new.rev IS old.rev BEGIN"
+	"  UPDATE accounts SET rev = random() WHERE id = new.id; END;"
+	"DROP INDEX accounts_owner_touch_sort;"
+	"CREATE INDEX accounts_owner_touch_sort ON accounts(owner_id, IFNULL(touched_at, ''), id,"
+	"  rev, touched_at, archived_at) WHERE archived_at IS NULL;",
 };
 
 const int sqlite_migration_count = sizeof sqlite_migrations / sizeof sqlite_migrations[0];
@@ -863,8 +883,9 @@ const char *const sqlite_bulk_activities[] = {
 	"  likelihood(a.id >= ?1, 0.000001) AND a.archived_at IS NULL AND a.effective = 1"
 	"  GROUP BY 1, 2, 3, 4" SEG_UPSERT,
 	/* the latest live activity's two columns from one seek (a row value), not one each */
-	"UPDATE accounts SET touch_count = touch_count + n.cnt, touched_at = CASE WHEN n.last IS NOT"
-	"  NULL AND (touched_at IS NULL OR n.last > touched_at) THEN n.last ELSE touched_at END,"
+	"UPDATE accounts SET rev = random(), touch_count = touch_count + n.cnt, touched_at = CASE"
+	"  WHEN n.last IS NOT NULL AND (touched_at IS NULL OR n.last > touched_at) THEN n.last"
+	"  ELSE touched_at END,"
 	"  (latest_next_touch, latest_contact_ids) = (SELECT la.next_touch_on, la.contact_ids FROM"
 	"  activities la WHERE la.account_id = accounts.id AND la.archived_at IS NULL ORDER BY"
 	"  la.occurred_at DESC, la.id DESC LIMIT 1)"

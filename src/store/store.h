@@ -105,7 +105,15 @@ struct store_query {
 					 (NULL = every selected field; model_query_selects) */
 	const struct store_gate *gates; /* with only: some of its derived fields gated */
 	int ngates;
+	/* store_list_rows of accounts, where the store keeps each row's revision (SQLite,
+	 * migration 29: a value every change of the row changes, 0 when not known): before it
+	 * reads a row's columns the store hands probe (with store_list_rows' arg) the row's id
+	 * and revision. probe answers 0 to have the row handed to fn, STORE_PROBE_HAVE when the
+	 * caller has all it needs of that row (fn is not called for it), anything else to stop
+	 * as fn's non-zero answer does. NULL, or a store without revisions: every row to fn. */
+	int (*probe)(void *arg, int64_t id, int64_t rev);
 };
+#define STORE_PROBE_HAVE (-1)
 
 /* The page of records (a new array, at most q->limit). */
 int store_list(struct store *s, const struct store_query *q, json_t **items, struct dm_err *e);
@@ -127,6 +135,7 @@ struct store_value {
 struct store_row {
 	size_t n;
 	struct store_value v[STORE_ROW_MAX];
+	int64_t rev;   /* the row's revision where the list had a probe (store_query), else 0 */
 };
 /* Return 0 to go on, non-zero to stop (store_list_rows then answers it). */
 typedef int (*store_row_fn)(void *arg, const struct store_row *r);

@@ -1781,6 +1781,173 @@ static void checkpoints_keep_the_wal_bounded(void **state)
 	assert_int_equal(store_open(f->path, &f->s, &e), 0);
 }
 
+/* ---- a list's keys and the accounts' revisions (migration 29) ------------------------------- */
+
+struct keyed {
+	int64_t probed[32], probed_rev[32], read[32], read_rev[32], read_id_col[32];
+	int nprobed, nread;
+	int have_odd;      /* the probe has the rows at odd positions */
+	int have_all;      /* ... at every position */
+	int stop_at;       /* the probe answers 7 at this position (-1: never) */
+};
+
+static int keyed_probe(void *arg, int64_t id, int64_t rev)
+{
+	struct keyed *k = arg;
+	int at = k->nprobed;
+	k->probed[at] = id;
+	k->probed_rev[at] = rev;
+	k->nprobed++;
+	if (at == k->stop_at)
+		return 7;
+	return k->have_all || (k->have_odd && at % 2) ? STORE_PROBE_HAVE : 0;
+}
+
+static int keyed_row(void *arg, const struct store_row *r)
+{
+	struct keyed *k = arg;
+	k->read[k->nread] = r->v[0].i;   /* id: the first selected field */
+	k->read_rev[k->nread] = r->rev;
+	k->read_id_col[k->nread] = (int64_t)r->n;
+	k->nread++;
+	return 0;
+}
+
+/* Every account's revision, by a probe that has every row: no row is read. */
+static void revisions(struct store *s, const struct viewer *v, int64_t owner, struct keyed *k)
+{
+	struct dm_err e;
+	struct store_query q = { .kind = &kind_account, .viewer = v, .limit = 30,
+				 .probe = keyed_probe };
+	q.filters[0].field = model_field(&kind_account, "owner_id");
+	q.filters[0].value = json_integer(owner);
+	q.nfilters = 1;
+	memset(k, 0, sizeof *k);
+	k->have_all = 1;
+	k->stop_at = -1;
+	dm_err_clear(&e);
+	assert_int_equal(store_list_rows(s, &q, keyed_row, k, &e), 0);
+	json_decref(q.filters[0].value);
+	assert_int_equal(k->nread, 0);
+}
+
+/* A list with a probe hands the probe every row's id and revision in the list's order, and fn
+ * exactly the rows the probe lacks, with their columns and the same revision. */
+static void keyed_list_reads_only_what_the_probe_lacks(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	build_world(f->s, &w);
+	int64_t ids[6];
+	for (int i = 0; i < 6; i++)
+		ids[i] = MK(f->s, &kind_account, "{\"name\": \"键%d\", \"owner_id\": %lld}", i,
+			    (long long)w.r1);
+	for (int i = 0; i < 6; i += 2)   /* some touched, so the last touch orders them */
+		MK(f->s, &kind_activity, "{\"account_id\": %lld, \"channel\": \"visit\","
+		   " \"occurred_at\": \"2026-0%d-01T08:00:00Z\"}", (long long)ids[i], i + 1);
+	static const char *const sorts[] = { "last_touch_at", "name", "id" };
+	for (size_t s = 0; s < 3; s++) {
+		struct store_query q = { .kind = &kind_account, .viewer = &w.v_m1, .limit = 30,
+					 .sort = model_field(&kind_account, sorts[s]), .desc = 1 };
+		q.filters[0].field = model_field(&kind_account, "owner_id");
+		q.filters[0].value = json_integer(w.r1);
+		q.nfilters = 1;
+		json_t *plain = list(f->s, &q);
+		size_t n = json_array_size(plain);
+		assert_int_equal(n, 8);   /* a_r1, a_r1b and the six */
+		struct keyed k;
+		memset(&k, 0, sizeof k);
+		k.have_odd = 1;
+		k.stop_at = -1;
+		q.probe = keyed_probe;
+		struct dm_err e;
+		dm_err_clear(&e);
+		assert_int_equal(store_list_rows(f->s, &q, keyed_row, &k, &e), 0);
+		assert_int_equal(k.nprobed, (int)n);
+		assert_int_equal(k.nread, (int)n / 2);
+		for (size_t i = 0; i < n; i++)
+			assert_int_equal(k.probed[i], num(json_array_get(plain, i), "id"));
+		for (int i = 0; i < k.nread; i++) {
+			assert_int_equal(k.read[i], k.probed[2 * i]);
+			assert_int_equal(k.read_rev[i], k.probed_rev[2 * i]);
+			assert_true(k.read_id_col[i] > 10);   /* the row's columns, not its keys */
+		}
+		/* a probe's other answer stops the list, as fn's does */
+		memset(&k, 0, sizeof k);
+		k.stop_at = 3;
+		assert_int_equal(store_list_rows(f->s, &q, keyed_row, &k, &e), 7);
+		assert_int_equal(k.nprobed, 4);
+		assert_int_equal(k.nread, 3);
+		json_decref(q.filters[0].value);
+		json_decref(plain);
+	}
+	/* the touched accounts have a revision, the others (never changed since inserted) 0 */
+	struct keyed k;
+	revisions(f->s, &w.v_r1, w.r1, &k);
+	int known = 0;
+	for (int i = 0; i < k.nprobed; i++)
+		known += k.probed_rev[i] != 0;
+	assert_int_equal(known, 3);
+}
+
+static int64_t rev_of(struct store *s, const struct world *w, int64_t id)
+{
+	struct keyed k;
+	revisions(s, &w->v_r1, w->r1, &k);
+	for (int i = 0; i < k.nprobed; i++)
+		if (k.probed[i] == id)
+			return k.probed_rev[i];
+	fail_msg("account %lld not listed", (long long)id);
+	return 0;
+}
+
+/* Every change of an account's row changes its revision, whoever makes it: the store's
+ * update, archive and restore, a new activity (the writer's batch sums), a trigger of another
+ * table, SQL by hand. */
+static void account_revisions_change_with_every_write(void **state)
+{
+	struct fx *f = *state;
+	struct world w;
+	struct dm_err e;
+	build_world(f->s, &w);
+	int64_t a = w.a_r1, seen[8];
+	int n = 0;
+	seen[n++] = rev_of(f->s, &w, a);
+	assert_int_equal(seen[0], 0);   /* inserted, never changed */
+	assert_int_equal(update(f->s, &kind_account, a, w.r1, NULL, NULL, "{\"phone\": \"1\"}"), 0);
+	seen[n++] = rev_of(f->s, &w, a);
+	MK(f->s, &kind_activity, "{\"account_id\": %lld, \"channel\": \"visit\", \"occurred_at\":"
+	   " \"2026-03-01T08:00:00Z\"}", (long long)a);
+	seen[n++] = rev_of(f->s, &w, a);
+	MK(f->s, &kind_opportunity, "{\"account_id\": %lld, \"name\": \"单\", \"owner_id\": %lld}",
+	   (long long)a, (long long)w.r1);   /* the account's open count, by a trigger */
+	seen[n++] = rev_of(f->s, &w, a);
+	sqlite3 *db = file_db(f);
+	char sql[128];
+	snprintf(sql, sizeof sql, "UPDATE accounts SET notes = 'by hand' WHERE id = %lld",
+		 (long long)a);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	/* even an UPDATE that sets a column to its own value */
+	snprintf(sql, sizeof sql, "UPDATE accounts SET notes = notes WHERE id = %lld", (long long)a);
+	sqlite3_close(db);
+	dm_err_clear(&e);
+	assert_int_equal(store_open(f->path, &f->s, &e), 0);
+	seen[n++] = rev_of(f->s, &w, a);
+	db = file_db(f);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_open(f->path, &f->s, &e), 0);
+	seen[n++] = rev_of(f->s, &w, a);
+	assert_int_equal(set_archived(f->s, &kind_account, a, 1, w.admin, NULL), 0);
+	assert_int_equal(set_archived(f->s, &kind_account, a, 0, w.admin, NULL), 0);
+	seen[n++] = rev_of(f->s, &w, a);
+	for (int i = 1; i < n; i++)
+		for (int j = 0; j < i; j++)
+			if (seen[i] == seen[j])
+				fail_msg("revision %d equals revision %d (%lld)", i, j,
+					 (long long)seen[i]);
+}
+
 /* The set-wise statements of a bulk load of activities read the load's rows by id, each row's
  * account by id, and nothing whole: SQLite, guessing that a quarter of 10M activities follow
  * ?1, built a Bloom filter of a million accounts (a scan of the table, 0.3-0.6 s per load at
@@ -2593,6 +2760,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(session_generation_from_the_last_commit, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(funnel_sums_equal_the_named_queries, setup, teardown),
+		cmocka_unit_test_setup_teardown(keyed_list_reads_only_what_the_probe_lacks, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(account_revisions_change_with_every_write, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
