@@ -615,22 +615,28 @@ static int account_text(struct store *s, struct present_ctx *pc, const struct ac
  * An account's text is a function of its row's values, the layout, the day and the follow-up
  * rules, nothing else (account_text reads no other table and nothing of the viewer): the same
  * inputs give the same bytes. A rep's list of 50 wrote them again at every request, ≈ 30 % of
- * its CPU at full scale (fix 58). The memo keeps the texts of up to MEMO_SLOTS accounts, each
- * with the exact inputs it was written from (the row's values byte for byte, the layout, the
- * day, the rules); a row whose inputs are all equal takes the remembered text, any other is
+ * its CPU at full scale (fix 58). The memo keeps the texts of up to MEMO_SETS × MEMO_WAYS
+ * accounts, each with the exact inputs it was written from (the row's values byte for byte,
+ * the layout, the day, the rules); a row whose inputs are all equal takes the remembered text, any other is
  * written as before and takes the slot. So nothing shown can be stale: a change of a column
  * (by the API, a trigger, an import or a hand-written UPDATE), of the day or of the rules is a
- * different key, whoever made it. A slot per account id (hashed; the later text replaces the
- * earlier), shared by the threads, MEMO_LOCKS mutexes over the slots (one memo per thread
- * measured the same). At most MEMO_SLOTS entries of at most MEMO_ENTRY_MAX bytes (an account's
- * key and text are ≈ 1.3 KB; one with long notes is written each time instead): ≈ 20 MB when
- * full, 64 MB at most; a manager's lists of a hundred reps (≈ 5,000 accounts) fit. */
-#define MEMO_SLOTS 16384
+ * different key, whoever made it. The entries are shared by the threads, MEMO_LOCKS mutexes
+ * over them (one memo per thread measured the same), in sets of MEMO_WAYS by the account's id
+ * (hashed): a new text replaces its account's entry, else takes a free way, else one not used
+ * since the set last had to evict (a clock). One entry per set (fix 58) lost the entry of
+ * either of two accounts whose ids fell in the same set whenever the other was written: ≈ a
+ * quarter of a manager's 5,000 accounts, read whole again at every list (fix 59). At most
+ * MEMO_SETS × MEMO_WAYS entries of at most MEMO_ENTRY_MAX bytes (an account's key and text are
+ * ≈ 1.3 KB; one with long notes is written each time instead): ≈ 20 MB when full, 64 MB at
+ * most; a manager's lists of a hundred reps (≈ 5,000 accounts) fit. */
+#define MEMO_SETS 4096
+#define MEMO_WAYS 4
 #define MEMO_LOCKS 64
 #define MEMO_ENTRY_MAX 4096
 
 struct memo_entry {
 	int64_t id, today;
+	int used;      /* read since its set last evicted (under its set's lock) */
 	int64_t rev;   /* the row's revision (store_row), 0 when not known */
 	const struct account_text *at;
 	struct rules rules;
@@ -638,7 +644,7 @@ struct memo_entry {
 	char data[];   /* the key (memo_key), then the text */
 };
 
-static struct memo_entry *memo_slot[MEMO_SLOTS];
+static struct memo_entry *memo_slot[MEMO_SETS * MEMO_WAYS];
 static pthread_mutex_t memo_mu[MEMO_LOCKS] = { [0 ... MEMO_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER };
 static __thread long memo_hit_count;   /* this thread's (for tests) */
 
@@ -661,9 +667,24 @@ static void memo_key(const struct store_row *r, struct buf *k)
 	}
 }
 
-static size_t memo_index(int64_t id)
+/* The set of account id: its first slot's index. */
+static size_t memo_set(int64_t id)
 {
-	return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ULL >> 50);   /* 14 bits: MEMO_SLOTS */
+	return (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ULL >> 52) * MEMO_WAYS;   /* MEMO_SETS */
+}
+
+static pthread_mutex_t *memo_lock(size_t i)
+{
+	return &memo_mu[i / MEMO_WAYS % MEMO_LOCKS];
+}
+
+/* The entry of account id in the set from slot i on, or NULL. */
+static struct memo_entry *memo_find(size_t i, int64_t id)
+{
+	for (size_t w = 0; w < MEMO_WAYS; w++)
+		if (memo_slot[i + w] && memo_slot[i + w]->id == id)
+			return memo_slot[i + w];
+	return NULL;
 }
 
 /* Whether key (memo_key's) holds row r's values: read in place, no key written. */
@@ -696,18 +717,19 @@ static int memo_same(const char *key, size_t len, const struct store_row *r)
 static int memo_get(int64_t id, const struct account_text *at, const struct present_ctx *pc,
 		    const struct store_row *r, struct buf *b)
 {
-	size_t i = memo_index(id);
+	size_t i = memo_set(id);
 	int hit = 0;
-	pthread_mutex_lock(&memo_mu[i % MEMO_LOCKS]);
-	struct memo_entry *m = memo_slot[i];
-	if (m && m->id == id && m->at == at && m->today == pc->today_day &&
+	pthread_mutex_lock(memo_lock(i));
+	struct memo_entry *m = memo_find(i, id);
+	if (m && m->at == at && m->today == pc->today_day &&
 	    !memcmp(&m->rules, &pc->rules, sizeof m->rules) && memo_same(m->data, m->key_len, r)) {
 		buf_put(b, m->data + m->key_len, m->text_len);
 		hit = 1;
+		m->used = 1;
 		if (r->rev)   /* the same values at this revision: the text is this revision's */
 			m->rev = r->rev;
 	}
-	pthread_mutex_unlock(&memo_mu[i % MEMO_LOCKS]);
+	pthread_mutex_unlock(memo_lock(i));
 	memo_hit_count += hit;
 	return hit;
 }
@@ -718,6 +740,7 @@ static void memo_put(int64_t id, int64_t rev, const struct account_text *at,
 {
 	struct memo_entry *m = xmalloc(sizeof *m + key->len + text_len);
 	m->id = id;
+	m->used = 1;
 	m->rev = rev;
 	m->today = pc->today_day;
 	m->at = at;
@@ -726,11 +749,20 @@ static void memo_put(int64_t id, int64_t rev, const struct account_text *at,
 	m->text_len = text_len;
 	memcpy(m->data, key->data, key->len);
 	memcpy(m->data + key->len, text, text_len);
-	size_t i = memo_index(id);
-	pthread_mutex_lock(&memo_mu[i % MEMO_LOCKS]);
-	struct memo_entry *old = memo_slot[i];
-	memo_slot[i] = m;
-	pthread_mutex_unlock(&memo_mu[i % MEMO_LOCKS]);
+	size_t i = memo_set(id), w, way = MEMO_WAYS;
+	pthread_mutex_lock(memo_lock(i));
+	for (w = 0; w < MEMO_WAYS && way == MEMO_WAYS; w++)   /* its own entry, else a free way */
+		if (!memo_slot[i + w] || memo_slot[i + w]->id == id)
+			way = w;
+	for (int pass = 0; pass < 2 && way == MEMO_WAYS; pass++)   /* else one not used since */
+		for (w = 0; w < MEMO_WAYS && way == MEMO_WAYS; w++)
+			if (!memo_slot[i + w]->used)
+				way = w;
+			else
+				memo_slot[i + w]->used = 0;
+	struct memo_entry *old = memo_slot[i + way];
+	memo_slot[i + way] = m;
+	pthread_mutex_unlock(memo_lock(i));
 	free(old);
 }
 
@@ -743,15 +775,16 @@ int followup_account_text_known(struct store *s, struct present_ctx *pc,
 		return 0;
 	if (rules_of(s, pc, e))
 		return e->code;
-	size_t i = memo_index(id);
-	pthread_mutex_lock(&memo_mu[i % MEMO_LOCKS]);
-	const struct memo_entry *m = memo_slot[i];
-	if (m && m->id == id && m->rev == rev && m->at == at && m->today == pc->today_day &&
+	size_t i = memo_set(id);
+	pthread_mutex_lock(memo_lock(i));
+	struct memo_entry *m = memo_find(i, id);
+	if (m && m->rev == rev && m->at == at && m->today == pc->today_day &&
 	    !memcmp(&m->rules, &pc->rules, sizeof m->rules)) {
 		buf_put(b, m->data + m->key_len, m->text_len);
+		m->used = 1;
 		*known = 1;
 	}
-	pthread_mutex_unlock(&memo_mu[i % MEMO_LOCKS]);
+	pthread_mutex_unlock(memo_lock(i));
 	memo_hit_count += *known;
 	return 0;
 }
@@ -763,11 +796,11 @@ long followup_memo_hits(void)
 
 void followup_memo_clear(void)
 {
-	for (size_t i = 0; i < MEMO_SLOTS; i++) {
-		pthread_mutex_lock(&memo_mu[i % MEMO_LOCKS]);
+	for (size_t i = 0; i < MEMO_SETS * MEMO_WAYS; i++) {
+		pthread_mutex_lock(memo_lock(i));
 		struct memo_entry *old = memo_slot[i];
 		memo_slot[i] = NULL;
-		pthread_mutex_unlock(&memo_mu[i % MEMO_LOCKS]);
+		pthread_mutex_unlock(memo_lock(i));
 		free(old);
 	}
 }

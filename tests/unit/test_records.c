@@ -1453,6 +1453,41 @@ static void account_texts_remembered_for_equal_inputs_only(void **state)
 	free(twice);
 }
 
+/* Accounts whose ids fall in one set of the memo are kept together (followup.c: sets of four
+ * ways by the top bits of the id times 2^64/φ; fix 58 kept one entry per 14-bit hash, and
+ * the texts of any two accounts sharing one replaced each other at every list). Four ids that
+ * share their 14 top bits share a set in either. */
+static void memo_keeps_the_accounts_of_one_set(void **state)
+{
+	struct fx *f = *state;
+	int64_t a = MK(f, &kind_account, &f->v_r1, "{\"name\": \"同组测试公司\"}");
+	uint64_t home = (uint64_t)a * 0x9E3779B97F4A7C15ULL >> 50;
+	int64_t ids[3];
+	int n = 0;
+	for (int64_t id = 100000; n < 3; id++)
+		if ((uint64_t)id * 0x9E3779B97F4A7C15ULL >> 50 == home)
+			ids[n++] = id;
+	for (int i = 0; i < 3; i++) {   /* three more accounts, moved to those ids by SQL by hand */
+		int64_t b = MK(f, &kind_account, &f->v_r1, "{\"name\": \"同组测试公司%d\"}", i);
+		char sql[128];
+		snprintf(sql, sizeof sql, "UPDATE accounts SET id = %lld WHERE id = %lld",
+			 (long long)ids[i], (long long)b);
+		sql_exec(f, sql);
+	}
+	followup_memo_clear();
+	char *first = own_list_text(f);
+	int listed = 0;
+	for (const char *p = first; (p = strstr(p, "{\"id\":")); p++)
+		listed++;
+	assert_int_equal(listed, 6);   /* r1's two, a and the three moved */
+	long h = followup_memo_hits();
+	char *again = own_list_text(f);
+	assert_string_equal(again, first);
+	assert_int_equal(followup_memo_hits() - h, 2 * listed);   /* every text remembered */
+	free(first);
+	free(again);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1476,6 +1511,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(list_rows_read_what_the_text_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(account_texts_remembered_for_equal_inputs_only, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(memo_keeps_the_accounts_of_one_set, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, group_setup, NULL);
 }
