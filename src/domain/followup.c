@@ -625,7 +625,7 @@ static int account_text(struct store *s, struct present_ctx *pc, const struct ac
  * (hashed): a new text replaces its account's entry, else takes a free way, else one not used
  * since the set last had to evict (a clock). One entry per set (fix 58) lost the entry of
  * either of two accounts whose ids fell in the same set whenever the other was written: ≈ a
- * quarter of a manager's 5,000 accounts, read whole again at every list (fix 59). At most
+ * quarter of a manager's 5,000 accounts, read whole again at every list (fix 60). At most
  * MEMO_SETS × MEMO_WAYS entries of at most MEMO_ENTRY_MAX bytes (an account's key and text are
  * ≈ 1.3 KB; one with long notes is written each time instead): ≈ 20 MB when full, 64 MB at
  * most; a manager's lists of a hundred reps (≈ 5,000 accounts) fit. */
