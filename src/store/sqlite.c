@@ -3039,29 +3039,43 @@ static void *writer_main(void *arg)
  * left (or skipping, if the thread is at it), so the WAL stays bounded. A single commit that
  * added CKPT_FRAMES_WRITER pages by itself (an import: 15,000 pages for 100,000 accounts) wakes
  * an idle thread instead: its answer need not wait for the copy, and no other commit is racing
- * the thread to the WAL's end. */
-#define CKPT_FRAMES 1000
-#define CKPT_FRAMES_WRITER 4000
+ * the thread to the WAL's end (an import of 100,000 accounts adds ≈ 15,000 pages).
+ *
+ * Every 8,000 pages (32 MB of WAL; 128 MB at most), not 1,000: under POST /activities the
+ * same pages (the bench's accounts' index leaves, the day's sums) are written again and
+ * again, and a checkpoint copies each once however often the WAL holds it, so a longer
+ * interval copies fewer pages an activity: the checkpoint thread ≈ 2 µs of CPU a POST instead
+ * of ≈ 9, the disk's writeback no longer slowing the commits' syncs, and 11,474–15,032 against
+ * 9,540–11,488 POST/s in four alternated pairs (BENCHMARKS fix 61). */
+#define CKPT_FRAMES 8000
+#define CKPT_FRAMES_WRITER 32000
+static int ckpt_frames = CKPT_FRAMES, ckpt_frames_writer = CKPT_FRAMES_WRITER;
+
+void store_sqlite_checkpoint_pages(int thread, int writer)
+{
+	ckpt_frames = thread ? thread : CKPT_FRAMES;
+	ckpt_frames_writer = writer ? writer : CKPT_FRAMES_WRITER;
+}
 
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
 {
 	struct sq *sq = arg;
-	if (frames < sq->ckpt_mark - CKPT_FRAMES)   /* the WAL started again */
-		sq->ckpt_mark = CKPT_FRAMES;
+	if (frames < sq->ckpt_mark - ckpt_frames)   /* the WAL started again */
+		sq->ckpt_mark = ckpt_frames;
 	int busy = 1, grew = frames - sq->ckpt_last;
 	sq->ckpt_last = frames;
-	if (grew >= CKPT_FRAMES_WRITER && sq->ckpt_started) {
+	if (grew >= ckpt_frames_writer && sq->ckpt_started) {
 		pthread_mutex_lock(&sq->ckpt_mu);
 		busy = sq->ckpt_busy || sq->ckpt_want;
 		pthread_mutex_unlock(&sq->ckpt_mu);
 	}
-	if ((frames >= CKPT_FRAMES_WRITER && busy) || !sq->ckpt_started) {
-		if (frames >= CKPT_FRAMES)
+	if ((frames >= ckpt_frames_writer && busy) || !sq->ckpt_started) {
+		if (frames >= ckpt_frames)
 			sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 	} else if (frames >= sq->ckpt_mark) {
-		/* once per CKPT_FRAMES of growth: a checkpoint after every commit copied the hot
+		/* once per ckpt_frames of growth: a checkpoint after every commit copied the hot
 		 * pages again each time, and synced the database file each time */
-		sq->ckpt_mark = frames + CKPT_FRAMES;
+		sq->ckpt_mark = frames + ckpt_frames;
 		pthread_mutex_lock(&sq->ckpt_mu);
 		sq->ckpt_want = 1;
 		pthread_cond_signal(&sq->ckpt_wake);
@@ -3101,7 +3115,7 @@ static void *ckpt_main(void *arg)
 static void ckpt_start(struct sq *sq)
 {
 	struct dm_err e;
-	sq->ckpt_mark = CKPT_FRAMES;
+	sq->ckpt_mark = ckpt_frames;
 	sqlite3_wal_hook(sq->wconn->db, wal_hook, sq);
 	if (conn_open(sq->path, &sq->cconn, &e))
 		return;

@@ -124,6 +124,10 @@ extern const struct store_ops store_pg_ops;
 long store_sqlite_gen_reads(void);
 /* Number of migrations the SQLite backend knows. */
 int store_sqlite_latest(void);
+/* For tests: the WAL's sizes in pages at which the checkpoint thread, and past it the writer,
+ * checkpoint (sqlite.c CKPT_FRAMES, CKPT_FRAMES_WRITER); 0 for either restores its default.
+ * Set before a store opens. */
+void store_sqlite_checkpoint_pages(int thread, int writer);
 /* store_file_check and store_file_restore for SQLite files. */
 int store_sqlite_file_check(const char *path, int *version, struct dm_err *e);
 int store_sqlite_file_restore(const char *path, const char *from, struct dm_err *e);

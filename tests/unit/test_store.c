@@ -1749,6 +1749,11 @@ static void checkpoints_keep_the_wal_bounded(void **state)
 {
 	struct fx *f = *state;
 	char notes[3501], wal[160];
+	/* the test's sizes: the defaults (32 MB, 128 MB) would take hundreds of MB to show */
+	struct dm_err e;
+	store_close(f->s);
+	store_sqlite_checkpoint_pages(1000, 4000);
+	assert_int_equal(store_open(f->path, &f->s, &e), 0);
 	memset(notes, 'n', sizeof notes - 1);
 	notes[sizeof notes - 1] = '\0';
 	for (int t = 0; t < 40; t++) {
@@ -1757,7 +1762,6 @@ static void checkpoints_keep_the_wal_bounded(void **state)
 		usleep(5000);   /* a loaded machine still gives the checkpointer its turn */
 	}
 	int64_t count = 0;
-	struct dm_err e;
 	assert_int_equal(store_count(f->s, &kind_account, &count, &e), 0);
 	assert_int_equal(count, 4000);
 	snprintf(wal, sizeof wal, "%s-wal", f->path);
@@ -1778,6 +1782,7 @@ static void checkpoints_keep_the_wal_bounded(void **state)
 	assert_int_equal(sqlite3_column_int(st, 0), 4000);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+	store_sqlite_checkpoint_pages(0, 0);
 	assert_int_equal(store_open(f->path, &f->s, &e), 0);
 }
 
