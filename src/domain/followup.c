@@ -617,8 +617,8 @@ static int account_text(struct store *s, struct present_ctx *pc, const struct ac
  * inputs give the same bytes. A rep's list of 50 wrote them again at every request, ≈ 30 % of
  * its CPU at full scale (fix 58). The memo keeps the texts of up to MEMO_SETS × MEMO_WAYS
  * accounts, each with the exact inputs it was written from (the row's values byte for byte,
- * the layout, the day, the rules); a row whose inputs are all equal takes the remembered text, any other is
- * written as before and takes the slot. So nothing shown can be stale: a change of a column
+ * the layout, the day, the rules); a row whose inputs are all equal takes the remembered
+ * text, any other is written as before and takes the slot. So nothing shown can be stale: a change of a column
  * (by the API, a trigger, an import or a hand-written UPDATE), of the day or of the rules is a
  * different key, whoever made it. The entries are shared by the threads, MEMO_LOCKS mutexes
  * over them (one memo per thread measured the same), in sets of MEMO_WAYS by the account's id
@@ -687,6 +687,14 @@ static struct memo_entry *memo_find(size_t i, int64_t id)
 	return NULL;
 }
 
+/* Whether entry m was written with layout at, on pc's day, under pc's rules. */
+static int memo_fits(const struct memo_entry *m, const struct account_text *at,
+		     const struct present_ctx *pc)
+{
+	return m->at == at && m->today == pc->today_day &&
+	       !memcmp(&m->rules, &pc->rules, sizeof m->rules);
+}
+
 /* Whether key (memo_key's) holds row r's values: read in place, no key written. */
 static int memo_same(const char *key, size_t len, const struct store_row *r)
 {
@@ -721,8 +729,7 @@ static int memo_get(int64_t id, const struct account_text *at, const struct pres
 	int hit = 0;
 	pthread_mutex_lock(memo_lock(i));
 	struct memo_entry *m = memo_find(i, id);
-	if (m && m->at == at && m->today == pc->today_day &&
-	    !memcmp(&m->rules, &pc->rules, sizeof m->rules) && memo_same(m->data, m->key_len, r)) {
+	if (m && memo_fits(m, at, pc) && memo_same(m->data, m->key_len, r)) {
 		buf_put(b, m->data + m->key_len, m->text_len);
 		hit = 1;
 		m->used = 1;
@@ -778,8 +785,7 @@ int followup_account_text_known(struct store *s, struct present_ctx *pc,
 	size_t i = memo_set(id);
 	pthread_mutex_lock(memo_lock(i));
 	struct memo_entry *m = memo_find(i, id);
-	if (m && m->rev == rev && m->at == at && m->today == pc->today_day &&
-	    !memcmp(&m->rules, &pc->rules, sizeof m->rules)) {
+	if (m && m->rev == rev && memo_fits(m, at, pc)) {
 		buf_put(b, m->data + m->key_len, m->text_len);
 		m->used = 1;
 		*known = 1;
