@@ -683,7 +683,7 @@ void sql_list(struct qb *q, const struct store_query *sqy)
 
 void sql_list_keys(struct qb *q, const struct store_query *sqy)
 {
-	qb_sql(q, "SELECT t.id, t.rev FROM accounts t");
+	buf_printf(&q->sql, "SELECT t.id, t.rev FROM %s t", sqy->kind->plural);
 	list_where(q, sqy);
 }
 

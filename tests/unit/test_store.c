@@ -1789,7 +1789,7 @@ static void checkpoints_keep_the_wal_bounded(void **state)
 /* ---- a list's keys and the accounts' revisions (migration 29) ------------------------------- */
 
 struct keyed {
-	int64_t probed[32], probed_rev[32], read[32], read_rev[32], read_id_col[32];
+	int64_t probed[32], probed_rev[32], read[32], read_rev[32], read_ncols[32];
 	int nprobed, nread;
 	int have_odd;      /* the probe has the rows at odd positions */
 	int have_all;      /* ... at every position */
@@ -1813,7 +1813,7 @@ static int keyed_row(void *arg, const struct store_row *r)
 	struct keyed *k = arg;
 	k->read[k->nread] = r->v[0].i;   /* id: the first selected field */
 	k->read_rev[k->nread] = r->rev;
-	k->read_id_col[k->nread] = (int64_t)r->n;
+	k->read_ncols[k->nread] = (int64_t)r->n;   /* the row's columns, not its keys */
 	k->nread++;
 	return 0;
 }
@@ -1875,7 +1875,7 @@ static void keyed_list_reads_only_what_the_probe_lacks(void **state)
 		for (int i = 0; i < k.nread; i++) {
 			assert_int_equal(k.read[i], k.probed[2 * i]);
 			assert_int_equal(k.read_rev[i], k.probed_rev[2 * i]);
-			assert_true(k.read_id_col[i] > 10);   /* the row's columns, not its keys */
+			assert_true(k.read_ncols[i] > 10);
 		}
 		/* a probe's other answer stops the list, as fn's does */
 		memset(&k, 0, sizeof k);
